@@ -1,0 +1,107 @@
+"""``envmon check-config``: what the service would run with, in words.
+
+Prints the settings (never a secret's value), then per room its sensors and
+the resolved limits for each room state with where each number came from.
+"""
+
+from __future__ import annotations
+
+from envmon.facility import Facility, Room
+from envmon.gmp import ResolvedLimits, resolve_limits
+from envmon.readings import PARAMETERS_BY_KIND, UNIT_OF_PARAMETER, RoomState
+from envmon.settings import Settings
+
+_LIMIT_KEYS = ("alert_high", "action_high", "alert_low", "action_low")
+_RULE_KEYS = ("delay_s", "consecutive", "n_of_m", "window_s", "deadband")
+
+
+def _secret_state(value: object) -> str:
+    return "set" if value is not None else "not set"
+
+
+def describe_settings(settings: Settings) -> list[str]:
+    m, i, s = settings.mqtt, settings.influx, settings.storage
+    auth = f"user {m.username}, password {_secret_state(m.password)}" if m.username else "anonymous"
+    lines = [
+        f"settings: {settings.config_path} (sha256 {settings.config_sha256[:16]})",
+        f"  MQTT      {m.host}:{m.port} as client id {m.client_id!r} (persistent session), "
+        f"topics {', '.join(m.topics)}, TLS {'on' if m.tls else 'off'}, {auth}",
+    ]
+    if i.api == "v2":
+        lines.append(
+            f"  InfluxDB  v2 API {i.url} bucket {i.bucket!r} org {i.org!r}, "
+            f"token {_secret_state(i.token)}"
+        )
+    else:
+        cred = f", user {i.username}, password {_secret_state(i.password)}" if i.username else ""
+        lines.append(f"  InfluxDB  v1 API {i.url} database {i.database!r}{cred}")
+    lines.append(
+        f"  storage   {s.state_dir} (journal.sqlite, spool.sqlite; spool up to "
+        f"{s.spool_max_mb:g} MB)"
+    )
+    return lines
+
+
+def _limit_words(limits: ResolvedLimits) -> list[str]:
+    words = []
+    for key in _LIMIT_KEYS + _RULE_KEYS:
+        value = getattr(limits, key)
+        if (
+            value is None
+            or (key in ("consecutive",) and value == 1)
+            or (key in ("delay_s", "deadband") and value == 0)
+        ):
+            continue
+        shown = list(value) if isinstance(value, tuple) else value
+        source = limits.sources.get(key, "default")
+        words.append(
+            f"{key} {shown:g} [{source}]"
+            if isinstance(shown, float | int)
+            else f"{key} {shown} [{source}]"
+        )
+    return words
+
+
+def describe_room(room: Room, facility: Facility, prefix: str) -> list[str]:
+    title = f'room {room.id} "{room.name}"' if room.name else f"room {room.id}"
+    grade = f"grade {room.grade}" if room.grade else f"ISO class {room.iso_class:g}"
+    ref = f", diff_pressure against {room.reference}" if room.reference else ""
+    lines = [f"{title}: {grade}{ref}"]
+    lines.append(
+        f"  state     {room.default_state.value} until {prefix}/{facility.site}/{room.id}/state "
+        "says otherwise (default_state)"
+    )
+    sensors = facility.sensors_in(room.id)
+    if not sensors:
+        lines.append("  WARNING   no sensors: nothing in this room is monitored")
+    kinds = []
+    for sensor in sensors:
+        lines.append(
+            f"  sensor    {sensor.id} {sensor.kind.value}, every {sensor.interval_s:g} s, "
+            f"communication loss after {sensor.stale_after:g} s"
+        )
+        if sensor.kind not in kinds:
+            kinds.append(sensor.kind)
+    parameters = [p for kind in kinds for p in PARAMETERS_BY_KIND[kind]]
+    parameters += [p for p in room.limits if p not in parameters]
+    for parameter in parameters:
+        unit = UNIT_OF_PARAMETER[parameter]
+        for state in RoomState:
+            words = _limit_words(resolve_limits(room, parameter, state))
+            text = "; ".join(words) if words else "no limits: stored, not judged"
+            lines.append(f"  {parameter:<16} {state.value:<12} ({unit}) {text}")
+    return lines
+
+
+def describe(settings: Settings, facility: Facility) -> str:
+    lines = describe_settings(settings)
+    lines.append(
+        f"facility: {facility.path} (sha256 {facility.sha256[:16]}): site {facility.site}, "
+        f"{len(facility.rooms)} rooms, {len(facility.sensors)} sensors"
+    )
+    for room in facility.model.rooms:
+        lines.append("")
+        lines.extend(describe_room(room, facility, settings.mqtt.prefix))
+    lines.append("")
+    lines.append("configuration OK")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,417 @@
+"""``envmon run``: wires the pipeline, in a visible start and stop order.
+
+    MQTT ──▶ Ingestor ──▶ DurableWriter (InfluxDB, else spool) ──▶ MQTT ack
+                 └──────▶ alarm worker (AlarmEngine) ──▶ journal, alarm topics,
+                                                         InfluxDB `alarm`, notifiers
+
+Threads: paho's network thread only decodes and enqueues (never blocks); the
+DurableWriter thread owns InfluxDB and the spool and acknowledges readings in
+arrival order once durable; the alarm worker owns the engine and the journal;
+the scheduler only enqueues work for the alarm worker; the main thread handles
+signals and feeds the systemd watchdog while ingest is healthy.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Final
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from envmon.alarms.engine import AlarmEngine
+from envmon.alarms.events import AlarmEvent
+from envmon.alarms.schedule import schedule_room_states
+from envmon.errors import EnvmonError
+from envmon.facility import Facility, load_facility
+from envmon.health import IngestHealth
+from envmon.ingest.ingestor import Ingestor, Reject
+from envmon.ingest.mqtt import InboundMessage, MqttSource
+from envmon.ingest.rejects import RejectLog, rejected_payload
+from envmon.notify.alarm_topic import MqttAlarmPublisher
+from envmon.notify.dispatcher import Dispatcher
+from envmon.notify.factory import build_notifiers
+from envmon.readings import Reading, RoomStateChange
+from envmon.settings import Settings
+from envmon.stats import StatsCollector
+from envmon.store.influx import make_writer
+from envmon.store.journal import AckRequest, Journal
+from envmon.store.lineproto import alarm_line, reading_line, room_state_line, stats_line
+from envmon.store.pipeline import DurableWriter
+from envmon.store.spool import Spool
+from envmon.systemd import SystemdNotifier
+
+log = logging.getLogger("envmon.service")
+
+ACK_POLL_S: Final = 0.5
+STOP_BUDGET_S: Final = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class MessageToken:
+    """What the DurableWriter hands back once a message's reading is durable."""
+
+    mid: int
+    qos: int
+
+
+@dataclass(frozen=True, slots=True)
+class _StaleCheck:
+    now_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Reload:
+    facility: Facility
+
+
+_WorkItem = Reading | RoomStateChange | AckRequest | _StaleCheck | _Reload | None
+
+
+class Service:
+    """The running envmon: construct, ``start()``, then ``run_until_stopped()``."""
+
+    def __init__(self, settings: Settings, facility: Facility) -> None:
+        self.settings = settings
+        self.facility = facility
+        state_dir = settings.storage.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.prefix = settings.mqtt.prefix
+        self.site = facility.site
+
+        self.journal = Journal(settings.storage.journal_path)
+        self.engine = AlarmEngine(facility, restored=self.journal.open_alarms())
+        self.ingestor = Ingestor(facility, settings.ingest, self.prefix)
+        self.reject_log = RejectLog(settings.ingest.reject_log_interval_s)
+        self.spool = Spool(
+            settings.storage.spool_path,
+            max_bytes=int(settings.storage.spool_max_mb * 1024 * 1024),
+            warn_pct=settings.storage.spool_warn_pct,
+        )
+        self.influx = make_writer(settings.influx)
+        self.durable: DurableWriter[MessageToken | None] = DurableWriter(
+            self.influx, self.spool, settings.influx, on_durable=self._on_durable
+        )
+        self.mqtt = MqttSource(
+            settings.mqtt, on_message=self._on_message, on_connection_change=self._on_connection
+        )
+        self.alarm_publisher = MqttAlarmPublisher(self.mqtt.publish, self.prefix)
+        self.dispatcher = Dispatcher(build_notifiers(settings.notify), settings.notify)
+        self.stats = StatsCollector()
+        self.health = IngestHealth()
+        self.systemd = SystemdNotifier()
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+
+        self._work: queue.SimpleQueue[_WorkItem] = queue.SimpleQueue()
+        self._accepting = threading.Event()
+        self._stop = threading.Event()
+        self._reload = threading.Event()
+        self._alarm_thread = threading.Thread(
+            target=self._alarm_worker, name="envmon-alarms", daemon=True
+        )
+        self._alarms_alive = threading.Event()
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def start(self) -> None:
+        """Start consumers before producers: nothing arrives with nowhere to go."""
+        self.journal.record_config_load(
+            "settings",
+            str(self.settings.config_path or ""),
+            self.settings.config_sha256,
+            "service start",
+        )
+        self.journal.record_config_load(
+            "facility", str(self.facility.path or ""), self.facility.sha256, "service start"
+        )
+        self.durable.start()
+        self.dispatcher.start()
+        self._alarm_thread.start()
+        self._schedule_jobs()
+        self.scheduler.start()
+        self._accepting.set()
+        self.mqtt.start()
+        log.info(
+            "envmon started: site %s, %d rooms, %d sensors; MQTT %s:%d; %s; state in %s",
+            self.site,
+            len(self.facility.rooms),
+            len(self.facility.sensors),
+            self.settings.mqtt.host,
+            self.settings.mqtt.port,
+            self.influx.description,
+            self.settings.storage.state_dir,
+        )
+        self.systemd.ready()
+
+    def stop(self) -> None:
+        """Stop consuming, flush and acknowledge what was taken, then close."""
+        self.systemd.stopping()
+        self._accepting.clear()
+        deadline = time.monotonic() + STOP_BUDGET_S
+        self.scheduler.shutdown(wait=False)
+        self._work.put(None)
+        self._alarm_thread.join(timeout=max(0.5, deadline - time.monotonic() - 5))
+        self.durable.stop(timeout_s=max(1.0, deadline - time.monotonic() - 2))
+        self.dispatcher.stop(timeout_s=max(0.5, deadline - time.monotonic() - 1.5))
+        self.mqtt.stop()
+        self.influx.close()
+        self.spool.close()
+        self.journal.close()
+        log.info("envmon stopped")
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def request_reload(self) -> None:
+        self._reload.set()
+        self._stop.set()  # wake the main loop; it tells reload from stop
+
+    def run_until_stopped(self) -> None:
+        """Main loop: signals, reloads, watchdog; returns when asked to stop."""
+        watchdog_every = self.systemd.watchdog_interval_s()
+        while True:
+            self._stop.wait(timeout=min(1.0, watchdog_every))
+            if self._reload.is_set():
+                self._reload.clear()
+                self._stop.clear()
+                self._reload_facility()
+                continue
+            if self._stop.is_set():
+                return
+            healthy, why = self.health.check(
+                mqtt_connected=self.mqtt.connected,
+                writer=self.durable.stats(),
+                alarms_alive=self._alarm_thread.is_alive(),
+                now=time.monotonic(),
+            )
+            if healthy:
+                self.systemd.watchdog()
+            else:
+                log.warning("ingest unhealthy, not feeding the watchdog: %s", why)
+
+    def install_signal_handlers(self) -> None:
+        def _stop(signum: int, frame: FrameType | None) -> None:
+            log.info("received %s, stopping", signal.Signals(signum).name)
+            self.request_stop()
+
+        def _hup(signum: int, frame: FrameType | None) -> None:
+            log.info("received SIGHUP, reloading the facility file")
+            self.request_reload()
+
+        signal.signal(signal.SIGTERM, _stop)
+        signal.signal(signal.SIGINT, _stop)
+        signal.signal(signal.SIGHUP, _hup)
+
+    # --- paho network thread: decode and enqueue, never block ----------------
+
+    def _on_message(self, msg: InboundMessage) -> None:
+        if not self._accepting.is_set():
+            return  # not acknowledged: the broker redelivers it to the next run
+        token = MessageToken(msg.mid, msg.qos) if msg.qos > 0 else None
+        result = self.ingestor.handle(msg.topic, msg.payload, msg.received_ns)
+        if isinstance(result, Reading):
+            self.stats.reading()
+            self.durable.submit(reading_line(result), token)
+            self._work.put(result)
+        elif isinstance(result, RoomStateChange):
+            self.durable.submit(room_state_line(result), token)
+            self._work.put(result)
+        elif isinstance(result, Reject):
+            self.stats.reject(result.reason)
+            self.durable.submit(None, token)
+            self._handle_reject(result, msg.received_ns)
+        else:
+            self.durable.submit(None, token)
+
+    def _handle_reject(self, reject: Reject, received_ns: int) -> None:
+        self.reject_log.note(reject, received_ns)
+        try:
+            self.mqtt.publish(
+                f"{self.prefix}/{self.site}/envmon/rejected",
+                rejected_payload(reject, received_ns),
+                qos=0,
+            )
+        except Exception as exc:  # noqa: BLE001 - a failed courtesy publish must not stop ingest
+            log.debug("could not publish reject notice: %s", exc)
+
+    def _on_connection(self, connected: bool, reason: str) -> None:
+        self.stats.mqtt_connected = connected
+        if connected:
+            log.info("MQTT connected to %s:%d", self.settings.mqtt.host, self.settings.mqtt.port)
+        else:
+            log.warning(
+                "MQTT disconnected from %s:%d: %s",
+                self.settings.mqtt.host,
+                self.settings.mqtt.port,
+                reason,
+            )
+
+    # --- DurableWriter thread ------------------------------------------------
+
+    def _on_durable(self, tokens: list[MessageToken | None]) -> None:
+        for token in tokens:
+            if token is not None:
+                self.mqtt.ack(token.mid, token.qos)
+
+    # --- alarm worker: the only thread that touches the engine ---------------
+
+    def _alarm_worker(self) -> None:
+        while True:
+            item = self._work.get()
+            if item is None:
+                return
+            try:
+                self._handle_work(item)
+            except Exception:
+                # The worker must survive anything one item does; the reading
+                # itself is already on its way to storage.
+                log.exception("alarm worker failed on %r", item)
+
+    def _handle_work(self, item: _WorkItem) -> None:
+        events: list[AlarmEvent]
+        if isinstance(item, Reading):
+            events = self.engine.on_reading(item)
+        elif isinstance(item, RoomStateChange):
+            events = self.engine.on_room_state(item)
+            self.journal.record_room_state(item)
+        elif isinstance(item, _StaleCheck):
+            events = self.engine.check_stale(item.now_ns)
+        elif isinstance(item, AckRequest):
+            events = self._apply_ack(item)
+        elif isinstance(item, _Reload):
+            self.engine.replace_facility(item.facility)
+            return
+        else:
+            return
+        if events:
+            self._emit(events)
+
+    def _apply_ack(self, request: AckRequest) -> list[AlarmEvent]:
+        try:
+            events = self.engine.ack(
+                request.alarm_id,
+                request.user,
+                request.comment,
+                time.time_ns(),
+            )
+        except EnvmonError as exc:
+            self.journal.finish_ack_request(request.id, str(exc))
+            return []
+        self._emit(events)
+        self.journal.finish_ack_request(request.id, "ok")
+        log.info(
+            "alarm %s acknowledged by %s (OS user %s): %s",
+            request.alarm_id,
+            request.user,
+            request.os_user,
+            request.comment,
+        )
+        return []
+
+    def _emit(self, events: list[AlarmEvent]) -> None:
+        """Journal first (the record of truth), then every output."""
+        self.journal.record_events(events)
+        for event in events:
+            self.durable.submit(alarm_line(event), None)
+            self.alarm_publisher.publish(event)
+            log.info(
+                "alarm %s %s: %s %s %s %s",
+                event.alarm.id,
+                event.transition.value,
+                event.alarm.level.value,
+                event.alarm.room,
+                event.alarm.parameter,
+                event.alarm.sensor,
+            )
+        self.dispatcher.submit(events)
+        self.stats.alarms_active = sum(1 for a in self.engine.open_alarms() if a.active)
+
+    # --- scheduled jobs (they only enqueue) -----------------------------------
+
+    def _schedule_jobs(self) -> None:
+        self.scheduler.add_job(
+            lambda: self._work.put(_StaleCheck(time.time_ns())),
+            "interval",
+            seconds=self.settings.alarms.stale_check_interval_s,
+            id="stale-check",
+            misfire_grace_time=None,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            self._poll_acks,
+            "interval",
+            seconds=ACK_POLL_S,
+            id="ack-poll",
+            misfire_grace_time=None,
+            coalesce=True,
+            max_instances=1,
+        )
+        self.scheduler.add_job(
+            self._write_stats,
+            "interval",
+            seconds=self.settings.log.stats_interval_s,
+            id="stats",
+            misfire_grace_time=None,
+            coalesce=True,
+        )
+        schedule_room_states(self.scheduler, self.facility, self._work.put)
+
+    def _poll_acks(self) -> None:
+        for request in self.journal.pending_ack_requests():
+            self._work.put(request)
+
+    def _write_stats(self) -> None:
+        writer = self.durable.stats()
+        fields = self.stats.snapshot(writer)
+        self.durable.submit(stats_line(self.site, fields, time.time_ns()), None)
+        log.info(
+            "stats: %.1f readings/s, %d rejected, spool %d lines (%.1f %%), InfluxDB %s",
+            fields["readings_per_s"],
+            fields["rejects_total"],
+            writer.spool_depth_lines,
+            writer.spool_fill_pct,
+            "healthy" if writer.influx_healthy else "UNREACHABLE",
+        )
+
+    # --- SIGHUP ---------------------------------------------------------------
+
+    def _reload_facility(self) -> None:
+        path = self.facility.path
+        if path is None:
+            log.error("facility reload refused: the facility was not loaded from a file")
+            return
+        try:
+            new = load_facility(path)
+        except EnvmonError as exc:
+            log.error("facility reload refused, keeping the running facility: %s", exc)
+            return
+        self.ingestor.replace_facility(new)
+        self._work.put(_Reload(new))
+        self.facility = new
+        self.journal.record_config_load("facility", str(path), new.sha256, "reload (SIGHUP)")
+        log.info(
+            "facility reloaded from %s (sha256 %s): %d rooms, %d sensors",
+            path,
+            new.sha256[:12],
+            len(new.rooms),
+            len(new.sensors),
+        )
+
+
+def run_service(settings: Settings) -> int:
+    """Entry point of ``envmon run``; returns the process exit code."""
+    facility = load_facility(Path(settings.facility.file))
+    service = Service(settings, facility)
+    service.install_signal_handlers()
+    service.start()
+    try:
+        service.run_until_stopped()
+    finally:
+        service.stop()
+    return 0

@@ -1,0 +1,58 @@
+"""envmon's own counters, written to InfluxDB as ``envmon_stats``."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Protocol
+
+
+class WriterStatsView(Protocol):
+    spool_depth_lines: int
+    spool_fill_pct: float
+    influx_healthy: bool
+    last_write_latency_s: float
+
+
+class StatsCollector:
+    """Counts on the ingest thread, snapshots on the scheduler thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.readings_total = 0
+        self.rejects: Counter[str] = Counter()
+        self.mqtt_connected = False
+        self.alarms_active = 0
+        self._last_total = 0
+        self._last_at = time.monotonic()
+
+    def reading(self) -> None:
+        self.readings_total += 1  # single writer (paho thread); a torn read costs nothing
+
+    def reject(self, reason: str) -> None:
+        with self._lock:
+            self.rejects[reason] += 1
+
+    def snapshot(self, writer: WriterStatsView) -> dict[str, float | int]:
+        now = time.monotonic()
+        total = self.readings_total
+        elapsed = max(now - self._last_at, 1e-9)
+        rate = (total - self._last_total) / elapsed
+        self._last_total, self._last_at = total, now
+        with self._lock:
+            rejects = dict(self.rejects)
+        fields: dict[str, float | int] = {
+            "readings_per_s": round(rate, 3),
+            "readings_total": total,
+            "rejects_total": sum(rejects.values()),
+            "write_latency_ms": round(writer.last_write_latency_s * 1000, 3),
+            "spool_depth_lines": writer.spool_depth_lines,
+            "spool_fill_pct": round(writer.spool_fill_pct, 3),
+            "mqtt_connected": int(self.mqtt_connected),
+            "influx_healthy": int(writer.influx_healthy),
+            "alarms_active": self.alarms_active,
+        }
+        for reason, n in rejects.items():
+            fields[f"rejects_{reason}"] = n
+        return fields

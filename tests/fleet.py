@@ -1,0 +1,78 @@
+"""Test fleets: a facility file of N sensors and the exact readings they publish.
+
+Every reading has a unique (sensor, timestamp) and a value that encodes both,
+so what comes back from InfluxDB can be compared to what was sent, exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+KINDS = ("particles", "climate", "pressure")
+
+
+@dataclass(frozen=True)
+class SentReading:
+    topic: str
+    payload: bytes
+    kind: str
+    sensor: str
+    room: str
+    ts_ms: int
+    fields: dict[str, float]
+
+
+def facility_toml(n_sensors: int, site: str = "site1", sensors_per_room: int = 4) -> str:
+    """Grade C rooms (no limit will fire on test values), sensors cycling over kinds."""
+    n_rooms = (n_sensors + sensors_per_room - 1) // sensors_per_room
+    out = [f'site = "{site}"', ""]
+    for r in range(n_rooms):
+        out += ["[[rooms]]", f'id = "R{r:03d}"', 'grade = "C"', ""]
+    for s in range(n_sensors):
+        kind = KINDS[s % len(KINDS)]
+        out += [
+            "[[sensors]]",
+            f'id = "S{s:04d}"',
+            f'room = "R{s // sensors_per_room:03d}"',
+            f'kind = "{kind}"',
+            "interval_s = 1",
+            "stale_after_s = 3600",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def readings(
+    n_sensors: int, n_total: int, site: str = "site1", prefix: str = "fac",
+    start_ms: int | None = None, sensors_per_room: int = 4,
+) -> list[SentReading]:
+    """``n_total`` readings, round-robin over sensors, 1 s apart per sensor, ms-exact."""
+    base = start_ms if start_ms is not None else (int(time.time()) - 3 * 3600) * 1000
+    out = []
+    for i in range(n_total):
+        s, k = i % n_sensors, i // n_sensors
+        kind = KINDS[s % len(KINDS)]
+        sensor, room = f"S{s:04d}", f"R{s // sensors_per_room:03d}"
+        ts_ms = base + k * 1000 + s  # unique per sensor; ms so VictoriaMetrics keeps it exact
+        v = round(s + k / 1000, 3)
+        if kind == "particles":
+            payload = {"ts": ts_ms / 1000, "per_m3": {"0.5": 1000 + v, "5.0": v}}
+            fields = {"particles_0_5um": 1000 + v, "particles_5_0um": v}
+        elif kind == "climate":
+            payload = {"ts": ts_ms / 1000, "temperature_c": 20 + v / 1000, "humidity_pct": 40.0}
+            fields = {"temperature": 20 + v / 1000, "humidity": 40.0}
+        else:
+            payload = {"ts": ts_ms / 1000, "diff_pressure_pa": 10 + v / 1000}
+            fields = {"diff_pressure": 10 + v / 1000}
+        topic = f"{prefix}/{site}/{room}/{kind}/{sensor}"
+        out.append(SentReading(topic, json.dumps(payload).encode(), kind, sensor, room, ts_ms,
+                               fields))
+    return out
+
+
+def write_facility(path: Path, n_sensors: int) -> Path:
+    path.write_text(facility_toml(n_sensors))
+    return path

@@ -1,0 +1,202 @@
+"""Issue 2 end to end: ``envmon run`` between a real Mosquitto and a real database.
+
+Every test publishes an exact set of readings and then requires exactly that
+set back from the database: same count, values and timestamps.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fleet import SentReading, readings, write_facility
+from tests.servers import InfluxDB1, Mosquitto, VictoriaMetrics
+from tests.service_proc import Publisher, ServiceProcess, write_settings
+
+pytestmark = pytest.mark.integration
+
+N_SENSORS = 100
+N_READINGS = 20_000
+
+FIELDS_BY_KIND = {
+    "particles": ("particles_0_5um", "particles_5_0um"),
+    "climate": ("temperature", "humidity"),
+    "pressure": ("diff_pressure",),
+}
+
+
+def influx_points(influx: InfluxDB1) -> dict[tuple[str, str, int], dict[str, float]]:
+    """(kind, sensor, ts_ms) -> fields, for every stored reading."""
+    out: dict[tuple[str, str, int], dict[str, float]] = {}
+    for kind, fields in FIELDS_BY_KIND.items():
+        cols = ", ".join(f'"{f}"' for f in fields)
+        res = influx.query(f'SELECT {cols} FROM "{kind}" GROUP BY "sensor"')["results"][0]
+        for series in res.get("series", []):
+            sensor = series["tags"]["sensor"]
+            for row in series["values"]:
+                ts_ns = row[0]
+                assert ts_ns % 1_000_000 == 0, f"timestamp {ts_ns} not ms-exact"
+                out[(kind, sensor, ts_ns // 1_000_000)] = dict(zip(fields, row[1:], strict=True))
+    return out
+
+
+def expected_points(sent: list[SentReading]) -> dict[tuple[str, str, int], dict[str, float]]:
+    return {(r.kind, r.sensor, r.ts_ms): r.fields for r in sent}
+
+
+def wait_for_count(influx: InfluxDB1, n: int, timeout_s: float = 90.0) -> int:
+    deadline = time.monotonic() + timeout_s
+    got = 0
+    while time.monotonic() < deadline:
+        got = sum(influx.count(kind, fields[0]) for kind, fields in FIELDS_BY_KIND.items())
+        if got >= n:
+            # settle: a late duplicate would show as a count above n
+            time.sleep(1.0)
+            return sum(influx.count(kind, fields[0]) for kind, fields in FIELDS_BY_KIND.items())
+        time.sleep(0.5)
+    return got
+
+
+@pytest.fixture
+def facility(tmp_path: Path) -> Path:
+    return write_facility(tmp_path / "facility.toml", N_SENSORS)
+
+
+@pytest.fixture
+def service_factory(tmp_path: Path) -> Iterator[list[ServiceProcess]]:
+    started: list[ServiceProcess] = []
+    yield started
+    for svc in started:
+        svc.ensure_stopped()
+
+
+def start_service(config: Path, tmp_path: Path, started: list[ServiceProcess]) -> ServiceProcess:
+    svc = ServiceProcess(config, tmp_path / "envmon.log")
+    started.append(svc)
+    svc.start()
+    return svc
+
+
+class TestExactDelivery:
+    def test_v1_api_stores_every_reading_exactly(
+        self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1, facility: Path,
+        service_factory: list[ServiceProcess],
+    ) -> None:
+        """20 000 readings from 100 sensors arrive in InfluxDB 1.x with exact values and times."""
+        config = write_settings(tmp_path / "svc", mosquitto, facility, influx=influxdb)
+        svc = start_service(config, tmp_path, service_factory)
+        sent = readings(N_SENSORS, N_READINGS)
+        pub = Publisher(mosquitto.port)
+        t0 = time.monotonic()
+        assert pub.publish_all([(r.topic, r.payload) for r in sent]) == N_READINGS
+        assert wait_for_count(influxdb, N_READINGS) == N_READINGS
+        elapsed = time.monotonic() - t0
+        pub.close()
+        assert influx_points(influxdb) == expected_points(sent)
+        code, stop_s = svc.terminate()
+        assert code == 0
+        assert stop_s < 10
+        print(f"v1: {N_READINGS} readings stored in {elapsed:.1f} s "
+              f"({N_READINGS / elapsed:.0f}/s end to end); SIGTERM exit in {stop_s:.1f} s")
+
+    def test_v2_api_stores_every_reading_exactly(
+        self, tmp_path: Path, mosquitto: Mosquitto, victoria: VictoriaMetrics, facility: Path,
+        service_factory: list[ServiceProcess],
+    ) -> None:
+        """The influxdb-client v2 write path stores 20 000 readings exactly (VictoriaMetrics)."""
+        config = write_settings(tmp_path / "svc", mosquitto, facility, victoria=victoria)
+        svc = start_service(config, tmp_path, service_factory)
+        sent = readings(N_SENSORS, N_READINGS)
+        pub = Publisher(mosquitto.port)
+        assert pub.publish_all([(r.topic, r.payload) for r in sent]) == N_READINGS
+        pub.close()
+        expected: dict[tuple[str, str, int], float] = {}
+        for r in sent:
+            for field, value in r.fields.items():
+                expected[(f"{r.kind}_{field}", r.sensor, r.ts_ms)] = value
+        deadline = time.monotonic() + 90
+        got: dict[tuple[str, str, int], float] = {}
+        while time.monotonic() < deadline:
+            got = {}
+            for series in victoria.export('{__name__=~"(particles|climate|pressure)_.*"}'):
+                name, sensor = series["metric"]["__name__"], series["metric"]["sensor"]
+                for ts, v in zip(series["timestamps"], series["values"], strict=True):
+                    got[(name, sensor, ts)] = v
+            if len(got) >= len(expected):
+                break
+            time.sleep(1)
+        assert got == expected
+        code, _ = svc.terminate()
+        assert code == 0
+
+
+class TestFaults:
+    def test_influxdb_down_for_30_s_loses_and_duplicates_nothing(
+        self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1, facility: Path,
+        service_factory: list[ServiceProcess],
+    ) -> None:
+        """InfluxDB stopped for 30 s mid-stream: readings are spooled, then replayed exactly once."""
+        config = write_settings(tmp_path / "svc", mosquitto, facility, influx=influxdb)
+        svc = start_service(config, tmp_path, service_factory)
+        sent = readings(N_SENSORS, N_READINGS)
+        pub = Publisher(mosquitto.port)
+        done = threading.Event()
+        confirmed: list[int] = []
+
+        def publish() -> None:
+            confirmed.append(pub.publish_all([(r.topic, r.payload) for r in sent], rate_per_s=400))
+            done.set()
+
+        thread = threading.Thread(target=publish)
+        thread.start()
+        time.sleep(5)
+        influxdb.stop()
+        outage_start = time.monotonic()
+        time.sleep(30)
+        assert svc.alive(), "envmon must keep running while InfluxDB is down"
+        influxdb.start()
+        outage_s = time.monotonic() - outage_start
+        thread.join(timeout=120)
+        assert confirmed == [N_READINGS]
+        assert wait_for_count(influxdb, N_READINGS, timeout_s=120) == N_READINGS
+        assert influx_points(influxdb) == expected_points(sent)
+        log = svc.log()
+        assert "spool" in log.lower()
+        pub.close()
+        code, _ = svc.terminate()
+        assert code == 0
+        print(f"outage of {outage_s:.0f} s survived; log tail:\n" + "\n".join(log.splitlines()[-5:]))
+
+    def test_sigkill_mid_stream_loses_nothing(
+        self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1, facility: Path,
+        service_factory: list[ServiceProcess],
+    ) -> None:
+        """SIGKILL while readings flow: after a restart the broker redelivers; exactly N stored."""
+        config = write_settings(tmp_path / "svc", mosquitto, facility, influx=influxdb)
+        svc = start_service(config, tmp_path, service_factory)
+        sent = readings(N_SENSORS, N_READINGS)
+        pub = Publisher(mosquitto.port)
+        done = threading.Event()
+        confirmed: list[int] = []
+
+        def publish() -> None:
+            confirmed.append(pub.publish_all([(r.topic, r.payload) for r in sent], rate_per_s=2000))
+            done.set()
+
+        thread = threading.Thread(target=publish)
+        thread.start()
+        time.sleep(3)
+        svc.kill()
+        time.sleep(2)
+        svc.start()
+        thread.join(timeout=120)
+        assert confirmed == [N_READINGS]
+        assert wait_for_count(influxdb, N_READINGS, timeout_s=120) == N_READINGS
+        assert influx_points(influxdb) == expected_points(sent)
+        pub.close()
+        code, _ = svc.terminate()
+        assert code == 0
