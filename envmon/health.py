@@ -6,10 +6,14 @@ from typing import Protocol
 
 
 class WriterProgress(Protocol):
-    written_lines: int
-    spooled_lines: int
-    dead_lettered_lines: int
-    pending: int
+    @property
+    def written_lines(self) -> int: ...
+    @property
+    def spooled_lines(self) -> int: ...
+    @property
+    def dead_lettered_lines(self) -> int: ...
+    @property
+    def pending(self) -> int: ...
 
 
 class IngestHealth:

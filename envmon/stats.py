@@ -9,10 +9,14 @@ from typing import Protocol
 
 
 class WriterStatsView(Protocol):
-    spool_depth_lines: int
-    spool_fill_pct: float
-    influx_healthy: bool
-    last_write_latency_s: float
+    @property
+    def spool_depth_lines(self) -> int: ...
+    @property
+    def spool_fill_pct(self) -> float: ...
+    @property
+    def influx_healthy(self) -> bool: ...
+    @property
+    def last_write_latency_s(self) -> float: ...
 
 
 class StatsCollector:

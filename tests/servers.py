@@ -180,11 +180,12 @@ class InfluxDB1(_Server):
         self, q: str, db: str | None = None, user: str | None = None, password: str | None = None
     ) -> dict:
         params = {"q": q, "db": db or self.database, "epoch": "ns"}
+        url = f"{self.url}/query"
         if user is not None:
-            params["u"] = user
-            params["p"] = password or ""
+            # InfluxDB 1.x reads u/p from the URL only, not from a form body.
+            url += "?" + urllib.parse.urlencode({"u": user, "p": password or ""})
         data = urllib.parse.urlencode(params).encode()
-        with urllib.request.urlopen(f"{self.url}/query", data=data, timeout=30) as r:
+        with urllib.request.urlopen(url, data=data, timeout=30) as r:
             return json.loads(r.read())
 
     def create_database(self, name: str | None = None, **auth: str) -> None:

@@ -1,0 +1,430 @@
+"""The transactional buffer between ingest and InfluxDB (Telegraf's running_output).
+
+``DurableWriter`` takes one line of line protocol per reading, with a token
+(for ingest: the MQTT message to acknowledge), and calls ``on_durable`` with
+the tokens, always in submit order, once their lines are durable:
+
+- written to InfluxDB (``OK``), or
+- appended to the spool (``RETRY``: InfluxDB is down; acks must not wait for
+  it), or
+- dead-lettered in the spool (``REJECT``: InfluxDB refuses the data; it is
+  kept with the reason, and waiting cannot help).
+
+``TOO_LARGE`` and ``REJECT`` split the batch in halves and retry, so only the
+lines InfluxDB really refuses end up dead-lettered (rewriting the accepted
+ones is harmless: the same series and timestamp overwrite).
+
+While InfluxDB is down every batch goes straight to the spool, and the oldest
+spooled batch is replayed as a probe with backoff (``retry_min_s`` ..
+``retry_max_s``). Once it answers, the backlog drains FIFO in large chunks
+between live batches. If the spool is full while InfluxDB is down, nothing is
+acknowledged: the broker keeps those messages, and both are retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Generic, TypeVar
+
+from envmon.store.config import InfluxSettings
+from envmon.store.influx import InfluxWriter, Outcome, WriteResult
+from envmon.store.spool import Spool, SpoolFull
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A drain write this large keeps the per-request overhead small while still
+# letting live batches in between (InfluxDB 1.x takes it in well under 1 s).
+DRAIN_CHUNK_LINES: Final = 20_000
+_DRAIN_CHUNK_BATCHES: Final = 2_000
+_REFUSAL_LOG_INTERVAL_S: Final = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStats:
+    written_lines: int
+    spooled_lines: int
+    replayed_lines: int
+    dead_lettered_lines: int
+    spool_depth_lines: int
+    spool_fill_pct: float
+    influx_healthy: bool
+    last_write_latency_s: float
+    """Of the last write to InfluxDB; 0.0 before the first."""
+    pending: int
+    """Tokens submitted and not yet passed to ``on_durable``."""
+    refusing: bool
+    """Spool full while InfluxDB is down: nothing is being acknowledged."""
+
+
+@dataclass(slots=True)
+class _Batch(Generic[T]):
+    lines: list[str]
+    tokens: list[T]
+
+
+class DurableWriter(Generic[T]):
+    """One writer thread making submitted lines durable, acknowledging in order.
+
+    The writer and spool are the caller's: ``stop`` does not close them.
+    """
+
+    def __init__(
+        self,
+        writer: InfluxWriter,
+        spool: Spool,
+        settings: InfluxSettings,
+        on_durable: Callable[[list[T]], None],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._writer = writer
+        self._spool = spool
+        self._on_durable = on_durable
+        self._clock = clock
+        self._batch_size = settings.batch_size
+        self._flush_interval_s = settings.flush_interval_s
+        self._retry_min_s = settings.retry_min_s
+        self._retry_max_s = max(settings.retry_max_s, settings.retry_min_s)
+
+        self._cond = threading.Condition()
+        self._queue: deque[tuple[str | None, T, float]] = deque()
+        self._stopping = False
+        self._stop_deadline = float("inf")
+        self._thread: threading.Thread | None = None
+
+        # Owned by the writer thread.
+        self._held: _Batch[T] | None = None
+        self._inflight = 0
+        self._healthy = True
+        self._backoff_s = self._retry_min_s
+        self._probe_at = 0.0
+        self._next_refusal_log = 0.0
+        self._drain_started: tuple[float, int] | None = None
+        self._drain_after = 0.0
+
+        self._written = 0
+        self._spooled = 0
+        self._replayed = 0
+        self._dead = 0
+        self._last_latency_s = 0.0
+
+    # -- the caller's side -------------------------------------------------
+
+    def submit(self, line: str | None, token: T) -> None:
+        """Queue one line (None: nothing to store) whose token is acked once durable.
+
+        After ``stop`` the line is refused with an ERROR and its token is never
+        acked (the broker redelivers the message to the next run).
+        """
+        with self._cond:
+            if self._stopping:
+                log.error("store is stopped: not storing %.200s", line)
+                return
+            self._queue.append((line, token, self._clock()))
+            n = len(self._queue)
+            if n == 1 or n == self._batch_size:
+                self._cond.notify()
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("DurableWriter already started")
+        self._thread = threading.Thread(target=self._run, name="envmon-store", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 8.0) -> None:
+        """Flush everything queued to InfluxDB or the spool, ack it, and end the thread.
+
+        What cannot be made durable within ``timeout_s`` (spool full while
+        InfluxDB is down) stays unacknowledged: the broker redelivers it.
+        """
+        with self._cond:
+            self._stopping = True
+            self._stop_deadline = self._clock() + timeout_s
+            self._cond.notify()
+        if self._thread is None:
+            return
+        self._thread.join(timeout_s + 2.0)
+        if self._thread.is_alive():
+            log.error("store writer did not finish within %.1f s", timeout_s)
+        left = self.stats().pending
+        if left:
+            log.error(
+                "%d readings are not durable at stop; left unacknowledged for the broker "
+                "to redeliver",
+                left,
+            )
+
+    def stats(self) -> WriterStats:
+        with self._cond:
+            pending = len(self._queue) + self._inflight
+        return WriterStats(
+            written_lines=self._written,
+            spooled_lines=self._spooled,
+            replayed_lines=self._replayed,
+            dead_lettered_lines=self._dead,
+            spool_depth_lines=self._spool.depth_lines,
+            spool_fill_pct=self._spool.fill_pct,
+            influx_healthy=self._healthy,
+            last_write_latency_s=self._last_latency_s,
+            pending=pending,
+            refusing=self._held is not None,
+        )
+
+    # -- the writer thread -------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while True:
+                if self._held is not None:
+                    if not self._retry_held():
+                        break
+                    continue
+                batch = self._take()
+                if batch is not None:
+                    self._make_durable(batch)
+                elif self._stopping:
+                    break
+                else:
+                    self._background()
+        except Exception:
+            log.critical(
+                "store writer thread failed; readings are no longer acknowledged", exc_info=True
+            )
+
+    def _take(self) -> _Batch[T] | None:
+        """The next live batch when it is due; None when background work is due or at stop."""
+        with self._cond:
+            while True:
+                now = self._clock()
+                q = self._queue
+                if q and (
+                    len(q) >= self._batch_size
+                    or self._stopping
+                    or now >= q[0][2] + self._flush_interval_s
+                ):
+                    n = min(len(q), self._batch_size)
+                    items = [q.popleft() for _ in range(n)]
+                    self._inflight = n
+                    return _Batch(
+                        [line for line, _, _ in items if line is not None],
+                        [token for _, token, _ in items],
+                    )
+                if self._stopping:
+                    return None
+                wait_s = self._background_wait(now)
+                if wait_s <= 0:
+                    return None
+                if q:
+                    wait_s = min(wait_s, q[0][2] + self._flush_interval_s - now)
+                self._cond.wait(wait_s)
+
+    def _background_wait(self, now: float) -> float:
+        """Seconds until background work (drain or probe) is due; 0 = now."""
+        if self._spool.depth_lines == 0:
+            return 3600.0 if self._healthy else max(0.0, self._probe_at - now)
+        return max(0.0, (self._drain_after if self._healthy else self._probe_at) - now)
+
+    def _background(self) -> None:
+        if self._spool.depth_lines == 0:
+            if not self._healthy:
+                # Nothing to probe with: let the next live batch try InfluxDB.
+                self._set_healthy(True)
+            return
+        if self._healthy:
+            self._drain_chunk(DRAIN_CHUNK_LINES)
+        else:
+            self._probe()
+
+    def _make_durable(self, batch: _Batch[T]) -> None:
+        if self._deliver(batch.lines):
+            self._ack(batch)
+        else:
+            self._held = batch
+            self._log_refusal()
+
+    def _retry_held(self) -> bool:
+        """Retry a batch nothing could take; False when stop gives up on it."""
+        with self._cond:
+            now = self._clock()
+            wait_s = max(0.0, self._probe_at - now)
+            if self._stopping:
+                if now >= self._stop_deadline:
+                    return False
+                wait_s = min(wait_s, self._stop_deadline - now)
+            if wait_s > 0:
+                self._cond.wait(wait_s)
+        held = self._held
+        assert held is not None
+        if not self._healthy and self._spool.depth_lines > 0:
+            self._probe()
+        if self._deliver(held.lines, probing=True):
+            self._held = None
+            self._ack(held)
+            log.warning("readings are being acknowledged again")
+        else:
+            self._log_refusal()
+        return True
+
+    def _deliver(self, lines: list[str], probing: bool = False) -> bool:
+        """Lines into InfluxDB, else the spool. False if neither took them."""
+        if not lines:
+            return True
+        body = "\n".join(lines).encode()
+        out_of_time = self._stopping and self._clock() >= self._stop_deadline
+        use_influx = self._healthy or (probing and self._spool.depth_lines == 0)
+        if use_influx and not out_of_time:
+            dead = self._write_bisecting(body)
+            if dead is not None:
+                self._written += len(lines) - dead
+                if not self._healthy:
+                    self._set_healthy(True)
+                return True
+        try:
+            self._spool.append(body, len(lines))
+        except SpoolFull:
+            if self._clock() >= self._probe_at:
+                self._schedule_probe(failed=True)
+            return False
+        self._spooled += len(lines)
+        return True
+
+    def _write_bisecting(self, body: bytes) -> int | None:
+        """Write, halving on TOO_LARGE and REJECT; dead-letter single refused lines.
+
+        Returns how many lines were dead-lettered, or None when InfluxDB needs
+        a retry (now marked unhealthy) or the dead letter could not be stored.
+        Lines written before a None are written; rewriting them is harmless.
+        """
+        result = self._timed_write(body)
+        if result.outcome is Outcome.OK:
+            return 0
+        if result.outcome is Outcome.RETRY:
+            self._mark_unhealthy(result)
+            return None
+        parts = body.split(b"\n")
+        if len(parts) > 1:
+            mid = len(parts) // 2
+            first = self._write_bisecting(b"\n".join(parts[:mid]))
+            if first is None:
+                return None
+            second = self._write_bisecting(b"\n".join(parts[mid:]))
+            return None if second is None else first + second
+        try:
+            self._spool.dead_letter(body, 1, result.reason)
+        except SpoolFull:
+            return None
+        self._dead += 1
+        log.error(
+            "InfluxDB refused a point, kept in the spool's dead letters: %s; point: %.300s",
+            result.reason,
+            body.decode("utf-8", errors="replace"),
+        )
+        return 1
+
+    def _drain_chunk(self, max_lines: int) -> None:
+        """Replay the oldest spooled batches; remove each that is durable in InfluxDB."""
+        batches = self._spool.oldest(_DRAIN_CHUNK_BATCHES, max_lines=max_lines)
+        if not batches:
+            return
+        if self._drain_started is None:
+            self._drain_started = (self._clock(), self._spool.depth_lines)
+            log.info("replaying %d spooled lines into InfluxDB", self._spool.depth_lines)
+        body = b"\n".join(b.body for b in batches)
+        lines = sum(b.lines for b in batches)
+        result = self._timed_write(body)
+        if result.outcome is Outcome.OK:
+            self._spool.remove([b.id for b in batches])
+            self._replayed += lines
+            self._set_healthy(True)
+        elif result.outcome is Outcome.RETRY:
+            self._mark_unhealthy(result)
+        else:
+            progressed = False
+            for batch in batches:
+                dead = self._write_bisecting(batch.body)
+                if dead is None:
+                    break
+                self._spool.remove([batch.id])
+                self._replayed += batch.lines - dead
+                progressed = True
+            if not progressed:
+                # E.g. the dead letter cannot be stored (disk full): pause, not spin.
+                self._drain_after = self._clock() + self._retry_min_s
+        if self._spool.depth_lines == 0 and self._drain_started is not None:
+            started, depth = self._drain_started
+            elapsed = max(self._clock() - started, 1e-9)
+            log.info(
+                "spool drained: %d lines replayed in %.1f s (%.0f lines/s)",
+                depth,
+                elapsed,
+                depth / elapsed,
+            )
+            self._drain_started = None
+
+    def _probe(self) -> None:
+        """Replay the oldest spooled batch as a probe; healthy again if it is written."""
+        self._drain_chunk(max_lines=1)
+        if self._healthy:
+            return
+        self._schedule_probe(failed=True)
+
+    def _timed_write(self, body: bytes) -> WriteResult:
+        started = self._clock()
+        result = self._writer.write(body)
+        self._last_latency_s = self._clock() - started
+        return result
+
+    def _mark_unhealthy(self, result: WriteResult) -> None:
+        if self._healthy:
+            log.warning(
+                "%s: %s; spooling readings until it answers",
+                self._writer.description,
+                result.reason,
+            )
+            self._healthy = False
+            self._backoff_s = self._retry_min_s
+            self._schedule_probe(failed=False)
+
+    def _schedule_probe(self, failed: bool) -> None:
+        if failed:
+            self._backoff_s = min(self._backoff_s * 2, self._retry_max_s)
+        self._probe_at = self._clock() + self._backoff_s
+
+    def _set_healthy(self, healthy: bool) -> None:
+        if healthy and not self._healthy:
+            log.warning(
+                "%s answers again; %d spooled lines to replay",
+                self._writer.description,
+                self._spool.depth_lines,
+            )
+            self._backoff_s = self._retry_min_s
+        self._healthy = healthy
+
+    def _log_refusal(self) -> None:
+        now = self._clock()
+        if now >= self._next_refusal_log:
+            self._next_refusal_log = now + _REFUSAL_LOG_INTERVAL_S
+            with self._cond:
+                pending = len(self._queue) + self._inflight
+            log.error(
+                "refusing readings: spool full (%.1f%%) and %s unreachable; "
+                "%d readings wait unacknowledged",
+                self._spool.fill_pct,
+                self._writer.description,
+                pending,
+            )
+
+    def _ack(self, batch: _Batch[T]) -> None:
+        try:
+            self._on_durable(batch.tokens)
+        except Exception:
+            log.exception("on_durable failed for %d tokens", len(batch.tokens))
+        finally:
+            with self._cond:
+                self._inflight = 0
