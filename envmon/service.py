@@ -36,6 +36,7 @@ from envmon.ingest.mqtt import InboundMessage, MqttSource
 from envmon.ingest.rejects import RejectLog, rejected_payload
 from envmon.notify.alarm_topic import MqttAlarmPublisher
 from envmon.notify.dispatcher import Dispatcher
+from envmon.notify.escalation import due_escalations
 from envmon.notify.factory import build_notifiers
 from envmon.readings import Reading, RoomStateChange
 from envmon.settings import Settings
@@ -67,11 +68,16 @@ class _StaleCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class _EscalationCheck:
+    now_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Reload:
     facility: Facility
 
 
-_WorkItem = Reading | RoomStateChange | AckRequest | _StaleCheck | _Reload | None
+_WorkItem = Reading | RoomStateChange | AckRequest | _StaleCheck | _EscalationCheck | _Reload | None
 
 
 class Service:
@@ -86,7 +92,13 @@ class Service:
         self.site = facility.site
 
         self.journal = Journal(settings.storage.journal_path)
-        self.engine = AlarmEngine(facility, restored=self.journal.open_alarms())
+        self.engine = AlarmEngine(
+            facility,
+            restored=self.journal.open_alarms(),
+            open_excursions=self.journal.open_excursions(),
+            start_ns=time.time_ns(),
+        )
+        self._escalated: set[str] = set(self.journal.escalated_alarm_ids())
         self.ingestor = Ingestor(facility, settings.ingest, self.prefix)
         self.reject_log = RejectLog(settings.ingest.reject_log_interval_s)
         self.spool = Spool(
@@ -282,6 +294,14 @@ class Service:
             self.journal.record_room_state(item)
         elif isinstance(item, _StaleCheck):
             events = self.engine.check_stale(item.now_ns)
+        elif isinstance(item, _EscalationCheck):
+            events = due_escalations(
+                self.engine.open_alarms(),
+                item.now_ns,
+                self.settings.notify.escalate_after_s,
+                self._escalated,
+            )
+            self._escalated.update(e.alarm.id for e in events)
         elif isinstance(item, AckRequest):
             events = self._apply_ack(item)
         elif isinstance(item, _Reload):
@@ -340,6 +360,14 @@ class Service:
             "interval",
             seconds=self.settings.alarms.stale_check_interval_s,
             id="stale-check",
+            misfire_grace_time=None,
+            coalesce=True,
+        )
+        self.scheduler.add_job(
+            lambda: self._work.put(_EscalationCheck(time.time_ns())),
+            "interval",
+            seconds=min(30.0, self.settings.notify.escalate_after_s / 4),
+            id="escalation-check",
             misfire_grace_time=None,
             coalesce=True,
         )

@@ -1,0 +1,284 @@
+"""The alarm engine: readings and room states in, ISA-18.2 alarm events out.
+
+Runs on event time (reading timestamps) for limits, delays and persistence, so
+a replayed stream gives the same alarms; only ``check_stale`` and ``ack`` take
+wall-clock times, and they are handed in. No I/O, no threads: the service
+feeds it from one thread and hands the events to the journal and notifiers.
+
+Beyond the limit channels (``channel.py``) each sensor has two alarms of its
+own: ``sensor_fault`` (a reading whose status is not ``ok`` raises it and is
+not judged against limits; the next ok reading clears it) and ``comm_loss``
+(silent longer than ``stale_after``; cleared by the sensor's next reading).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from envmon.alarms.channel import Channel
+from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
+from envmon.alarms.lifecycle import AlarmBook, make_alarm_id, return_to_normal
+from envmon.alarms.room_states import RoomStateHistory
+from envmon.facility import Facility
+from envmon.gmp import ResolvedLimits, resolve_room
+from envmon.readings import NS_PER_S, PARAMETERS, Reading, RoomState, RoomStateChange
+
+SENSOR_FAULT: Final = "sensor_fault"
+COMM_LOSS: Final = "comm_loss"
+
+LimitsByState = dict[RoomState, ResolvedLimits]
+
+
+class _SensorState:
+    """Everything the engine tracks for one (room, sensor)."""
+
+    __slots__ = (
+        "channels",
+        "comm_alarm_id",
+        "fault_alarm_id",
+        "last_seen_ns",
+        "last_ts_ns",
+        "room",
+        "room_states",
+        "sensor",
+    )
+
+    def __init__(self, room: str, sensor: str, room_states: RoomStateHistory) -> None:
+        self.room = room
+        self.sensor = sensor
+        self.room_states = room_states
+        self.channels: dict[str, Channel] = {}
+        self.last_ts_ns = -1
+        self.last_seen_ns = 0
+        """Wall time of the last reading (its ``received_ns``, else ``ts_ns``); 0 = never."""
+        self.fault_alarm_id: str | None = None
+        self.comm_alarm_id: str | None = None
+
+
+class AlarmEngine:
+    """Judges readings against the facility's resolved limits; keeps the open alarms.
+
+    ``restored`` are open alarms from the journal: their channels resume the
+    excursion, so an ongoing one is not raised twice. ``open_excursions`` (from
+    the journal too, optional) give those excursions' true start and peak.
+    ``start_ns`` is when sensors never heard from start counting as silent; by
+    default the first ``check_stale`` call. Raises ``ConfigError`` when the
+    facility's limits do not resolve.
+    """
+
+    def __init__(
+        self,
+        facility: Facility,
+        restored: Iterable[Alarm] = (),
+        *,
+        open_excursions: Iterable[Excursion] = (),
+        start_ns: int | None = None,
+    ) -> None:
+        self._facility = facility
+        self._site = facility.site
+        self._limits = _resolve_all(facility)
+        self._room_states: dict[str, RoomStateHistory] = {
+            room.id: RoomStateHistory(room.default_state) for room in facility.model.rooms
+        }
+        self._sensors: dict[tuple[str, str], _SensorState] = {}
+        self._book = AlarmBook()
+        self._start_ns = start_ns
+        self._restore(list(restored), {e.alarm_id: e for e in open_excursions})
+
+    # -- readings -------------------------------------------------------------------
+
+    def on_reading(self, r: Reading) -> list[AlarmEvent]:
+        """Judge one reading; events in the order they happened."""
+        st = self._sensors.get((r.room, r.sensor))
+        if st is None:
+            st = self._sensor(r.room, r.sensor)
+        ts_ns = r.ts_ns
+        if ts_ns < st.last_ts_ns:
+            return []
+        st.last_ts_ns = ts_ns
+        st.last_seen_ns = r.received_ns or ts_ns
+        events: list[AlarmEvent] = []
+        if st.comm_alarm_id is not None:
+            events += self._end_sensor_alarm(st.comm_alarm_id, st.last_seen_ns)
+            st.comm_alarm_id = None
+        state = st.room_states.at(ts_ns)
+        if r.status != "ok":
+            if st.fault_alarm_id is None:
+                events += self._raise_fault(st, r, state)
+            return events
+        if st.fault_alarm_id is not None:
+            events += self._end_sensor_alarm(st.fault_alarm_id, ts_ns)
+            st.fault_alarm_id = None
+        channels = st.channels
+        book = self._book
+        volume_l = r.sample_volume_l
+        for parameter, value in r.values.items():
+            channel = channels.get(parameter)
+            if channel is None:
+                channel = self._channel(st, parameter)
+                if channel is None:
+                    continue
+            found = channel.observe(value, volume_l, ts_ns, state, book)
+            if found:
+                events += found
+        return events
+
+    def _sensor(self, room: str, sensor: str) -> _SensorState:
+        states = self._room_states.get(room)
+        if states is None:
+            states = self._room_states[room] = RoomStateHistory(RoomState.IN_OPERATION)
+        st = self._sensors[(room, sensor)] = _SensorState(room, sensor, states)
+        return st
+
+    def _channel(self, st: _SensorState, parameter: str) -> Channel | None:
+        """A new channel; None for a room the facility does not list or an unknown parameter."""
+        limits = self._limits.get(st.room, {}).get(parameter)
+        if limits is None:
+            return None
+        channel = st.channels[parameter] = Channel(
+            self._site, st.room, st.sensor, parameter, limits
+        )
+        return channel
+
+    # -- sensor fault and communication loss ---------------------------------------
+
+    def _raise_fault(self, st: _SensorState, r: Reading, state: RoomState) -> list[AlarmEvent]:
+        alarm_id = make_alarm_id(self._site, st.room, st.sensor, SENSOR_FAULT, Level.FAULT, r.ts_ns)
+        alarm = Alarm(
+            id=alarm_id,
+            site=self._site,
+            room=st.room,
+            sensor=st.sensor,
+            parameter=SENSOR_FAULT,
+            level=Level.FAULT,
+            state=AlarmState.ACTIVE_UNACKED,
+            raised_ns=r.ts_ns,
+            room_state=state.value,
+            detail=f"sensor reports {r.status}",
+        )
+        st.fault_alarm_id = alarm_id
+        events = [AlarmEvent(Transition.RAISED, alarm, r.ts_ns)]
+        self._book.record(events)
+        return events
+
+    def _end_sensor_alarm(self, alarm_id: str, at_ns: int) -> list[AlarmEvent]:
+        alarm = self._book.get(alarm_id)
+        if alarm is None:
+            return []
+        events = return_to_normal(alarm, at_ns)
+        self._book.record(events)
+        return events
+
+    def check_stale(self, now_ns: int) -> list[AlarmEvent]:
+        """Raise ``comm_loss`` for each facility sensor silent longer than its
+        ``stale_after`` (wall clock: last reading's ``received_ns``, else ``ts_ns``)."""
+        if self._start_ns is None:
+            self._start_ns = now_ns
+        events: list[AlarmEvent] = []
+        for sensor in self._facility.model.sensors:
+            st = self._sensors.get((sensor.room, sensor.id))
+            if st is None:
+                st = self._sensor(sensor.room, sensor.id)
+            if st.comm_alarm_id is not None:
+                continue
+            last_ns = st.last_seen_ns or self._start_ns
+            silent_s = (now_ns - last_ns) / NS_PER_S
+            if silent_s <= sensor.stale_after:
+                continue
+            alarm_id = make_alarm_id(
+                self._site, st.room, st.sensor, COMM_LOSS, Level.COMM_LOSS, now_ns
+            )
+            heard = "since start" if not st.last_seen_ns else ""
+            alarm = Alarm(
+                id=alarm_id,
+                site=self._site,
+                room=st.room,
+                sensor=st.sensor,
+                parameter=COMM_LOSS,
+                level=Level.COMM_LOSS,
+                state=AlarmState.ACTIVE_UNACKED,
+                raised_ns=now_ns,
+                limit=sensor.stale_after,
+                value=round(silent_s, 3),
+                room_state=st.room_states.at(now_ns).value,
+                detail=f"no reading {heard or f'for {silent_s:.0f} s'} "
+                f"(stale after {sensor.stale_after:g} s)",
+            )
+            st.comm_alarm_id = alarm_id
+            events.append(AlarmEvent(Transition.RAISED, alarm, now_ns))
+        self._book.record(events)
+        return events
+
+    # -- room state, acknowledgement, queries -------------------------------------
+
+    def on_room_state(self, change: RoomStateChange) -> list[AlarmEvent]:
+        """Record a state change; it applies to readings from ``change.ts_ns`` on."""
+        states = self._room_states.get(change.room)
+        if states is None:
+            states = self._room_states[change.room] = RoomStateHistory(RoomState.IN_OPERATION)
+        states.record(change.ts_ns, change.state)
+        return []
+
+    def room_state(self, room: str) -> RoomState:
+        """The latest known state; the room's ``default_state`` until one is known."""
+        states = self._room_states.get(room)
+        return states.current if states is not None else RoomState.IN_OPERATION
+
+    def ack(self, alarm_id: str, user: str, comment: str, at_ns: int) -> list[AlarmEvent]:
+        """Acknowledge an open alarm; raises ``UnknownAlarm``, ``AlarmAlreadyClosed``,
+        ``AlarmAlreadyAcked`` or ``AckRefused`` (blank user or comment)."""
+        return self._book.ack(alarm_id.strip().lower(), user, comment, at_ns)
+
+    def open_alarms(self) -> list[Alarm]:
+        """Alarms not yet closed (active, or latched awaiting ack), oldest first."""
+        return self._book.open_alarms()
+
+    def limits(self, room: str, parameter: str, state: RoomState) -> ResolvedLimits | None:
+        """The resolved limits the engine uses (None for an unknown room or parameter)."""
+        return self._limits.get(room, {}).get(parameter, {}).get(state)
+
+    # -- restart and reload -------------------------------------------------------
+
+    def _restore(self, alarms: list[Alarm], excursions: dict[str, Excursion]) -> None:
+        for alarm in alarms:
+            if not alarm.open:
+                continue
+            self._book.restore(alarm)
+            if not alarm.active:
+                continue
+            st = self._sensors.get((alarm.room, alarm.sensor)) or self._sensor(
+                alarm.room, alarm.sensor
+            )
+            if alarm.level is Level.FAULT:
+                st.fault_alarm_id = alarm.id
+                st.last_ts_ns = max(st.last_ts_ns, alarm.raised_ns)
+            elif alarm.level is Level.COMM_LOSS:
+                st.comm_alarm_id = alarm.id
+            else:
+                channel = st.channels.get(alarm.parameter) or self._channel(st, alarm.parameter)
+                if channel is not None:
+                    channel.resume(alarm, excursions.get(alarm.id), self._book)
+
+    def replace_facility(self, facility: Facility) -> None:
+        """Reload (SIGHUP): new limits and sensors; channels that still exist keep their
+        state. A channel whose room is gone has no limits: its next reading clears it.
+        Raises ``ConfigError`` (and changes nothing) when the new limits do not resolve."""
+        limits = _resolve_all(facility)
+        self._facility = facility
+        self._site = facility.site
+        self._limits = limits
+        for room in facility.model.rooms:
+            states = self._room_states.get(room.id)
+            if states is None:
+                self._room_states[room.id] = RoomStateHistory(room.default_state)
+            else:
+                states.default = room.default_state
+        for st in self._sensors.values():
+            room_limits = limits.get(st.room, {})
+            for parameter, channel in st.channels.items():
+                channel.set_limits(room_limits.get(parameter, {}))
+
+
+def _resolve_all(facility: Facility) -> dict[str, dict[str, LimitsByState]]:
+    return {room.id: resolve_room(room, PARAMETERS) for room in facility.model.rooms}

@@ -1,0 +1,166 @@
+"""One level on one side of a channel: when a value starts and stops being an excursion.
+
+A ``LevelDetector`` watches a stream of (event time, value) against one limit
+(e.g. ``action_high``) and the persistence rules in force, and says when an
+excursion is confirmed (``RAISE``) and when it ends (``CLEAR``). It knows
+nothing of alarms, ids or the lifecycle: ``channel.py`` turns its answers into
+events. Deterministic and free of I/O and clocks; mutable only so that the hot
+path allocates nothing when nothing happens.
+
+Rules (all that are set must hold, on a reading beyond the limit):
+- ``delay_ns``: beyond continuously this long, from the first reading beyond;
+- ``consecutive``: at least this many consecutive readings beyond;
+- ``n_of_m``: at least N of the last M readings beyond (M counts this one).
+An excursion starts at the first reading beyond (for N of M: the earliest
+beyond reading among the M counted) and ends at the first reading back within
+the limit by more than ``deadband``; the history of N of M starts afresh after
+it ends, so a new excursion needs N new readings beyond.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Final
+
+from envmon.readings import NS_PER_S, RoomState
+
+NOTHING: Final = 0
+"""No transition (also: an ongoing excursion continues)."""
+RAISE: Final = 1
+"""The excursion is confirmed; ``start_ns``, ``peak``, ``samples`` describe it so far."""
+CLEAR: Final = 2
+"""The excursion ended at this reading; ``peak`` and ``samples`` are final."""
+
+
+@dataclass(frozen=True, slots=True)
+class Persistence:
+    """The rules of one parameter in one room state, in the units the detector uses."""
+
+    delay_ns: int = 0
+    consecutive: int = 1
+    n: int = 0
+    """N of ``n_of_m``; 0 when the rule is not set."""
+    m: int = 0
+    deadband: float = 0.0
+
+    @classmethod
+    def from_seconds(
+        cls,
+        delay_s: float = 0.0,
+        consecutive: int = 1,
+        n_of_m: tuple[int, int] | None = None,
+        deadband: float = 0.0,
+    ) -> Persistence:
+        n, m = n_of_m if n_of_m is not None else (0, 0)
+        return cls(round(delay_s * NS_PER_S), consecutive, n, m, deadband)
+
+
+class LevelDetector:
+    """Excursion detection for one limit (a level on the high or the low side)."""
+
+    __slots__ = (
+        "active",
+        "high",
+        "history",
+        "limit",
+        "peak",
+        "run_count",
+        "run_peak",
+        "run_start_ns",
+        "run_state",
+        "samples",
+        "start_ns",
+        "start_state",
+    )
+
+    def __init__(self, high: bool, history_len: int = 0) -> None:
+        self.high = high
+        self.active = False
+        self.run_count = 0
+        self.run_start_ns = 0
+        self.run_peak = 0.0
+        self.run_state = RoomState.IN_OPERATION
+        # (ts_ns, value, beyond, room state) of the last readings, for N of M.
+        self.history: deque[tuple[int, float, bool, RoomState]] = deque(maxlen=history_len)
+        self.start_ns = 0
+        self.start_state = RoomState.IN_OPERATION
+        self.peak = 0.0
+        self.samples = 0
+        self.limit = 0.0
+
+    def resize_history(self, history_len: int) -> None:
+        """Keep the newest readings when the longest M in force changes (config reload)."""
+        if self.history.maxlen != history_len:
+            self.history = deque(self.history, maxlen=history_len)
+
+    def resume(
+        self, start_ns: int, peak: float, samples: int, limit: float, state: RoomState
+    ) -> None:
+        """Put the detector back in an excursion that was open before a restart."""
+        self.active = True
+        self.start_ns, self.peak, self.samples = start_ns, peak, samples
+        self.limit, self.start_state = limit, state
+        self.run_count = 0
+        self.history.clear()
+
+    def observe(
+        self, value: float, ts_ns: int, limit: float | None, rule: Persistence, state: RoomState
+    ) -> int:
+        """Judge one reading; returns ``NOTHING``, ``RAISE`` or ``CLEAR``."""
+        high = self.high
+        if self.active:
+            if limit is None or (
+                value < limit - rule.deadband if high else value > limit + rule.deadband
+            ):
+                self.active = False
+                self.run_count = 0
+                self.history.clear()
+                return CLEAR
+            self.samples += 1
+            if value > self.peak if high else value < self.peak:
+                self.peak = value
+            return NOTHING
+
+        beyond = limit is not None and (value > limit if high else value < limit)
+        if rule.n:
+            self.history.append((ts_ns, value, beyond, state))
+        if not beyond:
+            self.run_count = 0
+            return NOTHING
+        if self.run_count == 0:
+            self.run_start_ns, self.run_peak, self.run_state = ts_ns, value, state
+        elif value > self.run_peak if high else value < self.run_peak:
+            self.run_peak = value
+        self.run_count += 1
+        if self.run_count < rule.consecutive or ts_ns - self.run_start_ns < rule.delay_ns:
+            return NOTHING
+        assert limit is not None  # beyond implies a limit
+        self.start_ns, self.peak, self.samples = self.run_start_ns, self.run_peak, self.run_count
+        self.start_state = self.run_state
+        if rule.n and not self._n_of_m_met(rule.n, rule.m):
+            return NOTHING
+        self.active = True
+        self.limit = limit
+        return RAISE
+
+    def _n_of_m_met(self, n: int, m: int) -> bool:
+        """N of the last M beyond; if so, widen the excursion to the earliest counted."""
+        beyond_count = 0
+        earliest = -1
+        last_m = list(self.history)[-m:]
+        for i, (_, _, beyond, _) in enumerate(last_m):
+            if beyond:
+                beyond_count += 1
+                if earliest < 0:
+                    earliest = i
+        if beyond_count < n:
+            return False
+        first_ts, _, _, first_state = last_m[earliest]
+        if first_ts < self.start_ns:
+            span = last_m[earliest:]
+            values = [v for _, v, _, _ in span]
+            self.start_ns, self.start_state = first_ts, first_state
+            self.peak = max(values) if self.high else min(values)
+            self.samples = len(span)
+        return True

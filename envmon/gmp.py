@@ -1,0 +1,197 @@
+"""Built-in GMP particle limits and the resolution of a room's limits.
+
+Numbers come from three places, in this order of precedence: the facility
+file (it overrides only the keys it names), the EU GMP Annex 1 (2022) table of
+the contract (design.md section 4, used as *action* limits), and the
+ISO 14644-1 class formula for rooms declared by ``iso_class``. Every resolved
+number carries a readable source so ``check-config`` can show where it came
+from. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from envmon.errors import ConfigError
+from envmon.facility import LimitRule, Room
+from envmon.readings import PARTICLES_0_5UM, PARTICLES_5_0UM, RoomState
+
+SOURCE_DEFAULT: Final = "default"
+SOURCE_FACILITY: Final = "facility file"
+
+LIMIT_KEYS: Final = ("alert_high", "action_high", "alert_low", "action_low")
+RULE_KEYS: Final = ("delay_s", "consecutive", "n_of_m", "window_s", "deadband")
+
+_STATE_WORDS: Final[Mapping[RoomState, str]] = {
+    RoomState.AT_REST: "at rest",
+    RoomState.IN_OPERATION: "in operation",
+}
+
+PARTICLE_SIZE_UM: Final[Mapping[str, float]] = {PARTICLES_0_5UM: 0.5, PARTICLES_5_0UM: 5.0}
+
+# EU GMP Annex 1 (2022), total particles, maximum counts/m³ (design.md section 4).
+# None: Annex 1 leaves grade D in operation to the site.
+_A, _O = RoomState.AT_REST, RoomState.IN_OPERATION
+ANNEX1_ACTION_LIMITS_PER_M3: Final[Mapping[tuple[str, RoomState, str], float | None]] = {
+    ("A", _A, PARTICLES_0_5UM): 3_520.0,
+    ("A", _A, PARTICLES_5_0UM): 29.0,
+    ("A", _O, PARTICLES_0_5UM): 3_520.0,
+    ("A", _O, PARTICLES_5_0UM): 29.0,
+    ("B", _A, PARTICLES_0_5UM): 3_520.0,
+    ("B", _A, PARTICLES_5_0UM): 29.0,
+    ("B", _O, PARTICLES_0_5UM): 352_000.0,
+    ("B", _O, PARTICLES_5_0UM): 2_930.0,
+    ("C", _A, PARTICLES_0_5UM): 352_000.0,
+    ("C", _A, PARTICLES_5_0UM): 2_930.0,
+    ("C", _O, PARTICLES_0_5UM): 3_520_000.0,
+    ("C", _O, PARTICLES_5_0UM): 29_300.0,
+    ("D", _A, PARTICLES_0_5UM): 3_520_000.0,
+    ("D", _A, PARTICLES_5_0UM): 29_300.0,
+    ("D", _O, PARTICLES_0_5UM): None,
+    ("D", _O, PARTICLES_5_0UM): None,
+}
+
+# ISO 14644-1:2015 Table 1 leaves a cell empty where sampling statistics make a
+# class limit meaningless: ≥0.5 µm below ISO 2, ≥5.0 µm below ISO 6 (footnote e).
+_ISO_SMALLEST_CLASS_WITH_LIMIT: Final[Mapping[float, float]] = {0.5: 2.0, 5.0: 6.0}
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedLimits:
+    """The limits and rules in force for one room, parameter and room state.
+
+    A limit of None means no alarm on that side and level. ``sources`` maps
+    every key of ``LIMIT_KEYS`` and ``RULE_KEYS`` to where its value came from.
+    """
+
+    alert_high: float | None
+    action_high: float | None
+    alert_low: float | None
+    action_low: float | None
+    delay_s: float
+    consecutive: int
+    n_of_m: tuple[int, int] | None
+    window_s: float | None
+    deadband: float
+    sources: Mapping[str, str]
+
+    @property
+    def has_limits(self) -> bool:
+        return any(getattr(self, key) is not None for key in LIMIT_KEYS)
+
+
+def iso_concentration_limit(iso_class: float, particle_size_um: float) -> float:
+    """ISO 14644-1 Cn = 10^N * (0.1/D)^2.08 counts/m³, rounded as Table 1 does.
+
+    Table 1 shows three significant figures and no fractions (ISO 2 at 0.5 µm
+    is 4, ISO 5 at 0.5 µm is 3 520, ISO 7 at 5 µm is 2 930).
+    """
+    raw = 10.0**iso_class * (0.1 / particle_size_um) ** 2.08
+    three_figures = float(f"{raw:.3g}")
+    return float(math.floor(three_figures + 0.5))
+
+
+def iso_class_limit(iso_class: float, parameter: str) -> float | None:
+    """The class limit for a particle parameter; None where ISO 14644-1 gives none."""
+    size_um = PARTICLE_SIZE_UM.get(parameter)
+    if size_um is None or iso_class < _ISO_SMALLEST_CLASS_WITH_LIMIT[size_um]:
+        return None
+    return iso_concentration_limit(iso_class, size_um)
+
+
+def annex1_action_limit(grade: str, state: RoomState, parameter: str) -> float | None:
+    """Annex 1 maximum for a grade and state; None if the table has no number."""
+    return ANNEX1_ACTION_LIMITS_PER_M3.get((grade, state, parameter))
+
+
+def _builtin_action_high(room: Room, parameter: str, state: RoomState) -> tuple[float | None, str]:
+    if parameter not in PARTICLE_SIZE_UM:
+        return None, SOURCE_DEFAULT
+    size = f"≥{PARTICLE_SIZE_UM[parameter]:g} µm"
+    if room.grade is not None:
+        limit = annex1_action_limit(room.grade, state, parameter)
+        if limit is not None:
+            return limit, f"Annex 1 table, grade {room.grade} {_STATE_WORDS[state]}"
+        if room.iso_class is None:
+            return (
+                None,
+                f"none: Annex 1 leaves grade {room.grade} {_STATE_WORDS[state]} site-defined",
+            )
+    assert room.iso_class is not None
+    limit = iso_class_limit(room.iso_class, parameter)
+    if limit is None:
+        return None, f"none: ISO 14644-1 has no {size} limit for class {room.iso_class:g}"
+    return limit, f"ISO 14644-1 class {room.iso_class:g}"
+
+
+def resolve_limits(room: Room, parameter: str, state: RoomState) -> ResolvedLimits:
+    """The room's limits for ``parameter`` in ``state``, with the source of each.
+
+    Raises ``ConfigError`` naming room, parameter and state when the merged
+    result is inconsistent (an alert limit beyond its action limit, or a low
+    limit not below a high one).
+    """
+    values: dict[str, object] = {
+        "alert_high": None,
+        "action_high": None,
+        "alert_low": None,
+        "action_low": None,
+        "delay_s": 0.0,
+        "consecutive": 1,
+        "n_of_m": None,
+        "window_s": None,
+        "deadband": 0.0,
+    }
+    sources = dict.fromkeys(values, SOURCE_DEFAULT)
+    values["action_high"], sources["action_high"] = _builtin_action_high(room, parameter, state)
+
+    rule = room.limits.get(parameter)
+    if rule is not None:
+        specific = rule.at_rest if state is RoomState.AT_REST else rule.in_operation
+        merged: LimitRule = rule.for_state(state)
+        for key in values:
+            value = getattr(merged, key)
+            if value is None:
+                continue
+            values[key] = value
+            from_state = specific is not None and getattr(specific, key) is not None
+            sources[key] = f"{SOURCE_FACILITY}, {state.value}" if from_state else SOURCE_FACILITY
+
+    resolved = ResolvedLimits(**values, sources=sources)  # type: ignore[arg-type]
+    _check_consistent(room.id, parameter, state, resolved)
+    return resolved
+
+
+def _check_consistent(room_id: str, parameter: str, state: RoomState, lim: ResolvedLimits) -> None:
+    def shown(key: str) -> str:
+        return f"{key} {getattr(lim, key):g} ({lim.sources[key]})"
+
+    problems = []
+    # (key that must be lower, key that must be higher, may they be equal)
+    ordered = [
+        ("alert_high", "action_high", True),
+        ("action_low", "alert_low", True),
+        ("alert_low", "alert_high", False),
+        ("alert_low", "action_high", False),
+        ("action_low", "alert_high", False),
+        ("action_low", "action_high", False),
+    ]
+    for lower, higher, may_equal in ordered:
+        low_v, high_v = getattr(lim, lower), getattr(lim, higher)
+        if low_v is None or high_v is None:
+            continue
+        if low_v > high_v or (low_v == high_v and not may_equal):
+            problems.append(f"{shown(lower)} must be below {shown(higher)}")
+    if problems:
+        where = f"room {room_id}, limits.{parameter} ({state.value})"
+        raise ConfigError("; ".join(f"{where}: {p}" for p in problems))
+
+
+def resolve_room(
+    room: Room, parameters: tuple[str, ...]
+) -> dict[str, dict[RoomState, ResolvedLimits]]:
+    """Every (parameter, state) of a room resolved; raises ``ConfigError`` on the first problem."""
+    return {p: {s: resolve_limits(room, p, s) for s in RoomState} for p in parameters}

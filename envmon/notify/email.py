@@ -1,0 +1,148 @@
+"""Email channel: one plain-text message per alarm transition, over SMTP.
+
+Subjects read on a phone's lock screen, e.g.
+``[envmon] ACTION raised FILL-A particles_5_0um 35 > 29 counts/m³``.
+Escalations go to ``escalation_recipients`` (the ordinary list when empty).
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate, make_msgid
+
+from envmon.alarms.events import Alarm, AlarmEvent, Level, Transition
+from envmon.notify.base import NotifyError
+from envmon.notify.config import EmailSettings
+from envmon.readings import NS_PER_S, UNIT_OF_PARAMETER, isoformat_ns
+
+_LIMIT_LEVELS = (Level.ALERT, Level.ACTION)
+# Long subjects stay on one line (RFC 5322 allows 998 characters): Python's
+# folding of a long first word leaves a leading space in some readers.
+_POLICY = SMTP_POLICY.clone(max_line_length=998)
+
+
+def format_value(value: float | None) -> str:
+    """A reading for people: no trailing zeros, two decimals at most."""
+    if value is None:
+        return "?"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def _level_word(alarm: Alarm) -> str:
+    return alarm.level.value.upper().replace("_", " ")
+
+
+def _with_unit(alarm: Alarm, value: float | None) -> str:
+    unit = UNIT_OF_PARAMETER.get(alarm.parameter)
+    return f"{format_value(value)} {unit}" if unit else format_value(value)
+
+
+def _what(alarm: Alarm) -> str:
+    if alarm.level in _LIMIT_LEVELS:
+        return f"{alarm.room} {alarm.parameter}"
+    return f"{alarm.room} {alarm.sensor}"
+
+
+def subject(event: AlarmEvent) -> str:
+    """One line saying what happened, where, and how bad."""
+    alarm = event.alarm
+    head = f"[envmon] {_level_word(alarm)} {event.transition.value} {_what(alarm)}"
+    if event.transition is Transition.RAISED:
+        if alarm.level in _LIMIT_LEVELS and alarm.limit is not None:
+            value = alarm.value if alarm.value is not None else alarm.peak
+            sign = "<" if value is not None and value < alarm.limit else ">"
+            return f"{head} {format_value(value)} {sign} {_with_unit(alarm, alarm.limit)}"
+        return f"{head}: {alarm.detail}" if alarm.detail else head
+    if event.transition is Transition.CLEARED and alarm.peak is not None:
+        return f"{head}, peak {_with_unit(alarm, alarm.peak)}"
+    if event.transition is Transition.ACKED and alarm.acked_by:
+        return f"{head} by {alarm.acked_by}"
+    if event.transition is Transition.ESCALATED:
+        minutes = max(0, event.at_ns - alarm.raised_ns) // (60 * NS_PER_S)
+        return f"{head}: unacknowledged for {minutes} min"
+    return head
+
+
+def body(event: AlarmEvent) -> str:
+    """Every fact of the alarm, one per line, and how to acknowledge it."""
+    a = event.alarm
+    at = isoformat_ns(event.at_ns)
+    lines = [
+        f"{_level_word(a)} alarm {a.id}: {event.transition.value} at {at}",
+        "",
+        f"Site:        {a.site}",
+        f"Room:        {a.room} ({a.room_state or 'state unknown'})",
+        f"Sensor:      {a.sensor}",
+        f"Parameter:   {a.parameter}",
+        f"State:       {a.state.value}",
+        f"Raised at:   {isoformat_ns(a.raised_ns)}",
+    ]
+    if a.level in _LIMIT_LEVELS:
+        lines += [
+            f"Limit:       {_with_unit(a, a.limit)}",
+            f"Value:       {_with_unit(a, a.value)}",
+            f"Peak:        {_with_unit(a, a.peak)}",
+            f"Samples:     {a.samples}",
+        ]
+    if a.cleared_ns is not None:
+        lines.append(f"Cleared at:  {isoformat_ns(a.cleared_ns)}")
+    if a.acked_by is not None:
+        acked_at = isoformat_ns(a.acked_ns) if a.acked_ns is not None else "?"
+        lines.append(f"Acked by:    {a.acked_by} at {acked_at}: {a.comment or ''}")
+    if a.detail:
+        lines.append(f"Detail:      {a.detail}")
+    if a.state.value.endswith("unacked"):
+        lines += ["", f'Acknowledge: envmon ack {a.id} --user NAME --comment "REASON"']
+    return "\n".join(lines) + "\n"
+
+
+def build_message(event: AlarmEvent, sender: str, recipients: list[str]) -> EmailMessage:
+    message = EmailMessage(policy=_POLICY)
+    message["Subject"] = subject(event)
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(domain="envmon")
+    message["X-Envmon-Alarm"] = event.alarm.id
+    message.set_content(body(event))
+    return message
+
+
+class EmailNotifier:
+    """Sends each selected transition to the configured recipients."""
+
+    def __init__(self, settings: EmailSettings) -> None:
+        self.settings = settings
+        self.name = f"email via {settings.smtp_host}:{settings.smtp_port}"
+        self.retries = settings.retries
+
+    def recipients_for(self, event: AlarmEvent) -> list[str]:
+        """Who gets this event: nobody for transitions not selected in settings."""
+        s = self.settings
+        if event.transition is Transition.ESCALATED:
+            return list(s.escalation_recipients or s.recipients)
+        return list(s.recipients) if event.transition in s.transitions else []
+
+    def send(self, event: AlarmEvent) -> None:
+        recipients = self.recipients_for(event)
+        if not recipients:
+            return
+        s = self.settings
+        message = build_message(event, s.sender, recipients)
+        try:
+            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout_s) as smtp:
+                if s.starttls:
+                    smtp.starttls(context=ssl.create_default_context())
+                if s.username:
+                    password = s.password.get_secret_value() if s.password else ""
+                    smtp.login(s.username, password)
+                smtp.send_message(message)
+        except smtplib.SMTPAuthenticationError as exc:
+            raise NotifyError(f"SMTP login as {s.username} refused ({exc.smtp_code})") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise NotifyError(f"SMTP {s.smtp_host}:{s.smtp_port}: {exc}") from None

@@ -1,0 +1,213 @@
+"""The journal's SQLite layer: schema, connections, and appending to the chain.
+
+``journal.py`` holds the public ``Journal``; this module holds what touches
+SQL directly, so that each stays small.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any, Final
+
+from envmon.errors import EnvmonError
+from envmon.store.audit import (
+    DERIVED_TABLES,
+    GENESIS_HASH,
+    AuditEntry,
+    DerivedWrite,
+    derived_writes,
+    entry_hash,
+)
+
+SCHEMA_VERSION: Final = 1
+BUSY_TIMEOUT_S: Final = 15.0
+
+SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    ts_ns INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    data TEXT NOT NULL,
+    os_user TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_kind ON audit (kind, subject);
+CREATE TABLE IF NOT EXISTS chain_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alarms (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    room TEXT NOT NULL,
+    level TEXT NOT NULL,
+    raised_ns INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    audit_seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alarms_state ON alarms (state);
+CREATE TABLE IF NOT EXISTS excursions (
+    id TEXT PRIMARY KEY,
+    alarm_id TEXT NOT NULL,
+    room TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER,
+    record TEXT NOT NULL,
+    audit_seq INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS excursions_start ON excursions (start_ns);
+CREATE TABLE IF NOT EXISTS room_states (
+    seq INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    room TEXT NOT NULL,
+    state TEXT NOT NULL,
+    source TEXT NOT NULL,
+    ts_ns INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS room_states_ts ON room_states (room, ts_ns);
+CREATE TABLE IF NOT EXISTS ack_requests (
+    id INTEGER PRIMARY KEY,
+    alarm_id TEXT NOT NULL,
+    "user" TEXT NOT NULL,
+    comment TEXT NOT NULL,
+    os_user TEXT NOT NULL,
+    requested_ns INTEGER NOT NULL,
+    outcome TEXT,
+    request_seq INTEGER NOT NULL,
+    outcome_seq INTEGER
+);
+"""
+
+
+class JournalError(EnvmonError):
+    """The journal cannot be opened or written; the message names the file."""
+
+
+def connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    """Open the journal; a writable open creates the file (0600) and the schema."""
+    if readonly:
+        if not path.exists():
+            raise JournalError(f"{path}: no journal here (the service creates it when it starts)")
+        uri = path.resolve().as_uri() + "?mode=ro"
+        conn = sqlite3.connect(
+            uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = sqlite3.Row
+        return conn
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Create the file ourselves so it is never readable by others, not even
+    # briefly (an existing file is left as it is). SQLite gives its -wal and
+    # -shm files the database file's mode.
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise JournalError(
+                f"{path}: journal schema {version} is newer than this envmon "
+                f"understands ({SCHEMA_VERSION})"
+            )
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        conn.close()
+        raise
+    return conn
+
+
+class Appender:
+    """Appends entries to the chain inside an open write transaction."""
+
+    def __init__(self, conn: sqlite3.Connection, ts_ns: int, os_user: str) -> None:
+        self.conn = conn
+        self.ts_ns = ts_ns
+        self.os_user = os_user
+        head = conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
+        # The recorded head, not the last row: appending after a deleted last
+        # row must leave the gap visible, not paper over it.
+        self.seq, self.hash = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
+
+    def __call__(
+        self, kind: str, subject: str, data: dict[str, Any], os_user: str | None = None
+    ) -> AuditEntry:
+        seq = self.seq + 1
+        unhashed = AuditEntry(seq, self.ts_ns, kind, subject, data, os_user or self.os_user, "")
+        # Hash what a reader will see: the data after a JSON round trip.
+        data = json.loads(json.dumps(data))
+        content = {**unhashed.content(), "data": data}
+        entry = AuditEntry(
+            seq, self.ts_ns, kind, subject, data, unhashed.os_user, entry_hash(self.hash, content)
+        )
+        self.conn.execute(
+            "INSERT INTO audit (seq, ts_ns, kind, subject, data, os_user, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (seq, entry.ts_ns, kind, subject, json.dumps(data), entry.os_user, entry.hash),
+        )
+        for write in derived_writes(entry):
+            self._apply(write)
+        self.seq, self.hash = seq, entry.hash
+        return entry
+
+    def _apply(self, write: DerivedWrite) -> None:
+        key_col = DERIVED_TABLES[write.table][0]
+        cols = list(write.columns)
+        quoted = ", ".join(f'"{c}"' for c in cols)
+        marks = ", ".join("?" * len(cols))
+        values = [write.columns[c] for c in cols]
+        if write.mode == "update":
+            sets = ", ".join(f'"{c}" = ?' for c in cols)
+            cur = self.conn.execute(
+                f'UPDATE {write.table} SET {sets} WHERE "{key_col}" = ?', [*values, write.key]
+            )
+            if cur.rowcount != 1:
+                raise JournalError(f"{write.table} {key_col}={write.key}: no such row to update")
+        elif write.mode == "insert":
+            self.conn.execute(f"INSERT INTO {write.table} ({quoted}) VALUES ({marks})", values)
+        else:
+            sets = ", ".join(f'"{c}" = excluded."{c}"' for c in cols if c != key_col)
+            self.conn.execute(
+                f"INSERT INTO {write.table} ({quoted}) VALUES ({marks}) "
+                f'ON CONFLICT ("{key_col}") DO UPDATE SET {sets}',
+                values,
+            )
+
+    def save_head(self) -> None:
+        self.conn.execute(
+            "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            (self.seq, self.hash),
+        )
+
+
+def entry_from_row(row: sqlite3.Row) -> AuditEntry:
+    try:
+        data = json.loads(row["data"])
+    except (TypeError, ValueError):
+        data = None
+    if not isinstance(data, dict):
+        # Only a hand-edited row gets here; keep the text so verify reports it.
+        data = {"unparseable": str(row["data"])}
+    return AuditEntry(
+        seq=row["seq"],
+        ts_ns=row["ts_ns"],
+        kind=row["kind"],
+        subject=row["subject"],
+        data=data,
+        os_user=row["os_user"],
+        hash=row["hash"],
+    )

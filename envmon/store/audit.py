@@ -1,0 +1,381 @@
+"""The journal's tamper-evident audit trail, as pure functions.
+
+Every journal entry is one row of an append-only audit table, chained by
+SHA-256: ``hash = sha256(prev_hash ‖ canonical JSON of the row's content)``,
+the first row chaining to ``GENESIS_HASH``. The journal's derived tables
+(alarms, excursions, room states, ack requests) are a fold of that trail:
+``derived_writes`` says which columns each entry sets, the journal applies
+exactly those, and ``verify_journal`` replays the whole trail to check that
+every derived row agrees with it. So editing or deleting any row, in any
+table, is detected and named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final, Literal
+
+from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
+from envmon.readings import RoomState, RoomStateChange
+
+GENESIS_HASH: Final = "0" * 64
+
+KIND_ALARM_PREFIX: Final = "alarm."
+KIND_ROOM_STATE: Final = "room_state"
+KIND_CONFIG_LOAD: Final = "config_load"
+KIND_ACK_REQUEST: Final = "ack_request"
+KIND_ACK_OUTCOME: Final = "ack_outcome"
+
+# Derived tables: name -> (key column, all columns in order). The journal's
+# DDL uses the same names; verification compares every column.
+DERIVED_TABLES: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = {
+    "alarms": ("id", ("id", "state", "room", "level", "raised_ns", "record", "audit_seq")),
+    "excursions": (
+        "id",
+        ("id", "alarm_id", "room", "start_ns", "end_ns", "record", "audit_seq"),
+    ),
+    "room_states": ("seq", ("seq", "site", "room", "state", "source", "ts_ns")),
+    "ack_requests": (
+        "id",
+        (
+            "id",
+            "alarm_id",
+            "user",
+            "comment",
+            "os_user",
+            "requested_ns",
+            "outcome",
+            "request_seq",
+            "outcome_seq",
+        ),
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One row of the audit trail; ``data`` is the entry's JSON content."""
+
+    seq: int
+    ts_ns: int
+    kind: str
+    subject: str
+    data: dict[str, Any]
+    os_user: str
+    hash: str
+
+    def content(self) -> dict[str, Any]:
+        """What the hash covers: every column but the hash itself."""
+        return {
+            "seq": self.seq,
+            "ts_ns": self.ts_ns,
+            "kind": self.kind,
+            "subject": self.subject,
+            "data": self.data,
+            "os_user": self.os_user,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """``ok`` when the chain and every derived row check out; ``problems`` name rows."""
+
+    ok: bool
+    entries: int
+    problems: list[str] = field(default_factory=list)
+
+
+WriteMode = Literal["upsert", "insert", "update"]
+
+
+@dataclass(frozen=True, slots=True)
+class DerivedWrite:
+    """Set ``columns`` on the row of ``table`` whose key is ``key``.
+
+    ``insert``: the row must not exist yet; ``update``: it must exist (only
+    the named columns change); ``upsert``: either (all columns named).
+    """
+
+    table: str
+    key: int | str
+    columns: Mapping[str, Any]
+    mode: WriteMode = "upsert"
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON: sorted keys, no spaces, UTF-8 kept as is."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def entry_hash(prev_hash: str, content: Mapping[str, Any]) -> str:
+    return hashlib.sha256((prev_hash + canonical_json(content)).encode("utf-8")).hexdigest()
+
+
+# --- records: lossless JSON forms of the alarm types ------------------------
+
+
+def alarm_to_record(alarm: Alarm) -> dict[str, Any]:
+    """Nanosecond times kept exact (``Alarm.to_json`` is for people and topics)."""
+    record = asdict(alarm)
+    record["level"] = alarm.level.value
+    record["state"] = alarm.state.value
+    return record
+
+
+def alarm_from_record(record: Mapping[str, Any]) -> Alarm:
+    values = dict(record)
+    values["level"] = Level(values["level"])
+    values["state"] = AlarmState(values["state"])
+    return Alarm(**values)
+
+
+def excursion_to_record(excursion: Excursion) -> dict[str, Any]:
+    record = asdict(excursion)
+    record["level"] = excursion.level.value
+    return record
+
+
+def excursion_from_record(record: Mapping[str, Any]) -> Excursion:
+    values = dict(record)
+    values["level"] = Level(values["level"])
+    return Excursion(**values)
+
+
+def event_data(event: AlarmEvent) -> dict[str, Any]:
+    return {
+        "transition": event.transition.value,
+        "at_ns": event.at_ns,
+        "alarm": alarm_to_record(event.alarm),
+        "excursion": None if event.excursion is None else excursion_to_record(event.excursion),
+    }
+
+
+def room_state_data(change: RoomStateChange) -> dict[str, Any]:
+    return {
+        "ts_ns": change.ts_ns,
+        "site": change.site,
+        "room": change.room,
+        "state": change.state.value,
+        "source": change.source,
+    }
+
+
+def room_state_from_row(row: Mapping[str, Any]) -> RoomStateChange:
+    return RoomStateChange(
+        ts_ns=row["ts_ns"],
+        site=row["site"],
+        room=row["room"],
+        state=RoomState(row["state"]),
+        source=row["source"],
+    )
+
+
+# --- the fold: what each entry does to the derived tables --------------------
+
+
+def derived_writes(entry: AuditEntry) -> list[DerivedWrite]:
+    """The derived-table changes an entry makes; raises ``ValueError`` on a
+    malformed entry (only a tampered trail has one)."""
+    data = entry.data
+    try:
+        if entry.kind.startswith(KIND_ALARM_PREFIX):
+            return _alarm_writes(entry)
+        if entry.kind == KIND_ROOM_STATE:
+            return [
+                DerivedWrite(
+                    "room_states",
+                    entry.seq,
+                    {
+                        "seq": entry.seq,
+                        "site": data["site"],
+                        "room": data["room"],
+                        "state": data["state"],
+                        "source": data["source"],
+                        "ts_ns": data["ts_ns"],
+                    },
+                    mode="insert",
+                )
+            ]
+        if entry.kind == KIND_ACK_REQUEST:
+            return [
+                DerivedWrite(
+                    "ack_requests",
+                    data["id"],
+                    {
+                        "id": data["id"],
+                        "alarm_id": data["alarm_id"],
+                        "user": data["user"],
+                        "comment": data["comment"],
+                        "os_user": entry.os_user,
+                        "requested_ns": entry.ts_ns,
+                        "outcome": None,
+                        "request_seq": entry.seq,
+                        "outcome_seq": None,
+                    },
+                    mode="insert",
+                )
+            ]
+        if entry.kind == KIND_ACK_OUTCOME:
+            return [
+                DerivedWrite(
+                    "ack_requests",
+                    data["id"],
+                    {"outcome": data["outcome"], "outcome_seq": entry.seq},
+                    mode="update",
+                )
+            ]
+        if entry.kind == KIND_CONFIG_LOAD:
+            return []
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"malformed {entry.kind} entry: missing {exc}") from None
+    raise ValueError(f"unknown entry kind {entry.kind!r}")
+
+
+def _alarm_writes(entry: AuditEntry) -> list[DerivedWrite]:
+    data = entry.data
+    transition = Transition(data["transition"])
+    writes = []
+    # An escalation changes nothing about the alarm; its copy of the alarm may
+    # be older than the row (computed from a snapshot), so it must not overwrite.
+    if transition is not Transition.ESCALATED:
+        alarm = alarm_from_record(data["alarm"])
+        writes.append(
+            DerivedWrite(
+                "alarms",
+                alarm.id,
+                {
+                    "id": alarm.id,
+                    "state": alarm.state.value,
+                    "room": alarm.room,
+                    "level": alarm.level.value,
+                    "raised_ns": alarm.raised_ns,
+                    "record": canonical_json(data["alarm"]),
+                    "audit_seq": entry.seq,
+                },
+            )
+        )
+    if data.get("excursion") is not None:
+        exc = excursion_from_record(data["excursion"])
+        writes.append(
+            DerivedWrite(
+                "excursions",
+                exc.id,
+                {
+                    "id": exc.id,
+                    "alarm_id": exc.alarm_id,
+                    "room": exc.room,
+                    "start_ns": exc.start_ns,
+                    "end_ns": exc.end_ns,
+                    "record": canonical_json(data["excursion"]),
+                    "audit_seq": entry.seq,
+                },
+            )
+        )
+    return writes
+
+
+def _row_key(table: str, key: int | str) -> str:
+    return f"{table} {DERIVED_TABLES[table][0]}={key}"
+
+
+# --- verification --------------------------------------------------------------
+
+
+def verify_journal(
+    entries: Iterable[AuditEntry],
+    head: tuple[int, str] | None,
+    tables: Mapping[str, Sequence[Mapping[str, Any]]],
+) -> VerifyResult:
+    """Check the hash chain, the recorded chain head, and every derived row.
+
+    ``entries`` in seq order; ``head`` the recorded (last seq, last hash), or
+    None for an empty journal; ``tables`` every row of each derived table.
+    """
+    problems: list[str] = []
+    expected: dict[str, dict[int | str, dict[str, Any]]] = {t: {} for t in DERIVED_TABLES}
+    prev_hash = GENESIS_HASH
+    next_seq = 1
+    count = 0
+    for entry in entries:
+        count += 1
+        if entry.seq != next_seq:
+            problems.append(_missing(next_seq, entry.seq - 1))
+        if entry_hash(prev_hash, entry.content()) != entry.hash:
+            problems.append(
+                f"audit seq {entry.seq}: hash mismatch: this row was altered, "
+                "or the row before it was altered or deleted"
+            )
+        prev_hash = entry.hash
+        next_seq = entry.seq + 1
+        try:
+            writes = derived_writes(entry)
+        except ValueError as exc:
+            problems.append(f"audit seq {entry.seq}: {exc}")
+            continue
+        for write in writes:
+            problem = _apply(expected[write.table], write)
+            if problem:
+                problems.append(f"audit seq {entry.seq}: {problem}")
+    last_seq = next_seq - 1
+    if head is None:
+        if count:
+            problems.append("chain head: missing (the head row was deleted)")
+    else:
+        head_seq, head_hash = head
+        if head_seq > last_seq:
+            problems.append(_missing(last_seq + 1, head_seq) + " at the end")
+        elif head_seq < last_seq:
+            problems.append(f"chain head: says seq {head_seq}, the trail ends at {last_seq}")
+        elif head_hash != prev_hash:
+            problems.append(f"chain head: hash differs from audit seq {last_seq}'s")
+    for table, (key_col, columns) in DERIVED_TABLES.items():
+        problems.extend(_compare_table(table, key_col, columns, expected[table], tables[table]))
+    return VerifyResult(ok=not problems, entries=count, problems=problems)
+
+
+def _apply(rows: dict[int | str, dict[str, Any]], write: DerivedWrite) -> str | None:
+    """Apply one write to the expected rows; a complaint if the trail contradicts itself."""
+    exists = write.key in rows
+    if write.mode == "insert" and exists:
+        return f"creates {_row_key(write.table, write.key)} a second time"
+    if write.mode == "update" and not exists:
+        return f"refers to {_row_key(write.table, write.key)} that no earlier entry created"
+    if exists:
+        rows[write.key].update(write.columns)
+    else:
+        rows[write.key] = dict(write.columns)
+    return None
+
+
+def _missing(first: int, last: int) -> str:
+    if first == last:
+        return f"audit seq {first}: missing (row deleted)"
+    return f"audit seq {first}..{last}: missing (rows deleted)"
+
+
+def _compare_table(
+    table: str,
+    key_col: str,
+    columns: Sequence[str],
+    expected: Mapping[int | str, Mapping[str, Any]],
+    actual_rows: Sequence[Mapping[str, Any]],
+) -> list[str]:
+    problems = []
+    actual = {row[key_col]: row for row in actual_rows}
+    for key, want in expected.items():
+        have = actual.get(key)
+        if have is None:
+            problems.append(f"{_row_key(table, key)}: missing (row deleted)")
+            continue
+        differing = [c for c in columns if have[c] != want.get(c)]
+        if differing:
+            problems.append(
+                f"{_row_key(table, key)}: {', '.join(differing)} differ from the audit trail "
+                "(row altered)"
+            )
+    for key in sorted(actual.keys() - expected.keys(), key=str):
+        problems.append(f"{_row_key(table, key)}: not in the audit trail (row added)")
+    return problems

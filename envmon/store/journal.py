@@ -1,0 +1,322 @@
+"""The alarm journal: SQLite (WAL, synchronous=FULL), file mode 0600.
+
+The record of truth for alarms, excursions, acknowledgements, room-state
+changes and config loads. Every write appends to the hash-chained audit
+trail (``envmon.store.audit``) and, in the same transaction, applies that
+entry's derived-table writes; ``verify`` replays the trail and checks all of
+it. Used by the service and, at the same time, by CLI processes: writers take
+SQLite's write lock before reading the chain head (``BEGIN IMMEDIATE``), so
+two processes never fork the chain. Thread-safe within a process.
+
+How ``envmon ack`` reaches the service: the CLI calls ``request_ack``; the
+service polls ``pending_ack_requests``, applies each, records the events and
+``finish_ack_request``; the CLI waits on ``ack_request_outcome``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from envmon.alarms.events import Alarm, AlarmEvent, Excursion, Transition
+from envmon.errors import EnvmonError
+from envmon.readings import RoomStateChange
+from envmon.store._journal_db import Appender, JournalError, connect, entry_from_row
+from envmon.store.audit import (
+    DERIVED_TABLES,
+    KIND_ACK_OUTCOME,
+    KIND_ACK_REQUEST,
+    KIND_ALARM_PREFIX,
+    KIND_CONFIG_LOAD,
+    KIND_ROOM_STATE,
+    AuditEntry,
+    VerifyResult,
+    alarm_from_record,
+    event_data,
+    excursion_from_record,
+    room_state_data,
+    room_state_from_row,
+    verify_journal,
+)
+
+__all__ = ["AckRequest", "AuditEntry", "ExcursionRecord", "Journal", "JournalError", "VerifyResult"]
+
+
+@dataclass(frozen=True, slots=True)
+class AckRequest:
+    """An acknowledgement asked for by ``envmon ack``, waiting for the service."""
+
+    id: int
+    alarm_id: str
+    user: str
+    comment: str
+    os_user: str
+    requested_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExcursionRecord:
+    """An excursion with the acknowledgement of its alarm (for reports)."""
+
+    excursion: Excursion
+    acked_by: str | None
+    acked_ns: int | None
+    comment: str | None
+
+
+def current_os_user() -> str:
+    """The operating-system user of this process, recorded beside named users."""
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f"uid {os.geteuid()}"
+
+
+class Journal:
+    """The journal file at ``path``; created (mode 0600) unless ``readonly``."""
+
+    def __init__(
+        self,
+        path: Path,
+        readonly: bool = False,
+        *,
+        clock_ns: Callable[[], int] = time.time_ns,
+        os_user: str | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self._clock_ns = clock_ns
+        self._os_user = os_user or current_os_user()
+        self._lock = threading.Lock()
+        try:
+            self._conn = connect(self.path, readonly)
+        except sqlite3.Error as exc:
+            raise JournalError(f"{self.path}: cannot open the journal: {exc}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # --- writing -------------------------------------------------------------
+
+    @contextmanager
+    def _appending(self) -> Iterator[Appender]:
+        """One write transaction holding SQLite's write lock from the start."""
+        if self.readonly:
+            raise JournalError(f"{self.path}: journal opened read-only")
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise JournalError(f"{self.path}: cannot write the journal: {exc}") from None
+            try:
+                appender = Appender(conn, self._clock_ns(), self._os_user)
+                yield appender
+                appender.save_head()
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise JournalError(f"{self.path}: cannot write the journal: {exc}") from None
+                raise
+
+    def record_events(self, events: Sequence[AlarmEvent]) -> None:
+        """Every event, in order, in one transaction."""
+        if not events:
+            return
+        with self._appending() as append:
+            for event in events:
+                append(
+                    KIND_ALARM_PREFIX + event.transition.value, event.alarm.id, event_data(event)
+                )
+
+    def record_room_state(self, change: RoomStateChange) -> None:
+        with self._appending() as append:
+            append(KIND_ROOM_STATE, change.room, room_state_data(change))
+
+    def record_config_load(self, what: str, path: str, sha256: str, detail: str = "") -> None:
+        """A settings or facility file was (re)loaded: which, from where, its hash."""
+        with self._appending() as append:
+            append(KIND_CONFIG_LOAD, what, {"path": path, "sha256": sha256, "detail": detail})
+
+    def request_ack(self, alarm_id: str, user: str, comment: str, os_user: str) -> int:
+        """Queue an acknowledgement for the service; returns the request id.
+
+        Raises ``EnvmonError`` for an empty user or comment, or an unknown alarm.
+        """
+        if not user.strip():
+            raise EnvmonError("ack: --user must name who acknowledges")
+        if not comment.strip():
+            raise EnvmonError("ack: --comment is required (Annex 1 wants the reason recorded)")
+        with self._appending() as append:
+            known = append.conn.execute("SELECT 1 FROM alarms WHERE id = ?", (alarm_id,))
+            if known.fetchone() is None:
+                raise EnvmonError(f"ack: no alarm {alarm_id!r} in the journal {self.path}")
+            row = append.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM ack_requests")
+            request_id = int(row.fetchone()[0])
+            append(
+                KIND_ACK_REQUEST,
+                alarm_id,
+                {"id": request_id, "alarm_id": alarm_id, "user": user, "comment": comment},
+                os_user=os_user,
+            )
+        return request_id
+
+    def finish_ack_request(self, request_id: int, outcome: str) -> None:
+        """Record how a request ended: ``"ok"`` or the reason it was refused."""
+        with self._appending() as append:
+            row = append.conn.execute(
+                "SELECT alarm_id, outcome FROM ack_requests WHERE id = ?", (request_id,)
+            ).fetchone()
+            if row is None:
+                raise JournalError(f"{self.path}: no ack request {request_id}")
+            if row["outcome"] is not None:
+                raise JournalError(f"{self.path}: ack request {request_id} is already finished")
+            append(KIND_ACK_OUTCOME, row["alarm_id"], {"id": request_id, "outcome": outcome})
+
+    # --- reading -------------------------------------------------------------
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise JournalError(f"{self.path}: cannot read the journal: {exc}") from None
+
+    def open_alarms(self) -> list[Alarm]:
+        """Alarms not yet closed (active, or latched awaiting ack), oldest first."""
+        return self.alarms(include_closed=False)
+
+    def alarms(self, include_closed: bool = False) -> list[Alarm]:
+        where = "" if include_closed else "WHERE state != 'closed'"
+        rows = self._query(f"SELECT record FROM alarms {where} ORDER BY raised_ns, id")
+        return [alarm_from_record(json.loads(r["record"])) for r in rows]
+
+    def get_alarm(self, alarm_id: str) -> Alarm | None:
+        rows = self._query("SELECT record FROM alarms WHERE id = ?", (alarm_id,))
+        return alarm_from_record(json.loads(rows[0]["record"])) if rows else None
+
+    def open_excursions(self) -> list[Excursion]:
+        """Excursions still in progress (for restoring the engine after a restart)."""
+        rows = self._query("SELECT record FROM excursions WHERE end_ns IS NULL ORDER BY start_ns")
+        return [excursion_from_record(json.loads(r["record"])) for r in rows]
+
+    def escalated_alarm_ids(self) -> set[str]:
+        """Alarms already escalated, so a restart does not escalate them again."""
+        kind = KIND_ALARM_PREFIX + Transition.ESCALATED.value
+        rows = self._query("SELECT DISTINCT subject FROM audit WHERE kind = ?", (kind,))
+        return {r["subject"] for r in rows}
+
+    def excursions(
+        self, from_ns: int, to_ns: int, rooms: Sequence[str] | None = None
+    ) -> list[ExcursionRecord]:
+        """Excursions overlapping [from_ns, to_ns), with their alarm's ack, by start."""
+        sql = (
+            "SELECT e.record AS excursion, a.record AS alarm FROM excursions e "
+            "LEFT JOIN alarms a ON a.id = e.alarm_id "
+            "WHERE e.start_ns < ? AND (e.end_ns IS NULL OR e.end_ns >= ?)"
+        )
+        params: list[Any] = [to_ns, from_ns]
+        if rooms is not None:
+            sql += f" AND e.room IN ({','.join('?' * len(rooms))})"
+            params.extend(rooms)
+        out = []
+        for row in self._query(sql + " ORDER BY e.start_ns, e.id", params):
+            alarm = alarm_from_record(json.loads(row["alarm"])) if row["alarm"] else None
+            out.append(
+                ExcursionRecord(
+                    excursion=excursion_from_record(json.loads(row["excursion"])),
+                    acked_by=alarm.acked_by if alarm else None,
+                    acked_ns=alarm.acked_ns if alarm else None,
+                    comment=alarm.comment if alarm else None,
+                )
+            )
+        return out
+
+    def room_state_changes(
+        self, from_ns: int, to_ns: int, rooms: Sequence[str] | None = None
+    ) -> list[RoomStateChange]:
+        """Changes in [from_ns, to_ns) plus, per room, the last one before
+        ``from_ns`` (the state in force at the start); ordered by time."""
+        room_filter, params = "", []
+        if rooms is not None:
+            room_filter = f" AND room IN ({','.join('?' * len(rooms))})"
+            params = list(rooms)
+        sql = (
+            "SELECT seq, site, room, state, source, ts_ns FROM ("
+            "  SELECT *, ROW_NUMBER() OVER (PARTITION BY room ORDER BY ts_ns DESC, seq DESC) AS n"
+            f"  FROM room_states WHERE ts_ns < ?{room_filter}"
+            ") WHERE n = 1 "
+            "UNION ALL "
+            "SELECT seq, site, room, state, source, ts_ns FROM room_states "
+            f"WHERE ts_ns >= ? AND ts_ns < ?{room_filter} "
+            "ORDER BY ts_ns, seq"
+        )
+        rows = self._query(sql, [from_ns, *params, from_ns, to_ns, *params])
+        return [room_state_from_row(dict(r)) for r in rows]
+
+    def pending_ack_requests(self) -> list[AckRequest]:
+        rows = self._query(
+            'SELECT id, alarm_id, "user", comment, os_user, requested_ns FROM ack_requests '
+            "WHERE outcome IS NULL ORDER BY id"
+        )
+        return [
+            AckRequest(
+                id=r["id"],
+                alarm_id=r["alarm_id"],
+                user=r["user"],
+                comment=r["comment"],
+                os_user=r["os_user"],
+                requested_ns=r["requested_ns"],
+            )
+            for r in rows
+        ]
+
+    def ack_request_outcome(self, request_id: int) -> str | None:
+        """``None`` while pending (or unknown), else ``"ok"`` or the refusal."""
+        rows = self._query("SELECT outcome FROM ack_requests WHERE id = ?", (request_id,))
+        return rows[0]["outcome"] if rows else None
+
+    def audit_entries(self, limit: int | None = None) -> list[AuditEntry]:
+        """The newest ``limit`` entries (all when None), oldest first."""
+        if limit is None:
+            rows = self._query("SELECT * FROM audit ORDER BY seq")
+        else:
+            rows = self._query(
+                "SELECT * FROM (SELECT * FROM audit ORDER BY seq DESC LIMIT ?) ORDER BY seq",
+                (limit,),
+            )
+        return [entry_from_row(r) for r in rows]
+
+    def verify(self) -> VerifyResult:
+        """Check the chain and every derived row, from one consistent snapshot."""
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN")
+                try:
+                    entries = [
+                        entry_from_row(r) for r in conn.execute("SELECT * FROM audit ORDER BY seq")
+                    ]
+                    head_row = conn.execute("SELECT seq, hash FROM chain_head").fetchone()
+                    tables = {
+                        name: [dict(r) for r in conn.execute(f"SELECT * FROM {name}")]
+                        for name in DERIVED_TABLES
+                    }
+                finally:
+                    conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise JournalError(f"{self.path}: cannot read the journal: {exc}") from None
+        head = None if head_row is None else (int(head_row["seq"]), str(head_row["hash"]))
+        return verify_journal(entries, head, tables)

@@ -1,0 +1,498 @@
+"""The SQLite alarm journal: every API round trip, tamper detection, file mode, processes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
+from envmon.errors import EnvmonError
+from envmon.readings import RoomState, RoomStateChange
+from envmon.store.journal import AckRequest, Journal, JournalError
+from tests.unit.journal_samples import T0, S, acked, alarm, cleared, excursion, raised
+
+WALL_NS = T0 + 3600 * S
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "journal.sqlite"
+
+
+@pytest.fixture
+def journal(path: Path) -> Iterator[Journal]:
+    j = Journal(path, clock_ns=lambda: WALL_NS, os_user="envmon")
+    yield j
+    j.close()
+
+
+def change(room: str, state: RoomState, ts_ns: int) -> RoomStateChange:
+    return RoomStateChange(ts_ns=ts_ns, site="site1", room=room, state=state)
+
+
+def fill(journal: Journal) -> None:
+    """One of everything, so that every table has rows."""
+    a1 = alarm("A1")
+    a2 = alarm("A2", room="BG-B", parameter="diff_pressure", level=Level.ALERT, limit=10.0)
+    journal.record_config_load("settings", "/etc/envmon/envmon.toml", "ab" * 32, "service start")
+    journal.record_room_state(change("FILL-A", RoomState.IN_OPERATION, T0 - 60 * S))
+    journal.record_events([raised(a1), raised(a2)])
+    journal.record_events([cleared(a1, T0 + 120 * S)])
+    request = journal.request_ack("A1", "alice", "door left open", "alice_os")
+    journal.record_events([acked(cleared(a1, T0 + 120 * S).alarm, T0 + 200 * S)])
+    journal.finish_ack_request(request, "ok")
+
+
+class TestJournalAlarms:
+    def test_raised_alarm_is_open_and_readable(self, journal: Journal) -> None:
+        """A recorded RAISED event makes the alarm open and retrievable unchanged."""
+        a = alarm("A1")
+        journal.record_events([raised(a)])
+        assert journal.open_alarms() == [a]
+        assert journal.get_alarm("A1") == a
+        assert journal.get_alarm("nope") is None
+
+    def test_later_event_replaces_the_alarm_state(self, journal: Journal) -> None:
+        """The alarm row follows the latest transition recorded."""
+        a = alarm("A1")
+        journal.record_events([raised(a), cleared(a, T0 + 60 * S)])
+        got = journal.get_alarm("A1")
+        assert got is not None
+        assert got.state is AlarmState.CLEARED_UNACKED
+        assert got.cleared_ns == T0 + 60 * S
+
+    def test_closed_alarm_is_listed_only_with_include_closed(self, journal: Journal) -> None:
+        """A closed alarm leaves open_alarms but stays in alarms(include_closed=True)."""
+        a = alarm("A1")
+        c = cleared(a, T0 + 60 * S)
+        journal.record_events([raised(a), c, acked(c.alarm, T0 + 90 * S)])
+        journal.record_events([raised(alarm("A2", raised_ns=T0 + 10 * S))])
+        assert [x.id for x in journal.open_alarms()] == ["A2"]
+        assert [x.id for x in journal.alarms()] == ["A2"]
+        everything = journal.alarms(include_closed=True)
+        assert [x.id for x in everything] == ["A1", "A2"]
+        assert everything[0].state is AlarmState.CLOSED
+
+    def test_events_are_recorded_atomically(self, journal: Journal) -> None:
+        """A batch with a malformed event records none of its events."""
+        broken = AlarmEvent(Transition.RAISED, alarm("B").with_(peak=object()), T0)
+        with pytest.raises(TypeError):
+            journal.record_events([raised(alarm("A1")), broken])
+        assert journal.alarms(include_closed=True) == []
+        assert journal.audit_entries() == []
+
+    def test_escalation_does_not_overwrite_a_newer_alarm_state(self, journal: Journal) -> None:
+        """An ESCALATED event carrying a stale alarm copy leaves the alarm row as it was."""
+        a = alarm("A1")
+        ack = acked(a, T0 + 30 * S)
+        journal.record_events([raised(a), ack])
+        journal.record_events([AlarmEvent(Transition.ESCALATED, a, T0 + 900 * S)])
+        assert journal.get_alarm("A1") == ack.alarm
+        assert journal.escalated_alarm_ids() == {"A1"}
+        assert journal.verify().ok
+
+    def test_state_survives_reopening(self, path: Path) -> None:
+        """Open alarms and excursions come back from the file after a restart."""
+        a = alarm("A1")
+        first = Journal(path)
+        first.record_events([raised(a)])
+        first.close()
+        again = Journal(path)
+        assert again.open_alarms() == [a]
+        assert again.open_excursions() == [excursion(a)]
+        again.close()
+
+
+class TestJournalExcursions:
+    def test_excursion_overlapping_the_window_carries_the_ack(self, journal: Journal) -> None:
+        """An excursion's record holds the final excursion and its alarm's acknowledgement."""
+        fill(journal)
+        records = journal.excursions(T0 - 3600 * S, T0 + 3600 * S)
+        by_id = {r.excursion.id: r for r in records}
+        assert set(by_id) == {"X-A1", "X-A2"}
+        closed = by_id["X-A1"]
+        assert closed.excursion.end_ns == T0 + 120 * S
+        assert closed.excursion.peak == 70.6
+        assert (closed.acked_by, closed.acked_ns, closed.comment) == (
+            "alice",
+            T0 + 200 * S,
+            "door left open",
+        )
+        assert by_id["X-A2"].acked_by is None
+
+    @pytest.mark.parametrize(
+        ("from_s", "to_s", "expected"),
+        [
+            (-100, 0, []),  # ends before the excursion starts (half-open window)
+            (-100, 1, ["X-A1"]),  # touches its start
+            (50, 60, ["X-A1"]),  # inside it
+            (120, 200, ["X-A1"]),  # starts at its end
+            (121, 200, []),  # after it
+        ],
+    )
+    def test_window_overlap(
+        self, journal: Journal, from_s: int, to_s: int, expected: list[str]
+    ) -> None:
+        """An excursion is returned exactly when it overlaps [from, to)."""
+        a = alarm("A1")
+        journal.record_events([raised(a), cleared(a, T0 + 120 * S)])
+        got = journal.excursions(T0 + from_s * S, T0 + to_s * S)
+        assert [r.excursion.id for r in got] == expected
+
+    def test_open_excursion_overlaps_any_later_window(self, journal: Journal) -> None:
+        """An excursion still in progress overlaps every window after its start."""
+        journal.record_events([raised(alarm("A1"))])
+        got = journal.excursions(T0 + 10_000 * S, T0 + 20_000 * S)
+        assert [r.excursion.end_ns for r in got] == [None]
+        assert [e.id for e in journal.open_excursions()] == ["X-A1"]
+
+    def test_room_filter(self, journal: Journal) -> None:
+        """Only the named rooms' excursions are returned."""
+        fill(journal)
+        got = journal.excursions(T0 - S, T0 + 3600 * S, rooms=["BG-B"])
+        assert [r.excursion.room for r in got] == ["BG-B"]
+        assert journal.excursions(T0 - S, T0 + 3600 * S, rooms=[]) == []
+
+
+class TestJournalRoomStates:
+    def test_changes_in_window_with_the_state_in_force_at_its_start(self, journal: Journal) -> None:
+        """Per room, the last change before the window comes first, then those inside it."""
+        for room, state, at_s in [
+            ("FILL-A", RoomState.AT_REST, -300),
+            ("FILL-A", RoomState.IN_OPERATION, -200),
+            ("BG-B", RoomState.AT_REST, -100),
+            ("FILL-A", RoomState.AT_REST, 50),
+            ("FILL-A", RoomState.IN_OPERATION, 500),
+        ]:
+            journal.record_room_state(change(room, state, T0 + at_s * S))
+        got = journal.room_state_changes(T0, T0 + 100 * S)
+        assert [(c.room, c.state, (c.ts_ns - T0) // S) for c in got] == [
+            ("FILL-A", RoomState.IN_OPERATION, -200),
+            ("BG-B", RoomState.AT_REST, -100),
+            ("FILL-A", RoomState.AT_REST, 50),
+        ]
+        only_b = journal.room_state_changes(T0, T0 + 100 * S, rooms=["BG-B"])
+        assert [c.room for c in only_b] == ["BG-B"]
+
+    def test_change_round_trips(self, journal: Journal) -> None:
+        """A recorded change comes back equal, source included."""
+        c = RoomStateChange(T0, "site1", "FILL-A", RoomState.AT_REST, source="schedule")
+        journal.record_room_state(c)
+        assert journal.room_state_changes(T0, T0 + 1) == [c]
+
+
+class TestJournalAcks:
+    def test_request_is_pending_until_finished(self, journal: Journal) -> None:
+        """An ack request is pending with its details until the service records its outcome."""
+        journal.record_events([raised(alarm("A1"))])
+        rid = journal.request_ack("A1", "alice", "checked filters", "alice_os")
+        assert journal.pending_ack_requests() == [
+            AckRequest(rid, "A1", "alice", "checked filters", "alice_os", WALL_NS)
+        ]
+        assert journal.ack_request_outcome(rid) is None
+        journal.finish_ack_request(rid, "ok")
+        assert journal.pending_ack_requests() == []
+        assert journal.ack_request_outcome(rid) == "ok"
+
+    def test_request_ids_increase(self, journal: Journal) -> None:
+        """Each request gets the next id."""
+        journal.record_events([raised(alarm("A1"))])
+        ids = [journal.request_ack("A1", "u", "c", "o") for _ in range(3)]
+        assert ids == [1, 2, 3]
+
+    def test_refusal_is_recorded_as_the_outcome(self, journal: Journal) -> None:
+        """A refused request keeps the refusal message as its outcome."""
+        journal.record_events([raised(alarm("A1"))])
+        rid = journal.request_ack("A1", "u", "c", "o")
+        journal.finish_ack_request(rid, "alarm A1 is already acknowledged")
+        assert journal.ack_request_outcome(rid) == "alarm A1 is already acknowledged"
+
+    @pytest.mark.parametrize(
+        ("alarm_id", "user", "comment", "message"),
+        [
+            ("A1", "alice", " ", "--comment is required"),
+            ("A1", "", "why", "--user"),
+            ("ZZ", "alice", "why", "no alarm 'ZZ'"),
+        ],
+    )
+    def test_bad_request_is_refused_with_a_message(
+        self, journal: Journal, alarm_id: str, user: str, comment: str, message: str
+    ) -> None:
+        """An empty comment or user, or an unknown alarm, is refused before anything is recorded."""
+        journal.record_events([raised(alarm("A1"))])
+        with pytest.raises(EnvmonError, match=message):
+            journal.request_ack(alarm_id, user, comment, "os")
+        assert journal.pending_ack_requests() == []
+        assert journal.verify().ok
+
+    def test_finishing_twice_or_unknown_is_an_error(self, journal: Journal) -> None:
+        """An outcome is recorded once, for an existing request only."""
+        journal.record_events([raised(alarm("A1"))])
+        rid = journal.request_ack("A1", "u", "c", "o")
+        journal.finish_ack_request(rid, "ok")
+        with pytest.raises(JournalError, match="already finished"):
+            journal.finish_ack_request(rid, "ok")
+        with pytest.raises(JournalError, match="no ack request 99"):
+            journal.finish_ack_request(99, "ok")
+
+    def test_unknown_request_has_no_outcome(self, journal: Journal) -> None:
+        """Asking for a request that does not exist gives None."""
+        assert journal.ack_request_outcome(42) is None
+
+
+class TestJournalAudit:
+    def test_every_entry_is_in_the_trail(self, journal: Journal) -> None:
+        """Config loads, room states, transitions and ack requests/outcomes are audit entries."""
+        fill(journal)
+        kinds = [e.kind for e in journal.audit_entries()]
+        assert kinds == [
+            "config_load",
+            "room_state",
+            "alarm.raised",
+            "alarm.raised",
+            "alarm.cleared",
+            "ack_request",
+            "alarm.acked",
+            "ack_outcome",
+        ]
+        entries = journal.audit_entries()
+        assert [e.seq for e in entries] == list(range(1, 9))
+        assert entries[0].data == {
+            "path": "/etc/envmon/envmon.toml",
+            "sha256": "ab" * 32,
+            "detail": "service start",
+        }
+        assert entries[5].os_user == "alice_os"
+        assert entries[6].os_user == "envmon"
+        assert all(e.ts_ns == WALL_NS for e in entries)
+
+    def test_limit_gives_the_newest_oldest_first(self, journal: Journal) -> None:
+        """audit_entries(limit=n) returns the last n entries in order."""
+        fill(journal)
+        assert [e.seq for e in journal.audit_entries(limit=3)] == [6, 7, 8]
+
+    def test_empty_journal_verifies(self, journal: Journal) -> None:
+        """A new journal has no entries and no problems."""
+        result = journal.verify()
+        assert (result.ok, result.entries, result.problems) == (True, 0, [])
+
+    def test_untouched_journal_verifies(self, journal: Journal) -> None:
+        """A journal written only through its API verifies, counting every entry."""
+        fill(journal)
+        result = journal.verify()
+        assert result.problems == []
+        assert (result.ok, result.entries) == (True, 8)
+
+
+def tamper(path: Path, sql: str, *params: object) -> None:
+    conn = sqlite3.connect(path)
+    cur = conn.execute(sql, params)
+    assert cur.rowcount == 1, sql
+    conn.commit()
+    conn.close()
+
+
+class TestJournalTamperDetection:
+    @pytest.mark.parametrize(
+        ("sql", "named"),
+        [
+            ("UPDATE audit SET data = replace(data, 'alice', 'bob') WHERE seq = 6", "audit seq 6"),
+            ("UPDATE audit SET os_user = 'mallory' WHERE seq = 3", "audit seq 3"),
+            ("UPDATE audit SET ts_ns = ts_ns + 1 WHERE seq = 1", "audit seq 1"),
+            ("UPDATE alarms SET state = 'closed' WHERE id = 'A2'", "alarms id=A2: state"),
+            (
+                "UPDATE alarms SET record = replace(record, '35.3', '3.3') WHERE id = 'A2'",
+                "alarms id=A2: record",
+            ),
+            ("UPDATE excursions SET end_ns = 1 WHERE id = 'X-A2'", "excursions id=X-A2: end_ns"),
+            ("UPDATE room_states SET state = 'at_rest' WHERE seq = 2", "room_states seq=2: state"),
+            ("UPDATE ack_requests SET \"user\" = 'bob' WHERE id = 1", "ack_requests id=1: user"),
+            ("UPDATE ack_requests SET outcome = NULL WHERE id = 1", "ack_requests id=1: outcome"),
+            ("UPDATE chain_head SET hash = 'x' WHERE id = 1", "chain head"),
+        ],
+    )
+    def test_altered_row_is_detected_and_named(self, path: Path, sql: str, named: str) -> None:
+        """Editing any column of any table by hand makes verify fail naming the row."""
+        j = Journal(path)
+        fill(j)
+        tamper(path, sql)
+        result = j.verify()
+        j.close()
+        assert not result.ok
+        assert any(named in p for p in result.problems), result.problems
+
+    @pytest.mark.parametrize(
+        ("sql", "named"),
+        [
+            ("DELETE FROM audit WHERE seq = 4", "audit seq 4: missing"),
+            ("DELETE FROM audit WHERE seq = 8", "audit seq 8: missing"),
+            ("DELETE FROM alarms WHERE id = 'A1'", "alarms id=A1: missing"),
+            ("DELETE FROM excursions WHERE id = 'X-A1'", "excursions id=X-A1: missing"),
+            ("DELETE FROM room_states WHERE seq = 2", "room_states seq=2: missing"),
+            ("DELETE FROM ack_requests WHERE id = 1", "ack_requests id=1: missing"),
+        ],
+    )
+    def test_deleted_row_is_detected_and_named(self, path: Path, sql: str, named: str) -> None:
+        """Deleting a row of any table makes verify fail naming the row."""
+        j = Journal(path)
+        fill(j)
+        tamper(path, sql)
+        result = j.verify()
+        j.close()
+        assert not result.ok
+        assert any(named in p for p in result.problems), result.problems
+
+    def test_added_derived_row_is_detected(self, path: Path) -> None:
+        """A derived row that no audit entry created is reported."""
+        j = Journal(path)
+        fill(j)
+        tamper(
+            path,
+            "INSERT INTO room_states (seq, site, room, state, source, ts_ns) "
+            "VALUES (99, 'site1', 'FILL-A', 'at_rest', 'mqtt', 0)",
+        )
+        result = j.verify()
+        j.close()
+        assert "room_states seq=99: not in the audit trail (row added)" in result.problems
+
+    def test_rehashed_row_breaks_the_next_link(self, path: Path) -> None:
+        """Altering a row and recomputing its own hash is caught at the following row."""
+        j = Journal(path)
+        fill(j)
+        tamper(path, "UPDATE audit SET hash = ? WHERE seq = 5", "f" * 64)
+        result = j.verify()
+        j.close()
+        assert any(p.startswith("audit seq 5: hash mismatch") for p in result.problems)
+        assert any(p.startswith("audit seq 6: hash mismatch") for p in result.problems)
+
+    def test_deleted_tail_stays_visible_after_new_writes(self, path: Path) -> None:
+        """Appending after a deleted last row does not hide the deletion."""
+        j = Journal(path)
+        fill(j)
+        tamper(path, "DELETE FROM audit WHERE seq = 8")
+        j.record_config_load("facility", "/f.toml", "00" * 32)
+        result = j.verify()
+        j.close()
+        assert "audit seq 8: missing (row deleted)" in result.problems
+
+
+class TestJournalFile:
+    def test_file_is_private(self, path: Path) -> None:
+        """The journal and its WAL files are created readable by the owner only."""
+        old = os.umask(0o022)
+        try:
+            j = Journal(path)
+            j.record_config_load("settings", "/x", "00" * 32)
+            modes = {
+                p.name: stat.S_IMODE(p.stat().st_mode)
+                for p in path.parent.iterdir()
+                if p.name.startswith(path.name)
+            }
+            j.close()
+        finally:
+            os.umask(old)
+        assert modes[path.name] == 0o600
+        assert all(mode == 0o600 for mode in modes.values()), modes
+
+    def test_readonly_reads_but_refuses_writes(self, path: Path) -> None:
+        """A read-only journal answers queries and refuses to write, saying so."""
+        writer = Journal(path)
+        fill(writer)
+        reader = Journal(path, readonly=True)
+        assert [a.id for a in reader.open_alarms()] == ["A2"]
+        assert reader.verify().ok
+        with pytest.raises(JournalError, match="read-only"):
+            reader.record_config_load("x", "/x", "00")
+        reader.close()
+        writer.close()
+
+    def test_readonly_without_a_file_says_so(self, tmp_path: Path) -> None:
+        """Opening a missing journal read-only names the file instead of creating it."""
+        missing = tmp_path / "nothing.sqlite"
+        with pytest.raises(JournalError, match="no journal here"):
+            Journal(missing, readonly=True)
+        assert not missing.exists()
+
+    def test_not_a_database_is_a_clear_error(self, tmp_path: Path) -> None:
+        """A file that is not SQLite gives one message naming it."""
+        bad = tmp_path / "journal.sqlite"
+        bad.write_bytes(b"this is not a database, just text that is long enough" * 20)
+        with pytest.raises(JournalError, match=str(bad)):
+            Journal(bad)
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from envmon.store.journal import Journal
+    j = Journal(Path(sys.argv[1]), readonly=sys.argv[2] == "read")
+    if sys.argv[2] == "read":
+        seen = 0
+        for _ in range(200):
+            seen = max(seen, len(j.alarms(include_closed=True)))
+            assert j.verify().ok
+        print(seen)
+    else:
+        for i in range(40):
+            j.request_ack("A0", f"user{i}", "from another process", "child")
+        print("done")
+    """
+)
+
+
+class TestJournalThreads:
+    def test_threads_share_one_journal_safely(self, journal: Journal) -> None:
+        """Writers on several threads of one process leave a complete, valid chain."""
+
+        def write(prefix: str) -> None:
+            for i in range(25):
+                journal.record_events([raised(alarm(f"{prefix}{i}", raised_ns=T0 + i * S))])
+
+        threads = [threading.Thread(target=write, args=(p,)) for p in "XYZ"]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert len(journal.open_alarms()) == 75
+        result = journal.verify()
+        assert (result.ok, result.entries) == (True, 75)
+
+
+class TestJournalProcesses:
+    def test_concurrent_processes_keep_one_chain(self, path: Path) -> None:
+        """A reader and a writer process running beside this one see a consistent,
+        verifiable journal, and the chain stays intact."""
+        j = Journal(path)
+        j.record_events([raised(alarm("A0"))])
+        env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        children = [
+            subprocess.Popen(
+                [sys.executable, "-c", _CHILD, str(path), role],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                env=env,
+                text=True,
+            )
+            for role in ("read", "write")
+        ]
+        for i in range(1, 60):
+            j.record_events([raised(alarm(f"A{i}", raised_ns=T0 + i * S))])
+        outputs = [c.communicate(timeout=120) for c in children]
+        for child, (_out, err) in zip(children, outputs, strict=True):
+            assert child.returncode == 0, err
+        assert int(outputs[0][0]) >= 1
+        assert outputs[1][0].strip() == "done"
+        result = j.verify()
+        j.close()
+        assert result.problems == []
+        assert result.entries == 60 + 40
