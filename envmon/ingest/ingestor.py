@@ -1,0 +1,222 @@
+"""The single entry point for a received message: topic + payload → Reading.
+
+Pure: no I/O, no clock (the receive time is passed in). The service calls
+``Ingestor.handle`` for every message; the answer is a ``Reading``, a
+``RoomStateChange``, a ``Reject`` (counted, logged, published by the caller)
+or ``None`` for a topic ignored on purpose (envmon's own output topics, and an
+emptied retained state topic).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from envmon.facility import Facility, Room, Sensor
+from envmon.ingest.config import IngestSettings, TopicRule
+from envmon.ingest.decoders import CONTRACT_SPEC, PayloadSpec, build_spec, decode
+from envmon.ingest.topics import TopicMap, TopicMatch
+from envmon.ingest.values import DecodeError, load_object, parse_timestamp
+from envmon.readings import NS_PER_S, Kind, Reading, RoomState, RoomStateChange
+
+EXCERPT_CHARS: Final = 256
+_KINDS: Final[Mapping[str, Kind]] = {k.value: k for k in Kind}
+_STATES: Final[Mapping[str, RoomState]] = {s.value: s for s in RoomState}
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A message that did not become a reading.
+
+    ``reason`` is a short stable code (``bad_json``, ``unknown_room``...),
+    ``detail`` a sentence naming the field, ``payload_excerpt`` the start of
+    the payload as text (undecodable bytes escaped), at most 256 characters.
+    """
+
+    topic: str
+    reason: str
+    detail: str
+    payload_excerpt: str
+
+
+def excerpt(payload: bytes, limit: int = EXCERPT_CHARS) -> str:
+    """The payload's start as safe text: invalid UTF-8 shown as ``\\xNN`` escapes."""
+    text = payload[: limit * 4].decode("utf-8", errors="backslashreplace")
+    return text[:limit]
+
+
+def _reject(topic: str, reason: str, detail: str, payload: bytes) -> Reject:
+    return Reject(topic=topic, reason=reason, detail=detail, payload_excerpt=excerpt(payload))
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """The facility as the ingestor needs it; swapped as one object on reload."""
+
+    site: str
+    rooms: Mapping[str, Room]
+    sensors: Mapping[str, Sensor]
+
+
+class Ingestor:
+    """Maps topics, decodes payloads and checks them against the facility."""
+
+    __slots__ = ("_index", "_max_future_ns", "_max_past_ns", "_max_payload", "_specs", "_topics")
+
+    def __init__(self, facility: Facility, settings: IngestSettings, prefix: str) -> None:
+        self._topics = TopicMap(prefix, [r.pattern for r in settings.topics], settings.state_topics)
+        self._specs: tuple[tuple[TopicRule, PayloadSpec], ...] = tuple(
+            (rule, _spec_of(rule)) for rule in settings.topics
+        )
+        self._max_payload = settings.max_payload_bytes
+        self._max_future_ns = int(settings.max_future_s * NS_PER_S)
+        self._max_past_ns = int(settings.max_past_s * NS_PER_S)
+        self._index = _index_of(facility)
+
+    def replace_facility(self, facility: Facility) -> None:
+        """Use a reloaded facility file from the next message on (one atomic swap)."""
+        self._index = _index_of(facility)
+
+    def handle(
+        self, topic: str, payload: bytes, received_ns: int
+    ) -> Reading | RoomStateChange | Reject | None:
+        """Decide what one received message is; never raises for bad input."""
+        topics = self._topics
+        if topics.is_own(topic):
+            return None
+        if len(payload) > self._max_payload:
+            return _reject(
+                topic,
+                "too_large",
+                f"payload is {len(payload)} bytes, over max_payload_bytes {self._max_payload}",
+                payload,
+            )
+        match = topics.match(topic)
+        if match is None:
+            return _reject(topic, "unknown_topic", "topic fits no configured pattern", payload)
+        index = self._index
+        try:
+            if match.state:
+                return self._state(index, match, payload, received_ns)
+            return self._reading(index, match, payload, received_ns)
+        except DecodeError as exc:
+            return _reject(topic, exc.reason, exc.detail, payload)
+
+    def _reading(
+        self, index: _Index, match: TopicMatch, payload: bytes, received_ns: int
+    ) -> Reading:
+        rule: TopicRule | None = None
+        spec = CONTRACT_SPEC
+        if match.rule is not None:
+            rule, spec = self._specs[match.rule]
+        if match.site is not None and match.site != index.site:
+            raise DecodeError(
+                "site_mismatch", f"topic site {match.site!r} is not this facility's {index.site!r}"
+            )
+        sensor_id = match.sensor
+        assert sensor_id is not None  # every data pattern captures {sensor}
+        if match.room is not None and match.room not in index.rooms:
+            raise DecodeError("unknown_room", f"room {match.room!r} is not in the facility file")
+        sensor = index.sensors.get(sensor_id)
+        if sensor is None:
+            raise DecodeError("unknown_sensor", f"sensor {sensor_id!r} is not in the facility file")
+        if match.room is not None and sensor.room != match.room:
+            raise DecodeError(
+                "room_mismatch",
+                f"sensor {sensor_id!r} belongs to room {sensor.room!r}, not {match.room!r}",
+            )
+        kind = sensor.kind
+        named_kind: Kind | str | None = match.kind or (rule.kind if rule is not None else None)
+        if named_kind is not None:
+            topic_kind = _KINDS.get(named_kind)
+            if topic_kind is None:
+                raise DecodeError(
+                    "unknown_kind",
+                    f"kind {named_kind!r} is not one of {', '.join(_KINDS)}",
+                )
+            if topic_kind is not kind:
+                raise DecodeError(
+                    "kind_mismatch",
+                    f"sensor {sensor_id!r} is a {kind.value} sensor, the topic says {named_kind}",
+                )
+        decoded = decode(payload, kind, spec)
+        ts_ns = received_ns if decoded.ts_ns is None else decoded.ts_ns
+        self._check_time(ts_ns, received_ns, spec.timestamp_name)
+        return Reading(
+            ts_ns=ts_ns,
+            site=index.site,
+            room=sensor.room,
+            grade=index.rooms[sensor.room].grade_tag,
+            sensor=sensor_id,
+            kind=kind,
+            values=decoded.values,
+            sample_volume_l=decoded.sample_volume_l,
+            status=decoded.status,
+            received_ns=received_ns,
+        )
+
+    def _state(
+        self, index: _Index, match: TopicMatch, payload: bytes, received_ns: int
+    ) -> RoomStateChange | None:
+        if match.site is not None and match.site != index.site:
+            raise DecodeError(
+                "site_mismatch", f"topic site {match.site!r} is not this facility's {index.site!r}"
+            )
+        room = match.room
+        assert room is not None  # every state pattern captures {room}
+        if room not in index.rooms:
+            raise DecodeError("unknown_room", f"room {room!r} is not in the facility file")
+        text = payload.strip()
+        if not text:
+            return None  # a retained state message being cleared
+        ts_ns = received_ns
+        if text.startswith(b"{"):
+            obj = load_object(text)
+            raw: Any = obj.get("state")
+            if obj.get("ts") is not None:
+                ts_ns = parse_timestamp(obj["ts"], NS_PER_S, "ts")
+                self._check_time(ts_ns, received_ns, "ts")
+        else:
+            raw = text.decode("utf-8", errors="replace")
+        state = _STATES.get(raw) if isinstance(raw, str) else None
+        if state is None:
+            shown = repr(raw)[:40] if raw is not None else "missing"
+            raise DecodeError("bad_state", f"state is {shown}: expected {' or '.join(_STATES)}")
+        return RoomStateChange(ts_ns=ts_ns, site=index.site, room=room, state=state)
+
+    def _check_time(self, ts_ns: int, received_ns: int, name: str) -> None:
+        ahead = ts_ns - received_ns
+        if ahead > self._max_future_ns:
+            raise DecodeError(
+                "future_timestamp",
+                f"{name} is {_seconds(ahead)} ahead of the receive time "
+                f"(max_future_s {self._max_future_ns / NS_PER_S:g}): check the sensor clock",
+            )
+        if -ahead > self._max_past_ns:
+            raise DecodeError(
+                "past_timestamp",
+                f"{name} is {_seconds(-ahead)} behind the receive time "
+                f"(max_past_s {self._max_past_ns / NS_PER_S:g})",
+            )
+
+
+def _seconds(ns: int) -> str:
+    try:
+        return f"{ns / NS_PER_S:.3g} s"
+    except OverflowError:  # a garbage timestamp too large for a float
+        return "far"
+
+
+def _spec_of(rule: TopicRule) -> PayloadSpec:
+    return build_spec(
+        rule.format,
+        rule.timestamp,
+        rule.effective_precision,
+        rule.status,
+        {key: (f.path, f.unit) for key, f in rule.fields.items()},
+    )
+
+
+def _index_of(facility: Facility) -> _Index:
+    return _Index(site=facility.site, rooms=dict(facility.rooms), sensors=dict(facility.sensors))

@@ -1,0 +1,296 @@
+"""The MQTT edge: a persistent-session subscriber whose acks wait for durability.
+
+paho-mqtt 2.x, MQTT 5, callback API v2, ``manual_ack=True``. The broker keeps
+the session (``clean_start=False``, ``SessionExpiryInterval``) under the fixed
+client id, so readings published while envmon is down, and readings received
+but not acknowledged, are delivered when it comes back.
+
+Threads: paho's network loop runs in one thread owned here, which also
+reconnects with exponential backoff (paho's own reconnect loop would hide the
+reason of a failure). ``on_message`` is called on that thread and must only
+hand the message on; ``ack`` and ``publish`` may be called from any thread.
+
+Acks are tied to the connection a message arrived on: after a reconnect the
+broker redelivers every unacknowledged message, so an ack for a delivery from
+an older connection is dropped (the redelivered copy gets its own ack).
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from envmon.ingest.config import MqttSettings
+
+log = logging.getLogger("envmon.ingest")
+_JOIN_TIMEOUT_S: Final = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One received PUBLISH; ``mid`` and ``qos`` are what ``ack`` needs."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    qos: int
+    received_ns: int
+
+
+class MqttSource:
+    """Subscribes to ``settings.topics`` (QoS 1) and hands each message to ``on_message``."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        on_message: Callable[[InboundMessage], None],
+        on_connection_change: Callable[[bool, str], None] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._on_message = on_message
+        self._on_connection_change = on_connection_change
+        self._where = f"{settings.host}:{settings.port}"
+        self._stopping = threading.Event()
+        self._connected = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._ack_lock = threading.Lock()
+        self._generation = 0
+        # mid -> connection generations of its unacknowledged deliveries, oldest first.
+        self._pending: dict[int, deque[int]] = {}
+        # Set when the broker accepts us: the backoff starts over after a lost connection.
+        self._accepted = False
+        self._client = self._make_client()
+
+    def _make_client(self) -> paho.Client:
+        s = self._settings
+        client = paho.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.client_id,
+            protocol=paho.MQTTv5,
+            reconnect_on_failure=False,
+            manual_ack=True,
+        )
+        if s.username is not None:
+            password = s.password.get_secret_value() if s.password is not None else None
+            client.username_pw_set(s.username, password)
+        if s.tls or s.ca_file is not None or s.cert_file is not None:
+            client.tls_set(
+                ca_certs=str(s.ca_file) if s.ca_file else None,
+                certfile=str(s.cert_file) if s.cert_file else None,
+                keyfile=str(s.key_file) if s.key_file else None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
+        client.max_queued_messages_set(0)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_message = self._handle_message
+        return client
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout_s: float) -> bool:
+        """Block until connected (and subscribed) or ``timeout_s`` has passed."""
+        return self._connected.wait(timeout_s)
+
+    def start(self) -> None:
+        """Connect in the background, retrying with backoff until ``stop``."""
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._thread = threading.Thread(target=self._run, name="envmon-mqtt", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Disconnect cleanly; the session (and unacked messages) stays on the broker."""
+        self._stopping.set()
+        thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        deadline = time.monotonic() + _JOIN_TIMEOUT_S
+        # Repeated: a connect in progress when stop was called starts a new loop.
+        while thread.is_alive() and time.monotonic() < deadline:
+            self._client.disconnect()
+            thread.join(0.5)
+        if thread.is_alive():
+            log.warning("MQTT %s: network thread did not stop in time", self._where)
+
+    def ack(self, mid: int, qos: int) -> None:
+        """Acknowledge a delivery once its reading is durable; call in arrival order."""
+        if qos == 0:
+            return
+        with self._ack_lock:
+            generation = self._take_pending(mid)
+            if generation != self._generation:
+                return  # delivered on an older connection: the broker redelivers it
+            rc = self._client.ack(mid, qos)
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            log.debug("MQTT %s: ack of mid %d not sent (%s)", self._where, mid, rc)
+
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        """Queue a message; paho sends it now or after the next reconnect."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            log.warning("MQTT %s: cannot publish to %s: %s", self._where, topic, info.rc)
+
+    def _take_pending(self, mid: int) -> int | None:
+        """Generation of the oldest unacknowledged delivery of ``mid``."""
+        generations = self._pending.get(mid)
+        if not generations:
+            return None
+        generation = generations.popleft()
+        if not generations:
+            del self._pending[mid]
+        return generation
+
+    def _run(self) -> None:
+        delay_s = self._settings.reconnect_min_s
+        while not self._stopping.is_set():
+            try:
+                delay_s = self._connect_once(delay_s)
+            except Exception:  # the network thread must outlive any bug
+                log.exception("MQTT %s: unexpected error in the network loop", self._where)
+            self._stopping.wait(delay_s)
+            delay_s = min(delay_s * 2, self._settings.reconnect_max_s)
+
+    def _connect_once(self, delay_s: float) -> float:
+        """One connection: connect, run until it ends; the delay before the next try."""
+        s = self._settings
+        try:
+            self._client.connect(
+                s.host,
+                s.port,
+                keepalive=s.keepalive_s,
+                clean_start=False,
+                properties=self._connect_properties(),
+            )
+        except (OSError, ValueError) as exc:  # refused, DNS, TLS (ssl.SSLError is OSError)
+            log.warning(
+                "MQTT %s: cannot connect: %s; retrying in %.3g s",
+                self._where,
+                _reason(exc),
+                delay_s,
+            )
+            return delay_s
+        self._client.loop_forever(retry_first_connection=False)
+        if self._connected.is_set():
+            self._set_connected(False, "connection lost")
+        if self._accepted:
+            # The broker had accepted us: a lost connection starts the backoff over.
+            self._accepted = False
+            delay_s = s.reconnect_min_s
+        if not self._stopping.is_set():
+            log.info("MQTT %s: reconnecting in %.3g s", self._where, delay_s)
+        return delay_s
+
+    def _connect_properties(self) -> Properties:
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = self._settings.session_expiry_s
+        props.ReceiveMaximum = self._settings.receive_maximum
+        return props
+
+    def _handle_connect(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        flags: paho.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        try:
+            if reason_code.is_failure:
+                log.warning("MQTT %s: connection refused: %s", self._where, reason_code)
+                return
+            with self._ack_lock:
+                self._generation += 1
+            options = SubscribeOptions(qos=1)
+            client.subscribe([(topic, options) for topic in self._settings.topics])
+            self._accepted = True
+            if not flags.session_present:
+                log.info(
+                    "MQTT %s: new session for client id %r (none was kept by the broker)",
+                    self._where,
+                    self._settings.client_id,
+                )
+            self._set_connected(True, "connected")
+        except Exception:
+            log.exception("MQTT %s: error in connect handler", self._where)
+
+    def _handle_disconnect(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        flags: paho.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        try:
+            if self._stopping.is_set():
+                self._set_connected(False, "stopped")
+            else:
+                log.warning("MQTT %s: disconnected: %s", self._where, reason_code)
+                self._set_connected(False, str(reason_code))
+        except Exception:
+            log.exception("MQTT %s: error in disconnect handler", self._where)
+
+    def _handle_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        # An exception here would kill paho's network thread: catch everything.
+        try:
+            received_ns = time.time_ns()
+            if msg.qos > 0:
+                with self._ack_lock:
+                    generations = self._pending.get(msg.mid)
+                    if generations is None:
+                        self._pending[msg.mid] = deque((self._generation,))
+                    else:
+                        generations.append(self._generation)
+            self._on_message(
+                InboundMessage(
+                    topic=msg.topic,
+                    payload=bytes(msg.payload),
+                    mid=msg.mid,
+                    qos=msg.qos,
+                    received_ns=received_ns,
+                )
+            )
+        except Exception:
+            log.exception("MQTT %s: error handling a message", self._where)
+
+    def _set_connected(self, connected: bool, reason: str) -> None:
+        if connected == self._connected.is_set():
+            return
+        if connected:
+            self._connected.set()
+            log.debug(
+                "MQTT %s: connected and subscribed to %s",
+                self._where,
+                ", ".join(self._settings.topics),
+            )
+        else:
+            self._connected.clear()
+        if self._on_connection_change is not None:
+            try:
+                self._on_connection_change(connected, reason)
+            except Exception:
+                log.exception("MQTT %s: error in connection-change callback", self._where)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line: the OS error text without errno noise, or the exception's text."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,224 @@
+"""MqttSource against a real Mosquitto: order, manual acks, persistent session."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections.abc import Iterator
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from envmon.ingest.config import MqttSettings
+from envmon.ingest.mqtt import InboundMessage, MqttSource
+from tests.servers import Mosquitto, free_port
+
+pytestmark = pytest.mark.integration
+
+TOPIC = "fac/site1/R1/climate/TH1"
+
+
+class _Collector:
+    """Receives messages on paho's thread and hands them to the test thread."""
+
+    def __init__(self) -> None:
+        self.messages: queue.Queue[InboundMessage] = queue.Queue()
+        self.connections: list[tuple[bool, str]] = []
+
+    def __call__(self, msg: InboundMessage) -> None:
+        self.messages.put(msg)
+
+    def on_connection(self, connected: bool, reason: str) -> None:
+        self.connections.append((connected, reason))
+
+    def take(self, n: int, timeout_s: float = 60.0) -> list[InboundMessage]:
+        out: list[InboundMessage] = []
+        deadline = time.monotonic() + timeout_s
+        while len(out) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                out.append(self.messages.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return out
+
+    def quiet(self, seconds: float) -> list[InboundMessage]:
+        """Whatever else arrives within ``seconds``."""
+        return self.take(10**9, timeout_s=seconds)
+
+
+def _settings(port: int, client_id: str = "envmon-test") -> MqttSettings:
+    return MqttSettings(
+        host="127.0.0.1",
+        port=port,
+        client_id=client_id,
+        topics=["fac/#"],
+        reconnect_min_s=0.2,
+        reconnect_max_s=1.0,
+    )
+
+
+@pytest.fixture
+def publisher(mosquitto: Mosquitto) -> Iterator[paho.Client]:
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-publisher")
+    client.connect("127.0.0.1", mosquitto.port)
+    client.loop_start()
+    yield client
+    client.disconnect()
+    client.loop_stop()
+
+
+def _publish(client: paho.Client, payloads: list[bytes]) -> None:
+    infos = [client.publish(TOPIC, p, qos=1) for p in payloads]
+    for info in infos:
+        info.wait_for_publish(timeout=30)
+        assert info.is_published()
+
+
+def _start(settings: MqttSettings, collector: _Collector) -> MqttSource:
+    source = MqttSource(settings, collector, collector.on_connection)
+    source.start()
+    assert source.wait_connected(20), "source did not connect"
+    return source
+
+
+class TestMqttSource:
+    def test_many_messages_in_order(self, mosquitto: Mosquitto, publisher: paho.Client) -> None:
+        """2 000 QoS-1 messages all arrive, in publish order, each with its mid and QoS."""
+        collector = _Collector()
+        source = _start(_settings(mosquitto.port), collector)
+        try:
+            payloads = [f"{i}".encode() for i in range(2000)]
+            _publish(publisher, payloads)
+            got = collector.take(2000)
+            for msg in got:
+                source.ack(msg.mid, msg.qos)
+            assert [m.payload for m in got] == payloads
+            assert all(m.topic == TOPIC and m.qos == 1 and m.received_ns > 0 for m in got)
+            assert collector.connections[0] == (True, "connected")
+            assert source.connected
+        finally:
+            source.stop()
+        assert not source.connected
+
+    def test_unacked_redelivered_acked_not(
+        self, mosquitto: Mosquitto, publisher: paho.Client
+    ) -> None:
+        """After a stop, a new source with the same client id gets exactly the unacked messages."""
+        first = _Collector()
+        source = _start(_settings(mosquitto.port), first)
+        _publish(publisher, [f"m{i}".encode() for i in range(10)])
+        got = first.take(10)
+        assert len(got) == 10
+        for msg in got[:4]:
+            source.ack(msg.mid, msg.qos)
+        source.stop()
+
+        second = _Collector()
+        again = _start(_settings(mosquitto.port), second)
+        try:
+            redelivered = second.take(6, timeout_s=20) + second.quiet(1.5)
+            assert [m.payload for m in redelivered] == [f"m{i}".encode() for i in range(4, 10)]
+            for msg in redelivered:
+                again.ack(msg.mid, msg.qos)
+        finally:
+            again.stop()
+
+        third = _Collector()
+        last = _start(_settings(mosquitto.port), third)
+        try:
+            assert third.quiet(1.5) == [], "acked messages came back"
+        finally:
+            last.stop()
+
+    def test_published_while_stopped_arrive_later(
+        self, mosquitto: Mosquitto, publisher: paho.Client
+    ) -> None:
+        """Messages published while the source is stopped wait in the persistent session."""
+        collector = _Collector()
+        _start(_settings(mosquitto.port, "envmon-offline"), collector).stop()
+        payloads = [f"offline-{i}".encode() for i in range(300)]
+        _publish(publisher, payloads)
+
+        later = _Collector()
+        source = _start(_settings(mosquitto.port, "envmon-offline"), later)
+        try:
+            got = later.take(300)
+            for msg in got:
+                source.ack(msg.mid, msg.qos)
+            assert [m.payload for m in got] == payloads
+        finally:
+            source.stop()
+
+    def test_callback_exception_does_not_kill_loop(
+        self, mosquitto: Mosquitto, publisher: paho.Client, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """An exception in the message callback is logged and later messages still arrive."""
+        collector = _Collector()
+
+        def flaky(msg: InboundMessage) -> None:
+            if msg.payload == b"boom":
+                raise RuntimeError("callback failed")
+            collector(msg)
+
+        source = MqttSource(_settings(mosquitto.port), flaky)
+        source.start()
+        assert source.wait_connected(20)
+        try:
+            with caplog.at_level(logging.ERROR, logger="envmon.ingest"):
+                _publish(publisher, [b"boom", b"after"])
+                got = collector.take(1, timeout_s=20)
+            assert [m.payload for m in got] == [b"after"]
+            assert any("error handling a message" in r.getMessage() for r in caplog.records)
+        finally:
+            source.stop()
+
+    def test_reconnects_after_broker_restart(
+        self, mosquitto: Mosquitto, publisher: paho.Client
+    ) -> None:
+        """When the broker comes back, the source reconnects and resubscribes by itself."""
+        collector = _Collector()
+        source = _start(_settings(mosquitto.port, "envmon-restart"), collector)
+        try:
+            mosquitto.restart()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not (
+                source.connected and len(collector.connections) >= 3
+            ):
+                time.sleep(0.1)
+            assert [c for c, _ in collector.connections] == [True, False, True]
+            assert source.connected
+            fresh = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-publisher-2")
+            fresh.connect("127.0.0.1", mosquitto.port)
+            fresh.loop_start()
+            try:
+                _publish(fresh, [b"after-restart"])
+            finally:
+                fresh.disconnect()
+                fresh.loop_stop()
+            got = collector.take(1, timeout_s=20)
+            assert [m.payload for m in got] == [b"after-restart"]
+        finally:
+            source.stop()
+
+
+class TestConnectionFailure:
+    def test_refused_logged_as_one_line(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A refused connection is logged with host:port and the reason, without a traceback."""
+        port = free_port()
+        source = MqttSource(_settings(port), lambda m: None)
+        with caplog.at_level(logging.WARNING, logger="envmon.ingest"):
+            source.start()
+            assert not source.wait_connected(1.0)
+            started = time.monotonic()
+            source.stop()
+        assert time.monotonic() - started < 5
+        failures = [r for r in caplog.records if "cannot connect" in r.getMessage()]
+        assert failures, caplog.text
+        line = failures[0].getMessage()
+        assert f"127.0.0.1:{port}" in line and "refused" in line.lower()
+        assert failures[0].exc_info is None and "\n" not in line
