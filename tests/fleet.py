@@ -58,15 +58,19 @@ def readings(
         sensor, room = f"S{s:04d}", f"R{s // sensors_per_room:03d}"
         ts_ms = base + k * 1000 + s  # unique per sensor; ms so VictoriaMetrics keeps it exact
         v = round(s + k / 1000, 3)
+        # Short decimals: exact through JSON, InfluxDB and VictoriaMetrics (12 digits).
         if kind == "particles":
-            payload = {"ts": ts_ms / 1000, "per_m3": {"0.5": 1000 + v, "5.0": v}}
-            fields = {"particles_0_5um": 1000 + v, "particles_5_0um": v}
+            p05 = round(1000 + v, 3)
+            payload = {"ts": ts_ms / 1000, "per_m3": {"0.5": p05, "5.0": v}}
+            fields = {"particles_0_5um": p05, "particles_5_0um": v}
         elif kind == "climate":
-            payload = {"ts": ts_ms / 1000, "temperature_c": 20 + v / 1000, "humidity_pct": 40.0}
-            fields = {"temperature": 20 + v / 1000, "humidity": 40.0}
+            t = round(20 + v / 1000, 6)
+            payload = {"ts": ts_ms / 1000, "temperature_c": t, "humidity_pct": 40.0}
+            fields = {"temperature": t, "humidity": 40.0}
         else:
-            payload = {"ts": ts_ms / 1000, "diff_pressure_pa": 10 + v / 1000}
-            fields = {"diff_pressure": 10 + v / 1000}
+            dp = round(10 + v / 1000, 6)
+            payload = {"ts": ts_ms / 1000, "diff_pressure_pa": dp}
+            fields = {"diff_pressure": dp}
         topic = f"{prefix}/{site}/{room}/{kind}/{sensor}"
         out.append(SentReading(topic, json.dumps(payload).encode(), kind, sensor, room, ts_ms,
                                fields))
