@@ -6,6 +6,7 @@ the resolved limits for each room state with where each number came from.
 
 from __future__ import annotations
 
+from envmon.alarms.schedule import validate_schedules
 from envmon.facility import Facility, Room
 from envmon.gmp import ResolvedLimits, resolve_limits
 from envmon.readings import PARAMETERS_BY_KIND, UNIT_OF_PARAMETER, RoomState
@@ -52,14 +53,14 @@ def _limit_words(limits: ResolvedLimits) -> list[str]:
             or (key in ("delay_s", "deadband") and value == 0)
         ):
             continue
-        shown = list(value) if isinstance(value, tuple) else value
-        source = limits.sources.get(key, "default")
-        words.append(
-            f"{key} {shown:g} [{source}]"
-            if isinstance(shown, float | int)
-            else f"{key} {shown} [{source}]"
-        )
+        shown = list(value) if isinstance(value, tuple) else f"{value:.10g}"
+        words.append(f"{key} {shown} [{limits.sources.get(key, 'default')}]")
     return words
+
+
+def _why_unjudged(limits: ResolvedLimits) -> str:
+    reasons = sorted({v for v in limits.sources.values() if v.startswith("none:")})
+    return "no limits: stored, not judged" + (f" ({'; '.join(reasons)})" if reasons else "")
 
 
 def describe_room(room: Room, facility: Facility, prefix: str) -> list[str]:
@@ -87,13 +88,16 @@ def describe_room(room: Room, facility: Facility, prefix: str) -> list[str]:
     for parameter in parameters:
         unit = UNIT_OF_PARAMETER[parameter]
         for state in RoomState:
-            words = _limit_words(resolve_limits(room, parameter, state))
-            text = "; ".join(words) if words else "no limits: stored, not judged"
+            limits = resolve_limits(room, parameter, state)
+            words = _limit_words(limits)
+            text = "; ".join(words) if words else _why_unjudged(limits)
             lines.append(f"  {parameter:<16} {state.value:<12} ({unit}) {text}")
     return lines
 
 
 def describe(settings: Settings, facility: Facility) -> str:
+    """The whole check-config output; raises ``ConfigError`` on any inconsistency."""
+    validate_schedules(facility)
     lines = describe_settings(settings)
     lines.append(
         f"facility: {facility.path} (sha256 {facility.sha256[:16]}): site {facility.site}, "
@@ -102,6 +106,11 @@ def describe(settings: Settings, facility: Facility) -> str:
     for room in facility.model.rooms:
         lines.append("")
         lines.extend(describe_room(room, facility, settings.mqtt.prefix))
+    for schedule in facility.model.schedules:
+        lines.append(
+            f"schedule: {schedule.room} -> {schedule.state.value} at cron '{schedule.cron}' "
+            f"({schedule.timezone})"
+        )
     lines.append("")
     lines.append("configuration OK")
     return "\n".join(lines) + "\n"
