@@ -1,0 +1,347 @@
+"""Issue 3 end to end: a scripted cleanroom scenario through ``envmon run``.
+
+A >=5.0 um burst in the Grade A zone in operation, a door-opening pressure dip
+shorter than its delay (no alarm) and a longer one (alarm), and a sensor going
+silent must give exactly the expected alarms: on the retained MQTT topics, in
+the journal, in InfluxDB, at a webhook and by email. ``envmon ack`` closes the
+loop; a restart in the middle of an excursion does not raise it twice; and
+``envmon audit --verify`` catches a row edited by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from envmon.store.journal import Journal
+from tests.receivers import smtp_inbox, webhook_receiver
+from tests.servers import InfluxDB1, Mosquitto
+from tests.service_proc import Publisher, ServiceProcess, write_settings
+
+pytestmark = pytest.mark.integration
+
+FACILITY = """
+site = "site1"
+
+[[rooms]]
+id = "FILL-A"
+grade = "A"
+reference = "BG-B"
+
+[rooms.limits.particles_5_0um]
+alert_high = 20
+consecutive = 2
+
+[rooms.limits.diff_pressure]
+alert_low = 12.0
+action_low = 10.0
+delay_s = 60
+
+[[rooms]]
+id = "BG-B"
+grade = "B"
+
+[[sensors]]
+id = "PC-FILL-A-1"
+room = "FILL-A"
+kind = "particles"
+interval_s = 60
+stale_after_s = 3600
+
+[[sensors]]
+id = "DP-FILL-A-1"
+room = "FILL-A"
+kind = "pressure"
+interval_s = 10
+stale_after_s = 3600
+
+[[sensors]]
+id = "TH-BG-B-1"
+room = "BG-B"
+kind = "climate"
+interval_s = 1
+stale_after_s = 3
+"""
+
+S = 1_000_000_000
+
+
+def envmon(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "envmon.cli", *args, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def particles(t0: int, ks: range, counts_5um: list[int]) -> list[tuple[str, bytes]]:
+    out = []
+    for k in ks:
+        payload = {
+            "ts": (t0 + 60 * k * S) / S,
+            "sample_volume_l": 28.3,
+            "counts": {"0.5": 10 + k, "5.0": counts_5um[k]},
+            "status": "ok",
+        }
+        out.append(("fac/site1/FILL-A/particles/PC-FILL-A-1", json.dumps(payload).encode()))
+    return out
+
+
+def pressure(t0: int, seconds: range, low: range) -> list[tuple[str, bytes]]:
+    out = []
+    for sec in seconds:
+        value = 8.0 if sec in low else 15.0
+        payload = {"ts": (t0 + sec * S) / S, "diff_pressure_pa": value}
+        out.append(("fac/site1/FILL-A/pressure/DP-FILL-A-1", json.dumps(payload).encode()))
+    return out
+
+
+def alarms_json(config: Path) -> list[dict[str, Any]]:
+    result = envmon(config, "alarms", "--all", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def wait_for(predicate: Any, timeout_s: float = 30.0, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout_s
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}; last: {last}")
+
+
+def key(a: dict[str, Any]) -> tuple[str, str, str]:
+    return (a["room"], a["parameter"], a["level"])
+
+
+class RetainedWatcher:
+    def __init__(self, port: int) -> None:
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="alarm-watcher")
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe("fac/site1/envmon/alarms/#", qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            self.messages[msg.topic] = json.loads(msg.payload)
+
+    def get(self, topic: str) -> dict[str, Any] | None:
+        with self.lock:
+            return self.messages.get(topic)
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+class TestAlarmScenario:
+    def test_scripted_scenario_gives_exactly_the_expected_alarms(
+        self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1
+    ) -> None:
+        """Burst, short and long pressure dips and a silent sensor: five alarms, everywhere, once."""
+        facility = tmp_path / "facility.toml"
+        facility.write_text(FACILITY)
+        with webhook_receiver() as hook, smtp_inbox() as inbox:
+            extra = (
+                "[notify]\nflap_suppress_s = 300\nretry_initial_s = 0.2\n"
+                f'[[notify.webhooks]]\nurl = "{hook.url}"\n'
+                f'[notify.email]\nsmtp_host = "127.0.0.1"\nsmtp_port = {inbox.port}\n'
+                'recipients = ["oncall@example.test"]\n'
+            )
+            config = write_settings(
+                tmp_path / "svc", mosquitto, facility, influx=influxdb, extra=extra
+            )
+            svc = ServiceProcess(config, tmp_path / "envmon.log")
+            pub = Publisher(mosquitto.port)
+            try:
+                self._run(tmp_path, config, svc, pub, mosquitto, influxdb, hook, inbox)
+            finally:
+                pub.close()
+                svc.ensure_stopped()
+
+    def _run(
+        self,
+        tmp_path: Path,
+        config: Path,
+        svc: ServiceProcess,
+        pub: Publisher,
+        mosquitto: Mosquitto,
+        influxdb: InfluxDB1,
+        hook: Any,
+        inbox: Any,
+    ) -> None:
+        t0 = (time.time_ns() // S - 900) * S
+        counts = [0, 0, 1, 2, 1, 0, 0, 0, 0, 0]
+        svc.start()
+
+        # Phase 1: the burst reaches its second consecutive sample (k=3); a 30 s
+        # pressure dip (shorter than the 60 s delay); the climate sensor speaks, then stops.
+        climate = [
+            (
+                "fac/site1/BG-B/climate/TH-BG-B-1",
+                json.dumps(
+                    {"ts": time.time() - 2 + i * 0.5, "temperature_c": 20.5, "humidity_pct": 45.0}
+                ).encode(),
+            )
+            for i in range(3)
+        ]
+        phase1 = (
+            particles(t0, range(4), counts)
+            + pressure(t0, range(0, 300, 10), range(100, 130))
+            + climate
+        )
+        assert pub.publish_all(phase1) == len(phase1)
+        wait_for(
+            lambda: (
+                {key(a) for a in alarms_json(config)}
+                >= {
+                    ("FILL-A", "particles_5_0um", "alert"),
+                    ("FILL-A", "particles_5_0um", "action"),
+                    ("BG-B", "comm_loss", "comm_loss"),
+                }
+            ),
+            what="burst and comm-loss alarms",
+        )
+        assert not any(a["parameter"] == "diff_pressure" for a in alarms_json(config)), (
+            "a dip shorter than delay_s must not alarm"
+        )
+
+        # Restart in the middle of the particle excursion.
+        code, _ = svc.terminate()
+        assert code == 0
+        svc.start(wait_for="MQTT connected", timeout_s=30)
+
+        # Phase 2: the burst ends at k=5; a 100 s pressure dip (longer than the delay).
+        phase2 = particles(t0, range(4, 10), counts) + pressure(
+            t0, range(300, 600, 10), range(300, 400)
+        )
+        assert pub.publish_all(phase2) == len(phase2)
+
+        def settled() -> list[dict[str, Any]] | None:
+            alarms = alarms_json(config)
+            limit_alarms = [a for a in alarms if a["level"] in ("alert", "action")]
+            if len(limit_alarms) == 4 and all(
+                a["state"] == "cleared_unacked" for a in limit_alarms
+            ):
+                return alarms
+            return None
+
+        alarms = wait_for(settled, what="four cleared limit alarms")
+        assert sorted(key(a) for a in alarms) == sorted(
+            [
+                ("FILL-A", "particles_5_0um", "alert"),
+                ("FILL-A", "particles_5_0um", "action"),
+                ("FILL-A", "diff_pressure", "alert"),
+                ("FILL-A", "diff_pressure", "action"),
+                ("BG-B", "comm_loss", "comm_loss"),
+            ]
+        )
+        by_key = {key(a): a for a in alarms}
+        burst = by_key[("FILL-A", "particles_5_0um", "action")]
+        assert burst["limit"] == 29
+        assert burst["peak"] == pytest.approx(2 / 28.3 * 1000)
+        assert burst["sensor"] == "PC-FILL-A-1"
+        dip = by_key[("FILL-A", "diff_pressure", "action")]
+        assert (dip["limit"], dip["peak"]) == (10.0, 8.0)
+
+        # The journal: excursions with exact spans, and each alarm raised exactly once.
+        journal = Journal(tmp_path / "svc" / "state" / "journal.sqlite", readonly=True)
+        try:
+            records = {
+                (r.excursion.parameter, r.excursion.level.value): r.excursion
+                for r in journal.excursions(t0 - S, t0 + 3600 * S)
+            }
+            burst_exc = records[("particles_5_0um", "action")]
+            assert (burst_exc.start_ns, burst_exc.end_ns) == (t0 + 120 * S, t0 + 300 * S)
+            assert burst_exc.samples == 3 and burst_exc.room_state == "in_operation"
+            dip_exc = records[("diff_pressure", "action")]
+            assert (dip_exc.start_ns, dip_exc.end_ns) == (t0 + 300 * S, t0 + 400 * S)
+            assert dip_exc.samples == 10 and dip_exc.peak == 8.0
+            raised = [e for e in journal.audit_entries() if e.kind == "alarm.raised"]
+            assert sorted(e.subject for e in raised) == sorted(a["id"] for a in alarms)
+        finally:
+            journal.close()
+
+        # InfluxDB: every transition is a point in the alarm measurement.
+        rows = influxdb.rows('SELECT "state", "alarm_id" FROM "alarm" WHERE "level" = \'action\'')
+        assert sorted(r[1] for r in rows) == [
+            "active_unacked",
+            "active_unacked",
+            "cleared_unacked",
+            "cleared_unacked",
+        ]
+
+        # Webhook and email received every raise.
+        ids = {a["id"] for a in alarms}
+        wait_for(
+            lambda: {b["alarm"]["id"] for b in hook.bodies if b["transition"] == "raised"} == ids,
+            what="webhook raises",
+        )
+        wait_for(
+            lambda: len([m for m in inbox.mails if "raised" in m["Subject"]]) == 5,
+            what="five raise mails",
+        )
+        assert any("ACTION" in m["Subject"] and "FILL-A" in m["Subject"] for m in inbox.mails)
+
+        # Retained topics and `envmon ack` closing the loop within seconds.
+        watcher = RetainedWatcher(mosquitto.port)
+        try:
+            topic = "fac/site1/envmon/alarms/FILL-A/particles_5_0um"
+            wait_for(lambda: watcher.get(topic), what="retained particle alarm")
+            assert watcher.get("fac/site1/envmon/alarms/BG-B/comm_loss") is not None
+            t_ack = time.monotonic()
+            result = envmon(
+                config,
+                "ack",
+                burst["id"],
+                "--user",
+                "alice",
+                "--comment",
+                "burst during line clearance, investigated DEV-1",
+            )
+            assert result.returncode == 0, result.stderr
+            closed = wait_for(
+                lambda: (
+                    (m := watcher.get(topic))
+                    and m["id"] == burst["id"]
+                    and m["state"] == "closed"
+                    and m
+                ),
+                timeout_s=5,
+                what="closed state on the retained topic",
+            )
+            assert time.monotonic() - t_ack < 5
+            assert closed["acked_by"] == "alice"
+        finally:
+            watcher.close()
+        after = {a["id"]: a for a in alarms_json(config)}
+        assert after[burst["id"]]["state"] == "closed"
+        assert after[burst["id"]]["comment"] == "burst during line clearance, investigated DEV-1"
+
+        # The audit trail verifies, then fails after a row is edited by hand.
+        assert envmon(config, "audit", "--verify").returncode == 0
+        code, _ = svc.terminate()
+        assert code == 0
+        db = sqlite3.connect(tmp_path / "svc" / "state" / "journal.sqlite")
+        db.execute("UPDATE alarms SET state = 'closed' WHERE state = 'cleared_unacked'")
+        db.commit()
+        db.close()
+        tampered = envmon(config, "audit", "--verify")
+        assert tampered.returncode == 1
+        assert "TAMPERED" in tampered.stdout
