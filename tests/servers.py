@@ -123,6 +123,10 @@ class Mosquitto(_Server):
             "max_queued_messages 0\n"
             "max_inflight_messages 0\n"
             "message_size_limit 1048576\n"
+            # As root, mosquitto otherwise drops to its own user, which cannot
+            # write the persistence file into a root-owned temp dir: sessions
+            # would silently not survive a broker restart.
+            f"{'user root' if os.geteuid() == 0 else ''}\n"
             f"{self.extra_conf}\n"
         )
         return [shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c", str(self.conf_path)]

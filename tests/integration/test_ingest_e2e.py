@@ -83,7 +83,11 @@ def start_service(config: Path, tmp_path: Path, started: list[ServiceProcess]) -
 
 class TestExactDelivery:
     def test_v1_api_stores_every_reading_exactly(
-        self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1, facility: Path,
+        self,
+        tmp_path: Path,
+        mosquitto: Mosquitto,
+        influxdb: InfluxDB1,
+        facility: Path,
         service_factory: list[ServiceProcess],
     ) -> None:
         """20 000 readings from 100 sensors arrive in InfluxDB 1.x with exact values and times."""
@@ -100,11 +104,17 @@ class TestExactDelivery:
         code, stop_s = svc.terminate()
         assert code == 0
         assert stop_s < 10
-        print(f"v1: {N_READINGS} readings stored in {elapsed:.1f} s "
-              f"({N_READINGS / elapsed:.0f}/s end to end); SIGTERM exit in {stop_s:.1f} s")
+        print(
+            f"v1: {N_READINGS} readings stored in {elapsed:.1f} s "
+            f"({N_READINGS / elapsed:.0f}/s end to end); SIGTERM exit in {stop_s:.1f} s"
+        )
 
     def test_v2_api_stores_every_reading_exactly(
-        self, tmp_path: Path, mosquitto: Mosquitto, victoria: VictoriaMetrics, facility: Path,
+        self,
+        tmp_path: Path,
+        mosquitto: Mosquitto,
+        victoria: VictoriaMetrics,
+        facility: Path,
         service_factory: list[ServiceProcess],
     ) -> None:
         """The influxdb-client v2 write path stores 20 000 readings exactly (VictoriaMetrics)."""
@@ -136,7 +146,11 @@ class TestExactDelivery:
 
 class TestFaults:
     def test_influxdb_down_for_30_s_loses_and_duplicates_nothing(
-        self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1, facility: Path,
+        self,
+        tmp_path: Path,
+        mosquitto: Mosquitto,
+        influxdb: InfluxDB1,
+        facility: Path,
         service_factory: list[ServiceProcess],
     ) -> None:
         """InfluxDB stopped for 30 s mid-stream: readings are spooled, then replayed exactly once."""
@@ -169,10 +183,16 @@ class TestFaults:
         pub.close()
         code, _ = svc.terminate()
         assert code == 0
-        print(f"outage of {outage_s:.0f} s survived; log tail:\n" + "\n".join(log.splitlines()[-5:]))
+        print(
+            f"outage of {outage_s:.0f} s survived; log tail:\n" + "\n".join(log.splitlines()[-5:])
+        )
 
     def test_sigkill_mid_stream_loses_nothing(
-        self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1, facility: Path,
+        self,
+        tmp_path: Path,
+        mosquitto: Mosquitto,
+        influxdb: InfluxDB1,
+        facility: Path,
         service_factory: list[ServiceProcess],
     ) -> None:
         """SIGKILL while readings flow: after a restart the broker redelivers; exactly N stored."""

@@ -23,8 +23,11 @@ GARBAGE: list[tuple[str, bytes, str]] = [
     ("fac/site1/R000/climate/S0001", b'{"temperature_c": true, "humidity_pct": 40}', "bad_value"),
     ("fac/site1/R000/climate/S0001", b'{"temperature_c": NaN, "humidity_pct": 40}', ""),
     ("fac/site1/R000/particles/S0000", b'{"per_m3": {"0.5": -5, "5.0": 0}}', "negative_count"),
-    ("fac/site1/R000/climate/S0001", b'{"temperature_c": 20, "pad": "' + b"x" * 70_000 + b'"}',
-     "too_large"),
+    (
+        "fac/site1/R000/climate/S0001",
+        b'{"temperature_c": 20, "pad": "' + b"x" * 70_000 + b'"}',
+        "too_large",
+    ),
     ("fac/site1/NOPE/climate/S0001", b'{"temperature_c": 20, "humidity_pct": 40}', ""),
     ("fac/site1/R000/climate/S9999", b'{"temperature_c": 20, "humidity_pct": 40}', ""),
     ("fac/site1/R000/pressure/S0001", b'{"diff_pressure_pa": 12}', ""),
@@ -75,9 +78,14 @@ class TestGarbage:
             deadline = time.monotonic() + 30
             stored = 0
             while time.monotonic() < deadline:
-                stored = sum(influxdb.count(k, f) for k, f in
-                             (("particles", "particles_0_5um"), ("climate", "temperature"),
-                              ("pressure", "diff_pressure")))
+                stored = sum(
+                    influxdb.count(k, f)
+                    for k, f in (
+                        ("particles", "particles_0_5um"),
+                        ("climate", "temperature"),
+                        ("pressure", "diff_pressure"),
+                    )
+                )
                 if stored >= len(valid):
                     break
                 time.sleep(0.3)
