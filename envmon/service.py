@@ -303,7 +303,8 @@ class Service:
             )
             self._escalated.update(e.alarm.id for e in events)
         elif isinstance(item, AckRequest):
-            events = self._apply_ack(item)
+            self._apply_ack(item)
+            return
         elif isinstance(item, _Reload):
             self.engine.replace_facility(item.facility)
             return
@@ -312,17 +313,15 @@ class Service:
         if events:
             self._emit(events)
 
-    def _apply_ack(self, request: AckRequest) -> list[AlarmEvent]:
+    def _apply_ack(self, request: AckRequest) -> None:
+        """Outputs first, then the outcome: the CLI waiting on it then sees the topic updated."""
         try:
             events = self.engine.ack(
-                request.alarm_id,
-                request.user,
-                request.comment,
-                time.time_ns(),
+                request.alarm_id, request.user, request.comment, time.time_ns()
             )
         except EnvmonError as exc:
             self.journal.finish_ack_request(request.id, str(exc))
-            return []
+            return
         self._emit(events)
         self.journal.finish_ack_request(request.id, "ok")
         log.info(
@@ -332,7 +331,6 @@ class Service:
             request.os_user,
             request.comment,
         )
-        return []
 
     def _emit(self, events: list[AlarmEvent]) -> None:
         """Journal first (the record of truth), then every output."""
@@ -421,6 +419,7 @@ class Service:
             return
         self.ingestor.replace_facility(new)
         self._work.put(_Reload(new))
+        schedule_room_states(self.scheduler, new, self._work.put)
         self.facility = new
         self.journal.record_config_load("facility", str(path), new.sha256, "reload (SIGHUP)")
         log.info(
