@@ -1,0 +1,451 @@
+"""Writes envmon's Grafana dashboards (dashboards/*.json) from this description.
+
+Run after editing: ``python deploy/grafana/generate.py``. The JSON files are
+committed so that Grafana provisioning needs nothing but them.
+Queries are raw InfluxQL against the schema of design.md section 5 and the
+``envmon_stats`` self-metrics; tests/integration/test_grafana_queries.py runs
+every one of them against a real InfluxDB.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATASOURCE = {"type": "influxdb", "uid": "envmon-influxdb"}
+SITE = '"site" =~ /^$site$/'
+ROOM = '"room" =~ /^$room$/'
+
+# (parameter, measurement, title, unit, log scale)
+PARAMETERS = [
+    ("particles_0_5um", "particles", "Particles ≥0.5 µm", "counts/m³", True),
+    ("particles_5_0um", "particles", "Particles ≥5.0 µm", "counts/m³", True),
+    ("temperature", "climate", "Temperature", "celsius", False),
+    ("humidity", "climate", "Relative humidity", "humidity", False),
+    ("diff_pressure", "pressure", "Differential pressure to reference room", "pressurepa", False),
+]
+
+Panel = dict[str, Any]
+
+
+def target(ref: str, query: str, fmt: str = "time_series", alias: str = "") -> dict[str, Any]:
+    t = {
+        "refId": ref,
+        "datasource": DATASOURCE,
+        "rawQuery": True,
+        "query": query,
+        "resultFormat": fmt,
+    }
+    if alias:
+        t["alias"] = alias
+    return t
+
+
+def panel(
+    kind: str, title: str, grid: tuple[int, int, int, int], targets: list, **extra: Any
+) -> Panel:
+    x, y, w, h = grid
+    p: Panel = {
+        "type": kind,
+        "title": title,
+        "datasource": DATASOURCE,
+        "gridPos": {"x": x, "y": y, "w": w, "h": h},
+        "targets": targets,
+    }
+    p.update(extra)
+    return p
+
+
+def query_variable(name: str, query: str, *, hide: int = 0, multi: bool = False) -> dict[str, Any]:
+    return {
+        "name": name,
+        "label": name,
+        "type": "query",
+        "datasource": DATASOURCE,
+        "query": query,
+        "refresh": 2,  # on time range change
+        "hide": hide,
+        "multi": multi,
+        "includeAll": multi,
+        "sort": 1,
+    }
+
+
+def site_variable(measurement: str) -> dict[str, Any]:
+    return query_variable("site", f'SHOW TAG VALUES FROM "{measurement}" WITH KEY = "site"')
+
+
+def alarm_annotation(where: str) -> dict[str, Any]:
+    """Every alarm transition as an annotation: raised, acked, cleared, closed."""
+    return {
+        "name": "Alarms",
+        "datasource": DATASOURCE,
+        "enable": True,
+        "iconColor": "red",
+        "query": (
+            'SELECT "state", "value", "limit", "alarm_id" FROM "alarm" '
+            f"WHERE {where} AND $timeFilter"
+        ),
+        "textColumn": "state",
+        "tagsColumn": "room,parameter,level",
+    }
+
+
+def dashboard(
+    uid: str, title: str, panels: list[Panel], variables: list, annotations: list
+) -> dict:
+    for i, p in enumerate(panels, start=1):
+        p["id"] = i
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["envmon"],
+        "timezone": "utc",
+        "schemaVersion": 39,
+        "version": 1,
+        "editable": False,
+        "refresh": "10s",
+        "time": {"from": "now-6h", "to": "now"},
+        "templating": {"list": variables},
+        "annotations": {"list": annotations},
+        "links": [
+            {"type": "dashboards", "tags": ["envmon"], "asDropdown": True, "title": "envmon"}
+        ],
+        "panels": panels,
+    }
+
+
+# --- facility overview --------------------------------------------------------------
+
+
+def overview() -> dict:
+    latest = "Latest value per room; state is the last retained room state; grade from the tag."
+    rooms_table = panel(
+        "table",
+        "Rooms",
+        (0, 0, 24, 8),
+        [
+            target(
+                "A",
+                f'SELECT last("state") AS "state" FROM "room_state" WHERE {SITE} GROUP BY "room"',
+                "table",
+            ),
+            target(
+                "B",
+                'SELECT last("particles_0_5um") AS "≥0.5 µm /m³", '
+                'last("particles_5_0um") AS "≥5.0 µm /m³" FROM "particles" '
+                f'WHERE {SITE} AND $timeFilter GROUP BY "room", "grade"',
+                "table",
+            ),
+            target(
+                "C",
+                'SELECT last("temperature") AS "°C", last("humidity") AS "%RH" FROM "climate" '
+                f'WHERE {SITE} AND $timeFilter GROUP BY "room"',
+                "table",
+            ),
+            target(
+                "D",
+                'SELECT last("diff_pressure") AS "Pa" FROM "pressure" '
+                f'WHERE {SITE} AND $timeFilter GROUP BY "room"',
+                "table",
+            ),
+            target(
+                "E",
+                'SELECT count("state") AS "active alarms" FROM ('
+                'SELECT last("state") AS "state" FROM "alarm" '
+                f'WHERE {SITE} GROUP BY "room", "parameter", "level") '
+                'WHERE "state" =~ /^active/ GROUP BY "room"',
+                "table",
+            ),
+        ],
+        description=latest,
+        transformations=[
+            {"id": "merge", "options": {}},
+            {"id": "organize", "options": {"excludeByName": {"Time": True}}},
+        ],
+    )
+    open_alarms = panel(
+        "table",
+        "Open alarms (active, or cleared and awaiting acknowledgement)",
+        (0, 8, 24, 7),
+        [
+            target(
+                "A",
+                'SELECT "state", "value", "limit", "alarm_id" FROM ('
+                'SELECT last("state") AS "state", last("value") AS "value", '
+                'last("limit") AS "limit", last("alarm_id") AS "alarm_id" FROM "alarm" '
+                f'WHERE {SITE} GROUP BY "room", "parameter", "level") '
+                'WHERE "state" =~ /^(active|cleared_unacked)/ '
+                'GROUP BY "room", "parameter", "level"',
+                "table",
+            )
+        ],
+        transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
+    )
+    trends = [
+        panel(
+            "timeseries",
+            "Differential pressure cascade",
+            (0, 15, 12, 8),
+            [
+                target(
+                    "A",
+                    'SELECT mean("diff_pressure") FROM "pressure" '
+                    f'WHERE {SITE} AND $timeFilter GROUP BY time($__interval), "room" fill(null)',
+                    alias="$tag_room",
+                )
+            ],
+            fieldConfig={"defaults": {"unit": "pressurepa"}, "overrides": []},
+        ),
+        panel(
+            "timeseries",
+            "Particles ≥0.5 µm by room",
+            (12, 15, 12, 8),
+            [
+                target(
+                    "A",
+                    'SELECT max("particles_0_5um") FROM "particles" '
+                    f'WHERE {SITE} AND $timeFilter GROUP BY time($__interval), "room" fill(null)',
+                    alias="$tag_room",
+                )
+            ],
+            fieldConfig={
+                "defaults": {"custom": {"scaleDistribution": {"type": "log", "log": 10}}},
+                "overrides": [],
+            },
+        ),
+    ]
+    return dashboard(
+        "envmon-overview",
+        "envmon: facility overview",
+        [rooms_table, open_alarms, *trends],
+        [site_variable("room_state")],
+        [alarm_annotation(SITE)],
+    )
+
+
+# --- room detail --------------------------------------------------------------------
+
+
+def parameter_panel(
+    index: int, parameter: str, measurement: str, title: str, unit: str, log: bool
+) -> Panel:
+    """Measured values per sensor, with the alert and action limits drawn as dashed steps.
+
+    Limits come from the ``limit`` field of ``alarm`` points: the limit in
+    force when envmon last judged this channel beyond it.
+    """
+    custom: dict[str, Any] = {"spanNulls": False}
+    if log:
+        custom["scaleDistribution"] = {"type": "log", "log": 10}
+    dashed = {"dash": [10, 10], "fill": "dash"}
+    overrides = [
+        {
+            "matcher": {"id": "byRegexp", "options": f".*{level} limit$"},
+            "properties": [
+                {"id": "custom.lineStyle", "value": dashed},
+                {"id": "color", "value": {"mode": "fixed", "fixedColor": colour}},
+            ],
+        }
+        for level, colour in (("alert", "orange"), ("action", "red"))
+    ]
+    return panel(
+        "timeseries",
+        title,
+        (0 if index % 2 == 0 else 12, 6 + 8 * (index // 2), 12, 8),
+        [
+            target(
+                "A",
+                f'SELECT mean("{parameter}") FROM "{measurement}" '
+                f'WHERE {ROOM} AND $timeFilter GROUP BY time($__interval), "sensor" fill(null)',
+                alias="$tag_sensor",
+            ),
+            target(
+                "B",
+                'SELECT max("limit") FROM "alarm" '
+                f'WHERE {ROOM} AND "parameter" = \'{parameter}\' AND "level" =~ /^(alert|action)$/ '
+                'AND $timeFilter GROUP BY time($__interval), "level" fill(previous)',
+                alias="$tag_level limit",
+            ),
+        ],
+        description=f"{parameter} in {unit}; dashed: alert (orange) and action (red) limits.",
+        fieldConfig={"defaults": {"unit": unit, "custom": custom}, "overrides": overrides},
+    )
+
+
+def room() -> dict:
+    state = panel(
+        "state-timeline",
+        "Room state",
+        (0, 0, 12, 3),
+        [
+            target(
+                "A",
+                'SELECT last("state") FROM "room_state" '
+                f"WHERE {ROOM} AND $timeFilter GROUP BY time($__interval) fill(previous)",
+                alias="state",
+            )
+        ],
+    )
+    grade = panel(
+        "stat",
+        "Grade",
+        (12, 0, 4, 3),
+        [
+            target(
+                "A",
+                'SELECT last("particles_0_5um") FROM "particles" '
+                f'WHERE {ROOM} AND $timeFilter GROUP BY "grade"',
+                "table",
+            )
+        ],
+        options={"reduceOptions": {"fields": "/^grade$/", "calcs": ["lastNotNull"]}},
+    )
+    alarms = panel(
+        "table",
+        "Alarm transitions in range",
+        (16, 0, 8, 6),
+        [
+            target(
+                "A",
+                'SELECT "parameter", "level", "state", "value", "limit", "alarm_id" FROM "alarm" '
+                f"WHERE {ROOM} AND $timeFilter",
+                "table",
+            )
+        ],
+    )
+    gaps = panel(
+        "stat",
+        "Samples in range per sensor",
+        (0, 3, 16, 3),
+        [
+            target(
+                "A",
+                f'SELECT count("{parameter}") FROM "{measurement}" '
+                f'WHERE {ROOM} AND $timeFilter GROUP BY "sensor"',
+                alias="$tag_sensor",
+            )
+            for parameter, measurement in (
+                ("particles_0_5um", "particles"),
+                ("temperature", "climate"),
+                ("diff_pressure", "pressure"),
+            )
+        ],
+    )
+    for i, t in enumerate(gaps["targets"]):
+        t["refId"] = "ABC"[i]
+    parameter_panels = [parameter_panel(i, *spec) for i, spec in enumerate(PARAMETERS)]
+    return dashboard(
+        "envmon-room",
+        "envmon: room detail",
+        [state, grade, alarms, gaps, *parameter_panels],
+        [
+            site_variable("particles"),
+            query_variable(
+                "room", f'SHOW TAG VALUES FROM "particles" WITH KEY = "room" WHERE {SITE}'
+            ),
+        ],
+        [alarm_annotation(ROOM)],
+    )
+
+
+# --- envmon health ------------------------------------------------------------------
+
+HEALTH_SERIES = [
+    # (field, title, unit, aggregate)
+    ("readings_per_s", "Readings per second", "reqps", "mean"),
+    ("write_latency_ms", "InfluxDB write latency", "ms", "max"),
+    ("spool_depth_lines", "Spool depth (readings waiting for InfluxDB)", "short", "max"),
+    ("spool_fill_pct", "Spool fill", "percent", "max"),
+    ("alarms_active", "Active alarms", "short", "max"),
+]
+
+
+def health() -> dict:
+    where = f"WHERE {SITE} AND $timeFilter"
+    stats = panel(
+        "stat",
+        "Now",
+        (0, 0, 24, 4),
+        [
+            target(
+                "A",
+                'SELECT last("mqtt_connected") AS "MQTT connected", '
+                'last("influx_healthy") AS "InfluxDB healthy", '
+                'last("readings_per_s") AS "readings/s", '
+                'last("spool_depth_lines") AS "spool lines", '
+                f'last("alarms_active") AS "active alarms" FROM "envmon_stats" {where}',
+                "table",
+            )
+        ],
+        description="MQTT connected and InfluxDB healthy are 1 (yes) or 0 (no).",
+    )
+    series = [
+        panel(
+            "timeseries",
+            title,
+            (0 if i % 2 == 0 else 12, 4 + 7 * (i // 2), 12, 7),
+            [
+                target(
+                    "A",
+                    f'SELECT {aggregate}("{field}") FROM "envmon_stats" {where} '
+                    "GROUP BY time($__interval) fill(null)",
+                    alias=field,
+                )
+            ],
+            fieldConfig={"defaults": {"unit": unit}, "overrides": []},
+        )
+        for i, (field, title, unit, aggregate) in enumerate(HEALTH_SERIES)
+    ]
+    connectivity = panel(
+        "state-timeline",
+        "Connections (1 = up)",
+        (12, 18, 12, 7),
+        [
+            target(
+                "A",
+                'SELECT min("mqtt_connected") AS "MQTT", min("influx_healthy") AS "InfluxDB" '
+                f'FROM "envmon_stats" {where} GROUP BY time($__interval) fill(null)',
+            )
+        ],
+    )
+    rejects = panel(
+        "timeseries",
+        "Rejected payloads per minute, by reason",
+        (0, 25, 24, 7),
+        [
+            target(
+                "A",
+                'SELECT non_negative_derivative(last("rejects_total"), 1m) AS "all" '
+                f'FROM "envmon_stats" {where} GROUP BY time($__interval) fill(null)',
+            ),
+            target(
+                "B",
+                f'SELECT last(/^rejects_/) FROM "envmon_stats" {where} '
+                "GROUP BY time($__interval) fill(null)",
+            ),
+        ],
+        description="A: rate of all rejects. B: running total per reason (rejects_<reason>).",
+    )
+    return dashboard(
+        "envmon-health",
+        "envmon: service health",
+        [stats, *series, connectivity, rejects],
+        [site_variable("envmon_stats")],
+        [],
+    )
+
+
+def main() -> None:
+    out = HERE / "dashboards"
+    out.mkdir(exist_ok=True)
+    for name, build in (("overview", overview), ("room", room), ("health", health)):
+        path = out / f"envmon-{name}.json"
+        path.write_text(json.dumps(build(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
