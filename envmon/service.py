@@ -116,7 +116,7 @@ class Service:
         self.alarm_publisher = MqttAlarmPublisher(self.mqtt.publish, self.prefix)
         self.dispatcher = Dispatcher(build_notifiers(settings.notify), settings.notify)
         self.stats = StatsCollector()
-        self.health = IngestHealth()
+        self.health = IngestHealth(stuck_after_s=settings.ingest.stuck_after_s)
         self.systemd = SystemdNotifier()
         self.scheduler = BackgroundScheduler(timezone="UTC")
 

@@ -119,6 +119,9 @@ class IngestSettings(_Section):
     max_future_s: Annotated[float, Field(gt=0)] = 300.0
     max_past_s: Annotated[float, Field(gt=0)] = 7 * 24 * 3600.0
     reject_log_interval_s: Annotated[float, Field(ge=0)] = 60.0
+    # Readings waiting this long with none becoming durable mean ingest is
+    # stuck: the systemd watchdog is no longer fed, so systemd restarts envmon.
+    stuck_after_s: Annotated[float, Field(gt=0)] = 60.0
     # Tried in order before the contract layout, which always applies last.
     topics: list[TopicRule] = Field(default_factory=list)
     # Extra room-state topic patterns ({site}, {room}, {prefix}, +, #), tried

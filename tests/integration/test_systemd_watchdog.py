@@ -20,8 +20,8 @@ from envmon.simulate.command import run_simulate
 from tests.servers import InfluxDB1, Mosquitto
 
 ROOT = Path(__file__).resolve().parents[2]
-# IngestHealth declares ingest stuck after 60 s without a durable reading.
-STUCK_AFTER_S = 60.0
+# ingest.stuck_after_s: ingest is stuck after this long without a durable reading.
+STUCK_AFTER_S = 8.0
 
 
 class NotifySocket:
@@ -85,6 +85,7 @@ def envmon_settings(tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1) -
         "timeout_s = 600\n"
         f'[storage]\nstate_dir = "{tmp_path / "state"}"\n'
         f'[facility]\nfile = "{ROOT / "config" / "facility.toml"}"\n'
+        f"[ingest]\nstuck_after_s = {STUCK_AFTER_S}\n"
     )
     return path
 
