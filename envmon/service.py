@@ -19,6 +19,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Final
@@ -30,6 +31,7 @@ from envmon.alarms.events import AlarmEvent
 from envmon.alarms.schedule import schedule_room_states
 from envmon.errors import EnvmonError
 from envmon.facility import Facility, load_facility
+from envmon.gmp import LIMIT_KEYS
 from envmon.health import IngestHealth
 from envmon.ingest.ingestor import Ingestor, Reject
 from envmon.ingest.mqtt import InboundMessage, MqttSource
@@ -38,12 +40,18 @@ from envmon.notify.alarm_topic import MqttAlarmPublisher
 from envmon.notify.dispatcher import Dispatcher
 from envmon.notify.escalation import due_escalations
 from envmon.notify.factory import build_notifiers
-from envmon.readings import Reading, RoomStateChange
+from envmon.readings import PARAMETERS_BY_KIND, Reading, RoomStateChange
 from envmon.settings import Settings
 from envmon.stats import StatsCollector
 from envmon.store.influx import make_writer
 from envmon.store.journal import AckRequest, Journal
-from envmon.store.lineproto import alarm_line, reading_line, room_state_line, stats_line
+from envmon.store.lineproto import (
+    alarm_line,
+    limits_line,
+    reading_line,
+    room_state_line,
+    stats_line,
+)
 from envmon.store.pipeline import DurableWriter
 from envmon.store.spool import Spool
 from envmon.systemd import SystemdNotifier
@@ -73,11 +81,25 @@ class _EscalationCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class _LimitsSnapshot:
+    now_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class _Reload:
     facility: Facility
 
 
-_WorkItem = Reading | RoomStateChange | AckRequest | _StaleCheck | _EscalationCheck | _Reload | None
+_WorkItem = (
+    Reading
+    | RoomStateChange
+    | AckRequest
+    | _StaleCheck
+    | _EscalationCheck
+    | _LimitsSnapshot
+    | _Reload
+    | None
+)
 
 
 class Service:
@@ -99,6 +121,7 @@ class Service:
             start_ns=time.time_ns(),
         )
         self._escalated: set[str] = set(self.journal.escalated_alarm_ids())
+        self.engine_facility = facility  # the alarm worker's view, swapped on reload
         self.ingestor = Ingestor(facility, settings.ingest, self.prefix)
         self.reject_log = RejectLog(settings.ingest.reject_log_interval_s)
         self.spool = Spool(
@@ -292,6 +315,9 @@ class Service:
         elif isinstance(item, RoomStateChange):
             events = self.engine.on_room_state(item)
             self.journal.record_room_state(item)
+            if item.source != "mqtt":
+                # MQTT states were stored on arrival; scheduled ones exist only here.
+                self.durable.submit(room_state_line(item), None)
         elif isinstance(item, _StaleCheck):
             events = self.engine.check_stale(item.now_ns)
         elif isinstance(item, _EscalationCheck):
@@ -306,12 +332,34 @@ class Service:
             self._apply_ack(item)
             return
         elif isinstance(item, _Reload):
+            self.engine_facility = item.facility
             self.engine.replace_facility(item.facility)
+            self._write_limits(time.time_ns())
+            return
+        elif isinstance(item, _LimitsSnapshot):
+            self._write_limits(item.now_ns)
             return
         else:
             return
         if events:
             self._emit(events)
+
+    def _write_limits(self, now_ns: int) -> None:
+        """The limits in force per room and measured parameter, for Grafana's limit lines."""
+        facility = self.engine_facility
+        for room in facility.model.rooms:
+            state = self.engine.room_state(room.id)
+            kinds = {sensor.kind for sensor in facility.sensors_in(room.id)}
+            for kind in kinds:
+                for parameter in PARAMETERS_BY_KIND[kind]:
+                    limits = self.engine.limits(room.id, parameter, state)
+                    if limits is None or not limits.has_limits:
+                        continue
+                    levels = {key: getattr(limits, key) for key in LIMIT_KEYS}
+                    self.durable.submit(
+                        limits_line(self.site, room.id, parameter, state.value, levels, now_ns),
+                        None,
+                    )
 
     def _apply_ack(self, request: AckRequest) -> None:
         """Outputs first, then the outcome: the CLI waiting on it then sees the topic updated."""
@@ -368,6 +416,15 @@ class Service:
             id="escalation-check",
             misfire_grace_time=None,
             coalesce=True,
+        )
+        self.scheduler.add_job(
+            lambda: self._work.put(_LimitsSnapshot(time.time_ns())),
+            "interval",
+            seconds=self.settings.alarms.limits_write_interval_s,
+            id="limits",
+            misfire_grace_time=None,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
         )
         self.scheduler.add_job(
             self._poll_acks,

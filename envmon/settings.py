@@ -39,6 +39,8 @@ class AlarmSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # How often communication loss is checked (wall clock).
     stale_check_interval_s: Annotated[float, Field(gt=0)] = 5.0
+    # How often the limits in force are written to InfluxDB (`limits`), for Grafana.
+    limits_write_interval_s: Annotated[float, Field(gt=0)] = 60.0
 
 
 class ReportSettings(BaseModel):

@@ -234,8 +234,9 @@ def parameter_panel(
 ) -> Panel:
     """Measured values per sensor, with the alert and action limits drawn as dashed steps.
 
-    Limits come from the ``limit`` field of ``alarm`` points: the limit in
-    force when envmon last judged this channel beyond it.
+    Limits come from the ``limits`` measurement, which envmon writes for
+    every room and measured parameter (the limits in force for the room's
+    current state) every ``alarms.limits_write_interval_s`` and on reload.
     """
     custom: dict[str, Any] = {"spanNulls": False}
     if log:
@@ -243,7 +244,7 @@ def parameter_panel(
     dashed = {"dash": [10, 10], "fill": "dash"}
     overrides = [
         {
-            "matcher": {"id": "byRegexp", "options": f".*{level} limit$"},
+            "matcher": {"id": "byRegexp", "options": f"^{level} (high|low) limit$"},
             "properties": [
                 {"id": "custom.lineStyle", "value": dashed},
                 {"id": "color", "value": {"mode": "fixed", "fixedColor": colour}},
@@ -264,10 +265,13 @@ def parameter_panel(
             ),
             target(
                 "B",
-                'SELECT max("limit") FROM "alarm" '
-                f'WHERE {ROOM} AND "parameter" = \'{parameter}\' AND "level" =~ /^(alert|action)$/ '
-                'AND $timeFilter GROUP BY time($__interval), "level" fill(previous)',
-                alias="$tag_level limit",
+                'SELECT last("alert_high") AS "alert high limit", '
+                'last("action_high") AS "action high limit", '
+                'last("alert_low") AS "alert low limit", '
+                'last("action_low") AS "action low limit" FROM "limits" '
+                f"WHERE {ROOM} AND \"parameter\" = '{parameter}' "
+                "AND $timeFilter GROUP BY time($__interval) fill(previous)",
+                alias="$col",
             ),
         ],
         description=f"{parameter} in {unit}; dashed: alert (orange) and action (red) limits.",

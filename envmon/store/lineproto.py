@@ -165,3 +165,21 @@ def alarm_line(e: AlarmEvent) -> str:
 def stats_line(site: str, fields: Mapping[str, FieldValue], ts_ns: int) -> str:
     """envmon's own counters, measurement ``envmon_stats``, tag site."""
     return line(ENVMON_STATS, {"site": site}, fields, ts_ns)
+
+
+def limits_line(
+    site: str,
+    room: str,
+    parameter: str,
+    room_state: str,
+    levels: Mapping[str, float | None],
+    ts_ns: int,
+) -> str:
+    """The limits in force for a room and parameter (measurement ``limits``).
+
+    ``levels`` maps alert_high, action_high, alert_low, action_low to values;
+    unset levels are left out, so Grafana draws only the lines that exist.
+    """
+    fields: dict[str, FieldValue] = {k: float(v) for k, v in levels.items() if v is not None}
+    fields["state"] = room_state
+    return line("limits", {"site": site, "room": room, "parameter": parameter}, fields, ts_ns)

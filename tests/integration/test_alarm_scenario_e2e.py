@@ -287,6 +287,13 @@ class TestAlarmScenario:
             "cleared_unacked",
         ]
 
+        # The limits in force are written for Grafana's limit lines.
+        limit_rows = influxdb.rows(
+            'SELECT last("action_high"), last("alert_high") FROM "limits" '
+            "WHERE \"room\" = 'FILL-A' AND \"parameter\" = 'particles_5_0um'"
+        )
+        assert limit_rows[0][1:] == [29.0, 20.0]
+
         # Webhook and email received every raise.
         ids = {a["id"] for a in alarms}
         wait_for(

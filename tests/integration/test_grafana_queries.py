@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from envmon.facility import Facility, load_facility
-from envmon.readings import NS_PER_S
+from envmon.gmp import LIMIT_KEYS, resolve_limits
+from envmon.readings import NS_PER_S, PARAMETERS_BY_KIND
 from envmon.simulate.fleet import Fleet
 from envmon.simulate.scenarios import build_scenario
+from envmon.store.lineproto import limits_line
 from tests.servers import InfluxDB1
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,6 +139,30 @@ def stats_lines(now_ns: int) -> list[str]:
     return lines
 
 
+def limits_lines(facility: Facility, now_ns: int) -> list[str]:
+    """The limits in force, as the service writes them every minute."""
+    out = []
+    for room in facility.model.rooms:
+        kinds = {s.kind for s in facility.sensors_in(room.id)}
+        for parameter in (p for kind in kinds for p in PARAMETERS_BY_KIND[kind]):
+            limits = resolve_limits(room, parameter, room.default_state)
+            if not limits.has_limits:
+                continue
+            levels = {key: getattr(limits, key) for key in LIMIT_KEYS}
+            for minutes_ago in range(0, 40, 10):
+                out.append(
+                    limits_line(
+                        facility.site,
+                        room.id,
+                        parameter,
+                        room.default_state.value,
+                        levels,
+                        now_ns - minutes_ago * MINUTE_NS,
+                    )
+                )
+    return out
+
+
 def write(influxdb: InfluxDB1, lines: list[str]) -> None:
     request = urllib.request.Request(
         f"{influxdb.url}/write?db={influxdb.database}&precision=ns",
@@ -172,7 +198,7 @@ class TestDashboardFiles:
                     assert t["rawQuery"] is True
 
     def test_room_dashboard_draws_limits_for_every_parameter(self) -> None:
-        """The room page has one panel per contract parameter with a limit query from alarm."""
+        """The room page has one panel per contract parameter with a query of its limits."""
         board = json.loads((ROOT / "deploy/grafana/dashboards/envmon-room.json").read_text())
         queries = [t["query"] for p in board["panels"] for t in p["targets"]]
         for parameter in (
@@ -195,7 +221,7 @@ class TestDashboardQueries:
         facility = load_facility(ROOT / "config" / "facility.toml")
         now_ns = time.time_ns()
         write(influxdb, simulated_lines(facility, now_ns))
-        write(influxdb, alarm_lines(now_ns) + stats_lines(now_ns))
+        write(influxdb, alarm_lines(now_ns) + stats_lines(now_ns) + limits_lines(facility, now_ns))
         checked, failures = 0, []
         for path in DASHBOARDS:
             for where, query in queries_of(json.loads(path.read_text())):
