@@ -1,0 +1,179 @@
+"""``envmon report``: gather the journal and InfluxDB, build the report, render it.
+
+This is the I/O edge of the report: it checks the request, queries InfluxDB
+and the journal, and hands plain values to ``build_report``. Every problem a
+user can cause is one ``EnvmonError`` with a message naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import envmon
+from envmon.errors import EnvmonError
+from envmon.facility import Facility, Room
+from envmon.gmp import resolve_limits
+from envmon.readings import NS_PER_S, Kind, RoomState, RoomStateChange, isoformat_ns
+from envmon.report.influxql import InfluxQLClient
+from envmon.report.model import (
+    STATES,
+    AckedExcursion,
+    LimitLines,
+    Report,
+    ReportInputs,
+    build_report,
+    room_parameters,
+)
+from envmon.report.queries import Scope, fetch
+from envmon.settings import Settings
+from envmon.store.journal import Journal
+
+FORMATS = ("pdf", "html", "csv", "json")
+
+
+def _renderer(fmt: str) -> Callable[[Report], bytes]:
+    # Imported on demand: matplotlib and reportlab take a second to load and
+    # a JSON report needs neither.
+    if fmt == "json":
+        from envmon.report.render_json import render_json
+
+        return render_json
+    if fmt == "csv":
+        from envmon.report.render_csv import render_csv
+
+        return render_csv
+    if fmt == "html":
+        from envmon.report.render_html import render_html
+
+        return render_html
+    from envmon.report.render_pdf import render_pdf
+
+    return render_pdf
+
+
+def resolve_rooms(facility: Facility, requested: Sequence[str] | None) -> tuple[str, ...]:
+    """The requested rooms (all of the facility's when none), each checked to exist."""
+    if not requested:
+        return tuple(sorted(facility.rooms))
+    unknown = [r for r in requested if r not in facility.rooms]
+    if unknown:
+        where = f" in {facility.path}" if facility.path else ""
+        raise EnvmonError(
+            f"unknown room {', '.join(repr(r) for r in unknown)}: the facility file{where} "
+            f"has {', '.join(sorted(facility.rooms))}"
+        )
+    return tuple(sorted(set(requested)))
+
+
+def silence_thresholds_ns(
+    facility: Facility, rooms: Sequence[str], tolerance_intervals: float
+) -> dict[Kind, int]:
+    """Per sensor kind, the shortest gap any of its sensors could have: the query's filter."""
+    out: dict[Kind, int] = {}
+    for room in rooms:
+        for sensor in facility.sensors_in(room):
+            threshold = int(tolerance_intervals * sensor.interval_s * NS_PER_S)
+            out[sensor.kind] = min(out.get(sensor.kind, threshold), threshold)
+    return out
+
+
+def chart_limits(
+    rooms: Sequence[Room], parameters: Mapping[str, Sequence[str]]
+) -> dict[tuple[str, str, RoomState], LimitLines]:
+    """Alert and action limits per room, parameter and state, for the chart lines."""
+    out: dict[tuple[str, str, RoomState], LimitLines] = {}
+    for room in rooms:
+        for parameter in parameters[room.id]:
+            for state in STATES:
+                resolved = resolve_limits(room, parameter, state)
+                out[(room.id, parameter, state)] = LimitLines(
+                    alert_high=resolved.alert_high,
+                    action_high=resolved.action_high,
+                    alert_low=resolved.alert_low,
+                    action_low=resolved.action_low,
+                )
+    return out
+
+
+def read_journal(
+    path: Path, from_ns: int, to_ns: int, rooms: Sequence[str]
+) -> tuple[tuple[AckedExcursion, ...], tuple[RoomStateChange, ...]]:
+    """Excursions overlapping the window with their acks, and the room-state changes."""
+    journal = Journal(path, readonly=True)
+    try:
+        records = journal.excursions(from_ns, to_ns, list(rooms))
+        changes = journal.room_state_changes(from_ns, to_ns, list(rooms))
+    finally:
+        journal.close()
+    excursions = tuple(
+        AckedExcursion(r.excursion, r.acked_by, r.acked_ns, r.comment) for r in records
+    )
+    return excursions, tuple(changes)
+
+
+def generate(
+    settings: Settings,
+    facility: Facility,
+    from_ns: int,
+    to_ns: int,
+    rooms: list[str] | None,
+    batch: str | None,
+    fmt: str,
+    generated_by: str,
+    *,
+    now_ns: int | None = None,
+) -> bytes:
+    """The report over [from, to) for ``rooms`` (all when None), rendered as ``fmt``."""
+    if fmt not in FORMATS:
+        raise EnvmonError(f"unknown report format {fmt!r} (use one of {', '.join(FORMATS)})")
+    if from_ns >= to_ns:
+        raise EnvmonError(
+            f"report window: --from {isoformat_ns(from_ns)} is not before "
+            f"--to {isoformat_ns(to_ns)}"
+        )
+    room_ids = resolve_rooms(facility, rooms)
+    scope = Scope(facility.site, room_ids, from_ns, to_ns)
+    tolerance = settings.report.gap_tolerance_intervals
+    client = InfluxQLClient(settings.influx)
+    measured = fetch(
+        client,
+        scope,
+        silence_thresholds_ns(facility, room_ids, tolerance),
+        with_series=fmt in ("pdf", "html"),
+    )
+    if not any(s.samples for s in measured.stats):
+        raise EnvmonError(
+            f"no readings for {', '.join(room_ids)} from {isoformat_ns(from_ns)} to "
+            f"{isoformat_ns(to_ns)} in InfluxDB at {client.url} (database {client.database!r}): "
+            "check the window (UTC) and the rooms"
+        )
+    excursions, changes = read_journal(settings.storage.journal_path, from_ns, to_ns, room_ids)
+    room_models = tuple(facility.rooms[r] for r in room_ids)
+    sensors = tuple(s for s in facility.model.sensors if s.room in room_ids)
+    inputs = ReportInputs(
+        from_ns=from_ns,
+        to_ns=to_ns,
+        rooms=room_models,
+        sensors=sensors,
+        stats=measured.stats,
+        spans=measured.spans,
+        silences=measured.silences,
+        excursions=excursions,
+        state_changes=changes,
+        gap_tolerance_intervals=tolerance,
+        batch=batch,
+        generated_ns=now_ns if now_ns is not None else time.time_ns(),
+        generated_by=generated_by,
+        envmon_version=envmon.__version__,
+        config_sha256=settings.config_sha256,
+        facility_sha256=facility.sha256,
+        series=measured.series,
+    )
+    if fmt in ("pdf", "html"):
+        parameters = {r.id: room_parameters(r, inputs) for r in room_models}
+        limits = chart_limits(room_models, parameters)
+        inputs = dataclasses.replace(inputs, limits=limits)
+    return _renderer(fmt)(build_report(inputs))

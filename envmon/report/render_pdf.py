@@ -1,0 +1,290 @@
+"""The report as a PDF for the batch record (reportlab, A4 landscape).
+
+Order: header (batch, window, rooms and grades, who/when, versions and
+hashes), one verdict line per room, the tables, a chart per room and
+parameter, and the review/approval signature block. Every page has a
+"page X of Y" footer carrying the batch and the content hash. reportlab's
+invariant mode keeps the bytes stable for equal content.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from reportlab import rl_config
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_LEFT, TA_RIGHT
+from reportlab.lib.pagesizes import A4, landscape
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    Image,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Table,
+    TableStyle,
+)
+
+from envmon.report.charts import CHART_NOTE, HEIGHT_IN, key_png, render_charts
+from envmon.report.contract import report_json
+from envmon.report.tables import (
+    NUMERIC_COLUMNS,
+    excursion_rows,
+    gap_rows,
+    header_rows,
+    parameter_rows,
+    state_rows,
+)
+from envmon.report.text import VERDICT_LABELS
+from envmon.report.values import Report
+
+PAGE = landscape(A4)
+MARGIN = 14 * mm
+BODY_WIDTH = PAGE[0] - 2 * MARGIN
+TITLE = "Environmental monitoring report - QA batch review"
+
+_styles = getSampleStyleSheet()
+H1 = ParagraphStyle("h1", parent=_styles["Title"], fontSize=16, alignment=TA_LEFT, spaceAfter=4)
+# keepWithNext: a heading never ends a page without its table.
+H2 = ParagraphStyle(
+    "h2", parent=_styles["Heading2"], fontSize=12, spaceBefore=8, spaceAfter=4, keepWithNext=1
+)
+BODY = ParagraphStyle("body", parent=_styles["BodyText"], fontSize=8.5, leading=10.5)
+CELL = ParagraphStyle("cell", parent=BODY, fontSize=7.5, leading=9)
+CELL_NUM = ParagraphStyle("num", parent=CELL, alignment=TA_RIGHT)
+CELL_MONO = ParagraphStyle("mono", parent=CELL, fontName="Courier", fontSize=7)
+NOTE = ParagraphStyle("note", parent=BODY, fontSize=7.5, textColor=colors.HexColor("#444444"))
+
+STATUS_COLOURS = {
+    "in_control": colors.HexColor("#2e7d32"),
+    "review": colors.HexColor("#b26a00"),
+    "not_in_control": colors.HexColor("#c62828"),
+}
+UNACKED_BACKGROUND = colors.HexColor("#fde0dc")
+HEADER_BACKGROUND = colors.HexColor("#e3e8f0")
+GRID = colors.HexColor("#9aa5b4")
+
+
+def _esc(text: Any) -> str:
+    return (
+        str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        if text is not None
+        else ""
+    )
+
+
+def _table(
+    header: list[str],
+    rows: list[list[str]],
+    widths: Sequence[float],
+    extra: list[Any] | None = None,
+) -> Table:
+    """A grid table whose cells wrap; the header row repeats on each page."""
+    styles = [CELL_NUM if h in NUMERIC_COLUMNS else CELL for h in header]
+    data = [[Paragraph(f"<b>{_esc(h)}</b>", st) for h, st in zip(header, styles, strict=True)]]
+    data += [[Paragraph(_esc(c), st) for c, st in zip(row, styles, strict=True)] for row in rows]
+    total = sum(widths)
+    table = Table(data, colWidths=[w / total * BODY_WIDTH for w in widths], repeatRows=1)
+    style = [
+        ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+        ("BACKGROUND", (0, 0), (-1, 0), HEADER_BACKGROUND),
+        ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ("TOPPADDING", (0, 0), (-1, -1), 2),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("LEFTPADDING", (0, 0), (-1, -1), 3),
+        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
+    ]
+    table.setStyle(TableStyle(style + (extra or [])))
+    return table
+
+
+def _header(report: Report, content_sha256: str) -> list[Flowable]:
+    rows = [*header_rows(report), ("Content SHA-256", content_sha256)]
+    data = [
+        [
+            Paragraph(f"<b>{_esc(k)}</b>", CELL),
+            Paragraph(_esc(v), CELL_MONO if "SHA-256" in k else CELL),
+        ]
+        for k, v in rows
+    ]
+    table = Table(data, colWidths=[45 * mm, BODY_WIDTH - 45 * mm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("LINEBELOW", (0, 0), (-1, -1), 0.3, GRID),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
+            ]
+        )
+    )
+    return [Paragraph(TITLE, H1), table]
+
+
+def _verdicts(report: Report) -> list[Flowable]:
+    data = []
+    for room in report.rooms:
+        colour = STATUS_COLOURS[room.verdict.status].hexval()[2:]
+        data.append(
+            [
+                Paragraph(f"<b>{_esc(room.room)}</b> (grade {_esc(room.grade)})", CELL),
+                Paragraph(
+                    f'<font color="#{colour}"><b>{VERDICT_LABELS[room.verdict.status]}</b></font>',
+                    CELL,
+                ),
+                Paragraph(_esc(room.verdict.text), CELL),
+            ]
+        )
+    table = Table(data, colWidths=[45 * mm, 30 * mm, BODY_WIDTH - 75 * mm])
+    table.setStyle(
+        TableStyle(
+            [("LINEBELOW", (0, 0), (-1, -1), 0.3, GRID), ("VALIGN", (0, 0), (-1, -1), "TOP")]
+        )
+    )
+    return [Paragraph("Verdict per room", H2), table]
+
+
+def _excursions(report: Report) -> list[Flowable]:
+    header, rows, unacked = excursion_rows(report)
+    if not rows:
+        return [Paragraph("Excursions", H2), Paragraph("No excursions in the window.", BODY)]
+    extra = [("BACKGROUND", (0, i + 1), (-1, i + 1), UNACKED_BACKGROUND) for i in unacked]
+    widths = [10, 8, 12, 8, 10, 10, 8, 6, 6, 8, 14, 12, 16]
+    flow: list[Flowable] = [Paragraph("Excursions", H2)]
+    if unacked:
+        flow.append(
+            Paragraph(
+                f'<font color="#c62828"><b>{len(unacked)} unacknowledged excursion'
+                f"{'' if len(unacked) == 1 else 's'}</b></font> (shaded rows).",
+                ParagraphStyle("warn", parent=BODY, keepWithNext=1),
+            )
+        )
+    flow.append(_table(header, rows, widths, extra))
+    return flow
+
+
+def _signatures() -> Flowable:
+    rows = [["", "Name", "Signature", "Date"]]
+    rows += [[role, "", "", ""] for role in ("Reviewed by (QA)", "Approved by (QP / QA head)")]
+    table = Table(
+        [[Paragraph(f"<b>{c}</b>" if i == 0 else c, BODY) for c in r] for i, r in enumerate(rows)],
+        colWidths=[w / 255 * BODY_WIDTH for w in (55, 70, 90, 40)],
+        rowHeights=[None, 16 * mm, 16 * mm],
+    )
+    table.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.5, GRID),
+                ("BACKGROUND", (0, 0), (-1, 0), HEADER_BACKGROUND),
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+            ]
+        )
+    )
+    return KeepTogether([Paragraph("Review and approval", H2), table])
+
+
+def _story(report: Report, content_sha256: str) -> list[Flowable]:
+    story: list[Flowable] = [*_header(report, content_sha256), *_verdicts(report)]
+    header, rows = parameter_rows(report)
+    story += [
+        Paragraph("Figures per room and parameter", H2),
+        _table(header, rows, [10, 6, 16, 8, 8, 9, 10, 10, 10, 6, 6]),
+    ]
+    header, rows = state_rows(report)
+    story += [Paragraph("Time in each room state", H2), _table(header, rows, [12, 6, 14, 14])]
+    story += _excursions(report)
+    header, rows = gap_rows(report)
+    story.append(Paragraph("Data gaps", H2))
+    if rows:
+        story.append(_table(header, rows, [10, 10, 15, 15, 10]))
+    else:
+        story.append(Paragraph("No data gaps in the window.", BODY))
+    story.append(
+        Paragraph(
+            f"A data gap is a silence longer than {report.gap_tolerance_intervals:g} x the "
+            "sensor's interval, including the window edges.",
+            NOTE,
+        )
+    )
+    story.append(_signatures())
+    if report.charts:
+        story += [PageBreak(), Paragraph("Charts", H2)]
+        story.append(
+            Paragraph(
+                CHART_NOTE,
+                NOTE,
+            )
+        )
+        height = BODY_WIDTH * HEIGHT_IN / 10.0
+        story.append(Image(io.BytesIO(key_png()), BODY_WIDTH, BODY_WIDTH * 0.032))
+        # reportlab recompresses the pixels: a fast PNG compression loses nothing.
+        pngs = render_charts(report.charts, report.from_ns, report.to_ns, compress_level=1)
+        for png in pngs:
+            story += [CondPageBreak(height + 4 * mm), Image(io.BytesIO(png), BODY_WIDTH, height)]
+    return story
+
+
+class _NumberedCanvas(Canvas):
+    """Draws the footer after layout, when the page count is known."""
+
+    footer_text = ""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[dict[str, Any]] = []
+
+    def showPage(self) -> None:
+        self._pages.append(dict(self.__dict__))
+        self._startPage()
+
+    def save(self) -> None:
+        total = len(self._pages)
+        for number, state in enumerate(self._pages, start=1):
+            self.__dict__.update(state)
+            self.setFont("Helvetica", 7.5)
+            self.setFillColor(colors.HexColor("#444444"))
+            self.drawString(MARGIN, 8 * mm, self.footer_text)
+            self.drawRightString(PAGE[0] - MARGIN, 8 * mm, f"page {number} of {total}")
+            super().showPage()
+        super().save()
+
+
+def render_pdf(report: Report) -> bytes:
+    obj = report_json(report)
+    content_sha256 = str(obj["content_sha256"])
+    out = io.BytesIO()
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=PAGE,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=16 * mm,
+        title=f"envmon report {report.batch or ''}".strip(),
+        author=report.generated_by,
+        subject=TITLE,
+        creator=f"envmon {report.envmon_version}",
+        invariant=1,
+    )
+    batch = f"Batch {report.batch}" if report.batch else "No batch"
+    footer = f"{batch} - envmon report - content SHA-256 {content_sha256[:16]}..."
+
+    class _Canvas(_NumberedCanvas):
+        footer_text = footer
+
+    # Binary image streams: ASCII85 (reportlab's default, for 7-bit mail) doubles
+    # the time spent embedding the charts and makes the file a quarter larger.
+    use_a85 = rl_config.useA85
+    rl_config.useA85 = 0
+    try:
+        doc.build(_story(report, content_sha256), canvasmaker=_Canvas)
+    finally:
+        rl_config.useA85 = use_a85
+    return out.getvalue()

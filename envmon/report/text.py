@@ -1,0 +1,75 @@
+"""How figures read in the human formats (PDF, HTML, CSV): labels, units, times."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from envmon.readings import NS_PER_S, UNIT_OF_PARAMETER, RoomState, isoformat_ns
+from envmon.report.contract import rounded
+
+PARAMETER_LABELS: Final = {
+    "particles_0_5um": "Particles 0.5 µm",
+    "particles_5_0um": "Particles 5.0 µm",
+    "temperature": "Temperature",
+    "humidity": "Humidity",
+    "diff_pressure": "Diff. pressure",
+}
+
+STATE_LABELS: Final = {RoomState.AT_REST: "at rest", RoomState.IN_OPERATION: "in operation"}
+
+VERDICT_LABELS: Final = {
+    "in_control": "IN CONTROL",
+    "review": "REVIEW",
+    "not_in_control": "NOT IN CONTROL",
+}
+
+
+def parameter_label(parameter: str, with_unit: bool = True) -> str:
+    label = PARAMETER_LABELS.get(parameter, parameter)
+    unit = UNIT_OF_PARAMETER.get(parameter)
+    return f"{label} ({unit})" if with_unit and unit else label
+
+
+def state_label(state: str | None) -> str:
+    if state is None:
+        return ""
+    try:
+        return STATE_LABELS[RoomState(state)]
+    except ValueError:
+        return state
+
+
+def time_text(ts_ns: int | None, empty: str = "") -> str:
+    """``2026-11-24 10:00:00Z``: RFC 3339 with a space, easier to read in a table."""
+    return isoformat_ns(ts_ns).replace("T", " ") if ts_ns is not None else empty
+
+
+def number_text(value: float | None, empty: str = "") -> str:
+    """Rounded as in the JSON; thousands separated by a thin space for counts."""
+    v = rounded(value)
+    if v is None:
+        return empty
+    if v == int(v) and abs(v) >= 10_000:
+        return f"{int(v):,}".replace(",", " ")
+    return f"{v:g}" if abs(v) < 1e6 else f"{v:.6g}"
+
+
+def duration_text(seconds: float | None, empty: str = "ongoing") -> str:
+    """``1 h 02 min 05 s`` style; seconds with decimals only under a minute."""
+    if seconds is None:
+        return empty
+    if seconds < 60:
+        return f"{rounded(seconds):g} s"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min {secs:02d} s"
+    return f"{minutes} min {secs:02d} s"
+
+
+def window_text(from_ns: int, to_ns: int) -> str:
+    return (
+        f"{time_text(from_ns)} to {time_text(to_ns)} "
+        f"({duration_text((to_ns - from_ns) / NS_PER_S)})"
+    )

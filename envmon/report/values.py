@@ -1,0 +1,203 @@
+"""The report's values: what a report is computed from, and what it says.
+
+Frozen dataclasses only; ``model.build_report`` turns ``ReportInputs`` into a
+``Report``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from envmon.alarms.events import Excursion
+from envmon.facility import Room, Sensor
+from envmon.readings import NS_PER_S, RoomState, RoomStateChange
+
+STATES: tuple[RoomState, ...] = (RoomState.AT_REST, RoomState.IN_OPERATION)
+
+
+# --- inputs -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SensorStats:
+    """InfluxDB aggregates of one sensor's parameter in the window."""
+
+    room: str
+    sensor: str
+    parameter: str
+    samples: int
+    min: float
+    max: float
+    sum: float
+
+
+@dataclass(frozen=True, slots=True)
+class SensorSpan:
+    """Time of a sensor's first and last point in the window (any parameter of its kind)."""
+
+    room: str
+    sensor: str
+    first_ns: int
+    last_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Silence:
+    """Two consecutive points of a sensor further apart than some threshold."""
+
+    room: str
+    sensor: str
+    start_ns: int
+    end_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class AckedExcursion:
+    """An excursion from the journal with the acknowledgement of its alarm."""
+
+    excursion: Excursion
+    acked_by: str | None = None
+    acked_ns: int | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesPoint:
+    """One downsampled chart bucket starting at ``ts_ns``."""
+
+    ts_ns: int
+    min: float
+    max: float
+    mean: float
+
+
+@dataclass(frozen=True, slots=True)
+class LimitLines:
+    """The limits drawn on a chart for one room state."""
+
+    alert_high: float | None = None
+    action_high: float | None = None
+    alert_low: float | None = None
+    action_low: float | None = None
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything a report is computed from; no I/O happens after this is built."""
+
+    from_ns: int
+    to_ns: int
+    rooms: tuple[Room, ...]
+    sensors: tuple[Sensor, ...]
+    stats: tuple[SensorStats, ...] = ()
+    spans: tuple[SensorSpan, ...] = ()
+    silences: tuple[Silence, ...] = ()
+    excursions: tuple[AckedExcursion, ...] = ()
+    state_changes: tuple[RoomStateChange, ...] = ()
+    gap_tolerance_intervals: float = 2.0
+    batch: str | None = None
+    generated_ns: int = 0
+    generated_by: str = ""
+    envmon_version: str = ""
+    config_sha256: str = ""
+    facility_sha256: str = ""
+    series: Mapping[tuple[str, str], tuple[SeriesPoint, ...]] = field(default_factory=dict)
+    limits: Mapping[tuple[str, str, RoomState], LimitLines] = field(default_factory=dict)
+
+
+# --- outputs ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterSummary:
+    parameter: str
+    samples: int
+    expected_samples: int
+    completeness_pct: float | None
+    min: float | None
+    max: float | None
+    mean: float | None
+    alert_excursions: int
+    action_excursions: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """``status`` is ``in_control``, ``review`` or ``not_in_control``; ``text`` one line."""
+
+    status: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSummary:
+    room: str
+    name: str
+    grade: str
+    parameters: tuple[ParameterSummary, ...]
+    time_in_state_s: tuple[tuple[RoomState, float], ...]
+    verdict: Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class ExcursionRow:
+    excursion: Excursion
+    acked_by: str | None
+    acked_ns: int | None
+    comment: str | None
+
+    @property
+    def acknowledged(self) -> bool:
+        return self.acked_by is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DataGap:
+    """A silence of a sensor longer than the tolerance; window edges count."""
+
+    room: str
+    sensor: str
+    start_ns: int
+    end_ns: int
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_ns - self.start_ns) / NS_PER_S
+
+
+@dataclass(frozen=True, slots=True)
+class StateSpan:
+    state: RoomState
+    start_ns: int
+    end_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """One room and parameter: downsampled series, limits per state span, excursions."""
+
+    room: str
+    parameter: str
+    points: tuple[SeriesPoint, ...]
+    limit_spans: tuple[tuple[StateSpan, LimitLines], ...]
+    excursions: tuple[Excursion, ...]
+    gaps: tuple[DataGap, ...] = ()
+    """Data gaps of the room's sensors that measure this parameter."""
+
+
+@dataclass(frozen=True)
+class Report:
+    batch: str | None
+    from_ns: int
+    to_ns: int
+    generated_ns: int
+    generated_by: str
+    envmon_version: str
+    config_sha256: str
+    facility_sha256: str
+    gap_tolerance_intervals: float
+    rooms: tuple[RoomSummary, ...]
+    excursions: tuple[ExcursionRow, ...]
+    data_gaps: tuple[DataGap, ...]
+    charts: tuple[Chart, ...]

@@ -1,0 +1,75 @@
+"""The one-line verdict per room that a QA reviewer signs against."""
+
+from __future__ import annotations
+
+from envmon.alarms.events import Level
+from envmon.facility import Room
+from envmon.report.values import DataGap, ExcursionRow, ParameterSummary, Verdict
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def verdict(
+    room: Room,
+    parameters: tuple[ParameterSummary, ...],
+    excursions: list[ExcursionRow],
+    gaps: list[DataGap],
+) -> Verdict:
+    """One line a QA reviewer can sign against.
+
+    Any action excursion means the room was not in control (Annex 1 action
+    limit); so does a data gap in Grade A, which Annex 1 §9.17 requires to be
+    monitored without interruption. Alert excursions, unacknowledged alarms,
+    missing samples and gaps elsewhere call for review.
+    """
+    action = [r for r in excursions if r.excursion.level is Level.ACTION]
+    alert = [r for r in excursions if r.excursion.level is Level.ALERT]
+    action_unacked = sum(not r.acknowledged for r in action)
+    alert_unacked = sum(not r.acknowledged for r in alert)
+    known = [p.completeness_pct for p in parameters if p.completeness_pct is not None]
+    completeness = min(known) if known else None
+    completeness_text = (
+        f"completeness {completeness:.1f} %" if completeness is not None else "no sensors"
+    )
+
+    findings: list[str] = []
+    if action:
+        if action_unacked == len(action):
+            findings.append(f"{_plural(len(action), 'action excursion')} unacknowledged")
+        elif action_unacked:
+            findings.append(
+                f"{_plural(len(action), 'action excursion')} ({action_unacked} unacknowledged)"
+            )
+        else:
+            findings.append(f"{_plural(len(action), 'action excursion')} (acknowledged)")
+    grade_a_gap = room.grade == "A" and bool(gaps)
+    if grade_a_gap:
+        findings.append(f"Grade A monitoring interrupted: {_plural(len(gaps), 'data gap')}")
+    if action or grade_a_gap:
+        rest = _review_findings(alert, alert_unacked, [], completeness, completeness_text)
+        return Verdict("not_in_control", "NOT IN CONTROL: " + "; ".join(findings + rest))
+
+    review = _review_findings(alert, alert_unacked, gaps, completeness, completeness_text)
+    if review:
+        return Verdict("review", "Review: no action excursions; " + "; ".join(review))
+    return Verdict("in_control", f"In control: no action excursions, {completeness_text}")
+
+
+def _review_findings(
+    alert: list[ExcursionRow],
+    alert_unacked: int,
+    gaps: list[DataGap],
+    completeness: float | None,
+    completeness_text: str,
+) -> list[str]:
+    findings = []
+    if alert:
+        suffix = f" ({alert_unacked} unacknowledged)" if alert_unacked else ""
+        findings.append(_plural(len(alert), "alert excursion") + suffix)
+    if completeness is None or completeness < 100.0:
+        findings.append(completeness_text)
+    if gaps:
+        findings.append(_plural(len(gaps), "data gap"))
+    return findings
