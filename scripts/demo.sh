@@ -171,7 +171,7 @@ database = "envmon"
 state_dir = "$RUN/state"
 
 [facility]
-file = "$ROOT/config/facility.toml"
+file = "$RUN/facility.toml"
 
 [alarms]
 stale_check_interval_s = 2
@@ -179,6 +179,10 @@ stale_check_interval_s = 2
 [log]
 stats_interval_s = 5
 EOF
+# The example facility, with every sensor reporting each second as the simulator
+# does here, so the report's expected samples and completeness are true.
+sed -e '/^stale_after_s = /d' -e 's/^interval_s = .*/interval_s = 1\nstale_after_s = 20/' \
+  "$ROOT/config/facility.toml" > "$RUN/facility.toml"
 "$ENVMON" check-config --config "$RUN/envmon.toml" > "$RUN/check-config.txt"
 "$ENVMON" run --config "$RUN/envmon.toml" > "$RUN/envmon.log" 2>&1 &
 ENVMON_PID=$!
@@ -228,6 +232,14 @@ sleep 3  # let envmon store the last readings
 TO=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # --- 7. the record ----------------------------------------------------------------------
+ACK_ID=$("$ENVMON" alarms --json --config "$RUN/envmon.toml" | "$PY" -c \
+  'import json, sys; print(next((a["id"] for a in json.load(sys.stdin) if a["level"] == "action"), ""))')
+if [ -n "$ACK_ID" ]; then
+  say "a facility engineer acknowledges action alarm $ACK_ID (envmon ack)"
+  "$ENVMON" ack "$ACK_ID" --user "demo-engineer" --comment "demo: burst investigated, line cleared" \
+    --config "$RUN/envmon.toml" || true
+  sleep 1
+fi
 say "alarms in the journal (envmon alarms --all):"
 "$ENVMON" alarms --all --config "$RUN/envmon.toml" || true
 "$ENVMON" report --config "$RUN/envmon.toml" --from "$FROM" --to "$TO" --batch DEMO-1 \

@@ -26,5 +26,11 @@ PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e '.[test]'
+# pip's chatter goes to a log, shown only when something fails.
+log=.venv/pip-install.log
+if ! { .venv/bin/python -m pip install -q --upgrade pip &&
+       .venv/bin/python -m pip install -q -e '.[test]'; } >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "install-deps: pip install failed (log: $log)" >&2
+  exit 1
+fi
