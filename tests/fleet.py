@@ -46,8 +46,12 @@ def facility_toml(n_sensors: int, site: str = "site1", sensors_per_room: int = 4
 
 
 def readings(
-    n_sensors: int, n_total: int, site: str = "site1", prefix: str = "fac",
-    start_ms: int | None = None, sensors_per_room: int = 4,
+    n_sensors: int,
+    n_total: int,
+    site: str = "site1",
+    prefix: str = "fac",
+    start_ms: int | None = None,
+    sensors_per_room: int = 4,
 ) -> list[SentReading]:
     """``n_total`` readings, round-robin over sensors, 1 s apart per sensor, ms-exact."""
     base = start_ms if start_ms is not None else (int(time.time()) - 3 * 3600) * 1000
@@ -72,8 +76,9 @@ def readings(
             payload = {"ts": ts_ms / 1000, "diff_pressure_pa": dp}
             fields = {"diff_pressure": dp}
         topic = f"{prefix}/{site}/{room}/{kind}/{sensor}"
-        out.append(SentReading(topic, json.dumps(payload).encode(), kind, sensor, room, ts_ms,
-                               fields))
+        out.append(
+            SentReading(topic, json.dumps(payload).encode(), kind, sensor, room, ts_ms, fields)
+        )
     return out
 
 

@@ -30,7 +30,10 @@ def write_settings(
     if influx is not None:
         influx_section = f'url = "{influx.url}"\napi = "v1"\ndatabase = "{influx.database}"\n'
     elif victoria is not None:
-        influx_section = f'url = "{victoria.url}"\napi = "v2"\nbucket = "envmon"\norg = "envmon"\ntoken = "unused"\n'
+        influx_section = (
+            f'url = "{victoria.url}"\napi = "v2"\nbucket = "envmon"\norg = "envmon"\n'
+            'token = "unused"\n'
+        )
     else:
         raise ValueError("need influx or victoria")
     path = workdir / "envmon.toml"
@@ -51,7 +54,7 @@ retry_max_s = 2
 timeout_s = 3
 
 [storage]
-state_dir = "{workdir / 'state'}"
+state_dir = "{workdir / "state"}"
 
 [facility]
 file = "{facility}"

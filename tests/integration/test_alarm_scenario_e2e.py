@@ -154,7 +154,7 @@ class TestAlarmScenario:
     def test_scripted_scenario_gives_exactly_the_expected_alarms(
         self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1
     ) -> None:
-        """Burst, short and long pressure dips and a silent sensor: five alarms, everywhere, once."""
+        """Burst, short and long pressure dips, a silent sensor: five alarms, everywhere, once."""
         facility = tmp_path / "facility.toml"
         facility.write_text(FACILITY)
         with webhook_receiver() as hook, smtp_inbox() as inbox:

@@ -61,6 +61,20 @@ def wait_for_count(influx: InfluxDB1, n: int, timeout_s: float = 90.0) -> int:
     return got
 
 
+def publish_in_background(
+    pub: Publisher, sent: list[SentReading], rate_per_s: float
+) -> tuple[threading.Thread, list[int]]:
+    """Publish at a steady rate while the test breaks things; ``confirmed`` gets the count."""
+    confirmed: list[int] = []
+    thread = threading.Thread(
+        target=lambda: confirmed.append(
+            pub.publish_all([(r.topic, r.payload) for r in sent], rate_per_s=rate_per_s)
+        )
+    )
+    thread.start()
+    return thread, confirmed
+
+
 @pytest.fixture
 def facility(tmp_path: Path) -> Path:
     return write_facility(tmp_path / "facility.toml", N_SENSORS)
@@ -153,20 +167,12 @@ class TestFaults:
         facility: Path,
         service_factory: list[ServiceProcess],
     ) -> None:
-        """InfluxDB stopped for 30 s mid-stream: readings are spooled, then replayed exactly once."""
+        """InfluxDB down 30 s mid-stream: readings are spooled, then replayed exactly once."""
         config = write_settings(tmp_path / "svc", mosquitto, facility, influx=influxdb)
         svc = start_service(config, tmp_path, service_factory)
         sent = readings(N_SENSORS, N_READINGS)
         pub = Publisher(mosquitto.port)
-        done = threading.Event()
-        confirmed: list[int] = []
-
-        def publish() -> None:
-            confirmed.append(pub.publish_all([(r.topic, r.payload) for r in sent], rate_per_s=400))
-            done.set()
-
-        thread = threading.Thread(target=publish)
-        thread.start()
+        thread, confirmed = publish_in_background(pub, sent, rate_per_s=400)
         time.sleep(5)
         influxdb.stop()
         outage_start = time.monotonic()
@@ -200,15 +206,7 @@ class TestFaults:
         svc = start_service(config, tmp_path, service_factory)
         sent = readings(N_SENSORS, N_READINGS)
         pub = Publisher(mosquitto.port)
-        done = threading.Event()
-        confirmed: list[int] = []
-
-        def publish() -> None:
-            confirmed.append(pub.publish_all([(r.topic, r.payload) for r in sent], rate_per_s=2000))
-            done.set()
-
-        thread = threading.Thread(target=publish)
-        thread.start()
+        thread, confirmed = publish_in_background(pub, sent, rate_per_s=2000)
         time.sleep(3)
         svc.kill()
         time.sleep(2)

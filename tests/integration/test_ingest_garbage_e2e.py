@@ -45,7 +45,7 @@ class TestGarbage:
     def test_garbage_is_rejected_and_valid_readings_around_it_are_stored(
         self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1
     ) -> None:
-        """Every bad payload gets a reject notice with a reason; the service survives; all valid stored."""
+        """Each bad payload gets a reasoned reject notice; the service lives; valid ones stored."""
         facility = write_facility(tmp_path / "facility.toml", 8)
         config = write_settings(tmp_path / "svc", mosquitto, facility, influx=influxdb)
         svc = ServiceProcess(config, tmp_path / "envmon.log")

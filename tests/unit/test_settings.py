@@ -84,7 +84,7 @@ class TestLoadSettings:
 
     def test_missing_secret_file_names_the_key(self, tmp_path: Path) -> None:
         """A token_file that cannot be read names influx.token_file."""
-        with pytest.raises(ConfigError, match="influx.token_file"):
+        with pytest.raises(ConfigError, match=r"influx\.token_file"):
             load_settings(write(tmp_path, '[influx]\ntoken_file = "nope"\n'))
 
     def test_config_path_resolution_order(self, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -29,7 +29,9 @@ class TestParseTime:
         """ISO 8601 with zone, epoch seconds, now and relative times become UTC ns."""
         assert parse_time(text, NOW, "--from") == expected
 
-    @pytest.mark.parametrize("text", ["2026-11-24T10:00:00", "yesterday", "-5w", "", "Infinity", "NaN"])
+    @pytest.mark.parametrize(
+        "text", ["2026-11-24T10:00:00", "yesterday", "-5w", "", "Infinity", "NaN"]
+    )
     def test_rejected_forms_name_the_option(self, text: str) -> None:
         """A naive or meaningless time is refused naming the option."""
         with pytest.raises(EnvmonError, match="--to"):
