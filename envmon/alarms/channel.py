@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
 from envmon.alarms.lifecycle import AlarmBook, make_alarm_id, return_to_normal
@@ -214,6 +214,37 @@ class Channel:
             room_state=detector.start_state.value,
             samples=detector.samples,
         )
+
+    def to_state(self) -> dict[str, Any]:
+        """The channel's whole judgement state, JSON-ready: a restart checkpoint."""
+        return {
+            "last_ts_ns": self.last_ts_ns,
+            "alarm_ids": list(self.alarm_ids),
+            "detectors": [d.to_state() for d in self.detectors],
+            "window": self.window.to_state() if self.window is not None else None,
+        }
+
+    def load_state(self, state: Mapping[str, Any], book: AlarmBook) -> None:
+        """Continue exactly where a checkpoint left off.
+
+        An alarm id is kept only while the book (restored from the journal) still
+        has that alarm active; otherwise its detector starts afresh.
+        """
+        self.last_ts_ns = max(self.last_ts_ns, int(state["last_ts_ns"]))
+        for i, (detector, saved) in enumerate(zip(self.detectors, state["detectors"], strict=True)):
+            detector.load_state(saved)
+            alarm_id = state["alarm_ids"][i]
+            alarm = book.get(alarm_id) if alarm_id is not None else None
+            if alarm is not None and alarm.active and detector.active:
+                self.alarm_ids[i] = alarm_id
+                book.track(alarm_id, detector)
+            else:
+                if self.alarm_ids[i] is not None:
+                    book.untrack(self.alarm_ids[i])  # type: ignore[arg-type]
+                self.alarm_ids[i] = None
+                detector.active = False
+        if self.window is not None and state["window"] is not None:
+            self.window.load_state(state["window"])
 
     def resume(self, alarm: Alarm, excursion: Excursion | None, book: AlarmBook) -> bool:
         """Continue an active alarm restored from the journal; False if it is not this

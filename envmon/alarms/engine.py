@@ -13,7 +13,8 @@ not judged against limits; the next ok reading clears it) and ``comm_loss``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Mapping
 from typing import Final
 
 from envmon.alarms.channel import Channel
@@ -63,8 +64,12 @@ class AlarmEngine:
     excursion, so an ongoing one is not raised twice. ``open_excursions`` (from
     the journal too, optional) give those excursions' true start and peak.
     ``start_ns`` is when sensors never heard from start counting as silent; by
-    default the first ``check_stale`` call. Raises ``ConfigError`` when the
-    facility's limits do not resolve.
+    default the first ``check_stale`` call. ``judged_until`` (see
+    ``judged_until``) marks, per (room, sensor, parameter), the event time up to
+    which readings were judged before a restart: the broker redelivers readings
+    that were judged but not yet acknowledged, and judging them again would
+    raise an excursion that already ended a second time. Raises ``ConfigError``
+    when the facility's limits do not resolve.
     """
 
     def __init__(
@@ -74,6 +79,8 @@ class AlarmEngine:
         *,
         open_excursions: Iterable[Excursion] = (),
         start_ns: int | None = None,
+        judged_until: Mapping[tuple[str, str, str], int] | None = None,
+        checkpoint: Mapping[str, str] | None = None,
     ) -> None:
         self._facility = facility
         self._site = facility.site
@@ -84,7 +91,10 @@ class AlarmEngine:
         self._sensors: dict[tuple[str, str], _SensorState] = {}
         self._book = AlarmBook()
         self._start_ns = start_ns
+        self._dirty: set[Channel] = set()
         self._restore(list(restored), {e.alarm_id: e for e in open_excursions})
+        self._skip_judged(judged_until or {})
+        self._load_checkpoint(checkpoint or {})
 
     # -- readings -------------------------------------------------------------------
 
@@ -120,9 +130,39 @@ class AlarmEngine:
                 if channel is None:
                     continue
             found = channel.observe(value, volume_l, ts_ns, state, book)
+            self._dirty.add(channel)
             if found:
                 events += found
         return events
+
+    # -- restart checkpoints ------------------------------------------------------------
+
+    def checkpoint(self) -> dict[str, str]:
+        """The state of every channel that judged a reading since the last call.
+
+        Keys are ``room/sensor/parameter``; values JSON. The service stores them
+        (journal) before it acknowledges the readings, so that after a crash the
+        engine continues exactly: readings the broker redelivers and the
+        checkpoint already covers are not newer than the channel's last one.
+        """
+        out = {
+            f"{ch.room}/{ch.sensor}/{ch.parameter}": json.dumps(
+                ch.to_state(), separators=(",", ":")
+            )
+            for ch in self._dirty
+        }
+        self._dirty.clear()
+        return out
+
+    def _load_checkpoint(self, checkpoint: Mapping[str, str]) -> None:
+        for key, text in checkpoint.items():
+            room, sensor, parameter = key.split("/", 2)
+            if parameter not in self._limits.get(room, {}):
+                continue  # no longer monitored
+            st = self._sensors.get((room, sensor)) or self._sensor(room, sensor)
+            channel = st.channels.get(parameter) or self._channel(st, parameter)
+            if channel is not None:
+                channel.load_state(json.loads(text), self._book)
 
     def _sensor(self, room: str, sensor: str) -> _SensorState:
         states = self._room_states.get(room)
@@ -260,6 +300,15 @@ class AlarmEngine:
                 if channel is not None:
                     channel.resume(alarm, excursions.get(alarm.id), self._book)
 
+    def _skip_judged(self, judged_until: Mapping[tuple[str, str, str], int]) -> None:
+        for (room, sensor, parameter), ts_ns in judged_until.items():
+            if parameter not in self._limits.get(room, {}):
+                continue  # the room or parameter is no longer monitored
+            st = self._sensors.get((room, sensor)) or self._sensor(room, sensor)
+            channel = st.channels.get(parameter) or self._channel(st, parameter)
+            if channel is not None:
+                channel.last_ts_ns = max(channel.last_ts_ns, ts_ns)
+
     def replace_facility(self, facility: Facility) -> None:
         """Reload (SIGHUP): new limits and sensors; channels that still exist keep their
         state. A channel whose room is gone has no limits: its next reading clears it.
@@ -278,6 +327,21 @@ class AlarmEngine:
             room_limits = limits.get(st.room, {})
             for parameter, channel in st.channels.items():
                 channel.set_limits(room_limits.get(parameter, {}))
+
+
+def judged_until(alarms: Iterable[Alarm]) -> dict[tuple[str, str, str], int]:
+    """Per (room, sensor, parameter): the latest return to normal of a limit alarm.
+
+    Readings up to a limit alarm's clear time (event time) were judged; after a
+    restart they can only come back as redeliveries. Pass every journaled
+    alarm, closed ones included (an alarm acked right after it cleared is closed).
+    """
+    out: dict[tuple[str, str, str], int] = {}
+    for alarm in alarms:
+        if alarm.level in (Level.ALERT, Level.ACTION) and alarm.cleared_ns is not None:
+            key = (alarm.room, alarm.sensor, alarm.parameter)
+            out[key] = max(out.get(key, alarm.cleared_ns), alarm.cleared_ns)
+    return out
 
 
 def _resolve_all(facility: Facility) -> dict[str, dict[str, LimitsByState]]:

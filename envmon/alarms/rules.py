@@ -20,8 +20,9 @@ it ends, so a new excursion needs N new readings beyond.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from envmon.readings import NS_PER_S, RoomState
 
@@ -88,6 +89,39 @@ class LevelDetector:
         self.peak = 0.0
         self.samples = 0
         self.limit = 0.0
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything this detector knows, as JSON-ready values (a restart checkpoint)."""
+        return {
+            "active": self.active,
+            "run_count": self.run_count,
+            "run_start_ns": self.run_start_ns,
+            "run_peak": self.run_peak,
+            "run_state": self.run_state.value,
+            "history": [[ts, v, beyond, state.value] for ts, v, beyond, state in self.history],
+            "start_ns": self.start_ns,
+            "start_state": self.start_state.value,
+            "peak": self.peak,
+            "samples": self.samples,
+            "limit": self.limit,
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Put back what ``to_state`` saved; in place, so holders of this object see it."""
+        self.active = bool(state["active"])
+        self.run_count = int(state["run_count"])
+        self.run_start_ns = int(state["run_start_ns"])
+        self.run_peak = float(state["run_peak"])
+        self.run_state = RoomState(state["run_state"])
+        self.history = deque(
+            ((int(ts), float(v), bool(b), RoomState(s)) for ts, v, b, s in state["history"]),
+            maxlen=self.history.maxlen,
+        )
+        self.start_ns = int(state["start_ns"])
+        self.start_state = RoomState(state["start_state"])
+        self.peak = float(state["peak"])
+        self.samples = int(state["samples"])
+        self.limit = float(state["limit"])
 
     def resize_history(self, history_len: int) -> None:
         """Keep the newest readings when the longest M in force changes (config reload)."""

@@ -8,6 +8,8 @@ total sampled volume) makes one stray count weigh what it physically is.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
+from typing import Any
 
 
 class RollingWindow:
@@ -18,6 +20,14 @@ class RollingWindow:
     def __init__(self) -> None:
         # (ts_ns, value per m³, sampled volume in litres or None)
         self.entries: deque[tuple[int, float, float | None]] = deque()
+
+    def to_state(self) -> list[list[Any]]:
+        return [[ts, v, vol] for ts, v, vol in self.entries]
+
+    def load_state(self, entries: Sequence[Sequence[Any]]) -> None:
+        self.entries = deque(
+            (int(ts), float(v), None if vol is None else float(vol)) for ts, v, vol in entries
+        )
 
     def add(self, ts_ns: int, per_m3: float, volume_l: float | None, keep_ns: int) -> None:
         """Add a reading (newest last) and forget readings older than ``keep_ns``."""

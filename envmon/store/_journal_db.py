@@ -70,6 +70,12 @@ CREATE TABLE IF NOT EXISTS room_states (
     ts_ns INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS room_states_ts ON room_states (room, ts_ns);
+-- The alarm engine's per-channel state, for an exact restart. Not part of the
+-- audit trail: a recovery cache, rewritten with every batch of judged readings.
+CREATE TABLE IF NOT EXISTS engine_checkpoint (
+    channel TEXT PRIMARY KEY,
+    state TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ack_requests (
     id INTEGER PRIMARY KEY,
     alarm_id TEXT NOT NULL,

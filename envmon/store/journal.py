@@ -21,7 +21,7 @@ import pwd
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,15 +131,47 @@ class Journal:
                     raise JournalError(f"{self.path}: cannot write the journal: {exc}") from None
                 raise
 
-    def record_events(self, events: Sequence[AlarmEvent]) -> None:
-        """Every event, in order, in one transaction."""
+    def record_events(
+        self, events: Sequence[AlarmEvent], checkpoint: Mapping[str, str] | None = None
+    ) -> None:
+        """Every event, in order, and the engine checkpoint behind them, in one transaction.
+
+        Writing both together keeps what the journal says happened and what the
+        engine resumes from after a crash in step.
+        """
         if not events:
+            if checkpoint:
+                self.save_checkpoint(checkpoint)
             return
         with self._appending() as append:
             for event in events:
                 append(
                     KIND_ALARM_PREFIX + event.transition.value, event.alarm.id, event_data(event)
                 )
+            if checkpoint:
+                _upsert_checkpoint(append.conn, checkpoint)
+
+    def save_checkpoint(self, checkpoint: Mapping[str, str]) -> None:
+        """The alarm engine's changed channel states (outside the audit chain)."""
+        if not checkpoint:
+            return
+        if self.readonly:
+            raise JournalError(f"{self.path}: journal opened read-only")
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                _upsert_checkpoint(conn, checkpoint)
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise JournalError(f"{self.path}: cannot write the checkpoint: {exc}") from None
+
+    def load_checkpoint(self) -> dict[str, str]:
+        with self._lock:
+            rows = self._conn.execute("SELECT channel, state FROM engine_checkpoint").fetchall()
+        return {row[0]: row[1] for row in rows}
 
     def record_room_state(self, change: RoomStateChange) -> None:
         with self._appending() as append:
@@ -320,3 +352,11 @@ class Journal:
                 raise JournalError(f"{self.path}: cannot read the journal: {exc}") from None
         head = None if head_row is None else (int(head_row["seq"]), str(head_row["hash"]))
         return verify_journal(entries, head, tables)
+
+
+def _upsert_checkpoint(conn: sqlite3.Connection, checkpoint: Mapping[str, str]) -> None:
+    conn.executemany(
+        "INSERT INTO engine_checkpoint (channel, state) VALUES (?, ?) "
+        "ON CONFLICT (channel) DO UPDATE SET state = excluded.state",
+        checkpoint.items(),
+    )

@@ -496,3 +496,24 @@ class TestJournalProcesses:
         j.close()
         assert result.problems == []
         assert result.entries == 60 + 40
+
+
+class TestEngineCheckpoint:
+    def test_checkpoint_round_trips_and_upserts(self, tmp_path: Path) -> None:
+        """Saved channel states come back; a later save replaces a channel's state."""
+        journal = Journal(tmp_path / "j.sqlite")
+        journal.save_checkpoint({"R/S/diff_pressure": '{"a":1}', "R/S/temperature": '{"b":2}'})
+        journal.save_checkpoint({"R/S/diff_pressure": '{"a":3}'})
+        assert journal.load_checkpoint() == {
+            "R/S/diff_pressure": '{"a":3}',
+            "R/S/temperature": '{"b":2}',
+        }
+        journal.close()
+
+    def test_events_and_checkpoint_share_a_transaction_and_verify(self, tmp_path: Path) -> None:
+        """Recording events with a checkpoint keeps the audit chain intact."""
+        journal = Journal(tmp_path / "j.sqlite")
+        journal.record_events([raised(alarm())], checkpoint={"R/S/p": "{}"})
+        assert journal.load_checkpoint() == {"R/S/p": "{}"}
+        assert journal.verify().ok
+        journal.close()
