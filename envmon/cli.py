@@ -254,9 +254,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _join_relative_times(argv: Sequence[str]) -> list[str]:
+    """``--from -24h`` as ``--from=-24h``: argparse would take ``-24h`` for an option."""
+    out: list[str] = []
+    items = list(argv)
+    i = 0
+    while i < len(items):
+        if items[i] in ("--from", "--to") and i + 1 < len(items) and items[i + 1][:1] == "-":
+            out.append(f"{items[i]}={items[i + 1]}")
+            i += 2
+            continue
+        out.append(items[i])
+        i += 1
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_relative_times(sys.argv[1:] if argv is None else argv))
     try:
         return int(args.func(args))
     except EnvmonError as exc:

@@ -57,8 +57,9 @@ class InfluxQLClient:
             token = s.token.get_secret_value() if s.token is not None else None
             return ({"Authorization": f"Token {token}"} if token else {}), {}
         if s.username is not None:
+            # A header, not u=/p= in the URL: URLs end up in proxy and access logs.
             password = s.password.get_secret_value() if s.password is not None else ""
-            return {}, {"u": s.username, "p": password}
+            return urllib3.make_headers(basic_auth=f"{s.username}:{password}"), {}
         return {}, {}
 
     def query(self, statements: Sequence[str]) -> list[list[Series]]:

@@ -84,3 +84,13 @@ class TestJournalCommands:
         rc = main(["report", "--from", "yesterday", "--to", "now", "--config", str(config)])
         assert rc == 1
         assert "--from 'yesterday'" in capsys.readouterr().err
+
+    def test_relative_from_is_not_taken_for_an_option(
+        self, config: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`--from -2h` parses as a time (the error is about the journal, not the option)."""
+        rc = main(["report", "--from", "-2h", "--to", "now", "--room", "NOPE",
+                   "--config", str(config)])  # fmt: skip
+        err = capsys.readouterr().err
+        assert rc == 1
+        assert "expected one argument" not in err and "envmon: error:" in err
