@@ -119,6 +119,12 @@ class IngestSettings(_Section):
     max_future_s: Annotated[float, Field(gt=0)] = 300.0
     max_past_s: Annotated[float, Field(gt=0)] = 7 * 24 * 3600.0
     reject_log_interval_s: Annotated[float, Field(ge=0)] = 60.0
+    # Warn (log + <prefix>/<site>/envmon/warnings) when a sensor's clock is off
+    # by more than this, judged over a window of readings (drift.py says why);
+    # at most once per sensor per clock_drift_warn_every_s. 0 turns it off.
+    clock_drift_warn_s: Annotated[float, Field(ge=0)] = 30.0
+    clock_drift_window_s: Annotated[float, Field(gt=0)] = 300.0
+    clock_drift_warn_every_s: Annotated[float, Field(gt=0)] = 3600.0
     # Readings waiting this long with none becoming durable mean ingest is
     # stuck: the systemd watchdog is no longer fed, so systemd restarts envmon.
     stuck_after_s: Annotated[float, Field(gt=0)] = 60.0

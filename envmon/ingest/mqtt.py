@@ -8,7 +8,12 @@ but not acknowledged, are delivered when it comes back.
 Threads: paho's network loop runs in one thread owned here, which also
 reconnects with exponential backoff (paho's own reconnect loop would hide the
 reason of a failure). ``on_message`` is called on that thread and must only
-hand the message on; ``ack`` and ``publish`` may be called from any thread.
+hand the message on; ``ack``, ``ack_many`` and ``publish`` may be called from
+any thread.
+
+The client is ``_paho_fast.BufferedClient`` (paho with buffered reads and
+bulk PUBACKs, see there) when this paho version allows it: ``ack_many`` then
+sends a batch of acknowledgements as one write.
 
 Acks are tied to the connection a message arrived on: after a reconnect the
 broker redelivers every unacknowledged message, so an ack for a delivery from
@@ -22,7 +27,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -33,6 +38,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from envmon.ingest import _paho_fast
 from envmon.ingest.config import MqttSettings
 
 log = logging.getLogger("envmon.ingest")
@@ -68,15 +74,19 @@ class MqttSource:
         self._thread: threading.Thread | None = None
         self._ack_lock = threading.Lock()
         self._generation = 0
-        # mid -> connection generations of its unacknowledged deliveries, oldest first.
-        self._pending: dict[int, deque[int]] = {}
+        # mid -> connection generation of its oldest unacknowledged delivery.
+        self._pending: dict[int, int] = {}
+        # Later deliveries of a mid still pending (the broker redelivers after
+        # a reconnect): rare, so the common case above holds a plain int.
+        self._pending_more: dict[int, deque[int]] = {}
         # Set when the broker accepts us: the backoff starts over after a lost connection.
         self._accepted = False
         self._client = self._make_client()
 
     def _make_client(self) -> paho.Client:
         s = self._settings
-        client = paho.Client(
+        client_class = _paho_fast.BufferedClient if _paho_fast.supported() else paho.Client
+        client = client_class(
             CallbackAPIVersion.VERSION2,
             client_id=s.client_id,
             protocol=paho.MQTTv5,
@@ -141,6 +151,31 @@ class MqttSource:
         if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             log.debug("MQTT %s: ack of mid %d not sent (%s)", self._where, mid, rc)
 
+    def ack_many(self, deliveries: Sequence[tuple[int, int]]) -> None:
+        """Acknowledge ``(mid, qos)`` deliveries, in arrival order, as one write.
+
+        The same as calling ``ack`` for each in turn (deliveries from an older
+        connection are dropped the same way), in one packet write.
+        """
+        client = self._client
+        if not isinstance(client, _paho_fast.BufferedClient):
+            for mid, qos in deliveries:
+                self.ack(mid, qos)
+            return
+        with self._ack_lock:
+            generation = self._generation
+            mids: list[int] = []
+            for mid, qos in deliveries:
+                if qos == 0 or self._take_pending(mid) != generation:
+                    continue
+                if qos == 1:
+                    mids.append(mid)
+                else:  # QoS 2 (envmon subscribes at 1): paho's own handshake, in order
+                    client.queue_pubacks(mids)
+                    mids = []
+                    client.ack(mid, qos)
+            client.queue_pubacks(mids)
+
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
         """Queue a message; paho sends it now or after the next reconnect."""
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
@@ -149,12 +184,13 @@ class MqttSource:
 
     def _take_pending(self, mid: int) -> int | None:
         """Generation of the oldest unacknowledged delivery of ``mid``."""
-        generations = self._pending.get(mid)
-        if not generations:
-            return None
-        generation = generations.popleft()
-        if not generations:
-            del self._pending[mid]
+        generation = self._pending.pop(mid, None)
+        if generation is not None and self._pending_more:
+            more = self._pending_more.get(mid)
+            if more:
+                self._pending[mid] = more.popleft()
+                if not more:
+                    del self._pending_more[mid]
         return generation
 
     def _run(self) -> None:
@@ -253,11 +289,10 @@ class MqttSource:
             received_ns = time.time_ns()
             if msg.qos > 0:
                 with self._ack_lock:
-                    generations = self._pending.get(msg.mid)
-                    if generations is None:
-                        self._pending[msg.mid] = deque((self._generation,))
+                    if msg.mid not in self._pending:
+                        self._pending[msg.mid] = self._generation
                     else:
-                        generations.append(self._generation)
+                        self._pending_more.setdefault(msg.mid, deque()).append(self._generation)
             self._on_message(
                 InboundMessage(
                     topic=msg.topic,

@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Mapping
 from functools import lru_cache
+from math import isfinite
 from typing import Final
 
 from envmon.alarms.events import AlarmEvent
@@ -126,6 +127,12 @@ def _reading_series(kind: str, site: str, room: str, grade: str, sensor: str) ->
     return tag_set(kind, {"site": site, "room": room, "grade": grade, "sensor": sensor}) + " "
 
 
+@lru_cache(maxsize=256)
+def _field_prefix(key: str) -> str:
+    """``key=``, escaped: readings carry a handful of parameter ids."""
+    return escape_key(key, "field key") + "="
+
+
 def reading_line(r: Reading) -> str:
     """A reading as its contract point: measurement = kind, tags site/room/grade/sensor.
 
@@ -133,15 +140,23 @@ def reading_line(r: Reading) -> str:
     string ``status`` only when the sensor reported a fault, so that a faulted
     reading without values is still stored.
     """
-    series = _reading_series(r.kind.value, r.site, r.room, r.grade, r.sensor)
-    fields = [f"{escape_key(k, 'field key')}={format_float(v)}" for k, v in r.values.items()]
+    # The per-reading hot path (bench/README.md): format_float inlined.
+    series = _reading_series(r.kind, r.site, r.room, r.grade, r.sensor)
+    fields = []
+    for key, value in r.values.items():
+        if not isfinite(value):
+            raise ValueError(f"line protocol: non-finite float {value!r}")
+        fields.append(_field_prefix(key) + repr(float(value)))
     if r.sample_volume_l is not None:
         fields.append(f"{SAMPLE_VOLUME_L}={format_float(r.sample_volume_l)}")
     if r.status != STATUS_OK:
         fields.append(f"{STATUS}={escape_string_field(r.status)}")
     if not fields:
         raise ValueError(f"line protocol: reading from {r.sensor} has no values and status ok")
-    return f"{series}{','.join(fields)} {_timestamp(r.ts_ns)}"
+    ts_ns = r.ts_ns
+    if type(ts_ns) is not int:
+        _timestamp(ts_ns)  # raises the TypeError with its message
+    return f"{series}{','.join(fields)} {ts_ns}"
 
 
 def room_state_line(c: RoomStateChange) -> str:

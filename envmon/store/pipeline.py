@@ -344,6 +344,9 @@ class DurableWriter(Generic[T]):
             self._set_healthy(True)
         elif result.outcome is Outcome.RETRY:
             self._mark_unhealthy(result)
+            # Not draining after all: the next successful replay starts the
+            # count, so "spool drained" reports the lines really replayed.
+            self._drain_started = None
         else:
             progressed = False
             for batch in batches:
@@ -413,7 +416,8 @@ class DurableWriter(Generic[T]):
             with self._cond:
                 pending = len(self._queue) + self._inflight
             log.error(
-                "refusing readings: spool full (%.1f%%) and %s unreachable; "
+                "refusing readings: spool full (%.1f%% of its bound, else its disk is full) "
+                "and %s unreachable; "
                 "%d readings wait unacknowledged",
                 self._spool.fill_pct,
                 self._writer.description,

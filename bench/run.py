@@ -1,0 +1,140 @@
+"""envmon's benchmark: one command, every figure of issue 7, medians over runs.
+
+    python bench/run.py [--runs 3] [--sensors 10000] [--quick] [--label before]
+
+Starts its own Mosquitto, InfluxDB 1.x and ``envmon run`` per run (fresh
+directories), prints a table and writes ``bench/results/<timestamp>.json``
+with every run's figures and their medians. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.engine_replay import replay_rates
+from bench.harness import BENCH_DIR, build_loadgen, load_average
+from bench.phases import BenchRun, RunConfig
+
+# (key, label, unit, target as text, passes(value, figures))
+ROWS = [
+    ("loadgen_per_s", "loadgen alone (publisher ceiling)", "msg/s", "", None),
+    ("broker_per_s", "mosquitto_sub (broker ceiling)", "msg/s", "", None),
+    ("paho_per_s", "bare paho-mqtt (Python ceiling)", "msg/s", "", None),
+    ("paho_cpu_ms_per_1000", "bare paho CPU per 1000 msgs at 1000/s", "ms", "", None),
+    ("ingest_per_s", "envmon ingest into InfluxDB", "readings/s", "", None),
+    ("ingest_pct_of_paho", "  as % of the paho ceiling", "%", ">= 70", lambda v, f: v >= 70),
+    ("ingest_lost", "  lost (published - stored)", "readings", "0", lambda v, f: v == 0),
+    ("cpu_ms_per_1000", "CPU per 1000 readings at 1000/s", "ms", "< 50", lambda v, f: v < 50),
+    ("rss_peak_mb", "peak RSS (VmHWM), 10k sensors", "MiB", "< 150", lambda v, f: v < 150),
+    ("alarm_p50_ms", "alarm latency p50 at 5000/s", "ms", "", None),
+    ("alarm_p99_ms", "alarm latency p99 at 5000/s", "ms", "< 50", lambda v, f: v < 50),
+    ("alarm_max_ms", "alarm latency max at 5000/s", "ms", "", None),
+    ("alarm_missed", "  alarms not seen", "alarms", "0", lambda v, f: v == 0),
+    ("spool_drain_per_s", "spool drain (arrivals 1000/s)", "lines/s", "", None),
+    ("spool_drain_x_arrival", "  drain / arrival rate", "x", ">= 5", lambda v, f: v >= 5),
+    ("spool_recovery_s", "  InfluxDB back -> spool empty", "s", "", None),
+    ("outage_lost", "  lost through the outage", "readings", "0", lambda v, f: v == 0),
+    (
+        "engine_replay_per_s",
+        "AlarmEngine replay (no I/O)",
+        "readings/s",
+        ">= 200000",
+        lambda v, f: v >= 200_000,
+    ),
+    ("engine_first_reading_per_s", "  first reading of each sensor", "readings/s", "", None),
+    ("envmon_log_errors", "envmon ERROR lines in log", "lines", "", None),
+]
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    keys = {k for r in runs for k in r}
+    return {k: statistics.median(r[k] for r in runs if k in r) for k in sorted(keys)}
+
+
+def table(figures: dict[str, float], runs: int) -> str:
+    out = [f"{'figure':<40} {'median of ' + str(runs):>14} {'unit':<11} {'target':<10} ok"]
+    for key, label, unit, target, passes in ROWS:
+        if key not in figures:
+            continue
+        v = figures[key]
+        shown = f"{v:,.1f}" if abs(v) < 1000 else f"{v:,.0f}"
+        verdict = "" if passes is None else ("yes" if passes(v, figures) else "NO")
+        out.append(f"{label:<40} {shown:>14} {unit:<11} {target:<10} {verdict}")
+    return "\n".join(out)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--sensors", type=int, default=10_000)
+    ap.add_argument("--loadgen-procs", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="smaller counts, for a smoke test")
+    ap.add_argument("--label", default="", help="stored in the result file (before/after)")
+    ap.add_argument("--keep", type=Path, help="keep server data and logs under this dir")
+    ap.add_argument(
+        "--envmon-src",
+        type=Path,
+        help="run envmon from this source tree (e.g. `git archive HEAD` of an older commit)",
+    )
+    args = ap.parse_args()
+    if args.envmon_src:
+        # `python -m envmon.cli` puts the working directory first on sys.path.
+        src = str(args.envmon_src.resolve())
+        os.environ["PYTHONPATH"] = src
+        os.chdir(src)
+
+    build_loadgen()
+    cfg = RunConfig(sensors=args.sensors, loadgen_procs=args.loadgen_procs)
+    if args.quick:
+        cfg = replace(
+            cfg,
+            ceiling_count=30_000,
+            ingest_count=30_000,
+            steady_s=5,
+            alarm_injections=40,
+            outage_s=8,
+        )
+    runs: list[dict[str, float]] = []
+    for i in range(args.runs):
+        print(f"run {i + 1}/{args.runs} (load average {load_average():.2f})", flush=True)
+        keep = args.keep / f"run{i + 1}" if args.keep else None
+        figures = BenchRun(
+            replace(cfg, keep_dir=keep), log=lambda s: print(s, flush=True)
+        ).measure()
+        first, steady = replay_rates(args.sensors, 100_000 if args.quick else 300_000)
+        figures["engine_first_reading_per_s"] = first
+        figures["engine_replay_per_s"] = steady
+        print(
+            f"  engine replay: {steady:,.0f}/s (first reading per sensor {first:,.0f}/s)",
+            flush=True,
+        )
+        figures["load_average"] = load_average()
+        runs.append(figures)
+    summary = medians(runs)
+    print()
+    print(table(summary, len(runs)))
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out = BENCH_DIR / "results" / f"{stamp}.json"
+    out.parent.mkdir(exist_ok=True)
+    cfg_json = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
+    out.write_text(
+        json.dumps(
+            {"label": args.label, "config": cfg_json, "runs": runs, "median": summary}, indent=2
+        )
+        + "\n"
+    )
+    print(f"\nwritten {out.relative_to(BENCH_DIR.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
