@@ -26,6 +26,7 @@ from typing import Final
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from envmon.ackgate import AckGate, Pending
 from envmon.alarms.engine import AlarmEngine, judged_until
 from envmon.alarms.events import AlarmEvent
 from envmon.alarms.schedule import schedule_room_states
@@ -66,6 +67,9 @@ STOP_BUDGET_S: Final = 8.0
 # reading (profiled at 1 000 readings/s, bench/README.md); 5 ms is small
 # beside the 50 ms alarm-latency target.
 ALARM_PAUSE_S: Final = 0.005
+# Busy, the alarm worker checkpoints at most this often: the cost grows with
+# the channels that changed, and acknowledgements wait for it.
+CHECKPOINT_EVERY_S: Final = 0.25
 LIMITS_ROOMS_PER_SLICE: Final = 100
 
 
@@ -125,6 +129,7 @@ class Service:
             open_excursions=self.journal.open_excursions(),
             start_ns=time.time_ns(),
             judged_until=judged_until(self.journal.alarms(include_closed=True)),
+            checkpoint=self.journal.load_checkpoint(),
         )
         self._escalated: set[str] = set(self.journal.escalated_alarm_ids())
         self.engine_facility = facility  # the alarm worker's view, swapped on reload
@@ -141,12 +146,16 @@ class Service:
             warn_pct=settings.storage.spool_warn_pct,
         )
         self.influx = make_writer(settings.influx)
-        self.durable: DurableWriter[MessageToken | None] = DurableWriter(
+        self.durable: DurableWriter[Pending[MessageToken] | None] = DurableWriter(
             self.influx, self.spool, settings.influx, on_durable=self._on_durable
         )
         self.mqtt = MqttSource(
             settings.mqtt, on_message=self._on_message, on_connection_change=self._on_connection
         )
+        # A message is acknowledged once durable and judged (envmon/ackgate.py).
+        self.ack_gate: AckGate[MessageToken] = AckGate(self.mqtt.ack_many)
+        self._seq = 0  # arrival order; paho's thread only
+        self._judged_seq = -1  # the alarm worker's: last message judged
         self.alarm_publisher = MqttAlarmPublisher(self.mqtt.publish, self.prefix)
         self.dispatcher = Dispatcher(build_notifiers(settings.notify), settings.notify)
         self.stats = StatsCollector()
@@ -154,7 +163,9 @@ class Service:
         self.systemd = SystemdNotifier()
         self.scheduler = BackgroundScheduler(timezone="UTC")
 
-        self._work: queue.SimpleQueue[_WorkItem] = queue.SimpleQueue()
+        self._work: queue.SimpleQueue[_WorkItem | tuple[int, Reading | RoomStateChange]] = (
+            queue.SimpleQueue()
+        )
         self._accepting = threading.Event()
         self._stop = threading.Event()
         self._reload = threading.Event()
@@ -259,22 +270,27 @@ class Service:
     def _on_message(self, msg: InboundMessage) -> None:
         if not self._accepting.is_set():
             return  # not acknowledged: the broker redelivers it to the next run
-        token = (msg.mid, msg.qos) if msg.qos > 0 else None
+        self._seq = seq = self._seq + 1
+        mqtt_token = (msg.mid, msg.qos) if msg.qos > 0 else None
         result = self.ingestor.handle(msg.topic, msg.payload, msg.received_ns)
         if isinstance(result, Reading):
             self.stats.reading()
-            self.durable.submit(reading_line(result), token)
-            self._work.put(result)
+            self.durable.submit(
+                reading_line(result), Pending(seq, True, mqtt_token) if mqtt_token else None
+            )
+            self._work.put((seq, result))
             self._check_drift(result)
         elif isinstance(result, RoomStateChange):
-            self.durable.submit(room_state_line(result), token)
-            self._work.put(result)
-        elif isinstance(result, Reject):
-            self.stats.reject(result.reason)
-            self.durable.submit(None, token)
-            self._handle_reject(result, msg.received_ns)
+            self.durable.submit(
+                room_state_line(result), Pending(seq, True, mqtt_token) if mqtt_token else None
+            )
+            self._work.put((seq, result))
         else:
-            self.durable.submit(None, token)
+            # Rejects and our own topics: nothing to judge, acked once durable in order.
+            self.durable.submit(None, Pending(seq, False, mqtt_token) if mqtt_token else None)
+            if isinstance(result, Reject):
+                self.stats.reject(result.reason)
+                self._handle_reject(result, msg.received_ns)
 
     def _check_drift(self, reading: Reading) -> None:
         warning = self.drift.observe(reading)
@@ -311,14 +327,14 @@ class Service:
 
     # --- DurableWriter thread ------------------------------------------------
 
-    def _on_durable(self, tokens: list[MessageToken | None]) -> None:
-        # One write for the whole batch, in arrival order.
-        self.mqtt.ack_many([token for token in tokens if token is not None])
+    def _on_durable(self, tokens: list[Pending[MessageToken] | None]) -> None:
+        self.ack_gate.durable([t for t in tokens if t is not None])
 
     # --- alarm worker: the only thread that touches the engine ---------------
 
     def _alarm_worker(self) -> None:
         get, get_nowait = self._work.get, self._work.get_nowait
+        last_checkpoint = time.monotonic()
         while True:
             item = get()  # blocks only when a pause found nothing new
             while item is not None:
@@ -328,6 +344,9 @@ class Service:
                     # The worker must survive anything one item does; the reading
                     # itself is already on its way to storage.
                     log.exception("alarm worker failed on %r", item)
+                if time.monotonic() - last_checkpoint >= CHECKPOINT_EVERY_S:
+                    self._checkpoint()
+                    last_checkpoint = time.monotonic()
                 try:
                     item = get_nowait()
                 except queue.Empty:
@@ -339,10 +358,29 @@ class Service:
                     except queue.Empty:
                         break
             else:
+                self._checkpoint()
                 return
+            self._checkpoint()
+            last_checkpoint = time.monotonic()
 
-    def _handle_work(self, item: _WorkItem) -> None:
+    def _checkpoint(self) -> None:
+        """Save what the engine judged, then let those messages be acknowledged."""
+        try:
+            self.journal.save_checkpoint(self.engine.checkpoint())
+        except EnvmonError as exc:
+            # Without the checkpoint the messages stay unacknowledged: the broker
+            # keeps them, and the next start judges them again.
+            log.error("alarm checkpoint not saved, acknowledgements held back: %s", exc)
+            return
+        self.ack_gate.judged(self._judged_seq)
+
+    def _handle_work(self, work: _WorkItem | tuple[int, Reading | RoomStateChange]) -> None:
         events: list[AlarmEvent]
+        item: _WorkItem
+        if isinstance(work, tuple):
+            self._judged_seq, item = work
+        else:
+            item = work
         if isinstance(item, Reading):
             events = self.engine.on_reading(item)
         elif isinstance(item, RoomStateChange):
@@ -431,7 +469,7 @@ class Service:
 
     def _emit(self, events: list[AlarmEvent]) -> None:
         """Journal first (the record of truth), then every output."""
-        self.journal.record_events(events)
+        self.journal.record_events(events, checkpoint=self.engine.checkpoint())
         for event in events:
             self.durable.submit(alarm_line(event), None)
             self.alarm_publisher.publish(event)

@@ -216,7 +216,15 @@ class Channel:
         )
 
     def to_state(self) -> dict[str, Any]:
-        """The channel's whole judgement state, JSON-ready: a restart checkpoint."""
+        """The channel's whole judgement state, JSON-ready: a restart checkpoint.
+
+        Most channels are idle (no run, no history, no window): their state is
+        only the last judged timestamp, which keeps checkpoints cheap at scale.
+        """
+        if self.window is None and all(
+            not d.active and not d.run_count and not d.history for d in self.detectors
+        ):
+            return {"last_ts_ns": self.last_ts_ns}
         return {
             "last_ts_ns": self.last_ts_ns,
             "alarm_ids": list(self.alarm_ids),
@@ -231,6 +239,15 @@ class Channel:
         has that alarm active; otherwise its detector starts afresh.
         """
         self.last_ts_ns = max(self.last_ts_ns, int(state["last_ts_ns"]))
+        if "detectors" not in state:  # idle when saved
+            for i, detector in enumerate(self.detectors):
+                if self.alarm_ids[i] is not None:
+                    book.untrack(self.alarm_ids[i])  # type: ignore[arg-type]
+                    self.alarm_ids[i] = None
+                detector.active = False
+                detector.run_count = 0
+                detector.history.clear()
+            return
         for i, (detector, saved) in enumerate(zip(self.detectors, state["detectors"], strict=True)):
             detector.load_state(saved)
             alarm_id = state["alarm_ids"][i]

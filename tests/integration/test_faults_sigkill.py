@@ -7,8 +7,9 @@ the stream, a pressure sensor dips below its action limit for 300 samples.
 
 After the loop: exactly the published readings are in InfluxDB (count,
 values, timestamps), and the journal holds that excursion exactly once:
-raised once, cleared once, with its true start and end. (Its peak and sample
-count are not yet right after restarts: see the xfail at the end.)
+raised once, cleared once, with its true start and end. Its peak and sample
+count are exact too: the engine resumes from its checkpoint, and a reading is
+acknowledged only once durable and judged.
 """
 
 from __future__ import annotations
@@ -145,11 +146,5 @@ class TestSigkillLoop:
             f"{len(expected)} stored, 0 lost; excursion raised once, cleared once; "
             f"excursion peak {ex.peak} (true {true_peak}), samples {ex.samples} of {len(DIP)}"
         )
-        if (ex.peak, ex.samples) != (true_peak, len(DIP)):
-            # Known defect (reported to the lead): an open excursion's peak and
-            # sample count are journaled only at raise and clear, so a restart
-            # resumes them from the raise. Everything above holds; this does not.
-            pytest.xfail(
-                f"excursion peak {ex.peak} (true {true_peak}), samples {ex.samples} "
-                f"(true {len(DIP)}) after restarts"
-            )
+        # The engine resumes from its checkpoint and acks wait for it: exact.
+        assert (ex.peak, ex.samples) == (true_peak, len(DIP))
