@@ -70,6 +70,7 @@ class MqttSource:
         self._on_connection_change = on_connection_change
         self._where = f"{settings.host}:{settings.port}"
         self._stopping = threading.Event()
+        self._subscribe_mid: int | None = -1
         self._connected = threading.Event()
         self._thread: threading.Thread | None = None
         self._ack_lock = threading.Lock()
@@ -107,6 +108,7 @@ class MqttSource:
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
+        client.on_subscribe = self._handle_subscribe
         return client
 
     @property
@@ -254,7 +256,9 @@ class MqttSource:
             with self._ack_lock:
                 self._generation += 1
             options = SubscribeOptions(qos=1)
-            client.subscribe([(topic, options) for topic in self._settings.topics])
+            _, self._subscribe_mid = client.subscribe(
+                [(topic, options) for topic in self._settings.topics]
+            )
             self._accepted = True
             if not flags.session_present:
                 log.info(
@@ -262,9 +266,27 @@ class MqttSource:
                     self._where,
                     self._settings.client_id,
                 )
-            self._set_connected(True, "connected")
+            # "Connected" waits for the SUBACK: before it, a reading can still be missed.
         except Exception:
             log.exception("MQTT %s: error in connect handler", self._where)
+
+    def _handle_subscribe(
+        self,
+        client: paho.Client,
+        userdata: Any,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        try:
+            if mid != self._subscribe_mid:
+                return
+            for topic, code in zip(self._settings.topics, reason_codes, strict=False):
+                if code.is_failure:
+                    log.error("MQTT %s: subscription to %r refused: %s", self._where, topic, code)
+            self._set_connected(True, "connected")
+        except Exception:
+            log.exception("MQTT %s: error in subscribe handler", self._where)
 
     def _handle_disconnect(
         self,
