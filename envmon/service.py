@@ -132,7 +132,6 @@ class Service:
             checkpoint=self.journal.load_checkpoint(),
         )
         self._escalated: set[str] = set(self.journal.escalated_alarm_ids())
-        self.engine_facility = facility  # the alarm worker's view, swapped on reload
         self.ingestor = Ingestor(facility, settings.ingest, self.prefix)
         self.reject_log = RejectLog(settings.ingest.reject_log_interval_s)
         self.drift = ClockDriftMonitor(
@@ -403,7 +402,6 @@ class Service:
             self._apply_ack(item)
             return
         elif isinstance(item, _Reload):
-            self.engine_facility = item.facility
             self.engine.replace_facility(item.facility)
             self._work.put(_LimitsSnapshot(time.time_ns()))
             return
@@ -424,7 +422,7 @@ class Service:
         where the next slice starts, None when done. A campus in one go held
         the alarm worker (and alarm latency) for a quarter of a second.
         """
-        facility = self.engine_facility
+        facility = self.engine.facility  # the alarm worker's view, swapped on reload
         rooms = facility.model.rooms[first_room : first_room + LIMITS_ROOMS_PER_SLICE]
         wanted = {room.id for room in rooms}
         # One pass over the sensors: sensors_in() per room is rooms x sensors,

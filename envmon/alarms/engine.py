@@ -309,6 +309,11 @@ class AlarmEngine:
             if channel is not None:
                 channel.last_ts_ns = max(channel.last_ts_ns, ts_ns)
 
+    @property
+    def facility(self) -> Facility:
+        """The facility the engine judges against (the latest reload's)."""
+        return self._facility
+
     def replace_facility(self, facility: Facility) -> None:
         """Reload (SIGHUP): new limits and sensors; channels that still exist keep their
         state. A channel whose room is gone has no limits: its next reading clears it.

@@ -75,6 +75,16 @@ def publish_in_background(
     return thread, confirmed
 
 
+def assert_exactly_delivered(
+    thread: threading.Thread, confirmed: list[int], influx: InfluxDB1, sent: list[SentReading]
+) -> None:
+    """The broker confirmed every reading, and InfluxDB holds exactly those, no more."""
+    thread.join(timeout=120)
+    assert confirmed == [len(sent)]
+    assert wait_for_count(influx, len(sent), timeout_s=120) == len(sent)
+    assert influx_points(influx) == expected_points(sent)
+
+
 @pytest.fixture
 def facility(tmp_path: Path) -> Path:
     return write_facility(tmp_path / "facility.toml", N_SENSORS)
@@ -180,10 +190,7 @@ class TestFaults:
         assert svc.alive(), "envmon must keep running while InfluxDB is down"
         influxdb.start()
         outage_s = time.monotonic() - outage_start
-        thread.join(timeout=120)
-        assert confirmed == [N_READINGS]
-        assert wait_for_count(influxdb, N_READINGS, timeout_s=120) == N_READINGS
-        assert influx_points(influxdb) == expected_points(sent)
+        assert_exactly_delivered(thread, confirmed, influxdb, sent)
         log = svc.log()
         assert "spool" in log.lower()
         pub.close()
@@ -211,10 +218,7 @@ class TestFaults:
         svc.kill()
         time.sleep(2)
         svc.start()
-        thread.join(timeout=120)
-        assert confirmed == [N_READINGS]
-        assert wait_for_count(influxdb, N_READINGS, timeout_s=120) == N_READINGS
-        assert influx_points(influxdb) == expected_points(sent)
+        assert_exactly_delivered(thread, confirmed, influxdb, sent)
         pub.close()
         code, _ = svc.terminate()
         assert code == 0
