@@ -11,6 +11,7 @@ with ``window_s`` the value judged is the rolling-window concentration.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -67,6 +68,7 @@ class Channel:
         "alarm_ids",
         "detectors",
         "keep_ns",
+        "key",
         "last_ts_ns",
         "parameter",
         "room",
@@ -85,6 +87,8 @@ class Channel:
         limits_by_state: Mapping[RoomState, ResolvedLimits],
     ) -> None:
         self.site, self.room, self.sensor, self.parameter = site, room, sensor, parameter
+        self.key = f"{room}/{sensor}/{parameter}"
+        """The channel's name in checkpoints."""
         self.last_ts_ns = -1
         self.alarm_ids: list[str | None] = [None, None, None, None]
         self.detectors = tuple(LevelDetector(high) for high in HIGH_SIDE)
@@ -221,9 +225,7 @@ class Channel:
         Most channels are idle (no run, no history, no window): their state is
         only the last judged timestamp, which keeps checkpoints cheap at scale.
         """
-        if self.window is None and all(
-            not d.active and not d.run_count and not d.history for d in self.detectors
-        ):
+        if self._idle():
             return {"last_ts_ns": self.last_ts_ns}
         return {
             "last_ts_ns": self.last_ts_ns,
@@ -231,6 +233,18 @@ class Channel:
             "detectors": [d.to_state() for d in self.detectors],
             "window": self.window.to_state() if self.window is not None else None,
         }
+
+    def state_json(self) -> str:
+        """``to_state()`` as compact JSON; the idle case without the encoder, as
+        checkpoints write one per reading judged."""
+        if self._idle():
+            return f'{{"last_ts_ns":{self.last_ts_ns}}}'
+        return json.dumps(self.to_state(), separators=(",", ":"))
+
+    def _idle(self) -> bool:
+        return self.window is None and all(
+            not (d.active or d.run_count or d.history) for d in self.detectors
+        )
 
     def load_state(self, state: Mapping[str, Any], book: AlarmBook) -> None:
         """Continue exactly where a checkpoint left off.

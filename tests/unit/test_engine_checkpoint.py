@@ -104,3 +104,39 @@ class TestCheckpointRestart:
         assert engine.checkpoint() == {}
         state = json.loads(first["FILL/DP1/diff_pressure"])
         assert state["last_ts_ns"] == T0
+
+    def test_checkpoint_text_is_the_channel_state(self) -> None:
+        """Each checkpoint value, idle or in an excursion, is exactly the channel's
+        ``to_state()`` as JSON (the idle case is written without the encoder)."""
+        engine = AlarmEngine(FACILITY)
+        for r in readings():
+            engine.on_reading(r)
+            saved = engine.checkpoint()
+            for st in engine._sensors.values():
+                for channel in st.channels.values():
+                    if channel.key in saved:
+                        assert json.loads(saved[channel.key]) == channel.to_state()
+
+
+class TestPrime:
+    def test_builds_every_channel_of_every_sensor(self) -> None:
+        """Every (sensor, parameter of its kind) with limits exists before any reading."""
+        engine = AlarmEngine(FACILITY)
+        assert engine.prime() == 3
+        channels = {ch.key for st in engine._sensors.values() for ch in st.channels.values()}
+        assert channels == {
+            "FILL/DP1/diff_pressure", "FILL/PC1/particles_0_5um", "FILL/PC1/particles_5_0um"
+        }  # fmt: skip
+        assert engine.prime() == 0
+        assert engine.checkpoint() == {}  # built, not judged: nothing to save
+
+    def test_primed_engine_judges_the_same(self) -> None:
+        """Priming changes no event: same transitions, ids and excursions."""
+        rs = readings()
+        plain = run(AlarmEngine(FACILITY), rs)
+        primed_engine = AlarmEngine(FACILITY)
+        primed_engine.prime()
+        primed = run(primed_engine, rs)
+        assert [(e.transition, e.alarm, e.excursion) for e in primed] == [
+            (e.transition, e.alarm, e.excursion) for e in plain
+        ]
