@@ -108,6 +108,8 @@ class MqttSource:
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
+        if isinstance(client, _paho_fast.BufferedClient):
+            client.on_publish_received = self._handle_publish
         client.on_subscribe = self._handle_subscribe
         return client
 
@@ -306,24 +308,27 @@ class MqttSource:
             log.exception("MQTT %s: error in disconnect handler", self._where)
 
     def _handle_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        """paho's path: the plain client, and packets the fast path leaves to paho."""
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            # Not acknowledged: a message whose topic is not UTF-8 breaks MQTT
+            # itself (§1.5.4); the broker should never have accepted it.
+            log.warning("MQTT %s: dropped a message whose topic is not UTF-8", self._where)
+            return
+        self._handle_publish(topic, bytes(msg.payload), msg.mid, msg.qos)
+
+    def _handle_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
         # An exception here would kill paho's network thread: catch everything.
         try:
             received_ns = time.time_ns()
-            if msg.qos > 0:
+            if qos > 0:
                 with self._ack_lock:
-                    if msg.mid not in self._pending:
-                        self._pending[msg.mid] = self._generation
+                    if mid not in self._pending:
+                        self._pending[mid] = self._generation
                     else:
-                        self._pending_more.setdefault(msg.mid, deque()).append(self._generation)
-            self._on_message(
-                InboundMessage(
-                    topic=msg.topic,
-                    payload=bytes(msg.payload),
-                    mid=msg.mid,
-                    qos=msg.qos,
-                    received_ns=received_ns,
-                )
-            )
+                        self._pending_more.setdefault(mid, deque()).append(self._generation)
+            self._on_message(InboundMessage(topic, payload, mid, qos, received_ns))
         except Exception:
             log.exception("MQTT %s: error handling a message", self._where)
 

@@ -28,3 +28,162 @@ class TestPubackPackets:
     def test_installed_paho_is_supported(self) -> None:
         """The installed paho-mqtt has the private methods the fast client relies on."""
         assert _paho_fast.supported()
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n % 128, n // 128
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _publish(topic: bytes, payload: bytes, mid: int, qos: int, props: bytes = b"") -> bytes:
+    """A PUBLISH packet as a broker sends it to an MQTT 5 client."""
+    body = struct.pack("!H", len(topic)) + topic
+    if qos:
+        body += struct.pack("!H", mid)
+    body += _varint(len(props)) + props + payload
+    return bytes([0x30 | qos << 1]) + _varint(len(body)) + body
+
+
+def _user_property(key: str, value: str) -> bytes:
+    k, v = key.encode(), value.encode()
+    return b"\x26" + struct.pack("!H", len(k)) + k + struct.pack("!H", len(v)) + v
+
+
+class _ChunkedSocket:
+    """Serves ``data`` in the given chunk sizes, then would block."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        self._data, self._sizes, self._pos = data, sizes, 0
+
+    def recv(self, bufsize: int) -> bytes:
+        if self._pos >= len(self._data):
+            raise BlockingIOError
+        size = min(bufsize, self._sizes[0] if self._sizes else bufsize)
+        if self._sizes:
+            self._sizes.pop(0)
+        out = self._data[self._pos : self._pos + size]
+        self._pos += len(out)
+        return out
+
+    @property
+    def exhausted(self) -> bool:
+        return self._pos >= len(self._data)
+
+    def close(self) -> None:
+        pass
+
+    def fileno(self) -> int:
+        return -1
+
+    def pending(self) -> int:
+        return 0
+
+
+Delivery = tuple[str, bytes, int, int]
+
+
+def _receive(data: bytes, sizes: list[int], fast: bool) -> list[Delivery]:
+    """Feed ``data`` to a connected client; what reaches the application, in order."""
+    client = _paho_fast.BufferedClient(
+        paho.CallbackAPIVersion.VERSION2,
+        client_id="t",
+        protocol=paho.MQTTv5,
+        manual_ack=True,
+    )
+    got: list[Delivery] = []
+
+    def on_message(c: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        got.append((msg.topic, bytes(msg.payload), msg.mid, msg.qos))
+
+    client.on_message = on_message
+    if fast:
+        client.on_publish_received = lambda t, p, m, q: got.append((t, p, m, q))
+    sock = _ChunkedSocket(data, sizes)
+    client._sock = sock  # type: ignore[assignment]
+    client._state = paho._ConnectionState.MQTT_CS_CONNECTED
+    for _ in range(len(data) + 100):
+        if sock.exhausted and not client._rbuf and client._in_packet["command"] == 0:
+            break
+        client.loop_read()
+    client._sock = None
+    return got
+
+
+_STREAM = [
+    _publish(b"fac/site1/R1/climate/TH1", b'{"ts": 1, "temperature_c": 20.5}', 1, 1),
+    _publish(b"fac/site1/R1/particles/PC1", b"", 65535, 1),
+    _publish(b"fac/site1/R1/state", b"in_operation", 0, 0),
+    _publish("fac/site1/Räum/climate/TH2".encode(), b"x" * 40_000, 7, 1),
+    _publish(
+        b"fac/site1/R2/pressure/DP1",
+        b'{"diff_pressure_pa": 12.5}',
+        300,
+        1,
+        props=b"".join(_user_property(f"k{i}", "v" * 20) for i in range(8)),
+    ),
+    _publish(b"a/b", b"\x00\xff" * 100, 2, 1, props=b"\x01\x01"),
+]
+
+
+class TestFastPublishPath:
+    def test_delivers_what_paho_delivers(self) -> None:
+        """Topic, payload, packet id and QoS are paho's own for every packet shape:
+        QoS 0 and 1, empty and 40 kB payloads, UTF-8 topics, properties whose
+        length takes two bytes."""
+        data = b"".join(_STREAM)
+        expected = _receive(data, [], fast=False)
+        assert len(expected) == len(_STREAM)
+        assert _receive(data, [], fast=True) == expected
+
+    def test_packets_cut_anywhere_between_reads(self) -> None:
+        """However the bytes arrive (1 byte at a time, odd chunks), the same deliveries."""
+        data = b"".join(_STREAM * 3)
+        expected = _receive(data, [], fast=False)
+        for sizes in ([1] * len(data), [3, 5, 7, 11, 13] * 4000, [100, 16_384, 2] * 100):
+            assert _receive(data, list(sizes), fast=True) == expected
+
+    def test_qos2_and_bad_topics_go_through_paho(self) -> None:
+        """QoS 2 is left to paho's handshake; a topic that is not UTF-8 is paho's too."""
+        qos2 = _publish(b"fac/site1/R1/climate/TH1", b"q2", 9, 2)
+        fast_seen: list[Delivery] = []
+        client = _paho_fast.BufferedClient(
+            paho.CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True
+        )
+        slow_seen: list[int] = []
+        client.on_message = lambda c, u, m: slow_seen.append(m.mid)
+        client.on_publish_received = lambda t, p, m, q: fast_seen.append((t, p, m, q))
+        client._sock = _ChunkedSocket(qos2, [])  # type: ignore[assignment]
+        client._state = paho._ConnectionState.MQTT_CS_CONNECTED
+        client.loop_read()
+        client._sock = None
+        assert fast_seen == []
+        assert 9 in client._in_messages  # paho waits for PUBREL, as MQTT requires
+
+        bad = _publish(b"fac/\xff\xfe", b"p", 3, 1)
+        client.on_message = lambda c, u, m: slow_seen.append(m.mid)
+        client._sock = _ChunkedSocket(bad, [])  # type: ignore[assignment]
+        client.loop_read()
+        client._sock = None
+        assert fast_seen == []
+        assert slow_seen == [3]  # MqttSource drops it there, with a warning
+
+    def test_other_packets_are_paho_s(self) -> None:
+        """A PINGRESP between PUBLISHes reaches paho's keepalive bookkeeping."""
+        client = _paho_fast.BufferedClient(
+            paho.CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True
+        )
+        seen: list[Delivery] = []
+        client.on_publish_received = lambda t, p, m, q: seen.append((t, p, m, q))
+        client._ping_t = 123.0
+        data = _STREAM[0] + b"\xd0\x00" + _STREAM[1]
+        client._sock = _ChunkedSocket(data, [])  # type: ignore[assignment]
+        client._state = paho._ConnectionState.MQTT_CS_CONNECTED
+        while client._sock.exhausted is False or client._rbuf:  # type: ignore[union-attr]
+            client.loop_read()
+        client._sock = None
+        assert client._ping_t == 0
+        assert [s[2] for s in seen] == [1, 65535]
