@@ -279,13 +279,20 @@ class TestAlarmScenario:
             journal.close()
 
         # InfluxDB: every transition is a point in the alarm measurement.
-        rows = influxdb.rows('SELECT "state", "alarm_id" FROM "alarm" WHERE "level" = \'action\'')
-        assert sorted(r[1] for r in rows) == [
-            "active_unacked",
-            "active_unacked",
-            "cleared_unacked",
-            "cleared_unacked",
-        ]
+        # (written with the next batch: up to influx.flush_interval_s later)
+        expected_states = ["active_unacked", "active_unacked", "cleared_unacked", "cleared_unacked"]
+        wait_for(
+            lambda: (
+                sorted(
+                    r[1]
+                    for r in influxdb.rows(
+                        'SELECT "state", "alarm_id" FROM "alarm" WHERE "level" = \'action\''
+                    )
+                )
+                == expected_states
+            ),
+            what="the action alarms' transitions in InfluxDB",
+        )
 
         # The limits in force are written for Grafana's limit lines.
         limit_rows = influxdb.rows(

@@ -8,6 +8,7 @@ authorised client, while unauthenticated clients are refused by the broker.
 from __future__ import annotations
 
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -215,7 +216,7 @@ class TestMqttPassword:
             )
         )
         check = subprocess.run(
-            ["python", "-m", "envmon.cli", "check-config", "--config", str(config)],
+            [sys.executable, "-m", "envmon.cli", "check-config", "--config", str(config)],
             capture_output=True,
             text=True,
             timeout=60,
