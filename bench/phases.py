@@ -54,6 +54,11 @@ class RunConfig:
     outage_s: float = 30.0
     loadgen_procs: int = 1
     keep_dir: Path | None = None
+    only: frozenset[str] = frozenset()
+    """Run just these phases (names in ``PHASES``); empty runs them all."""
+
+
+PHASES = ("ceilings", "ingest", "cpu", "latency", "spool")
 
 
 class BenchRun:
@@ -93,17 +98,23 @@ class BenchRun:
         self.broker.start()
         self.influx.start()
         self.influx.create_database()
+        wanted = self.cfg.only or frozenset(PHASES)
         try:
-            self._loadgen_ceiling()
-            self._broker_ceiling()
-            self._paho_ceiling()
-            self._paho_steady_cpu()
+            if "ceilings" in wanted:
+                self._loadgen_ceiling()
+                self._broker_ceiling()
+                self._paho_ceiling()
+                self._paho_steady_cpu()
             self._start_envmon()
             self._warm_up()
-            self._ingest()
-            self._steady_cpu()
-            self._alarm_latency()
-            self._spool_drain()
+            if "ingest" in wanted:
+                self._ingest()
+            if "cpu" in wanted:
+                self._steady_cpu()
+            if "latency" in wanted:
+                self._alarm_latency()
+            if "spool" in wanted:
+                self._spool_drain()
             assert self.envmon is not None and self.envmon.proc is not None
             mem = memory_mb(self.envmon.proc.pid)
             self.figures["rss_peak_mb"] = mem["VmHWM"]
@@ -238,8 +249,9 @@ class BenchRun:
             ingest_published=result.acked,
             ingest_stored=stored,
             ingest_lost=result.acked - stored,
-            ingest_pct_of_paho=100 * rate / self.figures["paho_per_s"],
         )
+        if "paho_per_s" in self.figures:
+            self.figures["ingest_pct_of_paho"] = 100 * rate / self.figures["paho_per_s"]
         self.log(f"  envmon ingest: {rate:,.0f}/s, {stored}/{result.acked} stored")
 
     def _steady_cpu(self) -> None:

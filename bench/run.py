@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.engine_replay import replay_rates
 from bench.harness import BENCH_DIR, build_loadgen, load_average
-from bench.phases import BenchRun, RunConfig
+from bench.phases import PHASES, BenchRun, RunConfig
 
 # (key, label, unit, target as text, passes(value, figures))
 ROWS = [
@@ -85,6 +85,11 @@ def main() -> int:
         type=Path,
         help="run envmon from this source tree (e.g. `git archive HEAD` of an older commit)",
     )
+    ap.add_argument(
+        "--only",
+        default="",
+        help=f"comma-separated phases to run, of {','.join(PHASES)} (default: all)",
+    )
     args = ap.parse_args()
     if args.envmon_src:
         # `python -m envmon.cli` puts the working directory first on sys.path.
@@ -93,7 +98,10 @@ def main() -> int:
         os.chdir(src)
 
     build_loadgen()
-    cfg = RunConfig(sensors=args.sensors, loadgen_procs=args.loadgen_procs)
+    only = frozenset(x for x in args.only.split(",") if x)
+    if only - set(PHASES):
+        ap.error(f"--only: unknown phase(s) {', '.join(sorted(only - set(PHASES)))}")
+    cfg = RunConfig(sensors=args.sensors, loadgen_procs=args.loadgen_procs, only=only)
     if args.quick:
         cfg = replace(
             cfg,
@@ -110,13 +118,14 @@ def main() -> int:
         figures = BenchRun(
             replace(cfg, keep_dir=keep), log=lambda s: print(s, flush=True)
         ).measure()
-        first, steady = replay_rates(args.sensors, 100_000 if args.quick else 300_000)
-        figures["engine_first_reading_per_s"] = first
-        figures["engine_replay_per_s"] = steady
-        print(
-            f"  engine replay: {steady:,.0f}/s (first reading per sensor {first:,.0f}/s)",
-            flush=True,
-        )
+        if not only:
+            first, steady = replay_rates(args.sensors, 100_000 if args.quick else 300_000)
+            figures["engine_first_reading_per_s"] = first
+            figures["engine_replay_per_s"] = steady
+            print(
+                f"  engine replay: {steady:,.0f}/s (first reading per sensor {first:,.0f}/s)",
+                flush=True,
+            )
         figures["load_average"] = load_average()
         runs.append(figures)
     summary = medians(runs)
@@ -125,7 +134,10 @@ def main() -> int:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = BENCH_DIR / "results" / f"{stamp}.json"
     out.parent.mkdir(exist_ok=True)
-    cfg_json = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(cfg).items()}
+    cfg_json = {
+        k: str(v) if isinstance(v, Path) else sorted(v) if isinstance(v, frozenset) else v
+        for k, v in asdict(cfg).items()
+    }
     out.write_text(
         json.dumps(
             {"label": args.label, "config": cfg_json, "runs": runs, "median": summary}, indent=2
