@@ -4,9 +4,11 @@
                  └──────▶ alarm worker (AlarmEngine) ──▶ journal, alarm topics,
                                                          InfluxDB `alarm`, notifiers
 
-Threads: paho's network thread only decodes and enqueues (never blocks); the
-DurableWriter thread owns InfluxDB and the spool and acknowledges readings in
-arrival order once durable; the alarm worker owns the engine and the journal;
+Threads: paho's network thread only decodes and enqueues (never blocks), the
+messages of each socket read as one batch to each consumer; the
+DurableWriter thread owns InfluxDB and the spool; a message is acknowledged
+(in arrival order, ``AckGate``) once it is durable and the alarm worker has
+checkpointed its judgement; the alarm worker owns the engine and the journal;
 the scheduler only enqueues work for the alarm worker; the main thread handles
 signals and feeds the systemd watchdog while ingest is healthy.
 """
@@ -117,7 +119,9 @@ _WorkItem = (
     | _Reload
     | None
 )
-_Queued = _WorkItem | tuple[int, Reading | RoomStateChange]
+_Judge = list[tuple[int, Reading | RoomStateChange]]
+"""Messages to judge, in arrival order, with their arrival numbers."""
+_Queued = _WorkItem | _Judge
 
 
 class Service:
@@ -159,8 +163,14 @@ class Service:
             self.influx, self.spool, settings.influx, on_durable=self._on_durable
         )
         self.mqtt = MqttSource(
-            settings.mqtt, on_message=self._on_message, on_connection_change=self._on_connection
+            settings.mqtt,
+            on_message=self._on_message,
+            on_connection_change=self._on_connection,
+            on_read_done=self._on_read_done,
         )
+        # The current read's messages, handed on by _on_read_done (paho's thread only).
+        self._to_store: list[tuple[str | None, Pending[MessageToken] | None]] = []
+        self._to_judge: _Judge = []
         # A message is acknowledged once durable and judged (envmon/ackgate.py).
         self.ack_gate: AckGate[MessageToken] = AckGate(self.mqtt.ack_many)
         self._seq = 0  # arrival order; paho's thread only
@@ -285,22 +295,32 @@ class Service:
         result = self.ingestor.handle(msg.topic, msg.payload, msg.received_ns)
         if isinstance(result, Reading):
             self.stats.reading()
-            self.durable.submit(
-                reading_line(result), Pending(seq, True, mqtt_token) if mqtt_token else None
+            self._to_store.append(
+                (reading_line(result), Pending(seq, True, mqtt_token) if mqtt_token else None)
             )
-            self._work.put((seq, result))
+            self._to_judge.append((seq, result))
             self._check_drift(result)
         elif isinstance(result, RoomStateChange):
-            self.durable.submit(
-                room_state_line(result), Pending(seq, True, mqtt_token) if mqtt_token else None
+            self._to_store.append(
+                (room_state_line(result), Pending(seq, True, mqtt_token) if mqtt_token else None)
             )
-            self._work.put((seq, result))
+            self._to_judge.append((seq, result))
         else:
             # Rejects and our own topics: nothing to judge, acked once durable in order.
-            self.durable.submit(None, Pending(seq, False, mqtt_token) if mqtt_token else None)
+            self._to_store.append((None, Pending(seq, False, mqtt_token) if mqtt_token else None))
             if isinstance(result, Reject):
                 self.stats.reject(result.reason)
                 self._handle_reject(result, msg.received_ns)
+
+    def _on_read_done(self) -> None:
+        """The messages of one socket read go on as one batch to each consumer: one
+        lock and one wake-up per read instead of per message."""
+        if self._to_store:
+            to_store, self._to_store = self._to_store, []
+            self.durable.submit_many(to_store)
+        if self._to_judge:
+            to_judge, self._to_judge = self._to_judge, []
+            self._work.put(to_judge)
 
     def _check_drift(self, reading: Reading) -> None:
         warning = self.drift.observe(reading)
@@ -401,21 +421,13 @@ class Service:
         self._checkpointed_seq = self._judged_seq
         self.ack_gate.judged(self._judged_seq)
 
-    def _handle_work(self, work: _Queued) -> None:
+    def _handle_work(self, item: _Queued) -> None:
         events: list[AlarmEvent]
-        item: _WorkItem
-        if isinstance(work, tuple):
-            self._judged_seq, item = work
-        else:
-            item = work
-        if isinstance(item, Reading):
-            events = self.engine.on_reading(item)
-        elif isinstance(item, RoomStateChange):
-            events = self.engine.on_room_state(item)
-            self.journal.record_room_state(item)
-            if item.source != "mqtt":
-                # MQTT states were stored on arrival; scheduled ones exist only here.
-                self.durable.submit(room_state_line(item), None)
+        if isinstance(item, list):
+            self._judge(item)
+            return
+        if isinstance(item, RoomStateChange):  # scheduled; MQTT ones come in batches
+            events = self._room_state(item)
         elif isinstance(item, _StaleCheck):
             events = self.engine.check_stale(item.now_ns)
         elif isinstance(item, _EscalationCheck):
@@ -445,6 +457,26 @@ class Service:
             return
         if events:
             self._emit(events)
+
+    def _judge(self, batch: _Judge) -> None:
+        on_reading = self.engine.on_reading
+        for seq, item in batch:
+            self._judged_seq = seq  # stored whatever happens here: acked at the checkpoint
+            try:
+                events = on_reading(item) if isinstance(item, Reading) else self._room_state(item)
+                if events:
+                    self._emit(events)
+            except Exception:
+                # One bad item must not cost the rest of the batch their judgement.
+                log.exception("alarm worker failed on %r", item)
+
+    def _room_state(self, change: RoomStateChange) -> list[AlarmEvent]:
+        events = self.engine.on_room_state(change)
+        self.journal.record_room_state(change)
+        if change.source != "mqtt":
+            # MQTT states were stored on arrival; scheduled ones exist only here.
+            self.durable.submit(room_state_line(change), None)
+        return events
 
     def _write_limits(self, now_ns: int, first_room: int = 0) -> int | None:
         """The limits in force per room and measured parameter, for Grafana's limit lines.

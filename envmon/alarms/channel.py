@@ -73,6 +73,7 @@ class Channel:
         "parameter",
         "room",
         "rules",
+        "saved_idle",
         "sensor",
         "site",
         "window",
@@ -89,6 +90,8 @@ class Channel:
         self.site, self.room, self.sensor, self.parameter = site, room, sensor, parameter
         self.key = f"{room}/{sensor}/{parameter}"
         """The channel's name in checkpoints."""
+        self.saved_idle = True
+        """Whether the last checkpoint of this channel (or none: a new channel) is idle."""
         self.last_ts_ns = -1
         self.alarm_ids: list[str | None] = [None, None, None, None]
         self.detectors = tuple(LevelDetector(high) for high in HIGH_SIDE)
@@ -234,11 +237,23 @@ class Channel:
             "window": self.window.to_state() if self.window is not None else None,
         }
 
-    def state_json(self) -> str:
-        """``to_state()`` as compact JSON; the idle case without the encoder, as
-        checkpoints write one per reading judged."""
+    def checkpoint_json(self) -> str | None:
+        """The state a checkpoint must save, or None when nothing it holds would change.
+
+        An idle channel whose last saved state was idle too is not saved again,
+        though its last timestamp moved: after a restart the broker redelivers
+        only readings judged after the last checkpoint, and judging those again
+        from an idle state ends exactly as the first time (an idle channel has
+        neither run nor history to replay; a reading that raised or cleared an
+        alarm was saved with that event). Most channels stay idle, so a
+        checkpoint writes a handful of rows instead of one per reading.
+        """
         if self._idle():
+            if self.saved_idle:
+                return None
+            self.saved_idle = True
             return f'{{"last_ts_ns":{self.last_ts_ns}}}'
+        self.saved_idle = False
         return json.dumps(self.to_state(), separators=(",", ":"))
 
     def _idle(self) -> bool:
@@ -261,6 +276,7 @@ class Channel:
                 detector.active = False
                 detector.run_count = 0
                 detector.history.clear()
+            self.saved_idle = True
             return
         for i, (detector, saved) in enumerate(zip(self.detectors, state["detectors"], strict=True)):
             detector.load_state(saved)
@@ -276,6 +292,7 @@ class Channel:
                 detector.active = False
         if self.window is not None and state["window"] is not None:
             self.window.load_state(state["window"])
+        self.saved_idle = self._idle()
 
     def resume(self, alarm: Alarm, excursion: Excursion | None, book: AlarmBook) -> bool:
         """Continue an active alarm restored from the journal; False if it is not this

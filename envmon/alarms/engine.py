@@ -164,14 +164,19 @@ class AlarmEngine:
     # -- restart checkpoints ------------------------------------------------------------
 
     def checkpoint(self) -> dict[str, str]:
-        """The state of every channel that judged a reading since the last call.
+        """The state of every channel that judged a reading since the last call and
+        is not idle now, or was not idle when last saved (``Channel.checkpoint_json``).
 
         Keys are ``room/sensor/parameter``; values JSON. The service stores them
         (journal) before it acknowledges the readings, so that after a crash the
         engine continues exactly: readings the broker redelivers and the
         checkpoint already covers are not newer than the channel's last one.
         """
-        out = {ch.key: ch.state_json() for ch in self._dirty}
+        out = {}
+        for channel in self._dirty:
+            text = channel.checkpoint_json()
+            if text is not None:
+                out[channel.key] = text
         self._dirty.clear()
         return out
 

@@ -84,6 +84,8 @@ class BufferedClient(paho.Client):
         self._may_recv = True
         self.on_publish_received: PublishReceived | None = None
         """Set to take QoS 0/1 PUBLISH packets past paho's MQTTMessage path."""
+        self.on_read_done: Callable[[], None] | None = None
+        """Called after each socket read's packets are handled (must not raise)."""
 
     def _sock_recv(self, bufsize: int) -> bytes:
         buf = self._rbuf
@@ -110,6 +112,8 @@ class BufferedClient(paho.Client):
         rc = super().loop_read(max_packets)
         while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._rbuf and self._sock is not None:
             rc = super().loop_read(max_packets)
+        if self.on_read_done is not None:
+            self.on_read_done()
         return rc
 
     def _packet_read(self) -> MQTTErrorCode:

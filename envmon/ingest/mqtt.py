@@ -8,8 +8,9 @@ but not acknowledged, are delivered when it comes back.
 Threads: paho's network loop runs in one thread owned here, which also
 reconnects with exponential backoff (paho's own reconnect loop would hide the
 reason of a failure). ``on_message`` is called on that thread and must only
-hand the message on; ``ack``, ``ack_many`` and ``publish`` may be called from
-any thread.
+hand the message on; ``on_read_done``, on the same thread, follows the
+messages of each socket read (so a consumer can hand them on as one batch).
+``ack``, ``ack_many`` and ``publish`` may be called from any thread.
 
 The client is ``_paho_fast.BufferedClient`` (paho with buffered reads and
 bulk PUBACKs, see there) when this paho version allows it: ``ack_many`` then
@@ -64,9 +65,11 @@ class MqttSource:
         settings: MqttSettings,
         on_message: Callable[[InboundMessage], None],
         on_connection_change: Callable[[bool, str], None] | None = None,
+        on_read_done: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
         self._on_message = on_message
+        self._on_read_done = on_read_done
         self._on_connection_change = on_connection_change
         self._where = f"{settings.host}:{settings.port}"
         self._stopping = threading.Event()
@@ -110,6 +113,7 @@ class MqttSource:
         client.on_message = self._handle_message
         if isinstance(client, _paho_fast.BufferedClient):
             client.on_publish_received = self._handle_publish
+            client.on_read_done = self._handle_read_done
         client.on_subscribe = self._handle_subscribe
         return client
 
@@ -329,8 +333,20 @@ class MqttSource:
                     else:
                         self._pending_more.setdefault(mid, deque()).append(self._generation)
             self._on_message(InboundMessage(topic, payload, mid, qos, received_ns))
+            if self._on_read_done is not None and not isinstance(
+                self._client, _paho_fast.BufferedClient
+            ):
+                self._on_read_done()  # paho's own client: every message is a read of its own
         except Exception:
             log.exception("MQTT %s: error handling a message", self._where)
+
+    def _handle_read_done(self) -> None:
+        if self._on_read_done is None:
+            return
+        try:
+            self._on_read_done()
+        except Exception:
+            log.exception("MQTT %s: error after handling a read", self._where)
 
     def _set_connected(self, connected: bool, reason: str) -> None:
         if connected == self._connected.is_set():

@@ -27,7 +27,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
@@ -129,6 +129,21 @@ class DurableWriter(Generic[T]):
             self._queue.append((line, token, self._clock()))
             n = len(self._queue)
             if n == 1 or n == self._batch_size:
+                self._cond.notify()
+
+    def submit_many(self, items: Sequence[tuple[str | None, T]]) -> None:
+        """``submit`` for each ``(line, token)`` in order, under one lock."""
+        if not items:
+            return
+        with self._cond:
+            if self._stopping:
+                log.error("store is stopped: not storing %d lines", len(items))
+                return
+            q = self._queue
+            was = len(q)
+            now = self._clock()
+            q.extend([(line, token, now) for line, token in items])
+            if was == 0 or was < self._batch_size <= len(q):
                 self._cond.notify()
 
     def start(self) -> None:

@@ -93,21 +93,35 @@ class TestCheckpointRestart:
             for alarm_id, excursion in ended.items():
                 assert excursion == ref_ended[alarm_id], f"split at {split}"
 
-    def test_checkpoint_holds_only_channels_that_changed(self) -> None:
-        """A second checkpoint without new readings is empty; a reading marks its channels."""
+    def test_checkpoint_holds_only_channels_whose_state_matters(self) -> None:
+        """Idle channels are not saved; one with N-of-M history is; a second checkpoint
+        without new readings is empty."""
         engine = AlarmEngine(FACILITY)
         run(engine, readings()[:2])
         first = engine.checkpoint()
-        assert set(first) == {
-            "FILL/DP1/diff_pressure", "FILL/PC1/particles_0_5um", "FILL/PC1/particles_5_0um"
-        }  # fmt: skip
+        # particles_5_0um counts N of M: its history (one reading over 0) is state.
+        assert set(first) == {"FILL/PC1/particles_5_0um"}
         assert engine.checkpoint() == {}
-        state = json.loads(first["FILL/DP1/diff_pressure"])
+        state = json.loads(first["FILL/PC1/particles_5_0um"])
         assert state["last_ts_ns"] == T0
+
+    def test_an_idle_channel_is_saved_once_when_it_returns_to_idle(self) -> None:
+        """Non-idle, then idle: the idle state is written once (it overwrites the
+        run that was saved), then not again while the channel stays idle."""
+        engine = AlarmEngine(FACILITY)
+        rs = [r for r in readings() if r.sensor == "DP1"]
+        run(engine, rs[:2])  # 15 Pa, then 8 Pa: a dip under 10 Pa starts its 3 s delay
+        assert "FILL/DP1/diff_pressure" in engine.checkpoint()
+        run(engine, rs[2:9])  # the dip goes on, is raised, clears at 15 Pa
+        saved = engine.checkpoint()
+        assert json.loads(saved["FILL/DP1/diff_pressure"]) == {"last_ts_ns": rs[8].ts_ns}
+        run(engine, rs[9:])
+        assert "FILL/DP1/diff_pressure" not in engine.checkpoint()
 
     def test_checkpoint_text_is_the_channel_state(self) -> None:
         """Each checkpoint value, idle or in an excursion, is exactly the channel's
         ``to_state()`` as JSON (the idle case is written without the encoder)."""
+        seen = 0
         engine = AlarmEngine(FACILITY)
         for r in readings():
             engine.on_reading(r)
@@ -115,7 +129,9 @@ class TestCheckpointRestart:
             for st in engine._sensors.values():
                 for channel in st.channels.values():
                     if channel.key in saved:
+                        seen += 1
                         assert json.loads(saved[channel.key]) == channel.to_state()
+        assert seen >= 10
 
 
 class TestPrime:

@@ -119,6 +119,39 @@ class TestDurableWriter:
         assert w.stats().written_lines == 900
         assert w.stats().pending == 0
 
+    def test_submit_many_is_submit_in_order(self, influx: FakeInflux, spool: Spool) -> None:
+        """Batches handed over at once keep their order among single submits."""
+        acks = Acks()
+        w = make(influx, spool, acks, batch_size=7)
+        lines: list[str] = []
+        i = 0
+        while i < 1000:
+            items = [
+                (None if j % 10 == 3 else point(j), j) for j in range(i, min(i + i % 23 + 1, 1000))
+            ]
+            w.submit_many(items)
+            lines += [line for line, _ in items if line is not None]
+            i += len(items)
+            if i < 1000:
+                w.submit(point(i), i)
+                lines.append(point(i))
+                i += 1
+        wait_until(lambda: len(acks.tokens) == 1000)
+        w.stop()
+        assert acks.tokens == list(range(1000))
+        assert influx.lines == lines
+
+    def test_a_full_batch_handed_over_at_once_goes_out_without_waiting(
+        self, influx: FakeInflux, spool: Spool
+    ) -> None:
+        """submit_many that fills a batch wakes the writer like the submit that fills it."""
+        acks = Acks()
+        w = make(influx, spool, acks, batch_size=10, flush_interval_s=60)
+        w.submit(point(0), 0)
+        w.submit_many([(point(i), i) for i in range(1, 10)])
+        wait_until(lambda: len(acks.tokens) == 10, timeout_s=5)
+        w.stop()
+
     def test_batches_by_size(self, influx: FakeInflux, spool: Spool) -> None:
         """A full batch goes out without waiting for the flush interval."""
         acks = Acks()
