@@ -34,7 +34,6 @@ from envmon.alarms.events import AlarmEvent
 from envmon.alarms.schedule import schedule_room_states
 from envmon.errors import EnvmonError
 from envmon.facility import Facility, load_facility
-from envmon.gmp import LIMIT_KEYS
 from envmon.health import IngestHealth
 from envmon.heap import freeze_long_lived
 from envmon.ingest.drift import ClockDriftMonitor, warnings_topic
@@ -45,14 +44,14 @@ from envmon.notify.alarm_topic import MqttAlarmPublisher
 from envmon.notify.dispatcher import Dispatcher
 from envmon.notify.escalation import due_escalations
 from envmon.notify.factory import build_notifiers
-from envmon.readings import PARAMETERS_BY_KIND, Kind, Reading, RoomStateChange
+from envmon.readings import Reading, RoomStateChange
 from envmon.settings import Settings
 from envmon.stats import StatsCollector
 from envmon.store.influx import make_writer
 from envmon.store.journal import AckRequest, Journal
+from envmon.store.limits_points import LimitsPoints
 from envmon.store.lineproto import (
     alarm_line,
-    limits_line,
     reading_line,
     room_state_line,
     stats_line,
@@ -171,6 +170,7 @@ class Service:
         # The current read's messages, handed on by _on_read_done (paho's thread only).
         self._to_store: list[tuple[str | None, Pending[MessageToken] | None]] = []
         self._to_judge: _Judge = []
+        self._limits_points: LimitsPoints | None = None  # the alarm worker's
         # A message is acknowledged once durable and judged (envmon/ackgate.py).
         self.ack_gate: AckGate[MessageToken] = AckGate(self.mqtt.ack_many)
         self._seq = 0  # arrival order; paho's thread only
@@ -486,26 +486,11 @@ class Service:
         the alarm worker (and alarm latency) for a quarter of a second.
         """
         facility = self.engine.facility  # the alarm worker's view, swapped on reload
+        if self._limits_points is None or self._limits_points.facility is not facility:
+            self._limits_points = LimitsPoints(facility)
         rooms = facility.model.rooms[first_room : first_room + LIMITS_ROOMS_PER_SLICE]
-        wanted = {room.id for room in rooms}
-        # One pass over the sensors: sensors_in() per room is rooms x sensors,
-        # seconds of this thread with 10 000 sensors.
-        kinds_by_room: dict[str, set[Kind]] = {}
-        for sensor in facility.model.sensors:
-            if sensor.room in wanted:
-                kinds_by_room.setdefault(sensor.room, set()).add(sensor.kind)
-        for room in rooms:
-            state = self.engine.room_state(room.id)
-            for kind in sorted(kinds_by_room.get(room.id, ())):
-                for parameter in PARAMETERS_BY_KIND[kind]:
-                    limits = self.engine.limits(room.id, parameter, state)
-                    if limits is None or not limits.has_limits:
-                        continue
-                    levels = {key: getattr(limits, key) for key in LIMIT_KEYS}
-                    self.durable.submit(
-                        limits_line(self.site, room.id, parameter, state.value, levels, now_ns),
-                        None,
-                    )
+        lines = self._limits_points.lines(rooms, self.engine.room_state, self.engine.limits, now_ns)
+        self.durable.submit_many([(line, None) for line in lines])
         next_room = first_room + LIMITS_ROOMS_PER_SLICE
         return next_room if next_room < len(facility.model.rooms) else None
 

@@ -21,7 +21,7 @@ from envmon.alarms.channel import Channel
 from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
 from envmon.alarms.lifecycle import AlarmBook, make_alarm_id, return_to_normal
 from envmon.alarms.room_states import RoomStateHistory
-from envmon.facility import Facility
+from envmon.facility import Facility, Sensor
 from envmon.gmp import ResolvedLimits, resolve_room
 from envmon.readings import (
     NS_PER_S,
@@ -99,6 +99,7 @@ class AlarmEngine:
         self._book = AlarmBook()
         self._start_ns = start_ns
         self._dirty: set[Channel] = set()
+        self._watched: list[tuple[Sensor, _SensorState, int]] | None = None
         self._restore(list(restored), {e.alarm_id: e for e in open_excursions})
         self._skip_judged(judged_until or {})
         self._load_checkpoint(checkpoint or {})
@@ -246,14 +247,18 @@ class AlarmEngine:
         ``stale_after`` (wall clock: last reading's ``received_ns``, else ``ts_ns``)."""
         if self._start_ns is None:
             self._start_ns = now_ns
+        if self._watched is None:
+            self._watched = self._watch_list()
+        start_ns = self._start_ns
         events: list[AlarmEvent] = []
-        for sensor in self._facility.model.sensors:
-            st = self._sensors.get((sensor.room, sensor.id))
-            if st is None:
-                st = self._sensor(sensor.room, sensor.id)
+        # Every few seconds over every sensor of a campus: the common case (heard
+        # from recently, or already alarmed) is one comparison of integers.
+        for sensor, st, quiet_ns in self._watched:
             if st.comm_alarm_id is not None:
                 continue
-            last_ns = st.last_seen_ns or self._start_ns
+            last_ns = st.last_seen_ns or start_ns
+            if now_ns - last_ns < quiet_ns:
+                continue
             silent_s = (now_ns - last_ns) / NS_PER_S
             if silent_s <= sensor.stale_after:
                 continue
@@ -280,6 +285,16 @@ class AlarmEngine:
             events.append(AlarmEvent(Transition.RAISED, alarm, now_ns))
         self._book.record(events)
         return events
+
+    def _watch_list(self) -> list[tuple[Sensor, _SensorState, int]]:
+        """Each facility sensor, its state, and a silence (ns) it cannot be stale under."""
+        out = []
+        for sensor in self._facility.model.sensors:
+            st = self._sensors.get((sensor.room, sensor.id))
+            if st is None:
+                st = self._sensor(sensor.room, sensor.id)
+            out.append((sensor, st, int(sensor.stale_after * NS_PER_S) - 1_000))
+        return out
 
     # -- room state, acknowledgement, queries -------------------------------------
 
@@ -350,6 +365,7 @@ class AlarmEngine:
         state. A channel whose room is gone has no limits: its next reading clears it.
         Raises ``ConfigError`` (and changes nothing) when the new limits do not resolve."""
         limits = _resolve_all(facility)
+        self._watched = None
         self._facility = facility
         self._site = facility.site
         self._limits = limits

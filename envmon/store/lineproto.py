@@ -195,6 +195,22 @@ def limits_line(
     ``levels`` maps alert_high, action_high, alert_low, action_low to values;
     unset levels are left out, so Grafana draws only the lines that exist.
     """
+    return f"{limits_point(site, room, parameter, room_state, levels)} {_timestamp(ts_ns)}"
+
+
+def limits_point(
+    site: str,
+    room: str,
+    parameter: str,
+    room_state: str,
+    levels: Mapping[str, float | None],
+) -> str:
+    """``limits_line`` without its timestamp (the same for every snapshot)."""
     fields: dict[str, FieldValue] = {k: float(v) for k, v in levels.items() if v is not None}
     fields["state"] = room_state
-    return line("limits", {"site": site, "room": room, "parameter": parameter}, fields, ts_ns)
+    if not fields:
+        raise ValueError("line protocol: a limits point needs at least one field")
+    field_set = ",".join(
+        f"{escape_key(k, 'field key')}={format_field_value(v)}" for k, v in fields.items()
+    )
+    return f"{tag_set('limits', {'site': site, 'room': room, 'parameter': parameter})} {field_set}"

@@ -1,0 +1,60 @@
+"""LimitsPoints: the same lines as formatting each limits point afresh, built once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from envmon.alarms.engine import AlarmEngine
+from envmon.facility import load_facility
+from envmon.gmp import LIMIT_KEYS
+from envmon.readings import PARAMETERS_BY_KIND, RoomState, RoomStateChange
+from envmon.store.lineproto import limits_line
+from envmon.store.limits_points import LimitsPoints
+
+FACILITY = load_facility(Path(__file__).parents[2] / "config" / "facility.toml")
+TS = 1_795_550_000_000_000_000
+
+
+def expected(engine: AlarmEngine, ts_ns: int) -> list[str]:
+    """What the snapshot wrote before the cache: every room's measured parameters."""
+    out = []
+    for room in FACILITY.model.rooms:
+        kinds = sorted({s.kind for s in FACILITY.model.sensors if s.room == room.id})
+        state = engine.room_state(room.id)
+        for kind in kinds:
+            for parameter in PARAMETERS_BY_KIND[kind]:
+                limits = engine.limits(room.id, parameter, state)
+                if limits is None or not limits.has_limits:
+                    continue
+                levels = {k: getattr(limits, k) for k in LIMIT_KEYS}
+                out.append(
+                    limits_line(FACILITY.site, room.id, parameter, state.value, levels, ts_ns)
+                )
+    return out
+
+
+def snapshot(points: LimitsPoints, engine: AlarmEngine, ts_ns: int) -> list[str]:
+    return list(points.lines(FACILITY.model.rooms, engine.room_state, engine.limits, ts_ns))
+
+
+def test_lines_equal_freshly_formatted_ones() -> None:
+    engine = AlarmEngine(FACILITY)
+    points = LimitsPoints(FACILITY)
+    first = snapshot(points, engine, TS)
+    assert first == expected(engine, TS)
+    assert len(first) >= 10
+    # From the cache: only the timestamp differs.
+    assert snapshot(points, engine, TS + 60) == expected(engine, TS + 60)
+
+
+def test_a_room_state_change_gives_that_state_s_limits() -> None:
+    engine = AlarmEngine(FACILITY)
+    points = LimitsPoints(FACILITY)
+    snapshot(points, engine, TS)
+    room = FACILITY.model.rooms[0].id
+    engine.on_room_state(
+        RoomStateChange(ts_ns=TS, site=FACILITY.site, room=room, state=RoomState.AT_REST)
+    )
+    after = snapshot(points, engine, TS + 60)
+    assert after == expected(engine, TS + 60)
+    assert any(f"room={room}" in line and 'state="at_rest"' in line for line in after)
