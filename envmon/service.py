@@ -64,11 +64,6 @@ log = logging.getLogger("envmon.service")
 
 ACK_POLL_S: Final = 0.5
 STOP_BUDGET_S: Final = 8.0
-# The alarm worker pauses this long when it runs out of work before it blocks.
-# Waking it for every reading cost the paho thread more CPU than judging the
-# reading (profiled at 1 000 readings/s, bench/README.md); 5 ms is small
-# beside the 50 ms alarm-latency target.
-ALARM_PAUSE_S: Final = 0.005
 # Busy, the alarm worker checkpoints at most this often: the cost grows with
 # the channels that changed, and acknowledgements wait for it.
 CHECKPOINT_EVERY_S: Final = 0.25
@@ -366,21 +361,17 @@ class Service:
         get_nowait = self._work.get_nowait
         item: _Queued | _CheckpointDue
         next_checkpoint = time.monotonic() + CHECKPOINT_EVERY_S
+        # Readings come a socket read at a time (one list), so blocking here wakes
+        # this thread once per read, not per reading.
         while True:
             try:
                 item = get_nowait()
             except queue.Empty:
-                # Pause before blocking: while readings keep coming, the paho
-                # thread then never has to wake this one (see ALARM_PAUSE_S).
-                time.sleep(ALARM_PAUSE_S)
-                try:
-                    item = get_nowait()
-                except queue.Empty:
-                    item = self._wait_for_work(next_checkpoint)
-                    if isinstance(item, _CheckpointDue):
-                        self._checkpoint()
-                        next_checkpoint = time.monotonic() + CHECKPOINT_EVERY_S
-                        continue
+                item = self._wait_for_work(next_checkpoint)
+                if isinstance(item, _CheckpointDue):
+                    self._checkpoint()
+                    next_checkpoint = time.monotonic() + CHECKPOINT_EVERY_S
+                    continue
             if item is None:
                 self._checkpoint()
                 return
