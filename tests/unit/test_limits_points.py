@@ -8,8 +8,8 @@ from envmon.alarms.engine import AlarmEngine
 from envmon.facility import load_facility
 from envmon.gmp import LIMIT_KEYS
 from envmon.readings import PARAMETERS_BY_KIND, RoomState, RoomStateChange
-from envmon.store.lineproto import limits_line
 from envmon.store.limits_points import LimitsPoints
+from envmon.store.lineproto import limits_line
 
 FACILITY = load_facility(Path(__file__).parents[2] / "config" / "facility.toml")
 TS = 1_795_550_000_000_000_000
