@@ -86,6 +86,10 @@ class MqttSource:
         # Set when the broker accepts us: the backoff starts over after a lost connection.
         self._accepted = False
         self._client = self._make_client()
+        # paho's own client has no end-of-read hook: every message is a read of its own.
+        self._read_done_per_message = (
+            None if isinstance(self._client, _paho_fast.BufferedClient) else on_read_done
+        )
 
     def _make_client(self) -> paho.Client:
         s = self._settings
@@ -333,10 +337,8 @@ class MqttSource:
                     else:
                         self._pending_more.setdefault(mid, deque()).append(self._generation)
             self._on_message(InboundMessage(topic, payload, mid, qos, received_ns))
-            if self._on_read_done is not None and not isinstance(
-                self._client, _paho_fast.BufferedClient
-            ):
-                self._on_read_done()  # paho's own client: every message is a read of its own
+            if self._read_done_per_message is not None:
+                self._read_done_per_message()
         except Exception:
             log.exception("MQTT %s: error handling a message", self._where)
 

@@ -109,8 +109,9 @@ class Journal:
     # --- writing -------------------------------------------------------------
 
     @contextmanager
-    def _appending(self) -> Iterator[Appender]:
-        """One write transaction holding SQLite's write lock from the start."""
+    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding SQLite's write lock from the start; SQLite
+        errors become ``JournalError`` naming the file and ``what`` was written."""
         if self.readonly:
             raise JournalError(f"{self.path}: journal opened read-only")
         with self._lock:
@@ -118,18 +119,24 @@ class Journal:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise JournalError(f"{self.path}: cannot write the journal: {exc}") from None
+                raise JournalError(f"{self.path}: cannot write {what}: {exc}") from None
             try:
-                appender = Appender(conn, self._clock_ns(), self._os_user)
-                yield appender
-                appender.save_head()
+                yield conn
                 conn.execute("COMMIT")
             except BaseException as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
-                    raise JournalError(f"{self.path}: cannot write the journal: {exc}") from None
+                    raise JournalError(f"{self.path}: cannot write {what}: {exc}") from None
                 raise
+
+    @contextmanager
+    def _appending(self) -> Iterator[Appender]:
+        """A transaction that appends to the audit chain."""
+        with self._transaction("the journal") as conn:
+            appender = Appender(conn, self._clock_ns(), self._os_user)
+            yield appender
+            appender.save_head()
 
     def record_events(
         self, events: Sequence[AlarmEvent], checkpoint: Mapping[str, str] | None = None
@@ -155,18 +162,8 @@ class Journal:
         """The alarm engine's changed channel states (outside the audit chain)."""
         if not checkpoint:
             return
-        if self.readonly:
-            raise JournalError(f"{self.path}: journal opened read-only")
-        with self._lock:
-            conn = self._conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                _upsert_checkpoint(conn, checkpoint)
-                conn.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise JournalError(f"{self.path}: cannot write the checkpoint: {exc}") from None
+        with self._transaction("the checkpoint") as conn:
+            _upsert_checkpoint(conn, checkpoint)
 
     def load_checkpoint(self) -> dict[str, str]:
         with self._lock:
