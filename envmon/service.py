@@ -29,7 +29,7 @@ from typing import Final
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from envmon.ackgate import AckGate, Pending
-from envmon.alarms.engine import AlarmEngine, judged_until
+from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
 from envmon.alarms.schedule import schedule_room_states
 from envmon.errors import EnvmonError
@@ -135,7 +135,6 @@ class Service:
             restored=self.journal.open_alarms(),
             open_excursions=self.journal.open_excursions(),
             start_ns=time.time_ns(),
-            judged_until=judged_until(self.journal.alarms(include_closed=True)),
             checkpoint=self.journal.load_checkpoint(),
         )
         self.engine.prime()
@@ -407,6 +406,7 @@ class Service:
         except EnvmonError as exc:
             # Without the checkpoint the messages stay unacknowledged: the broker
             # keeps them, and the next start judges them again.
+            self.engine.checkpoint_lost()
             log.error("alarm checkpoint not saved, acknowledgements held back: %s", exc)
             return
         self._checkpointed_seq = self._judged_seq
@@ -506,7 +506,11 @@ class Service:
 
     def _emit(self, events: list[AlarmEvent]) -> None:
         """Journal first (the record of truth), then every output."""
-        self.journal.record_events(events, checkpoint=self.engine.checkpoint())
+        try:
+            self.journal.record_events(events, checkpoint=self.engine.checkpoint())
+        except EnvmonError:
+            self.engine.checkpoint_lost()
+            raise
         for event in events:
             self.durable.submit(alarm_line(event), None)
             self.alarm_publisher.publish(event)

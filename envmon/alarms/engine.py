@@ -71,12 +71,11 @@ class AlarmEngine:
     excursion, so an ongoing one is not raised twice. ``open_excursions`` (from
     the journal too, optional) give those excursions' true start and peak.
     ``start_ns`` is when sensors never heard from start counting as silent; by
-    default the first ``check_stale`` call. ``judged_until`` (see
-    ``judged_until``) marks, per (room, sensor, parameter), the event time up to
-    which readings were judged before a restart: the broker redelivers readings
-    that were judged but not yet acknowledged, and judging them again would
-    raise an excursion that already ended a second time. Raises ``ConfigError``
-    when the facility's limits do not resolve.
+    default the first ``check_stale`` call. ``checkpoint`` is what the journal
+    kept of ``checkpoint()``'s results: the channels continue from it, so
+    readings the broker redelivers after a restart (judged, not yet
+    acknowledged) end as they did the first time. Raises ``ConfigError`` when
+    the facility's limits do not resolve.
     """
 
     def __init__(
@@ -86,7 +85,6 @@ class AlarmEngine:
         *,
         open_excursions: Iterable[Excursion] = (),
         start_ns: int | None = None,
-        judged_until: Mapping[tuple[str, str, str], int] | None = None,
         checkpoint: Mapping[str, str] | None = None,
     ) -> None:
         self._facility = facility
@@ -99,9 +97,9 @@ class AlarmEngine:
         self._book = AlarmBook()
         self._start_ns = start_ns
         self._dirty: set[Channel] = set()
+        self._last_saved: list[Channel] = []
         self._watched: list[tuple[Sensor, _SensorState, int]] | None = None
         self._restore(list(restored), {e.alarm_id: e for e in open_excursions})
-        self._skip_judged(judged_until or {})
         self._load_checkpoint(checkpoint or {})
 
     # -- readings -------------------------------------------------------------------
@@ -174,12 +172,23 @@ class AlarmEngine:
         checkpoint already covers are not newer than the channel's last one.
         """
         out = {}
+        saved = []
         for channel in self._dirty:
             text = channel.checkpoint_json()
             if text is not None:
                 out[channel.key] = text
+                saved.append(channel)
         self._dirty.clear()
+        self._last_saved = saved
         return out
+
+    def checkpoint_lost(self) -> None:
+        """The last ``checkpoint()`` could not be stored: its channels go into the next
+        one, written whatever their state (the store may hold an older one)."""
+        for channel in self._last_saved:
+            channel.saved_idle = False
+            self._dirty.add(channel)
+        self._last_saved = []
 
     @property
     def has_unsaved_state(self) -> bool:
@@ -346,15 +355,6 @@ class AlarmEngine:
                 if channel is not None:
                     channel.resume(alarm, excursions.get(alarm.id), self._book)
 
-    def _skip_judged(self, judged_until: Mapping[tuple[str, str, str], int]) -> None:
-        for (room, sensor, parameter), ts_ns in judged_until.items():
-            if parameter not in self._limits.get(room, {}):
-                continue  # the room or parameter is no longer monitored
-            st = self._sensors.get((room, sensor)) or self._sensor(room, sensor)
-            channel = st.channels.get(parameter) or self._channel(st, parameter)
-            if channel is not None:
-                channel.last_ts_ns = max(channel.last_ts_ns, ts_ns)
-
     @property
     def facility(self) -> Facility:
         """The facility the engine judges against (the latest reload's)."""
@@ -379,21 +379,6 @@ class AlarmEngine:
             room_limits = limits.get(st.room, {})
             for parameter, channel in st.channels.items():
                 channel.set_limits(room_limits.get(parameter, {}))
-
-
-def judged_until(alarms: Iterable[Alarm]) -> dict[tuple[str, str, str], int]:
-    """Per (room, sensor, parameter): the latest return to normal of a limit alarm.
-
-    Readings up to a limit alarm's clear time (event time) were judged; after a
-    restart they can only come back as redeliveries. Pass every journaled
-    alarm, closed ones included (an alarm acked right after it cleared is closed).
-    """
-    out: dict[tuple[str, str, str], int] = {}
-    for alarm in alarms:
-        if alarm.level in (Level.ALERT, Level.ACTION) and alarm.cleared_ns is not None:
-            key = (alarm.room, alarm.sensor, alarm.parameter)
-            out[key] = max(out.get(key, alarm.cleared_ns), alarm.cleared_ns)
-    return out
 
 
 def _resolve_all(facility: Facility) -> dict[str, dict[str, LimitsByState]]:

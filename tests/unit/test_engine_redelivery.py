@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from envmon.alarms.engine import AlarmEngine, judged_until
-from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Level, Transition
+import json
+
+from envmon.alarms.engine import AlarmEngine
+from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Transition
 from envmon.facility import parse_facility
 from envmon.readings import NS_PER_S, Kind, Reading
 
@@ -45,6 +47,21 @@ def run(engine: AlarmEngine, values: list[float], first: int = 0) -> list[AlarmE
     return [e for i, v in enumerate(values, first) for e in engine.on_reading(reading(i, v))]
 
 
+def run_saving(
+    engine: AlarmEngine, values: list[float], saved: dict[str, str], first: int = 0
+) -> list[AlarmEvent]:
+    """Judge like the service: every event is journaled with ``checkpoint()``, and
+    ``saved`` (the journal's checkpoint table) keeps the latest text per channel."""
+    events = []
+    for i, v in enumerate(values, first):
+        found = engine.on_reading(reading(i, v))
+        if found:
+            saved.update(engine.checkpoint())
+        events += found
+    saved.update(engine.checkpoint())
+    return events
+
+
 def journaled(events: list[AlarmEvent]) -> list[Alarm]:
     """The last state of each alarm, as the journal keeps it."""
     latest: dict[str, Alarm] = {}
@@ -55,36 +72,41 @@ def journaled(events: list[AlarmEvent]) -> list[Alarm]:
 
 class TestRedeliveryAfterRestart:
     def test_redelivered_dip_is_not_raised_again(self) -> None:
-        """Restarted with judged_until, the redelivered tail of an ended excursion is ignored."""
-        first = run(AlarmEngine(FACILITY), DIP)
+        """Restarted from the checkpoint, the redelivered tail of an ended excursion is ignored."""
+        saved: dict[str, str] = {}
+        first = run_saving(AlarmEngine(FACILITY), DIP, saved)
         assert [e.transition for e in first] == [Transition.RAISED, Transition.CLEARED]
         alarms = journaled(first)
         assert [a.state for a in alarms] == [AlarmState.CLEARED_UNACKED]
-        restarted = AlarmEngine(FACILITY, restored=alarms, judged_until=judged_until(alarms))
+        restarted = AlarmEngine(FACILITY, restored=alarms, checkpoint=saved)
         assert run(restarted, DIP[2:], first=2) == []  # 4.0 and 5.5 again, then 15.0 again
         later = run(restarted, [3.0, 15.0], first=10)
         assert [e.transition for e in later] == [Transition.RAISED, Transition.CLEARED]
 
     def test_without_it_the_redelivered_dip_raises_a_second_alarm(self) -> None:
-        """The defect the SIGKILL loop found: without judged_until a second alarm is raised."""
+        """The defect the SIGKILL loop found: without the checkpoint a second alarm is raised."""
         alarms = journaled(run(AlarmEngine(FACILITY), DIP))
         restarted = AlarmEngine(FACILITY, restored=alarms)
         events = run(restarted, DIP[2:], first=2)
         assert Transition.RAISED in [e.transition for e in events]
 
-    def test_judged_until_keeps_the_latest_clear_of_limit_alarms_only(self) -> None:
-        """Per channel the latest clear time counts; fault and comm-loss alarms do not."""
-        base = journaled(run(AlarmEngine(FACILITY), DIP))[0]
-        later = Alarm(**{**_fields(base), "id": "b", "cleared_ns": base.cleared_ns + 7})
-        fault = Alarm(**{**_fields(base), "id": "c", "level": Level.FAULT, "cleared_ns": 2**62})
-        marks = judged_until([base, later, fault])
-        assert marks == {("PX", "PX1", "diff_pressure"): base.cleared_ns + 7}
+    def test_a_lost_checkpoint_is_written_again_with_the_next(self) -> None:
+        """A checkpoint the journal could not store goes into the next one, even for a
+        channel idle by then: otherwise the store would keep the excursion's state."""
+        engine = AlarmEngine(FACILITY)
+        saved: dict[str, str] = {}
+        run_saving(engine, DIP[:2], saved)  # raised: the active state is stored
+        run(engine, DIP[2:], first=2)  # cleared: now idle
+        engine.checkpoint()  # ... but this one is lost
+        engine.checkpoint_lost()
+        saved.update(engine.checkpoint())
+        assert json.loads(saved["PX/PX1/diff_pressure"]) == {"last_ts_ns": T0 + 4 * NS_PER_S}
+        alarms = journaled(run(AlarmEngine(FACILITY), DIP))
+        restarted = AlarmEngine(FACILITY, restored=alarms, checkpoint=saved)
+        assert run(restarted, DIP[2:], first=2) == []
 
-    def test_unknown_room_in_judged_until_is_ignored(self) -> None:
+    def test_unknown_room_in_the_checkpoint_is_ignored(self) -> None:
         """A room no longer in the facility file is skipped, not an error."""
-        engine = AlarmEngine(FACILITY, judged_until={("GONE", "S", "diff_pressure"): T0})
+        gone = {"GONE/S/diff_pressure": json.dumps({"last_ts_ns": T0})}
+        engine = AlarmEngine(FACILITY, checkpoint=gone)
         assert run(engine, DIP) != []
-
-
-def _fields(alarm: Alarm) -> dict[str, object]:
-    return {name: getattr(alarm, name) for name in Alarm.__dataclass_fields__}
