@@ -80,6 +80,31 @@ def publish_through_outages(
         return sum(1 for mid in mids if mid in acked)
 
 
+class PublishInBackground:
+    """``publish_through_outages`` on a thread of its own, while a test makes faults."""
+
+    def __init__(self, port: int, messages: Sequence[tuple[str, bytes]], rate_per_s: float):
+        self._confirmed: list[int] = []
+        self._thread = threading.Thread(
+            target=lambda: self._confirmed.append(
+                publish_through_outages(port, messages, rate_per_s)
+            )
+        )
+
+    def start(self) -> PublishInBackground:
+        self._thread.start()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def confirmed(self, timeout_s: float) -> int | None:
+        """How many got a PUBACK, once done; None if still publishing after ``timeout_s``."""
+        self._thread.join(timeout=timeout_s)
+        return self._confirmed[0] if self._confirmed else None
+
+
 class TestBrokerRestart:
     def test_two_broker_restarts_mid_stream_lose_and_duplicate_nothing(
         self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1
@@ -89,25 +114,18 @@ class TestBrokerRestart:
         config = write_settings(tmp_path / "svc", mosquitto, facility, influx=influxdb)
         svc = ServiceProcess(config, tmp_path / "envmon.log")
         sent = readings(N_SENSORS, N_READINGS)
-        confirmed: list[int] = []
         try:
             svc.start()
-            thread = threading.Thread(
-                target=lambda: confirmed.append(
-                    publish_through_outages(
-                        mosquitto.port, [(r.topic, r.payload) for r in sent], RATE_PER_S
-                    )
-                )
-            )
-            thread.start()
+            publisher = PublishInBackground(
+                mosquitto.port, [(r.topic, r.payload) for r in sent], RATE_PER_S
+            ).start()
             for _restart in range(2):
                 time.sleep(6)  # streaming at full rate before each restart
                 mosquitto.stop()
                 time.sleep(2)
                 assert svc.alive(), "envmon must survive the broker going away"
                 mosquitto.start()
-            thread.join(timeout=240)
-            assert confirmed == [N_READINGS]
+            assert publisher.confirmed(timeout_s=240) == N_READINGS
             assert wait_for_count(influxdb, N_READINGS, timeout_s=120) == N_READINGS
             assert influx_points(influxdb) == expected_points(sent)
             log = svc.log()

@@ -9,14 +9,13 @@ drains FIFO between live batches. Exactly the published set must be stored.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.fleet import readings, write_facility
-from tests.integration.test_faults_broker import publish_through_outages
+from tests.integration.test_faults_broker import PublishInBackground
 from tests.integration.test_ingest_e2e import expected_points, influx_points, wait_for_count
 from tests.servers import InfluxDB1, Mosquitto
 from tests.service_proc import ServiceProcess, write_settings
@@ -45,25 +44,18 @@ class TestInfluxOutage:
         config = write_settings(tmp_path / "svc", mosquitto, facility, influx=influxdb)
         svc = ServiceProcess(config, tmp_path / "envmon.log")
         sent = readings(N_SENSORS, N_READINGS)
-        confirmed: list[int] = []
         try:
             svc.start()
-            thread = threading.Thread(
-                target=lambda: confirmed.append(
-                    publish_through_outages(
-                        mosquitto.port, [(r.topic, r.payload) for r in sent], RATE_PER_S
-                    )
-                )
-            )
-            thread.start()
+            publisher = PublishInBackground(
+                mosquitto.port, [(r.topic, r.payload) for r in sent], RATE_PER_S
+            ).start()
             time.sleep(5)
             influxdb.stop()
             time.sleep(OUTAGE_S)
             assert svc.alive()
             depth_at_return = max(spool_depths(svc.log())[-3:], default=0)
             influxdb.start()
-            thread.join(timeout=180)
-            assert confirmed == [N_READINGS]
+            assert publisher.confirmed(timeout_s=180) == N_READINGS
             assert wait_for_count(influxdb, N_READINGS, timeout_s=180) == N_READINGS
             assert influx_points(influxdb) == expected_points(sent)
             svc.wait_log("spool drained", timeout_s=60)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import random
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import pytest
 
 from envmon.store.journal import Journal
 from tests.fleet import facility_toml, readings
-from tests.integration.test_faults_broker import publish_through_outages
+from tests.integration.test_faults_broker import PublishInBackground
 from tests.integration.test_ingest_e2e import expected_points, influx_points, wait_for_count
 from tests.servers import InfluxDB1, Mosquitto
 from tests.service_proc import ServiceProcess, write_settings
@@ -91,25 +90,19 @@ class TestSigkillLoop:
         messages, expected, n_pressure = build_stream(start_ms)
         assert n_pressure > DIP.stop
         rng = random.Random(20261124)
-        confirmed: list[int] = []
-        publisher = threading.Thread(
-            target=lambda: confirmed.append(
-                publish_through_outages(mosquitto.port, messages, RATE_PER_S)
-            )
-        )
+        publisher = PublishInBackground(mosquitto.port, messages, RATE_PER_S)
         cycles = 0
         try:
             svc.start()
             publisher.start()
-            while cycles < CYCLES or (publisher.is_alive() and cycles < 3 * CYCLES):
+            while cycles < CYCLES or (publisher.running and cycles < 3 * CYCLES):
                 time.sleep(rng.uniform(0.0, 1.5))
                 svc.kill()
                 cycles += 1
                 svc.start()
                 # The kill lands after this run's own "MQTT connected" line.
                 svc.wait_log("MQTT connected", timeout_s=60, count=cycles + 1)
-            publisher.join(timeout=240)
-            assert confirmed == [len(messages)]
+            assert publisher.confirmed(timeout_s=240) == len(messages)
             assert wait_for_count(influxdb, len(expected), timeout_s=180) == len(expected)
             assert influx_points(influxdb) == expected
             # Let the alarm worker finish the tail of the stream before looking.
