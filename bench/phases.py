@@ -164,8 +164,8 @@ class BenchRun:
         self.figures["broker_per_s"] = rate
         self.log(f"  mosquitto_sub: {rate:,.0f}/s")
 
-    def _paho_ceiling(self) -> None:
-        n = self.cfg.ceiling_count
+    def _paho_subscriber(self, n: int) -> subprocess.Popen[str]:
+        """bench/paho_ceiling.py receiving ``n`` messages, subscribed when this returns."""
         sub = subprocess.Popen(
             [
                 sys.executable,
@@ -181,6 +181,11 @@ class BenchRun:
         assert sub.stdout is not None
         if sub.stdout.readline().strip() != "ready":
             raise RuntimeError("paho_ceiling did not subscribe")
+        return sub
+
+    def _paho_ceiling(self) -> None:
+        n = self.cfg.ceiling_count
+        sub = self._paho_subscriber(n)
         load = self._load(n, self._next_base(), tag="lg-paho")
         out = sub.stdout.read()
         sub.wait(timeout=600)
@@ -193,21 +198,7 @@ class BenchRun:
     def _paho_steady_cpu(self) -> None:
         rate, seconds = 1000.0, self.cfg.steady_s
         n = int(rate * seconds)
-        sub = subprocess.Popen(
-            [
-                sys.executable,
-                str(BENCH_DIR / "paho_ceiling.py"),
-                "--port",
-                str(self.broker.port),
-                "--count",
-                str(n),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert sub.stdout is not None
-        if sub.stdout.readline().strip() != "ready":
-            raise RuntimeError("paho_ceiling did not subscribe")
+        sub = self._paho_subscriber(n)
         cpu0 = cpu_seconds(sub.pid)
         self._load(n, self._next_base(), rate=rate, tag="lg-paho-steady").wait()
         time.sleep(0.2)
