@@ -17,16 +17,18 @@ paho's loop, which first writes what is queued (PUBACKs, alarm messages), so
 a steady inflow can never starve the outgoing side. ``queue_pubacks`` sends
 many PUBACKs as one write.
 
-Once a whole packet sits in the chunk, it is framed here in one step instead
-of paho's byte-at-a-time reads. An incoming QoS 0/1 PUBLISH with a valid
-UTF-8 topic then goes straight to ``on_publish_received(topic, payload, mid,
-qos)``: paho would build a ``Properties`` object, an ``MQTTMessage`` and match
-the topic against its per-topic callbacks for each one, about half of the
-network thread's CPU per reading at 1 000 readings/s (bench/README.md).
-envmon needs none of that (it subscribes at QoS 1, sets no per-topic callback
-and uses no PUBLISH property). Every other packet, and any PUBLISH this path
-does not take (QoS 2, a bad topic, a malformed packet), goes through paho's
-own code unchanged.
+The QoS 0/1 PUBLISH packets (with a valid UTF-8 topic) that sit whole in the
+chunk are framed here all in one loop (``split_publishes``) and go straight
+to ``on_publish_received(topic, payload, mid, qos)``. paho would take a
+round of its ``loop_read``, byte-at-a-time reads and packet dispatch for each,
+then build a ``Properties`` object and an ``MQTTMessage`` and match the topic
+against its per-topic callbacks: most of the network thread's CPU per reading
+at 1 000 readings/s (bench/README.md). envmon needs none of that (it
+subscribes at QoS 1, sets no per-topic callback and uses no PUBLISH
+property). Any other whole packet is framed in one step and handed to paho's
+dispatch (a PUBLISH that came in pieces over several reads is then delivered
+the same lean way); any PUBLISH this path does not take (QoS 2, a bad topic,
+a malformed packet) goes through paho's own code unchanged.
 
 All of this relies on private paho members (``_sock_recv``, ``_packet_read``,
 ``_in_packet``, ``_packet_handle``, ``_handle_publish``, ``_packet_queue``),
@@ -50,8 +52,10 @@ _PUBACK: Final = int(paho.PUBACK)
 _PUBACK_PACKET: Final = struct.Struct("!BBH")
 _PUBLISH: Final = int(paho.PUBLISH)
 
+Delivery = tuple[str, bytes, int, int]
+"""``(topic, payload, mid, qos)`` of an incoming PUBLISH."""
 PublishReceived = Callable[[str, bytes, int, int], None]
-"""``(topic, payload, mid, qos)`` of an incoming PUBLISH; must not raise."""
+"""Called with a ``Delivery``; must not raise."""
 
 
 def supported() -> bool:
@@ -74,6 +78,75 @@ def puback_packets(mids: Iterable[int]) -> bytes:
     return b"".join(pack(_PUBACK, 2, mid) for mid in mids)
 
 
+def frame(buf: bytearray, pos: int) -> tuple[int, int] | None:
+    """Where the body of the packet starting at ``pos`` lies in ``buf``: ``(start,
+    end)``; None when it is not all there yet or its length is malformed."""
+    have = len(buf)
+    remaining, mult, i = 0, 1, pos + 1
+    while True:
+        if i >= have or i > pos + 4:
+            return None
+        byte = buf[i]
+        remaining += (byte & 127) * mult
+        mult <<= 7
+        i += 1
+        if not byte & 128:
+            break
+    end = i + remaining
+    return None if end > have else (i, end)
+
+
+def parse_publish(
+    command: int, buf: bytearray, start: int, end: int, mqtt5: bool
+) -> Delivery | None:
+    """The PUBLISH whose body is ``buf[start:end]``, if it is QoS 0 or 1 with a valid
+    UTF-8 topic; None for anything to leave to paho."""
+    qos = (command & 0x06) >> 1
+    if qos > 1:
+        return None
+    try:
+        topic_end = start + 2 + (buf[start] << 8 | buf[start + 1])
+        topic = buf[start + 2 : topic_end].decode()
+        pos = topic_end
+        mid = 0
+        if qos:
+            mid = buf[pos] << 8 | buf[pos + 1]
+            pos += 2
+        if mqtt5:
+            props_len, mult = 0, 1
+            while True:
+                byte = buf[pos]
+                pos += 1
+                props_len += (byte & 127) * mult
+                mult <<= 7
+                if not byte & 128:
+                    break
+            pos += props_len
+    except (IndexError, UnicodeDecodeError):
+        return None
+    if not topic or pos > end or topic_end > end or "\0" in topic:
+        return None
+    return topic, bytes(buf[pos:end]), mid, qos
+
+
+def split_publishes(buf: bytearray, mqtt5: bool) -> tuple[list[Delivery], int]:
+    """The whole QoS 0/1 PUBLISH packets at the front of ``buf``, in order, and how
+    many bytes they take; stops at the first packet that is anything else."""
+    out: list[Delivery] = []
+    pos, have = 0, len(buf)
+    while pos < have and buf[pos] & 0xF0 == _PUBLISH:
+        framed = frame(buf, pos)
+        if framed is None:
+            break
+        start, end = framed
+        parsed = parse_publish(buf[pos], buf, start, end, mqtt5)
+        if parsed is None:
+            break
+        out.append(parsed)
+        pos = end
+    return out, pos
+
+
 class BufferedClient(paho.Client):
     """A ``paho.Client`` that reads in chunks and can queue PUBACKs in bulk."""
 
@@ -87,12 +160,31 @@ class BufferedClient(paho.Client):
         self.on_read_done: Callable[[], None] | None = None
         """Called after each socket read's packets are handled (must not raise)."""
 
-    def _sock_recv(self, bufsize: int) -> bytes:
+    def _buffer(self) -> bytearray:
         buf = self._rbuf
         if self._rbuf_sock is not self._sock:
             # A new connection: bytes of the old one must never be parsed.
             buf.clear()
             self._rbuf_sock = self._sock
+        return buf
+
+    def _fill(self) -> None:
+        """This round's one socket read, before paho starts on a packet: its packets
+        are then framed here, the first one included. On anything but data (would
+        block, closed, an error) paho's own read meets the same condition next."""
+        buf = self._buffer()
+        if buf or not self._may_recv:
+            return
+        try:
+            data = super()._sock_recv(RECV_CHUNK_BYTES)
+        except OSError:
+            return
+        if data:
+            self._may_recv = False
+            buf += data
+
+    def _sock_recv(self, bufsize: int) -> bytes:
+        buf = self._buffer()
         if not buf:
             if not self._may_recv:
                 raise BlockingIOError  # paho keeps the partial packet for the next round
@@ -117,29 +209,24 @@ class BufferedClient(paho.Client):
         return rc
 
     def _packet_read(self) -> MQTTErrorCode:
-        """Frame a whole buffered packet at once; anything else is paho's."""
+        """Deliver the buffered PUBLISHes in one go, else frame one whole packet for paho."""
+        if self._in_packet["command"] != 0:
+            return super()._packet_read()  # paho is partway through a packet
+        self._fill()
         buf = self._rbuf
-        have = len(buf)
-        if have < 2 or self._in_packet["command"] != 0 or self._rbuf_sock is not self._sock:
+        if not buf:
             return super()._packet_read()
-        remaining, mult, pos = 0, 1, 1
-        while True:
-            if pos >= have or pos > 4:
-                return super()._packet_read()  # length not all here, or malformed: paho's
-            byte = buf[pos]
-            remaining += (byte & 127) * mult
-            mult <<= 7
-            pos += 1
-            if not byte & 128:
-                break
-        end = pos + remaining
-        if end > have:
-            return super()._packet_read()
+        if self._deliver_buffered():
+            return MQTTErrorCode.MQTT_ERR_SUCCESS
+        framed = frame(buf, 0)
+        if framed is None:
+            return super()._packet_read()  # not all here yet, or malformed: paho's
+        start, end = framed
         packet = self._in_packet
         packet["command"] = buf[0]
         packet["have_remaining"] = 1
-        packet["remaining_length"] = remaining
-        packet["packet"] = buf[pos:end]
+        packet["remaining_length"] = end - start
+        packet["packet"] = buf[start:end]
         del buf[:end]
         try:
             rc = self._packet_handle()
@@ -149,40 +236,46 @@ class BufferedClient(paho.Client):
         packet["have_remaining"] = 0
         packet["remaining_length"] = 0
         packet["packet"] = bytearray()
-        with self._msgtime_mutex:
-            self._last_bytes_received = paho.time_func()
+        self._touch()
         return rc
 
-    def _handle_publish(self) -> MQTTErrorCode:
+    def _deliver_buffered(self) -> bool:
+        """Hand every whole QoS 0/1 PUBLISH at the buffer's front to
+        ``on_publish_received``; False when the first packet is not one."""
         deliver = self.on_publish_received
-        command = self._in_packet["command"]
-        qos = (command & 0x06) >> 1
-        if deliver is None or qos > 1:
-            return super()._handle_publish()
-        body = self._in_packet["packet"]
-        try:
-            topic_end = 2 + (body[0] << 8 | body[1])
-            topic = body[2:topic_end].decode()
-            pos = topic_end
-            mid = 0
-            if qos:
-                mid = body[pos] << 8 | body[pos + 1]
-                pos += 2
-            if self._protocol == MQTTProtocolVersion.MQTTv5:
-                props_len, mult = 0, 1
-                while True:
-                    byte = body[pos]
-                    pos += 1
-                    props_len += (byte & 127) * mult
-                    mult <<= 7
-                    if not byte & 128:
-                        break
-                pos += props_len
-            if not topic or pos > len(body) or "\0" in topic:
-                raise ValueError
-        except (IndexError, UnicodeDecodeError, ValueError):
+        if deliver is None:
+            return False
+        buf = self._rbuf
+        deliveries, used = split_publishes(buf, self._protocol == MQTTProtocolVersion.MQTTv5)
+        if not used:
+            return False
+        del buf[:used]
+        for topic, payload, mid, qos in deliveries:
+            deliver(topic, payload, mid, qos)
+        self._touch()
+        return True
+
+    def _touch(self) -> None:
+        """What paho does after each packet read: the keepalive clock."""
+        with self._msgtime_mutex:
+            self._last_bytes_received = paho.time_func()
+
+    def _handle_publish(self) -> MQTTErrorCode:
+        """A PUBLISH that paho framed itself (it came in pieces): the same lean path."""
+        deliver = self.on_publish_received
+        packet = self._in_packet
+        body = packet["packet"]
+        parsed = (
+            None
+            if deliver is None
+            else parse_publish(
+                packet["command"], body, 0, len(body), self._protocol == MQTTProtocolVersion.MQTTv5
+            )
+        )
+        if parsed is None:
             return super()._handle_publish()  # paho reports what is wrong with it
-        deliver(topic, bytes(body[pos:]), mid, qos)
+        assert deliver is not None
+        deliver(*parsed)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def queue_pubacks(self, mids: list[int]) -> None:

@@ -102,14 +102,29 @@ def parse_timestamp(value: Any, precision_ns: int, name: str) -> int:
         if not math.isfinite(value):
             raise DecodeError("bad_timestamp", f"{name} is not finite")
         if precision_ns >= 1000:
-            # Via the float's shortest decimal form (what the sender wrote):
-            # value * 1e6 in binary would turn .0000014 s into 2 µs.
-            micros = Decimal(repr(value)) * (precision_ns // 1000)
-            return int(micros.to_integral_value(rounding=ROUND_HALF_EVEN)) * 1000
+            return _float_micros(value, precision_ns // 1000) * 1000
         return round(value)
     raise DecodeError(
         "bad_timestamp", f"{name} is {describe(value)}: expected ISO 8601 or epoch seconds"
     )
+
+
+def _float_micros(value: float, micros_per_unit: int) -> int:
+    """``value`` units in whole µs, rounded half-even from the float's shortest decimal
+    form (what the sender wrote): value * 1e6 in binary would turn .0000014 s into 2 µs.
+
+    The binary product is off from the decimal one by at most ``err``; when it is
+    further than that from a rounding boundary (x.5), both round to the same
+    integer, without building a Decimal (the common case, and the per-reading path).
+    """
+    scaled = value * micros_per_unit
+    if math.isfinite(scaled):
+        nearest = round(scaled)
+        err = (micros_per_unit * math.ulp(value) + math.ulp(scaled)) / 2
+        if abs(scaled - nearest) + err < 0.499:  # a margin for the rounding of err itself
+            return nearest
+    micros = Decimal(repr(value)) * micros_per_unit
+    return int(micros.to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
 def parse_iso_ns(text: str, name: str = "ts") -> int:

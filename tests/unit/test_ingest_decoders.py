@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_EVEN, Decimal
+
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from envmon.ingest.decoders import CONTRACT_SPEC, build_spec, decode
 from envmon.ingest.lineproto import LineProtocolError, parse_line
@@ -89,6 +93,26 @@ class TestEpochTimestamps:
         assert parse_timestamp(T0 * 1000 + 7, 1_000_000, "t") == T0 * NS + 7_000_000
         assert parse_timestamp(T0 * NS + 3, 1, "t") == T0 * NS + 3
         assert parse_timestamp(float(T0 * 1000) + 0.5, 1_000_000, "t") == T0 * NS + 500_000
+
+    @given(
+        value=st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.floats(min_value=T0 - 1e7, max_value=T0 + 1e9),
+            st.integers(0, 2 * 10**15).map(lambda us: us / 1e6),
+            st.integers(0, 2 * 10**16).map(lambda tenths: float(f"{tenths // 10}.{tenths % 10}")),
+        ),
+        precision_ns=st.sampled_from([NS, 1_000_000, 1_000]),
+    )
+    @example(value=T0 + 0.0000005, precision_ns=NS)  # a tie: half-even goes down
+    @example(value=T0 + 0.0000015, precision_ns=NS)  # a tie: half-even goes up
+    @example(value=1e308, precision_ns=NS)  # the binary product overflows
+    def test_floats_round_from_the_decimal_the_sender_wrote(
+        self, value: float, precision_ns: int
+    ) -> None:
+        """Every float lands on the µs that its shortest decimal form rounds to, half-even."""
+        exact = Decimal(repr(value)) * (precision_ns // 1000)
+        expected = int(exact.to_integral_value(rounding=ROUND_HALF_EVEN)) * 1000
+        assert parse_timestamp(value, precision_ns, "ts") == expected
 
     @pytest.mark.parametrize("value", [True, None, [1], {"s": 1}, float("nan"), float("inf")])
     def test_wrong_types(self, value: object) -> None:

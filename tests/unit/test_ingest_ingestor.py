@@ -309,6 +309,52 @@ class TestReplaceFacility:
         assert _reason(ing.handle(old, b'{"temperature_c": 1}', NOW)) == "unknown_sensor"
 
 
+class TestTopicsSeenBefore:
+    """The ingestor remembers each data topic's sensor; the answers must not change."""
+
+    MESSAGES = [
+        ("fac/site1/FILL-A/climate/TH1", b'{"temperature_c": 20.5}'),
+        ("fac/site1/FILL-A/climate/TH1", b'{"temperature_c": "warm"}'),
+        ("fac/site1/FILL-A/climate/TH1", b"x" * 70_000),
+        ("fac/site1/PREP-C/climate/TH1", b'{"temperature_c": 20.5}'),
+        ("fac/site1/FILL-A/pressure/TH1", b'{"diff_pressure_pa": 1}'),
+        ("fac/site1/FILL-A/particles/PC1", PARTICLES),
+        ("fac/site1/FILL-A/particles/PC1", b'{"per_m3": {"0.5": -1}}'),
+        ("fac/site1/envmon/alarms/FILL-A/x", b"{}"),
+        ("fac/site1/FILL-A/state", b"at_rest"),
+    ]
+
+    def test_same_answers_as_a_fresh_ingestor(self) -> None:
+        """Each message, repeated, is judged as a first sight of its topic would be."""
+        ing = _ingestor()
+        for _ in range(3):
+            for topic, payload in self.MESSAGES:
+                assert ing.handle(topic, payload, NOW) == _ingestor().handle(topic, payload, NOW)
+
+    def test_a_reload_forgets_what_topics_meant(self) -> None:
+        """A sensor moved to another room is read in its new room after the reload."""
+        rule = TopicRule(pattern="plant/th/{sensor}", kind="climate")
+        ing = Ingestor(_facility(), IngestSettings(topics=[rule]), "fac")
+        assert _reading(ing.handle("plant/th/TH9", b'{"temperature_c": 1}', NOW)).room == "LAB"
+        moved = FACILITY.replace('id = "TH9"\nroom = "LAB"', 'id = "TH9"\nroom = "PREP-C"')
+        ing.replace_facility(_facility(moved))
+        r = _reading(ing.handle("plant/th/TH9", b'{"temperature_c": 1}', NOW))
+        assert (r.room, r.grade) == ("PREP-C", "C")
+        ing.replace_facility(_facility(FACILITY.replace('id = "TH9"', 'id = "TH8"')))
+        assert _reason(ing.handle("plant/th/TH9", b'{"temperature_c": 1}', NOW)) == (
+            "unknown_sensor"
+        )
+
+    def test_wildcard_topics_do_not_grow_without_bound(self) -> None:
+        """A `+` level lets a sender invent topics; what is remembered stays bounded."""
+        rule = TopicRule(pattern="plant/+/{sensor}", kind="climate")
+        ing = Ingestor(_facility(), IngestSettings(topics=[rule]), "fac")
+        for i in range(5_000):
+            _reading(ing.handle(f"plant/x{i}/TH9", b'{"temperature_c": 1}', NOW))
+        index = ing._index
+        assert len(index.routes) <= index.max_routes < 5_000
+
+
 class TestNeverRaises:
     @settings(max_examples=300, deadline=None)
     @given(

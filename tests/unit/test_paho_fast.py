@@ -187,3 +187,59 @@ class TestFastPublishPath:
         client._sock = None
         assert client._ping_t == 0
         assert [s[2] for s in seen] == [1, 65535]
+
+
+class TestSplitPublishes:
+    def test_stops_at_the_first_other_packet(self) -> None:
+        """Publishes before a PINGRESP are split off; the PINGRESP and all after it stay."""
+        data = bytearray(_STREAM[0] + _STREAM[1] + b"\xd0\x00" + _STREAM[4])
+        deliveries, used = _paho_fast.split_publishes(data, mqtt5=True)
+        assert [d[2] for d in deliveries] == [1, 65535]
+        assert used == len(_STREAM[0]) + len(_STREAM[1])
+
+    def test_stops_before_a_packet_not_all_here(self) -> None:
+        """A packet cut by the end of the buffer waits for the rest of its bytes."""
+        whole = _STREAM[0] + _STREAM[1]
+        for cut in range(1, len(_STREAM[4])):
+            deliveries, used = _paho_fast.split_publishes(
+                bytearray(whole + _STREAM[4][:cut]), mqtt5=True
+            )
+            assert (len(deliveries), used) == (2, len(whole))
+
+    def test_a_topic_length_past_its_packet_is_left_to_paho(self) -> None:
+        """A corrupt topic length must not read the next packet's bytes as this one's."""
+        bad = bytearray(_STREAM[0])
+        bad[2:4] = (200).to_bytes(2, "big")  # the topic length, past the packet's end
+        deliveries, used = _paho_fast.split_publishes(bad + _STREAM[1], mqtt5=True)
+        assert (deliveries, used) == ([], 0)
+
+    def test_qos2_is_left_to_paho(self) -> None:
+        """QoS 2 needs paho's PUBREC/PUBREL handshake."""
+        data = bytearray(_STREAM[0] + _publish(b"a/b", b"x", 5, 2) + _STREAM[1])
+        deliveries, used = _paho_fast.split_publishes(data, mqtt5=True)
+        assert [d[2] for d in deliveries] == [1]
+        assert used == len(_STREAM[0])
+
+
+class _ClosingSocket(_ChunkedSocket):
+    """Serves its data, then reports the connection closed (recv returns b"")."""
+
+    def recv(self, bufsize: int) -> bytes:
+        if self.exhausted:
+            return b""
+        return super().recv(bufsize)
+
+
+class TestConnectionEnds:
+    def test_a_closed_connection_is_reported_after_its_last_packets(self) -> None:
+        """The packets read before the close are delivered; then paho sees the close."""
+        client = _paho_fast.BufferedClient(
+            paho.CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True
+        )
+        seen: list[Delivery] = []
+        client.on_publish_received = lambda t, p, m, q: seen.append((t, p, m, q))
+        client._sock = _ClosingSocket(_STREAM[0] + _STREAM[1], [])  # type: ignore[assignment]
+        client._state = paho._ConnectionState.MQTT_CS_CONNECTED
+        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
+        assert [s[2] for s in seen] == [1, 65535]
+        assert client.loop_read() == paho.MQTT_ERR_CONN_LOST
