@@ -18,7 +18,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from envmon.ingest.lineproto import LineProtocolError, parse_line
 from envmon.ingest.units import SAMPLE_VOLUME, Conversion, conversion
@@ -48,9 +48,10 @@ _PARTICLE_PARAMETERS: Final = frozenset({PARTICLES_0_5UM, PARTICLES_5_0UM})
 _KIND_NAMES: Final = frozenset(k.value for k in Kind)
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
-    """Values in contract units; ``ts_ns`` is ``None`` when the payload had no time."""
+class Decoded(NamedTuple):
+    """Values in contract units; ``ts_ns`` is ``None`` when the payload had no time.
+
+    A NamedTuple: one is built per reading, twice as fast as a frozen dataclass."""
 
     values: dict[str, float]
     ts_ns: int | None
