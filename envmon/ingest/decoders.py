@@ -138,8 +138,11 @@ def decode(payload: bytes, kind: Kind, spec: PayloadSpec = CONTRACT_SPEC) -> Dec
     if spec.format == "influx":
         return _decode_line(payload, kind, spec)
     obj = load_object(payload)
-    status = parse_status(_lookup(obj, spec.status), spec.status_name)
-    raw_ts = _lookup(obj, spec.timestamp)
+    if spec is CONTRACT_SPEC:  # its keys are top-level: looked up directly, per reading
+        raw_status, raw_ts = obj.get("status"), obj.get("ts")
+    else:
+        raw_status, raw_ts = _lookup(obj, spec.status), _lookup(obj, spec.timestamp)
+    status = parse_status(raw_status, spec.status_name)
     ts_ns = (
         None if raw_ts is None else parse_timestamp(raw_ts, spec.precision_ns, spec.timestamp_name)
     )
