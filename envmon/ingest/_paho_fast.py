@@ -246,7 +246,7 @@ class BufferedClient(paho.Client):
         if deliver is None:
             return False
         buf = self._rbuf
-        deliveries, used = split_publishes(buf, self._protocol == MQTTProtocolVersion.MQTTv5)
+        deliveries, used = split_publishes(buf, self._mqtt5)
         if not used:
             return False
         del buf[:used]
@@ -263,20 +263,18 @@ class BufferedClient(paho.Client):
     def _handle_publish(self) -> MQTTErrorCode:
         """A PUBLISH that paho framed itself (it came in pieces): the same lean path."""
         deliver = self.on_publish_received
-        packet = self._in_packet
-        body = packet["packet"]
-        parsed = (
-            None
-            if deliver is None
-            else parse_publish(
-                packet["command"], body, 0, len(body), self._protocol == MQTTProtocolVersion.MQTTv5
-            )
-        )
-        if parsed is None:
-            return super()._handle_publish()  # paho reports what is wrong with it
-        assert deliver is not None
-        deliver(*parsed)
-        return MQTTErrorCode.MQTT_ERR_SUCCESS
+        if deliver is not None:
+            packet = self._in_packet
+            body = packet["packet"]
+            parsed = parse_publish(packet["command"], body, 0, len(body), self._mqtt5)
+            if parsed is not None:
+                deliver(*parsed)
+                return MQTTErrorCode.MQTT_ERR_SUCCESS
+        return super()._handle_publish()  # paho reports what is wrong with it
+
+    @property
+    def _mqtt5(self) -> bool:
+        return self._protocol == MQTTProtocolVersion.MQTTv5
 
     def queue_pubacks(self, mids: list[int]) -> None:
         """Send PUBACKs for ``mids`` (QoS 1, in this order) as one write; any thread."""

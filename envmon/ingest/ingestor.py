@@ -73,7 +73,11 @@ class _Index:
     rooms: Mapping[str, Room]
     sensors: Mapping[str, Sensor]
     routes: dict[str, _Route]
-    max_routes: int
+
+    @property
+    def max_routes(self) -> int:
+        """How many topics are remembered before the memory starts over."""
+        return ROUTES_PER_SENSOR * len(self.sensors) + 1000
 
 
 class Ingestor:
@@ -251,5 +255,4 @@ def _index_of(facility: Facility) -> _Index:
         rooms=dict(facility.rooms),
         sensors=dict(facility.sensors),
         routes={},
-        max_routes=ROUTES_PER_SENSOR * len(facility.sensors) + 1000,
     )
