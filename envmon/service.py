@@ -52,11 +52,10 @@ from envmon.store.journal import AckRequest, Journal
 from envmon.store.limits_points import LimitsPoints
 from envmon.store.lineproto import (
     alarm_line,
-    reading_line,
     room_state_line,
     stats_line,
 )
-from envmon.store.pipeline import DurableWriter
+from envmon.store.pipeline import DurableWriter, Point
 from envmon.store.spool import Spool
 from envmon.systemd import SystemdNotifier
 
@@ -162,7 +161,7 @@ class Service:
             on_read_done=self._on_read_done,
         )
         # The current read's messages, handed on by _on_read_done (paho's thread only).
-        self._to_store: list[tuple[str | None, Pending[MessageToken] | None]] = []
+        self._to_store: list[tuple[Point | None, Pending[MessageToken] | None]] = []
         self._to_judge: _Judge = []
         self._limits_points: LimitsPoints | None = None  # the alarm worker's
         # A message is acknowledged once durable and judged (envmon/ackgate.py).
@@ -289,9 +288,8 @@ class Service:
         result = self.ingestor.handle(msg.topic, msg.payload, msg.received_ns)
         if isinstance(result, Reading):
             self.stats.reading()
-            self._to_store.append(
-                (reading_line(result), Pending(seq, True, mqtt_token) if mqtt_token else None)
-            )
+            # Formatted as line protocol by the store thread (envmon/store/pipeline.py).
+            self._to_store.append((result, Pending(seq, True, mqtt_token) if mqtt_token else None))
             self._to_judge.append((seq, result))
             self._check_drift(result)
         elif isinstance(result, RoomStateChange):

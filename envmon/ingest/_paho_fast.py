@@ -18,8 +18,9 @@ a steady inflow can never starve the outgoing side. ``queue_pubacks`` sends
 many PUBACKs as one write.
 
 The QoS 0/1 PUBLISH packets (with a valid UTF-8 topic) that sit whole in the
-chunk are framed here all in one loop (``split_publishes``) and go straight
-to ``on_publish_received(topic, payload, mid, qos)``. paho would take a
+chunk are framed here all in one loop (``split_publishes``) and go straight,
+as one list per socket read, to ``on_publishes_received([(topic, payload,
+mid, qos), ...])``. paho would take a
 round of its ``loop_read``, byte-at-a-time reads and packet dispatch for each,
 then build a ``Properties`` object and an ``MQTTMessage`` and match the topic
 against its per-topic callbacks: most of the network thread's CPU per reading
@@ -54,8 +55,8 @@ _PUBLISH: Final = int(paho.PUBLISH)
 
 Delivery = tuple[str, bytes, int, int]
 """``(topic, payload, mid, qos)`` of an incoming PUBLISH."""
-PublishReceived = Callable[[str, bytes, int, int], None]
-"""Called with a ``Delivery``; must not raise."""
+PublishesReceived = Callable[[list[Delivery]], None]
+"""Called with the ``Delivery`` of one or more PUBLISHes, in order; must not raise."""
 
 
 def supported() -> bool:
@@ -78,7 +79,7 @@ def puback_packets(mids: Iterable[int]) -> bytes:
     return b"".join(pack(_PUBACK, 2, mid) for mid in mids)
 
 
-def frame(buf: bytearray, pos: int) -> tuple[int, int] | None:
+def frame(buf: bytes | bytearray, pos: int) -> tuple[int, int] | None:
     """Where the body of the packet starting at ``pos`` lies in ``buf``: ``(start,
     end)``; None when it is not all there yet or its length is malformed."""
     have = len(buf)
@@ -87,17 +88,18 @@ def frame(buf: bytearray, pos: int) -> tuple[int, int] | None:
         if i >= have or i > pos + 4:
             return None
         byte = buf[i]
-        remaining += (byte & 127) * mult
-        mult <<= 7
         i += 1
-        if not byte & 128:
+        if byte < 128:  # the last length byte; for most packets the first or second
+            remaining += byte * mult
             break
+        remaining += (byte - 128) * mult
+        mult <<= 7
     end = i + remaining
     return None if end > have else (i, end)
 
 
 def parse_publish(
-    command: int, buf: bytearray, start: int, end: int, mqtt5: bool
+    command: int, buf: bytes | bytearray, start: int, end: int, mqtt5: bool
 ) -> Delivery | None:
     """The PUBLISH whose body is ``buf[start:end]``, if it is QoS 0 or 1 with a valid
     UTF-8 topic; None for anything to leave to paho."""
@@ -117,10 +119,11 @@ def parse_publish(
             while True:
                 byte = buf[pos]
                 pos += 1
-                props_len += (byte & 127) * mult
-                mult <<= 7
-                if not byte & 128:
+                if byte < 128:
+                    props_len += byte * mult
                     break
+                props_len += (byte - 128) * mult
+                mult <<= 7
             pos += props_len
     except (IndexError, UnicodeDecodeError):
         return None
@@ -133,13 +136,15 @@ def split_publishes(buf: bytearray, mqtt5: bool) -> tuple[list[Delivery], int]:
     """The whole QoS 0/1 PUBLISH packets at the front of ``buf``, in order, and how
     many bytes they take; stops at the first packet that is anything else."""
     out: list[Delivery] = []
-    pos, have = 0, len(buf)
-    while pos < have and buf[pos] & 0xF0 == _PUBLISH:
-        framed = frame(buf, pos)
+    # One copy of the chunk: slices of bytes are bytes (of a bytearray, copied twice).
+    data = bytes(buf)
+    pos, have = 0, len(data)
+    while pos < have and data[pos] & 0xF0 == _PUBLISH:
+        framed = frame(data, pos)
         if framed is None:
             break
         start, end = framed
-        parsed = parse_publish(buf[pos], buf, start, end, mqtt5)
+        parsed = parse_publish(data[pos], data, start, end, mqtt5)
         if parsed is None:
             break
         out.append(parsed)
@@ -155,7 +160,7 @@ class BufferedClient(paho.Client):
         self._rbuf = bytearray()
         self._rbuf_sock: object = None
         self._may_recv = True
-        self.on_publish_received: PublishReceived | None = None
+        self.on_publishes_received: PublishesReceived | None = None
         """Set to take QoS 0/1 PUBLISH packets past paho's MQTTMessage path."""
         self.on_read_done: Callable[[], None] | None = None
         """Called after each socket read's packets are handled (must not raise)."""
@@ -240,9 +245,9 @@ class BufferedClient(paho.Client):
         return rc
 
     def _deliver_buffered(self) -> bool:
-        """Hand every whole QoS 0/1 PUBLISH at the buffer's front to
-        ``on_publish_received``; False when the first packet is not one."""
-        deliver = self.on_publish_received
+        """Hand every whole QoS 0/1 PUBLISH at the buffer's front, as one list, to
+        ``on_publishes_received``; False when the first packet is not one."""
+        deliver = self.on_publishes_received
         if deliver is None:
             return False
         buf = self._rbuf
@@ -250,8 +255,7 @@ class BufferedClient(paho.Client):
         if not used:
             return False
         del buf[:used]
-        for topic, payload, mid, qos in deliveries:
-            deliver(topic, payload, mid, qos)
+        deliver(deliveries)
         self._touch()
         return True
 
@@ -262,13 +266,13 @@ class BufferedClient(paho.Client):
 
     def _handle_publish(self) -> MQTTErrorCode:
         """A PUBLISH that paho framed itself (it came in pieces): the same lean path."""
-        deliver = self.on_publish_received
+        deliver = self.on_publishes_received
         if deliver is not None:
             packet = self._in_packet
             body = packet["packet"]
             parsed = parse_publish(packet["command"], body, 0, len(body), self._mqtt5)
             if parsed is not None:
-                deliver(*parsed)
+                deliver([parsed])
                 return MQTTErrorCode.MQTT_ERR_SUCCESS
         return super()._handle_publish()  # paho reports what is wrong with it
 

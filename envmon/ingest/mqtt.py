@@ -88,9 +88,7 @@ class MqttSource:
         self._accepted = False
         self._client = self._make_client()
         # paho's own client has no end-of-read hook: every message is a read of its own.
-        self._read_done_per_message = (
-            None if isinstance(self._client, _paho_fast.BufferedClient) else on_read_done
-        )
+        self._read_done_per_message = not isinstance(self._client, _paho_fast.BufferedClient)
 
     def _make_client(self) -> paho.Client:
         s = self._settings
@@ -117,7 +115,7 @@ class MqttSource:
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         if isinstance(client, _paho_fast.BufferedClient):
-            client.on_publish_received = self._handle_publish
+            client.on_publishes_received = self._handle_publishes
             client.on_read_done = self._handle_read_done
         client.on_subscribe = self._handle_subscribe
         return client
@@ -325,23 +323,33 @@ class MqttSource:
             # itself (§1.5.4); the broker should never have accepted it.
             log.warning("MQTT %s: dropped a message whose topic is not UTF-8", self._where)
             return
-        self._handle_publish(topic, bytes(msg.payload), msg.mid, msg.qos)
+        self._handle_publishes([(topic, bytes(msg.payload), msg.mid, msg.qos)])
+        if self._read_done_per_message:
+            self._handle_read_done()
 
-    def _handle_publish(self, topic: str, payload: bytes, mid: int, qos: int) -> None:
+    def _handle_publishes(self, deliveries: list[_paho_fast.Delivery]) -> None:
+        """The PUBLISHes of one socket read: one receive time, one lock for all."""
         # An exception here would kill paho's network thread: catch everything.
         try:
             received_ns = time.time_ns()
-            if qos > 0:
-                with self._ack_lock:
-                    if mid not in self._pending:
-                        self._pending[mid] = self._generation
+            with self._ack_lock:
+                generation, pending = self._generation, self._pending
+                for _, _, mid, qos in deliveries:
+                    if not qos:
+                        continue
+                    if mid not in pending:
+                        pending[mid] = generation
                     else:
-                        self._pending_more.setdefault(mid, deque()).append(self._generation)
-            self._on_message(InboundMessage(topic, payload, mid, qos, received_ns))
-            if self._read_done_per_message is not None:
-                self._read_done_per_message()
+                        self._pending_more.setdefault(mid, deque()).append(generation)
         except Exception:
-            log.exception("MQTT %s: error handling a message", self._where)
+            log.exception("MQTT %s: error handling a read's messages", self._where)
+            return
+        on_message = self._on_message
+        for topic, payload, mid, qos in deliveries:
+            try:
+                on_message(InboundMessage(topic, payload, mid, qos, received_ns))
+            except Exception:
+                log.exception("MQTT %s: error handling a message", self._where)
 
     def _handle_read_done(self) -> None:
         if self._on_read_done is None:

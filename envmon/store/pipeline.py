@@ -1,14 +1,19 @@
 """The transactional buffer between ingest and InfluxDB (Telegraf's running_output).
 
-``DurableWriter`` takes one line of line protocol per reading, with a token
-(for ingest: the MQTT message to acknowledge), and calls ``on_durable`` with
-the tokens, always in submit order, once their lines are durable:
+``DurableWriter`` takes one point per reading, with a token (for ingest: the
+MQTT message to acknowledge), and calls ``on_durable`` with the tokens,
+always in submit order, once their lines are durable:
 
 - written to InfluxDB (``OK``), or
 - appended to the spool (``RETRY``: InfluxDB is down; acks must not wait for
   it), or
 - dead-lettered in the spool (``REJECT``: InfluxDB refuses the data; it is
   kept with the reason, and waiting cannot help).
+
+A point is a line of line protocol or a ``Reading``, which this thread turns
+into its line when it takes the batch: the network thread hands on readings
+in small bursts, each after a wake-up that makes its work slow on a VM, while
+this thread formats a second's worth in one go (bench/README.md).
 
 ``TOO_LARGE`` and ``REJECT`` split the batch in halves and retry, so only the
 lines InfluxDB really refuses end up dead-lettered (rewriting the accepted
@@ -31,13 +36,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Generic, TypeVar
 
+from envmon.readings import Reading
 from envmon.store.config import InfluxSettings
 from envmon.store.influx import InfluxWriter, Outcome, WriteResult
+from envmon.store.lineproto import reading_line
 from envmon.store.spool import Spool, SpoolFull
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+Point = str | Reading
+"""A line of line protocol, or a reading that becomes its contract line."""
 
 # A drain write this large keeps the per-request overhead small while still
 # letting live batches in between (InfluxDB 1.x takes it in well under 1 s).
@@ -93,7 +102,7 @@ class DurableWriter(Generic[T]):
         self._retry_max_s = max(settings.retry_max_s, settings.retry_min_s)
 
         self._cond = threading.Condition()
-        self._queue: deque[tuple[str | None, T, float]] = deque()
+        self._queue: deque[tuple[Point | None, T, float]] = deque()
         self._stopping = False
         self._stop_deadline = float("inf")
         self._thread: threading.Thread | None = None
@@ -116,8 +125,8 @@ class DurableWriter(Generic[T]):
 
     # -- the caller's side -------------------------------------------------
 
-    def submit(self, line: str | None, token: T) -> None:
-        """Queue one line (None: nothing to store) whose token is acked once durable.
+    def submit(self, line: Point | None, token: T) -> None:
+        """Queue one point (None: nothing to store) whose token is acked once durable.
 
         After ``stop`` the line is refused with an ERROR and its token is never
         acked (the broker redelivers the message to the next run).
@@ -131,7 +140,7 @@ class DurableWriter(Generic[T]):
             if n == 1 or n == self._batch_size:
                 self._cond.notify()
 
-    def submit_many(self, items: Sequence[tuple[str | None, T]]) -> None:
+    def submit_many(self, items: Sequence[tuple[Point | None, T]]) -> None:
         """``submit`` for each ``(line, token)`` in order, under one lock."""
         if not items:
             return
@@ -214,6 +223,12 @@ class DurableWriter(Generic[T]):
 
     def _take(self) -> _Batch[T] | None:
         """The next live batch when it is due; None when background work is due or at stop."""
+        items = self._take_items()
+        if items is None:
+            return None
+        return _Batch(self._lines(items), [token for _, token, _ in items])
+
+    def _take_items(self) -> list[tuple[Point | None, T, float]] | None:
         with self._cond:
             while True:
                 now = self._clock()
@@ -224,12 +239,8 @@ class DurableWriter(Generic[T]):
                     or now >= q[0][2] + self._flush_interval_s
                 ):
                     n = min(len(q), self._batch_size)
-                    items = [q.popleft() for _ in range(n)]
                     self._inflight = n
-                    return _Batch(
-                        [line for line, _, _ in items if line is not None],
-                        [token for _, token, _ in items],
-                    )
+                    return [q.popleft() for _ in range(n)]
                 if self._stopping:
                     return None
                 wait_s = self._background_wait(now)
@@ -238,6 +249,33 @@ class DurableWriter(Generic[T]):
                 if q:
                     wait_s = min(wait_s, q[0][2] + self._flush_interval_s - now)
                 self._cond.wait(wait_s)
+
+    def _lines(self, items: list[tuple[Point | None, T, float]]) -> list[str]:
+        """The batch's lines: readings formatted here, off the network thread."""
+        lines: list[str] = []
+        for point, _, _ in items:
+            if point is None:
+                continue
+            if isinstance(point, str):
+                lines.append(point)
+                continue
+            try:
+                lines.append(reading_line(point))
+            except (ValueError, TypeError) as exc:
+                self._dead_letter_unformattable(point, str(exc))
+        return lines
+
+    def _dead_letter_unformattable(self, reading: Reading, reason: str) -> None:
+        """A reading with no valid line (the decoder lets none through): kept, not dropped."""
+        log.error(
+            "reading cannot be written as line protocol: %s; reading: %.300r", reason, reading
+        )
+        try:
+            self._spool.dead_letter(repr(reading).encode(), 1, reason)
+        except SpoolFull:
+            log.error("spool full: the reading above is in this log only")
+            return
+        self._dead += 1
 
     def _background_wait(self, now: float) -> float:
         """Seconds until background work (drain or probe) is due; 0 = now."""

@@ -101,7 +101,7 @@ def _receive(data: bytes, sizes: list[int], fast: bool) -> list[Delivery]:
 
     client.on_message = on_message
     if fast:
-        client.on_publish_received = lambda t, p, m, q: got.append((t, p, m, q))
+        client.on_publishes_received = got.extend
     sock = _ChunkedSocket(data, sizes)
     client._sock = sock  # type: ignore[assignment]
     client._state = paho._ConnectionState.MQTT_CS_CONNECTED
@@ -155,7 +155,7 @@ class TestFastPublishPath:
         )
         slow_seen: list[int] = []
         client.on_message = lambda c, u, m: slow_seen.append(m.mid)
-        client.on_publish_received = lambda t, p, m, q: fast_seen.append((t, p, m, q))
+        client.on_publishes_received = fast_seen.extend
         client._sock = _ChunkedSocket(qos2, [])  # type: ignore[assignment]
         client._state = paho._ConnectionState.MQTT_CS_CONNECTED
         client.loop_read()
@@ -177,7 +177,7 @@ class TestFastPublishPath:
             paho.CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True
         )
         seen: list[Delivery] = []
-        client.on_publish_received = lambda t, p, m, q: seen.append((t, p, m, q))
+        client.on_publishes_received = seen.extend
         client._ping_t = 123.0
         data = _STREAM[0] + b"\xd0\x00" + _STREAM[1]
         client._sock = _ChunkedSocket(data, [])  # type: ignore[assignment]
@@ -237,7 +237,7 @@ class TestConnectionEnds:
             paho.CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True
         )
         seen: list[Delivery] = []
-        client.on_publish_received = lambda t, p, m, q: seen.append((t, p, m, q))
+        client.on_publishes_received = seen.extend
         client._sock = _ClosingSocket(_STREAM[0] + _STREAM[1], [])  # type: ignore[assignment]
         client._state = paho._ConnectionState.MQTT_CS_CONNECTED
         assert client.loop_read() == paho.MQTT_ERR_SUCCESS

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from envmon.readings import Kind, Reading
 from envmon.store.config import InfluxSettings
 from envmon.store.influx import Outcome, WriteResult
+from envmon.store.lineproto import reading_line
 from envmon.store.pipeline import DurableWriter
 from envmon.store.spool import Spool
 
@@ -85,6 +87,18 @@ def settings(**changes: object) -> InfluxSettings:
 
 def point(i: int) -> str:
     return f"climate,room=R{i % 7},sensor=S{i % 13} temperature={i}.5 {1_000_000 + i}"
+
+
+def reading(i: int) -> Reading:
+    return Reading(
+        ts_ns=2_000_000 + i,
+        site="site1",
+        room="R1",
+        grade="C",
+        sensor="TH1",
+        kind=Kind.CLIMATE,
+        values={"temperature": 20.0 + i / 8, "humidity": 40.0},
+    )
 
 
 @pytest.fixture
@@ -245,6 +259,38 @@ class TestDurableWriter:
         assert dead.body == lines[5].encode()
         assert "partial write" in dead.reason
         assert w.stats().dead_lettered_lines == 1
+
+    def test_readings_are_written_as_their_contract_lines(
+        self, influx: FakeInflux, spool: Spool
+    ) -> None:
+        """A Reading submitted as a point is formatted by the writer, in order among lines."""
+        acks = Acks()
+        w = make(influx, spool, acks, batch_size=5)
+        readings = [reading(i) for i in range(12)]
+        for i, r in enumerate(readings):
+            w.submit(point(i) if i % 3 == 0 else r, i)
+        wait_until(lambda: len(acks.tokens) == 12)
+        w.stop()
+        assert acks.tokens == list(range(12))
+        assert influx.lines == [
+            point(i) if i % 3 == 0 else reading_line(r) for i, r in enumerate(readings)
+        ]
+
+    def test_a_reading_without_a_line_is_dead_lettered_not_lost(
+        self, influx: FakeInflux, spool: Spool, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A reading no line can carry (the decoder lets none through) is kept, and acked."""
+        acks = Acks()
+        w = make(influx, spool, acks, batch_size=3)
+        bad = reading(1)._replace(values={"temperature": float("nan")})
+        w.submit_many([(reading(0), 0), (bad, 1), (reading(2), 2)])
+        wait_until(lambda: len(acks.tokens) == 3)
+        w.stop()
+        assert influx.lines == [reading_line(reading(0)), reading_line(reading(2))]
+        (dead,) = spool.dead_letters()
+        assert "non-finite" in dead.reason and b"TH1" in dead.body
+        assert w.stats().dead_lettered_lines == 1
+        assert "cannot be written as line protocol" in caplog.text
 
     def test_too_large_splits(self, influx: FakeInflux, spool: Spool) -> None:
         """A batch InfluxDB finds too large is written in halves."""
