@@ -213,6 +213,25 @@ class TestSplitPublishes:
         deliveries, used = _paho_fast.split_publishes(bad + _STREAM[1], mqtt5=True)
         assert (deliveries, used) == ([], 0)
 
+    def test_every_packet_shape_alone_and_as_paho_frames_it(self) -> None:
+        """Each sample packet alone: the same delivery from the buffer and from the
+        body paho framed (parse_publish), with every length encoding up to 3 bytes."""
+        for packet in _STREAM:
+            (delivery,), used = _paho_fast.split_publishes(bytearray(packet), mqtt5=True)
+            assert used == len(packet)
+            start, end = _paho_fast.frame(packet, 0) or (0, 0)
+            assert _paho_fast.parse_publish(packet[0], packet[start:end], True) == delivery
+        assert _paho_fast.parse_publish(0x34, b"\x00\x01a\x00\x05\x00", True) is None
+
+    def test_remaining_length_is_mqtt_s_encoding(self) -> None:
+        for n in (0, 1, 127, 128, 300, 16_383, 16_384, 2_097_151, 2_097_152, 268_435_455):
+            encoded = _paho_fast.remaining_length(n)
+            assert len(encoded) == 1 + (n > 127) + (n > 16_383) + (n > 2_097_151)
+            # frame() reads it back (a body of n bytes is only built where small)
+            body = b"x" * n if n < 100_000 else b""
+            framed = _paho_fast.frame(b"\x30" + encoded + body, 0)
+            assert framed == ((1 + len(encoded), 1 + len(encoded) + n) if body or not n else None)
+
     def test_qos2_is_left_to_paho(self) -> None:
         """QoS 2 needs paho's PUBREC/PUBREL handshake."""
         data = bytearray(_STREAM[0] + _publish(b"a/b", b"x", 5, 2) + _STREAM[1])
