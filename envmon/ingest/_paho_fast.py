@@ -122,7 +122,7 @@ def split_publishes(buf: bytes | bytearray, mqtt5: bool) -> tuple[list[Delivery]
     that is anything else (paho's to handle, or to wait for).
 
     The per-message path of the network thread: one loop, no calls per packet
-    for the common one- and two-byte lengths (bench/README.md).
+    for lengths under 16 KiB, one or two bytes (bench/README.md).
     """
     out: list[Delivery] = []
     append = out.append
@@ -135,6 +135,8 @@ def split_publishes(buf: bytes | bytearray, mqtt5: bool) -> tuple[list[Delivery]
         length = data[pos + 1]
         if length < 128:
             start, end = pos + 2, pos + 2 + length
+        elif pos + 2 < have and data[pos + 2] < 128:
+            start, end = pos + 3, pos + 3 + length - 128 + (data[pos + 2] << 7)
         else:
             framed = frame(data, pos)
             if framed is None:
