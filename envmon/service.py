@@ -38,7 +38,7 @@ from envmon.health import IngestHealth
 from envmon.heap import freeze_long_lived
 from envmon.ingest.drift import ClockDriftMonitor, warnings_topic
 from envmon.ingest.ingestor import Ingestor, Reject
-from envmon.ingest.mqtt import InboundMessage, MqttSource
+from envmon.ingest.mqtt import Delivery, MqttSource
 from envmon.ingest.rejects import RejectLog, rejected_payload
 from envmon.notify.alarm_topic import MqttAlarmPublisher
 from envmon.notify.dispatcher import Dispatcher
@@ -156,13 +156,9 @@ class Service:
         )
         self.mqtt = MqttSource(
             settings.mqtt,
-            on_message=self._on_message,
+            on_messages=self._on_messages,
             on_connection_change=self._on_connection,
-            on_read_done=self._on_read_done,
         )
-        # The current read's messages, handed on by _on_read_done (paho's thread only).
-        self._to_store: list[tuple[Point | None, Pending[MessageToken] | None]] = []
-        self._to_judge: _Judge = []
         self._limits_points: LimitsPoints | None = None  # the alarm worker's
         # A message is acknowledged once durable and judged (envmon/ackgate.py).
         self.ack_gate: AckGate[MessageToken] = AckGate(self.mqtt.ack_many)
@@ -280,38 +276,52 @@ class Service:
 
     # --- paho network thread: decode and enqueue, never block ----------------
 
-    def _on_message(self, msg: InboundMessage) -> None:
-        if not self._accepting.is_set():
-            return  # not acknowledged: the broker redelivers it to the next run
-        self._seq = seq = self._seq + 1
-        mqtt_token = (msg.mid, msg.qos) if msg.qos > 0 else None
-        result = self.ingestor.handle(msg.topic, msg.payload, msg.received_ns)
-        if isinstance(result, Reading):
-            self.stats.reading()
-            # Formatted as line protocol by the store thread (envmon/store/pipeline.py).
-            self._to_store.append((result, Pending(seq, True, mqtt_token) if mqtt_token else None))
-            self._to_judge.append((seq, result))
-            self._check_drift(result)
-        elif isinstance(result, RoomStateChange):
-            self._to_store.append(
-                (room_state_line(result), Pending(seq, True, mqtt_token) if mqtt_token else None)
-            )
-            self._to_judge.append((seq, result))
-        else:
-            # Rejects and our own topics: nothing to judge, acked once durable in order.
-            self._to_store.append((None, Pending(seq, False, mqtt_token) if mqtt_token else None))
-            if isinstance(result, Reject):
-                self.stats.reject(result.reason)
-                self._handle_reject(result, msg.received_ns)
+    def _on_messages(self, messages: list[Delivery], received_ns: int) -> None:
+        """The messages of one socket read: decoded here, then handed on as one batch
+        to the store and one to the alarm worker (one lock and one wake-up per read).
 
-    def _on_read_done(self) -> None:
-        """The messages of one socket read go on as one batch to each consumer: one
-        lock and one wake-up per read instead of per message."""
-        if self._to_store:
-            to_store, self._to_store = self._to_store, []
+        Every message goes to the store, with its place in arrival order and its
+        MQTT token, so that acknowledgements go out in order: a reading or room
+        state to be stored and judged, anything else (rejects, own topics) with
+        nothing to store.
+        """
+        if not self._accepting.is_set():
+            return  # not acknowledged: the broker redelivers them to the next run
+        handle = self.ingestor.handle
+        to_store: list[tuple[Point | None, Pending[MessageToken] | None]] = []
+        to_judge: _Judge = []
+        seq = self._seq
+        readings = 0
+        for topic, payload, mid, qos in messages:
+            seq += 1
+            try:
+                result = handle(topic, payload, received_ns)
+                if type(result) is Reading:
+                    readings += 1
+                    # Formatted as line protocol by the store thread (store/pipeline.py).
+                    to_store.append((result, Pending(seq, True, (mid, qos)) if qos else None))
+                    to_judge.append((seq, result))
+                    self._check_drift(result)
+                elif type(result) is RoomStateChange:
+                    to_store.append(
+                        (room_state_line(result), Pending(seq, True, (mid, qos)) if qos else None)
+                    )
+                    to_judge.append((seq, result))
+                else:
+                    # Nothing to judge; acknowledged once stored in order.
+                    to_store.append((None, Pending(seq, False, (mid, qos)) if qos else None))
+                    if isinstance(result, Reject):
+                        self.stats.reject(result.reason)
+                        self._handle_reject(result, received_ns)
+            except Exception:
+                # A bug must not cost the rest of the read; this message stays
+                # unacknowledged, and the broker redelivers it after a reconnect.
+                log.exception("error handling a message on %s", topic)
+        self._seq = seq
+        self.stats.readings(readings)
+        if to_store:
             self.durable.submit_many(to_store)
-        if self._to_judge:
-            to_judge, self._to_judge = self._to_judge, []
+        if to_judge:
             self._work.put(to_judge)
 
     def _check_drift(self, reading: Reading) -> None:

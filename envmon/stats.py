@@ -31,8 +31,8 @@ class StatsCollector:
         self._last_total = 0
         self._last_at = time.monotonic()
 
-    def reading(self) -> None:
-        self.readings_total += 1  # single writer (paho thread); a torn read costs nothing
+    def readings(self, n: int) -> None:
+        self.readings_total += n  # single writer (paho thread); a torn read costs nothing
 
     def reject(self, reason: str) -> None:
         with self._lock:

@@ -182,8 +182,6 @@ class BufferedClient(paho.Client):
         self._may_recv = True
         self.on_publishes_received: PublishesReceived | None = None
         """Set to take QoS 0/1 PUBLISH packets past paho's MQTTMessage path."""
-        self.on_read_done: Callable[[], None] | None = None
-        """Called after each socket read's packets are handled (must not raise)."""
 
     def _buffer(self) -> bytearray:
         buf = self._rbuf
@@ -229,8 +227,6 @@ class BufferedClient(paho.Client):
         rc = super().loop_read(max_packets)
         while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._rbuf and self._sock is not None:
             rc = super().loop_read(max_packets)
-        if self.on_read_done is not None:
-            self.on_read_done()
         return rc
 
     def _packet_read(self) -> MQTTErrorCode:

@@ -7,10 +7,10 @@ but not acknowledged, are delivered when it comes back.
 
 Threads: paho's network loop runs in one thread owned here, which also
 reconnects with exponential backoff (paho's own reconnect loop would hide the
-reason of a failure). ``on_message`` is called on that thread and must only
-hand the message on; ``on_read_done``, on the same thread, follows the
-messages of each socket read (so a consumer can hand them on as one batch).
-``ack``, ``ack_many`` and ``publish`` may be called from any thread.
+reason of a failure). ``on_messages`` is called on that thread with the
+messages of one socket read, in arrival order, and must only hand them on
+(as one batch: one lock and one wake-up per read, not per message). ``ack``,
+``ack_many`` and ``publish`` may be called from any thread.
 
 The client is ``_paho_fast.BufferedClient`` (paho with buffered reads and
 bulk PUBACKs, see there) when this paho version allows it: ``ack_many`` then
@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -45,32 +45,25 @@ log = logging.getLogger("envmon.ingest")
 _JOIN_TIMEOUT_S: Final = 10.0
 
 
-class InboundMessage(NamedTuple):
-    """One received PUBLISH; ``mid`` and ``qos`` are what ``ack`` needs.
-
-    A NamedTuple, not a frozen dataclass: one is built per reading, and this
-    builds in half the time (bench/README.md)."""
-
-    topic: str
-    payload: bytes
-    mid: int
-    qos: int
-    received_ns: int
+Delivery = _paho_fast.Delivery
+"""One received PUBLISH: ``(topic, payload, mid, qos)``; ``mid`` and ``qos`` are
+what ``ack`` needs. A plain tuple: one is built per reading (bench/README.md)."""
+OnMessages = Callable[[list[Delivery], int], None]
+"""Takes the messages of one socket read, in order, and their receive time (ns)."""
 
 
 class MqttSource:
-    """Subscribes to ``settings.topics`` (QoS 1) and hands each message to ``on_message``."""
+    """Subscribes to ``settings.topics`` (QoS 1) and hands the messages of each read
+    to ``on_messages``."""
 
     def __init__(
         self,
         settings: MqttSettings,
-        on_message: Callable[[InboundMessage], None],
+        on_messages: OnMessages,
         on_connection_change: Callable[[bool, str], None] | None = None,
-        on_read_done: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
-        self._on_message = on_message
-        self._on_read_done = on_read_done
+        self._on_messages = on_messages
         self._on_connection_change = on_connection_change
         self._where = f"{settings.host}:{settings.port}"
         self._stopping = threading.Event()
@@ -87,8 +80,6 @@ class MqttSource:
         # Set when the broker accepts us: the backoff starts over after a lost connection.
         self._accepted = False
         self._client = self._make_client()
-        # paho's own client has no end-of-read hook: every message is a read of its own.
-        self._read_done_per_message = not isinstance(self._client, _paho_fast.BufferedClient)
 
     def _make_client(self) -> paho.Client:
         s = self._settings
@@ -116,7 +107,6 @@ class MqttSource:
         client.on_message = self._handle_message
         if isinstance(client, _paho_fast.BufferedClient):
             client.on_publishes_received = self._handle_publishes
-            client.on_read_done = self._handle_read_done
         client.on_subscribe = self._handle_subscribe
         return client
 
@@ -324,10 +314,8 @@ class MqttSource:
             log.warning("MQTT %s: dropped a message whose topic is not UTF-8", self._where)
             return
         self._handle_publishes([(topic, bytes(msg.payload), msg.mid, msg.qos)])
-        if self._read_done_per_message:
-            self._handle_read_done()
 
-    def _handle_publishes(self, deliveries: list[_paho_fast.Delivery]) -> None:
+    def _handle_publishes(self, deliveries: list[Delivery]) -> None:
         """The PUBLISHes of one socket read: one receive time, one lock for all."""
         # An exception here would kill paho's network thread: catch everything.
         try:
@@ -341,23 +329,10 @@ class MqttSource:
                         pending[mid] = generation
                     else:
                         self._pending_more.setdefault(mid, deque()).append(generation)
+            self._on_messages(deliveries, received_ns)
         except Exception:
+            # Unacknowledged, what was not handed on is redelivered after a reconnect.
             log.exception("MQTT %s: error handling a read's messages", self._where)
-            return
-        on_message = self._on_message
-        for topic, payload, mid, qos in deliveries:
-            try:
-                on_message(InboundMessage(topic, payload, mid, qos, received_ns))
-            except Exception:
-                log.exception("MQTT %s: error handling a message", self._where)
-
-    def _handle_read_done(self) -> None:
-        if self._on_read_done is None:
-            return
-        try:
-            self._on_read_done()
-        except Exception:
-            log.exception("MQTT %s: error after handling a read", self._where)
 
     def _set_connected(self, connected: bool, reason: str) -> None:
         if connected == self._connected.is_set():

@@ -14,7 +14,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from envmon.ingest import _paho_fast
 from envmon.ingest.config import MqttSettings
-from envmon.ingest.mqtt import InboundMessage, MqttSource
+from envmon.ingest.mqtt import MqttSource
+from tests.mqtt_messages import Message, each_message
 from tests.servers import Mosquitto
 
 pytestmark = pytest.mark.integration
@@ -50,9 +51,9 @@ class _Source:
 
     def __init__(self, port: int, publisher: paho.Client, handle_delay_s: float = 0.0) -> None:
         self._delay_s = handle_delay_s
-        self.messages: queue.Queue[InboundMessage] = queue.Queue()
-        self._probes: queue.Queue[InboundMessage] = queue.Queue()
-        self.source = MqttSource(_settings(port), self._route)
+        self.messages: queue.Queue[Message] = queue.Queue()
+        self._probes: queue.Queue[Message] = queue.Queue()
+        self.source = MqttSource(_settings(port), each_message(self._route))
         self.source.start()
         assert self.source.wait_connected(20)
         # "Connected" comes before the SUBACK: probe until a probe comes back.
@@ -65,7 +66,7 @@ class _Source:
             except queue.Empty:
                 continue
 
-    def _route(self, msg: InboundMessage) -> None:
+    def _route(self, msg: Message) -> None:
         if msg.topic == PROBE:
             self.source.ack(msg.mid, msg.qos)  # out of order with the rest: brokers accept it
             self._probes.put(msg)
@@ -74,8 +75,8 @@ class _Source:
                 time.sleep(self._delay_s)
             self.messages.put(msg)
 
-    def take(self, n: int, timeout_s: float = 30.0) -> list[InboundMessage]:
-        out: list[InboundMessage] = []
+    def take(self, n: int, timeout_s: float = 30.0) -> list[Message]:
+        out: list[Message] = []
         deadline = time.monotonic() + timeout_s
         while len(out) < n and time.monotonic() < deadline:
             try:

@@ -12,7 +12,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from envmon.ingest.config import MqttSettings
-from envmon.ingest.mqtt import InboundMessage, MqttSource
+from envmon.ingest.mqtt import MqttSource
+from tests.mqtt_messages import Message, each_message
 from tests.servers import Mosquitto, free_port
 
 pytestmark = pytest.mark.integration
@@ -24,17 +25,17 @@ class _Collector:
     """Receives messages on paho's thread and hands them to the test thread."""
 
     def __init__(self) -> None:
-        self.messages: queue.Queue[InboundMessage] = queue.Queue()
+        self.messages: queue.Queue[Message] = queue.Queue()
         self.connections: list[tuple[bool, str]] = []
 
-    def __call__(self, msg: InboundMessage) -> None:
+    def __call__(self, msg: Message) -> None:
         self.messages.put(msg)
 
     def on_connection(self, connected: bool, reason: str) -> None:
         self.connections.append((connected, reason))
 
-    def take(self, n: int, timeout_s: float = 60.0) -> list[InboundMessage]:
-        out: list[InboundMessage] = []
+    def take(self, n: int, timeout_s: float = 60.0) -> list[Message]:
+        out: list[Message] = []
         deadline = time.monotonic() + timeout_s
         while len(out) < n:
             remaining = deadline - time.monotonic()
@@ -46,7 +47,7 @@ class _Collector:
                 break
         return out
 
-    def quiet(self, seconds: float) -> list[InboundMessage]:
+    def quiet(self, seconds: float) -> list[Message]:
         """Whatever else arrives within ``seconds``."""
         return self.take(10**9, timeout_s=seconds)
 
@@ -80,7 +81,7 @@ def _publish(client: paho.Client, payloads: list[bytes]) -> None:
 
 
 def _start(settings: MqttSettings, collector: _Collector) -> MqttSource:
-    source = MqttSource(settings, collector, collector.on_connection)
+    source = MqttSource(settings, each_message(collector), collector.on_connection)
     source.start()
     assert source.wait_connected(20), "source did not connect"
     return source
@@ -160,20 +161,26 @@ class TestMqttSource:
         """An exception in the message callback is logged and later messages still arrive."""
         collector = _Collector()
 
-        def flaky(msg: InboundMessage) -> None:
+        def flaky(msg: Message) -> None:
             if msg.payload == b"boom":
                 raise RuntimeError("callback failed")
             collector(msg)
 
-        source = MqttSource(_settings(mosquitto.port), flaky)
+        source = MqttSource(_settings(mosquitto.port), each_message(flaky))
         source.start()
         assert source.wait_connected(20)
         try:
             with caplog.at_level(logging.ERROR, logger="envmon.ingest"):
-                _publish(publisher, [b"boom", b"after"])
+                _publish(publisher, [b"boom"])
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline and not any(
+                    "error handling a read" in r.getMessage() for r in caplog.records
+                ):
+                    time.sleep(0.05)
+                _publish(publisher, [b"after"])
                 got = collector.take(1, timeout_s=20)
             assert [m.payload for m in got] == [b"after"]
-            assert any("error handling a message" in r.getMessage() for r in caplog.records)
+            assert any("error handling a read" in r.getMessage() for r in caplog.records)
         finally:
             source.stop()
 
@@ -210,7 +217,7 @@ class TestConnectionFailure:
     def test_refused_logged_as_one_line(self, caplog: pytest.LogCaptureFixture) -> None:
         """A refused connection is logged with host:port and the reason, without a traceback."""
         port = free_port()
-        source = MqttSource(_settings(port), lambda m: None)
+        source = MqttSource(_settings(port), lambda batch, received_ns: None)
         with caplog.at_level(logging.WARNING, logger="envmon.ingest"):
             source.start()
             assert not source.wait_connected(1.0)
