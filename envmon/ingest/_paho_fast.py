@@ -40,6 +40,7 @@ stable since paho-mqtt 1.x; ``supported()`` says whether they are there, and
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -180,8 +181,24 @@ class BufferedClient(paho.Client):
         self._rbuf = bytearray()
         self._rbuf_sock: object = None
         self._may_recv = True
+        self._socket_emptied = False
+        self._read_again_at = 0.0
         self.on_publishes_received: PublishesReceived | None = None
         """Set to take QoS 0/1 PUBLISH packets past paho's MQTTMessage path."""
+        self.read_coalesce_s = 0.0
+        """After delivering PUBLISHes from a read that emptied the socket, wait this
+        long before reading again (see ``_loop``)."""
+
+    def _loop(self, timeout: float = 1.0) -> MQTTErrorCode:
+        # Readings that arrive during the wait are read, decoded and handed on as
+        # one batch: each thread of the pipeline wakes once for them instead of
+        # several times, and on a VM each wake-up costs more than the work of a
+        # reading (bench/README.md). Outgoing packets do not wait: paho writes
+        # them on the thread that sends them, as this thread runs no callback.
+        wait_s = self._read_again_at - paho.time_func()
+        if wait_s > 0:
+            time.sleep(min(wait_s, timeout))
+        return super()._loop(timeout)
 
     def _buffer(self) -> bytearray:
         buf = self._rbuf
@@ -204,6 +221,7 @@ class BufferedClient(paho.Client):
             return
         if data:
             self._may_recv = False
+            self._socket_emptied = len(data) < RECV_CHUNK_BYTES
             buf += data
 
     def _sock_recv(self, bufsize: int) -> bytes:
@@ -213,6 +231,7 @@ class BufferedClient(paho.Client):
                 raise BlockingIOError  # paho keeps the partial packet for the next round
             self._may_recv = False
             data = super()._sock_recv(RECV_CHUNK_BYTES)
+            self._socket_emptied = len(data) < RECV_CHUNK_BYTES
             if len(data) <= bufsize:
                 return data  # includes b"" (connection closed)
             buf += data
@@ -273,6 +292,9 @@ class BufferedClient(paho.Client):
         del buf[:used]
         deliver(deliveries)
         self._touch()
+        if self.read_coalesce_s and self._socket_emptied:
+            # A backlog (a full chunk read) is read on at once: full speed.
+            self._read_again_at = paho.time_func() + self.read_coalesce_s
         return True
 
     def _touch(self) -> None:

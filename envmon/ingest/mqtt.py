@@ -107,6 +107,7 @@ class MqttSource:
         client.on_message = self._handle_message
         if isinstance(client, _paho_fast.BufferedClient):
             client.on_publishes_received = self._handle_publishes
+            client.read_coalesce_s = s.read_coalesce_s
         client.on_subscribe = self._handle_subscribe
         return client
 

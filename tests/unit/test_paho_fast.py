@@ -262,3 +262,39 @@ class TestConnectionEnds:
         assert client.loop_read() == paho.MQTT_ERR_SUCCESS
         assert [s[2] for s in seen] == [1, 65535]
         assert client.loop_read() == paho.MQTT_ERR_CONN_LOST
+
+
+def _coalescing_client(data: bytes, sizes: list[int]) -> _paho_fast.BufferedClient:
+    client = _paho_fast.BufferedClient(
+        paho.CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True
+    )
+    client.on_publishes_received = lambda deliveries: None
+    client.read_coalesce_s = 0.02
+    client._sock = _ChunkedSocket(data, sizes)  # type: ignore[assignment]
+    client._state = paho._ConnectionState.MQTT_CS_CONNECTED
+    return client
+
+
+class TestReadCoalescing:
+    def test_a_short_read_waits_before_the_next(self) -> None:
+        """After PUBLISHes from a read that emptied the socket, the next read waits
+        ``read_coalesce_s``, so what arrives meanwhile comes as one batch."""
+        client = _coalescing_client(_publish(b"fac/s/R/climate/T", b"{}", 1, 1), [])
+        before = paho.time_func()
+        client.loop_read()
+        assert before + 0.02 <= client._read_again_at <= paho.time_func() + 0.02
+
+    def test_a_full_chunk_is_read_on_at_once(self) -> None:
+        """A read that filled the whole chunk means a backlog: no wait, full speed."""
+        one = _publish(b"fac/s/R/climate/T", b"x" * 100, 1, 1)
+        backlog = one * (2 * _paho_fast.RECV_CHUNK_BYTES // len(one) + 1)
+        client = _coalescing_client(backlog, [])
+        client.loop_read()
+        assert client._read_again_at == 0.0
+
+    def test_off_when_zero(self) -> None:
+        """``read_coalesce_s = 0`` never waits."""
+        client = _coalescing_client(_publish(b"fac/s/R/climate/T", b"{}", 1, 1), [])
+        client.read_coalesce_s = 0.0
+        client.loop_read()
+        assert client._read_again_at == 0.0
