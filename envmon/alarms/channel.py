@@ -228,7 +228,7 @@ class Channel:
         Most channels are idle (no run, no history, no window): their state is
         only the last judged timestamp, which keeps checkpoints cheap at scale.
         """
-        if self.idle():
+        if self._idle():
             return {"last_ts_ns": self.last_ts_ns}
         return {
             "last_ts_ns": self.last_ts_ns,
@@ -248,7 +248,7 @@ class Channel:
         alarm was saved with that event). Most channels stay idle, so a
         checkpoint writes a handful of rows instead of one per reading.
         """
-        if self.idle():
+        if self._idle():
             if self.saved_idle:
                 return None
             self.saved_idle = True
@@ -256,19 +256,10 @@ class Channel:
         self.saved_idle = False
         return json.dumps(self.to_state(), separators=(",", ":"))
 
-    def idle(self) -> bool:
-        """No run, no history, no window: the state is only the last timestamp."""
-        if self.window is not None:
-            return False
-        for d in self.detectors:  # noqa: SIM110 - per reading; all() over a generator is slower
-            if d.active or d.run_count or d.history:
-                return False
-        return True
-
-    @property
-    def unsaved(self) -> bool:
-        """Whether a checkpoint would save this channel now (``checkpoint_json``)."""
-        return not (self.saved_idle and self.idle())
+    def _idle(self) -> bool:
+        return self.window is None and all(
+            not (d.active or d.run_count or d.history) for d in self.detectors
+        )
 
     def load_state(self, state: Mapping[str, Any], book: AlarmBook) -> None:
         """Continue exactly where a checkpoint left off.
@@ -301,7 +292,7 @@ class Channel:
                 detector.active = False
         if self.window is not None and state["window"] is not None:
             self.window.load_state(state["window"])
-        self.saved_idle = self.idle()
+        self.saved_idle = self._idle()
 
     def resume(self, alarm: Alarm, excursion: Excursion | None, book: AlarmBook) -> bool:
         """Continue an active alarm restored from the journal; False if it is not this

@@ -136,11 +136,7 @@ class AlarmEngine:
                 if channel is None:
                     continue
             found = channel.observe(value, volume_l, ts_ns, state, book)
-            # Asked now, while the channel is in cache: a checkpoint would save
-            # it. Most channels stay idle, and the checkpoint then skips them
-            # without touching each again (bench/README.md).
-            if channel.unsaved:
-                self._dirty.add(channel)
+            self._dirty.add(channel)
             if found:
                 events += found
         return events
@@ -196,7 +192,7 @@ class AlarmEngine:
 
     @property
     def has_unsaved_state(self) -> bool:
-        """Whether the next ``checkpoint()`` has a channel to save."""
+        """Whether a channel judged a reading since the last ``checkpoint()``."""
         return bool(self._dirty)
 
     def _load_checkpoint(self, checkpoint: Mapping[str, str]) -> None:

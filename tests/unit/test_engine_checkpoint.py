@@ -119,14 +119,14 @@ class TestCheckpointRestart:
         assert "FILL/DP1/diff_pressure" not in engine.checkpoint()
 
     def test_idle_readings_leave_nothing_to_save(self) -> None:
-        """Readings that keep saved-idle channels idle leave the engine with no unsaved
-        state, so the service has no checkpoint to write for them."""
+        """Readings that keep saved-idle channels idle give an empty checkpoint; a
+        reading that starts a run gives that channel's state."""
         engine = AlarmEngine(FACILITY)
         rs = [r for r in readings() if r.sensor == "DP1"]
         run(engine, rs[:1])  # 15 Pa: within limits, and a new channel counts as saved idle
-        assert not engine.has_unsaved_state
+        assert engine.checkpoint() == {}
         run(engine, rs[1:2])  # 8 Pa: a dip starts its delay, which is state
-        assert engine.has_unsaved_state
+        assert list(engine.checkpoint()) == ["FILL/DP1/diff_pressure"]
 
     def test_checkpoint_text_is_the_channel_state(self) -> None:
         """Each checkpoint value, idle or in an excursion, is exactly the channel's
