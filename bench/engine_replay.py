@@ -7,19 +7,28 @@ parts: the first reading of each sensor (the engine builds its channels:
 once per sensor and run) and all the others (the steady state, what a long
 replay of stored readings is made of).
 
-    python bench/engine_replay.py [--sensors 10000] [--readings 300000]
+    python bench/engine_replay.py [--sensors 10000] [--readings 300000] [--json]
+
+With ``ENVMON_SRC=DIR`` in the environment the engine comes from that source
+tree (``bench/run.py --envmon-src`` runs it so); the fleet from this one.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import facility_text
+from bench.harness import facility_text  # imports no envmon module
+
+if os.environ.get("ENVMON_SRC"):
+    sys.path.insert(0, os.environ["ENVMON_SRC"])
+
 from envmon.alarms.engine import AlarmEngine
 from envmon.facility import parse_facility
 from envmon.readings import NS_PER_S, Kind, Reading
@@ -77,8 +86,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sensors", type=int, default=10_000)
     ap.add_argument("--readings", type=int, default=300_000)
+    ap.add_argument("--json", action="store_true", help="print the two rates as JSON")
     args = ap.parse_args()
     first, steady = replay_rates(args.sensors, args.readings)
+    if args.json:
+        print(json.dumps({"first_per_s": first, "steady_per_s": steady}))
+        return 0
     print(f"first reading per sensor: {first:.0f}/s; the others: {steady:.0f}/s")
     return 0
 

@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import asdict, replace
@@ -20,7 +21,6 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.engine_replay import replay_rates
 from bench.harness import BENCH_DIR, build_loadgen, load_average
 from bench.phases import PHASES, BenchRun, RunConfig
 
@@ -72,6 +72,29 @@ def table(figures: dict[str, float], runs: int) -> str:
     return "\n".join(out)
 
 
+def replay_rates_of(src: Path | None, sensors: int, count: int) -> tuple[float, float]:
+    """The engine replay of ``src``'s envmon, in a process of its own: this process
+    imported its own tree's envmon, which ``--envmon-src`` does not replace."""
+    env = dict(os.environ, ENVMON_SRC=str(src)) if src else None
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(BENCH_DIR / "engine_replay.py"),
+            "--json",
+            "--sensors",
+            str(sensors),
+            "--readings",
+            str(count),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    rates = json.loads(out.splitlines()[-1])
+    return rates["first_per_s"], rates["steady_per_s"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=1)
@@ -92,6 +115,7 @@ def main() -> int:
     )
     args = ap.parse_args()
     if args.envmon_src:
+        args.envmon_src = args.envmon_src.resolve()
         # `python -m envmon.cli` puts the working directory first on sys.path.
         src = str(args.envmon_src.resolve())
         os.environ["PYTHONPATH"] = src
@@ -119,7 +143,9 @@ def main() -> int:
             replace(cfg, keep_dir=keep), log=lambda s: print(s, flush=True)
         ).measure()
         if not only:
-            first, steady = replay_rates(args.sensors, 100_000 if args.quick else 300_000)
+            first, steady = replay_rates_of(
+                args.envmon_src, args.sensors, 100_000 if args.quick else 300_000
+            )
             figures["engine_first_reading_per_s"] = first
             figures["engine_replay_per_s"] = steady
             print(
