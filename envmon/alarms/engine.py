@@ -106,20 +106,22 @@ class AlarmEngine:
 
     def on_reading(self, r: Reading) -> list[AlarmEvent]:
         """Judge one reading; events in the order they happened."""
-        st = self._sensors.get((r.room, r.sensor))
+        # One unpacking instead of seven reads by name: a NamedTuple field read is
+        # a descriptor call (about 100 ns a reading saved, ~2 % of the replay).
+        ts_ns, _, room, _, sensor, _, values, volume_l, status, received_ns = r
+        st = self._sensors.get((room, sensor))
         if st is None:
-            st = self._sensor(r.room, r.sensor)
-        ts_ns = r.ts_ns
+            st = self._sensor(room, sensor)
         if ts_ns < st.last_ts_ns:
             return []
         st.last_ts_ns = ts_ns
-        st.last_seen_ns = r.received_ns or ts_ns
+        st.last_seen_ns = received_ns or ts_ns
         events: list[AlarmEvent] = []
         if st.comm_alarm_id is not None:
             events += self._end_sensor_alarm(st.comm_alarm_id, st.last_seen_ns)
             st.comm_alarm_id = None
         state = st.room_states.at(ts_ns)
-        if r.status != "ok":
+        if status != "ok":
             if st.fault_alarm_id is None:
                 events += self._raise_fault(st, r, state)
             return events
@@ -128,8 +130,7 @@ class AlarmEngine:
             st.fault_alarm_id = None
         channels = st.channels
         book = self._book
-        volume_l = r.sample_volume_l
-        for parameter, value in r.values.items():
+        for parameter, value in values.items():
             channel = channels.get(parameter)
             if channel is None:
                 channel = self._channel(st, parameter)
