@@ -62,7 +62,12 @@ def build_loadgen() -> Path:
 
 
 def bench_settings(
-    workdir: Path, broker_port: int, influx_url: str, facility: Path, database: str
+    workdir: Path,
+    broker_port: int,
+    influx_url: str,
+    facility: Path,
+    database: str,
+    client_id: str = "envmon-bench",
 ) -> Path:
     """envmon.toml for the bench: the shipped defaults, except addresses, paths and a
     2 s maximum retry backoff (so the outage phase does not wait 30 s for a probe)."""
@@ -72,7 +77,7 @@ def bench_settings(
         f"""[mqtt]
 host = "127.0.0.1"
 port = {broker_port}
-client_id = "envmon-bench"
+client_id = "{client_id}"
 topics = ["fac/#"]
 
 [influx]
@@ -206,6 +211,11 @@ def wait_stored(
         if got >= n or time.monotonic() - last_change > stall_s:
             return got, t
         time.sleep(poll_s)
+
+
+def cpu_ms_per_1000(cpu_s: float, wall_s: float, rate_per_s: float) -> float:
+    """CPU milliseconds per 1 000 readings, from CPU seconds over ``wall_s`` at a steady rate."""
+    return 1000 * cpu_s / (wall_s * rate_per_s / 1000)
 
 
 def cpu_seconds(pid: int) -> float:

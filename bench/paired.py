@@ -16,7 +16,6 @@ difference from the first. A tree is a source directory, e.g. from
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
@@ -25,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import Load, bench_settings, cpu_seconds, facility_text
+from bench.harness import Load, bench_settings, cpu_ms_per_1000, cpu_seconds, facility_text
 from bench.phases import BenchRun, RunConfig
 from tests.service_proc import ServiceProcess
 
@@ -35,38 +34,32 @@ SETTLE_S = 5.0
 
 
 def start_tree(run: BenchRun, index: int, src: Path, facility: Path) -> ServiceProcess:
-    """``envmon run`` from ``src`` (python -m envmon.cli puts the cwd first on sys.path)."""
+    """``envmon run`` from ``src``, with its own client id, state and database."""
     database = f"envmon{index}"
     run.influx.create_database(database)
     config = bench_settings(
-        run.root / f"envmon{index}", run.broker.port, run.influx.url, facility, database
+        run.root / f"envmon{index}",
+        run.broker.port,
+        run.influx.url,
+        facility,
+        database,
+        client_id=f"envmon-bench-{index}",
     )
-    config.write_text(config.read_text().replace('"envmon-bench"', f'"envmon-bench-{index}"', 1))
-    cwd, path = os.getcwd(), os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = str(src)
-    os.chdir(src)
-    try:
-        service = ServiceProcess(config, run.root / f"envmon{index}.log")
-        service.start(timeout_s=180)
-    finally:
-        os.chdir(cwd)
-        if path is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = path
+    service = ServiceProcess(config, run.root / f"envmon{index}.log", src=src)
+    service.start(timeout_s=180)
     return service
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("trees", nargs="+", type=Path)
-    ap.add_argument("--windows", type=int, default=6)
+    # Each window publishes its own hour of event time, from a day back: more
+    # would reach the future, which envmon rejects as a wild timestamp.
+    ap.add_argument("--windows", type=int, choices=range(1, 21), default=6, metavar="1..20")
     ap.add_argument("--sensors", type=int, default=10_000)
     args = ap.parse_args()
     trees = [t.resolve() for t in args.trees]
     run = BenchRun(RunConfig(sensors=args.sensors))
-    # Each window publishes an hour of event time after the last: start far back.
-    run._base_ms = (int(time.time()) - 7 * 24 * 3600) * 1000
     run.broker.start()
     run.influx.start()
     facility = run.root / "facility.toml"
@@ -76,7 +69,7 @@ def main() -> int:
         for i, tree in enumerate(trees):
             services.append(start_tree(run, i, tree, facility))
         # One reading per sensor first: every envmon has built every channel and route.
-        Load(run.broker.port, args.sensors, args.sensors, run._next_base(), rate_per_s=5000).wait()
+        Load(run.broker.port, args.sensors, args.sensors, run.next_base(), rate_per_s=5000).wait()
         time.sleep(3.0)
         pids = [s.proc.pid for s in services if s.proc is not None]
         rows: list[list[float]] = []
@@ -85,7 +78,7 @@ def main() -> int:
                 run.broker.port,
                 WINDOW_READINGS,
                 args.sensors,
-                run._next_base(),
+                run.next_base(),
                 rate_per_s=RATE_PER_S,
                 tag=f"lg-paired-{w}",
             )
@@ -93,8 +86,9 @@ def main() -> int:
             cpu0, t0 = [cpu_seconds(p) for p in pids], time.monotonic()
             load.wait()
             cpu1, t1 = [cpu_seconds(p) for p in pids], time.monotonic()
-            per_1000 = (t1 - t0) * RATE_PER_S / 1000
-            row = [1000 * (b - a) / per_1000 for a, b in zip(cpu0, cpu1, strict=True)]
+            row = [
+                cpu_ms_per_1000(b - a, t1 - t0, RATE_PER_S) for a, b in zip(cpu0, cpu1, strict=True)
+            ]
             rows.append(row)
             print(f"window {w}: " + " | ".join(f"{v:5.1f}" for v in row), flush=True)
         print("CPU per 1 000 readings at 1 000/s, ms (median of the windows):")

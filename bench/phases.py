@@ -32,6 +32,7 @@ from bench.harness import (
     BENCH_DIR,
     Load,
     bench_settings,
+    cpu_ms_per_1000,
     cpu_seconds,
     facility_text,
     memory_mb,
@@ -56,6 +57,8 @@ class RunConfig:
     keep_dir: Path | None = None
     only: frozenset[str] = frozenset()
     """Run just these phases (names in ``PHASES``); empty runs them all."""
+    envmon_src: Path | None = None
+    """Run the envmon of this source tree instead of the installed one."""
 
 
 PHASES = ("ceilings", "ingest", "cpu", "latency", "spool")
@@ -78,7 +81,8 @@ class BenchRun:
         self._phase = 0
         self.figures: dict[str, float] = {}
 
-    def _next_base(self) -> int:
+    def next_base(self) -> int:
+        """The start (ms) of the next phase's hour of event time."""
         self._phase += 1
         return self._base_ms + self._phase * HOUR_MS
 
@@ -131,7 +135,7 @@ class BenchRun:
     # -- ceilings ---------------------------------------------------------------------
 
     def _loadgen_ceiling(self) -> None:
-        result = self._load(self.cfg.ceiling_count, self._next_base(), tag="lg-ceiling").wait()
+        result = self._load(self.cfg.ceiling_count, self.next_base(), tag="lg-ceiling").wait()
         self.figures["loadgen_per_s"] = result.rate_per_s
         self.log(f"  loadgen alone: {result.rate_per_s:,.0f}/s")
 
@@ -156,7 +160,7 @@ class BenchRun:
             stdout=subprocess.DEVNULL,
         )
         time.sleep(1.0)  # subscribed (mosquitto_sub has no ready signal)
-        load = self._load(n, self._next_base(), tag="lg-broker")
+        load = self._load(n, self.next_base(), tag="lg-broker")
         sub.wait(timeout=600)
         done = time.time_ns()
         result = load.wait()
@@ -186,7 +190,7 @@ class BenchRun:
     def _paho_ceiling(self) -> None:
         n = self.cfg.ceiling_count
         sub = self._paho_subscriber(n)
-        load = self._load(n, self._next_base(), tag="lg-paho")
+        load = self._load(n, self.next_base(), tag="lg-paho")
         out = sub.stdout.read()
         sub.wait(timeout=600)
         result = load.wait()
@@ -200,7 +204,7 @@ class BenchRun:
         n = int(rate * seconds)
         sub = self._paho_subscriber(n)
         cpu0 = cpu_seconds(sub.pid)
-        self._load(n, self._next_base(), rate=rate, tag="lg-paho-steady").wait()
+        self._load(n, self.next_base(), rate=rate, tag="lg-paho-steady").wait()
         time.sleep(0.2)
         cpu1 = cpu_seconds(sub.pid)
         sub.communicate(timeout=60)
@@ -216,7 +220,7 @@ class BenchRun:
         config = bench_settings(
             self.root / "envmon", self.broker.port, self.influx.url, facility, self.influx.database
         )
-        self.envmon = ServiceProcess(config, self.root / "envmon.log")
+        self.envmon = ServiceProcess(config, self.root / "envmon.log", src=self.cfg.envmon_src)
         self.envmon.start(timeout_s=120)
 
     def _pid(self) -> int:
@@ -225,13 +229,13 @@ class BenchRun:
 
     def _warm_up(self) -> None:
         """One reading per sensor, so the engine has every channel before measuring."""
-        base = self._next_base()
+        base = self.next_base()
         result = self._load(self.cfg.sensors, base, rate=5000.0, tag="lg-warm").wait()
         wait_stored(self.influx, base, base + HOUR_MS, result.acked)
         time.sleep(1.0)
 
     def _ingest(self) -> None:
-        n, base = self.cfg.ingest_count, self._next_base()
+        n, base = self.cfg.ingest_count, self.next_base()
         result = self._load(n, base, tag="lg-ingest").wait()
         stored, done = wait_stored(self.influx, base, base + HOUR_MS, result.acked)
         rate = stored / (done - result.t_start_ns / 1e9)
@@ -246,20 +250,20 @@ class BenchRun:
         self.log(f"  envmon ingest: {rate:,.0f}/s, {stored}/{result.acked} stored")
 
     def _steady_cpu(self) -> None:
-        rate, base, warmup_s = 1000.0, self._next_base(), 5.0
+        rate, base, warmup_s = 1000.0, self.next_base(), 5.0
         n = int(rate * (self.cfg.steady_s + warmup_s))
         load = self._load(n, base, rate=rate, tag="lg-steady")
         time.sleep(warmup_s)
         cpu0, t0 = cpu_seconds(self._pid()), time.monotonic()
         result = load.wait()
         cpu1, t1 = cpu_seconds(self._pid()), time.monotonic()
-        ms_per_1000 = 1000 * (cpu1 - cpu0) / ((t1 - t0) * rate / 1000)
+        ms_per_1000 = cpu_ms_per_1000(cpu1 - cpu0, t1 - t0, rate)
         stored, _ = wait_stored(self.influx, base, base + HOUR_MS, result.acked)
         self.figures.update(cpu_ms_per_1000=ms_per_1000, steady_lost=result.acked - stored)
         self.log(f"  CPU at 1000/s: {ms_per_1000:.1f} ms per 1000 readings")
 
     def _alarm_latency(self) -> None:
-        cfg, base = self.cfg, self._next_base()
+        cfg, base = self.cfg, self.next_base()
         interval_s = 0.075
         duration_s = 4.0 + cfg.alarm_injections * interval_s
         load = self._load(
@@ -298,7 +302,7 @@ class BenchRun:
         """Drain = the backlog envmon reports when InfluxDB answers again, divided by
         the time from that log line to its "spool drained" line (both polled here)."""
         assert self.envmon is not None
-        rate, base, outage_s = 1000.0, self._next_base(), self.cfg.outage_s
+        rate, base, outage_s = 1000.0, self.next_base(), self.cfg.outage_s
         self.influx.stop()
         n = int(rate * (outage_s + 30))
         load = self._load(n, base, rate=rate, tag="lg-drain")

@@ -116,16 +116,17 @@ def main() -> int:
     args = ap.parse_args()
     if args.envmon_src:
         args.envmon_src = args.envmon_src.resolve()
-        # `python -m envmon.cli` puts the working directory first on sys.path.
-        src = str(args.envmon_src.resolve())
-        os.environ["PYTHONPATH"] = src
-        os.chdir(src)
 
     build_loadgen()
     only = frozenset(x for x in args.only.split(",") if x)
     if only - set(PHASES):
         ap.error(f"--only: unknown phase(s) {', '.join(sorted(only - set(PHASES)))}")
-    cfg = RunConfig(sensors=args.sensors, loadgen_procs=args.loadgen_procs, only=only)
+    cfg = RunConfig(
+        sensors=args.sensors,
+        loadgen_procs=args.loadgen_procs,
+        only=only,
+        envmon_src=args.envmon_src,
+    )
     if args.quick:
         cfg = replace(
             cfg,

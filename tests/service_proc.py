@@ -72,22 +72,31 @@ stats_interval_s = 2
 
 
 class ServiceProcess:
-    """``envmon run --config FILE`` with its stderr captured to a log file."""
+    """``envmon run --config FILE`` with its stderr captured to a log file.
 
-    def __init__(self, config: Path, log_path: Path) -> None:
+    ``src``: run the envmon of that source tree (e.g. an older commit's
+    ``git archive``) instead of the installed one; the benchmark compares trees.
+    """
+
+    def __init__(self, config: Path, log_path: Path, src: Path | None = None) -> None:
         self.config = config
         self.log_path = log_path
+        self.src = src
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait_for: str = "MQTT connected", timeout_s: float = 30.0) -> None:
         log = self.log_path.open("ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env.pop("NOTIFY_SOCKET", None)
+        if self.src is not None:
+            # `python -m` puts its working directory first on sys.path, then PYTHONPATH.
+            env["PYTHONPATH"] = str(self.src)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "envmon.cli", "run", "--config", str(self.config)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=self.src,
         )
         log.close()
         self.wait_log(wait_for, timeout_s)

@@ -216,13 +216,18 @@ class BufferedClient(paho.Client):
         if buf or not self._may_recv:
             return
         try:
-            data = super()._sock_recv(RECV_CHUNK_BYTES)
+            data = self._recv_chunk()
         except OSError:
             return
         if data:
             self._may_recv = False
-            self._socket_emptied = len(data) < RECV_CHUNK_BYTES
             buf += data
+
+    def _recv_chunk(self) -> bytes:
+        """One socket read of up to a chunk; a short one means the socket is empty."""
+        data = super()._sock_recv(RECV_CHUNK_BYTES)
+        self._socket_emptied = len(data) < RECV_CHUNK_BYTES
+        return data
 
     def _sock_recv(self, bufsize: int) -> bytes:
         buf = self._buffer()
@@ -230,8 +235,7 @@ class BufferedClient(paho.Client):
             if not self._may_recv:
                 raise BlockingIOError  # paho keeps the partial packet for the next round
             self._may_recv = False
-            data = super()._sock_recv(RECV_CHUNK_BYTES)
-            self._socket_emptied = len(data) < RECV_CHUNK_BYTES
+            data = self._recv_chunk()
             if len(data) <= bufsize:
                 return data  # includes b"" (connection closed)
             buf += data
