@@ -34,6 +34,7 @@ class MqttSettings(_Section):
     # one: readings arriving meanwhile are decoded, stored and judged as one batch
     # (one wake-up of each thread instead of several). Less CPU per reading at
     # low and medium rates, up to this much added alarm latency; 0 turns it off.
+    # Needs the buffered client (_paho_fast.supported()); plain paho reads at once.
     read_coalesce_s: Annotated[float, Field(ge=0, le=1)] = 0.02
     reconnect_min_s: Annotated[float, Field(gt=0)] = 1.0
     reconnect_max_s: Annotated[float, Field(gt=0)] = 60.0
