@@ -1,6 +1,6 @@
 """What every benchmark phase shares: the load generator, the fleet, envmon's process.
 
-The fleet is tests/fleet.py's (rooms of 4 Grade C sensors, kinds cycling, no
+The fleet is tests/support/fleet.py's (rooms of 4 Grade C sensors, kinds cycling, no
 limit ever crossed) plus ``ALARM_ROOMS`` Grade A rooms with one particle
 counter each, for the alarm-latency probe. Every phase publishes its readings
 from its own base time, so InfluxDB counts per phase are exact.
@@ -22,8 +22,8 @@ BENCH_DIR: Final = Path(__file__).resolve().parent
 REPO_DIR: Final = BENCH_DIR.parent
 sys.path.insert(0, str(REPO_DIR))
 
-from tests.fleet import facility_toml  # noqa: E402
-from tests.servers import InfluxDB1  # noqa: E402
+from tests.support.fleet import facility_toml  # noqa: E402
+from tests.support.servers import InfluxDB1  # noqa: E402
 
 LOADGEN_SRC: Final = BENCH_DIR / "loadgen.c"
 LOADGEN_BIN: Final = BENCH_DIR / "build" / "loadgen"

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.harness import Load, bench_settings, cpu_ms_per_1000, cpu_seconds, facility_text
 from bench.phases import BenchRun, RunConfig
-from tests.service_proc import ServiceProcess
+from tests.support.service_proc import ServiceProcess
 
 RATE_PER_S = 1000.0
 WINDOW_READINGS = 25_000

@@ -38,8 +38,8 @@ from bench.harness import (
     memory_mb,
     wait_stored,
 )
-from tests.servers import InfluxDB1, Mosquitto
-from tests.service_proc import ServiceProcess
+from tests.support.servers import InfluxDB1, Mosquitto
+from tests.support.service_proc import ServiceProcess
 
 HOUR_MS = 3_600_000
 

@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
 from envmon.facility import load_facility
+from envmon.journal.journal import Journal
 from envmon.readings import NS_PER_S
 from envmon.report.command import generate
 from envmon.settings import load_settings
-from envmon.store.journal import Journal
-from tests.servers import InfluxDB1
+from tests.support.servers import InfluxDB1
 
 DAY_S = 86_400
 T0 = 1_800_000_000 * NS_PER_S - (1_800_000_000 % DAY_S) * NS_PER_S  # a UTC midnight

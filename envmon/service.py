@@ -28,27 +28,28 @@ from typing import Final
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from envmon.ackgate import AckGate, Pending
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
 from envmon.alarms.schedule import schedule_room_states
 from envmon.errors import EnvmonError
 from envmon.facility import Facility, load_facility
-from envmon.health import IngestHealth
-from envmon.heap import freeze_long_lived
+from envmon.ingest.ackgate import AckGate, Pending
 from envmon.ingest.drift import ClockDriftMonitor, warnings_topic
 from envmon.ingest.ingestor import Ingestor, Reject
 from envmon.ingest.mqtt import Delivery, MqttSource
 from envmon.ingest.rejects import RejectLog, rejected_payload
+from envmon.journal.journal import AckRequest, Journal
 from envmon.notify.alarm_topic import MqttAlarmPublisher
 from envmon.notify.dispatcher import Dispatcher
 from envmon.notify.escalation import due_escalations
 from envmon.notify.factory import build_notifiers
 from envmon.readings import Reading, RoomStateChange
+from envmon.runtime.health import IngestHealth
+from envmon.runtime.heap import freeze_long_lived
+from envmon.runtime.stats import StatsCollector
+from envmon.runtime.systemd import SystemdNotifier
 from envmon.settings import Settings
-from envmon.stats import StatsCollector
 from envmon.store.influx import make_writer
-from envmon.store.journal import AckRequest, Journal
 from envmon.store.limits_points import LimitsPoints
 from envmon.store.lineproto import (
     alarm_line,
@@ -57,7 +58,6 @@ from envmon.store.lineproto import (
 )
 from envmon.store.pipeline import DurableWriter, Point
 from envmon.store.spool import Spool
-from envmon.systemd import SystemdNotifier
 
 log = logging.getLogger("envmon.service")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import InfluxDB1, Mosquitto, VictoriaMetrics, have
+from tests.support.servers import InfluxDB1, Mosquitto, VictoriaMetrics, have
 
 
 def _require(binary: str) -> None:

@@ -147,7 +147,7 @@ class AlarmEngine:
         reading; returns how many were built.
 
         The service calls this before it freezes its long-lived objects out of the
-        garbage collector's full passes (``envmon.heap``): channels built later,
+        garbage collector's full passes (``envmon.runtime.heap``): channels built later,
         one per first reading, would stay in those passes, which then take a
         tenth of a second or more with a campus configured.
         """

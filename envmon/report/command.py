@@ -16,6 +16,7 @@ import envmon
 from envmon.errors import EnvmonError
 from envmon.facility import Facility, Room
 from envmon.gmp import resolve_limits
+from envmon.journal.journal import Journal
 from envmon.readings import NS_PER_S, Kind, RoomState, RoomStateChange, isoformat_ns
 from envmon.report.influxql import InfluxQLClient
 from envmon.report.model import (
@@ -29,7 +30,6 @@ from envmon.report.model import (
 )
 from envmon.report.queries import Scope, fetch
 from envmon.settings import Settings
-from envmon.store.journal import Journal
 
 FORMATS = ("pdf", "html", "csv", "json")
 

@@ -22,10 +22,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
-from envmon.store.journal import Journal
-from tests.receivers import smtp_inbox, webhook_receiver
-from tests.servers import InfluxDB1, Mosquitto
-from tests.service_proc import Publisher, ServiceProcess, write_settings
+from envmon.journal.journal import Journal
+from tests.support.receivers import smtp_inbox, webhook_receiver
+from tests.support.servers import InfluxDB1, Mosquitto
+from tests.support.service_proc import Publisher, ServiceProcess, write_settings
+from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -110,17 +111,6 @@ def alarms_json(config: Path) -> list[dict[str, Any]]:
     result = envmon(config, "alarms", "--all", "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
-
-
-def wait_for(predicate: Any, timeout_s: float = 30.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout_s
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(0.3)
-    raise AssertionError(f"timed out waiting for {what}; last: {last}")
 
 
 def key(a: dict[str, Any]) -> tuple[str, str, str]:

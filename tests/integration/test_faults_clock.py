@@ -16,8 +16,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.servers import InfluxDB1, Mosquitto
-from tests.service_proc import Publisher, ServiceProcess, write_settings
+from tests.support.servers import InfluxDB1, Mosquitto
+from tests.support.service_proc import Publisher, ServiceProcess, write_settings
 
 pytestmark = pytest.mark.integration
 

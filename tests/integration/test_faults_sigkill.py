@@ -21,12 +21,12 @@ from pathlib import Path
 
 import pytest
 
-from envmon.store.journal import Journal
-from tests.fleet import facility_toml, readings
+from envmon.journal.journal import Journal
 from tests.integration.test_faults_broker import PublishInBackground
 from tests.integration.test_ingest_e2e import expected_points, influx_points, wait_for_count
-from tests.servers import InfluxDB1, Mosquitto
-from tests.service_proc import ServiceProcess, write_settings
+from tests.support.fleet import facility_toml, readings
+from tests.support.servers import InfluxDB1, Mosquitto
+from tests.support.service_proc import ServiceProcess, write_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -18,7 +18,7 @@ from envmon.readings import NS_PER_S, PARAMETERS_BY_KIND
 from envmon.simulate.fleet import Fleet
 from envmon.simulate.scenarios import build_scenario
 from envmon.store.lineproto import limits_line
-from tests.servers import InfluxDB1
+from tests.support.servers import InfluxDB1
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.fleet import SentReading, readings, write_facility
-from tests.servers import InfluxDB1, Mosquitto, VictoriaMetrics
-from tests.service_proc import Publisher, ServiceProcess, write_settings
+from tests.support.fleet import SentReading, readings, write_facility
+from tests.support.servers import InfluxDB1, Mosquitto, VictoriaMetrics
+from tests.support.service_proc import Publisher, ServiceProcess, write_settings
 
 pytestmark = pytest.mark.integration
 

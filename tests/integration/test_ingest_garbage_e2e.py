@@ -10,9 +10,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.fleet import readings, write_facility
-from tests.servers import InfluxDB1, Mosquitto
-from tests.service_proc import Publisher, ServiceProcess, write_settings
+from tests.support.fleet import readings, write_facility
+from tests.support.servers import InfluxDB1, Mosquitto
+from tests.support.service_proc import Publisher, ServiceProcess, write_settings
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from envmon.ingest import _paho_fast
 from envmon.ingest.config import MqttSettings
 from envmon.ingest.mqtt import MqttSource
-from tests.mqtt_messages import Message, each_message
-from tests.servers import Mosquitto
+from tests.support.mqtt_messages import Message, each_message
+from tests.support.servers import Mosquitto
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from envmon.ingest.config import MqttSettings
 from envmon.ingest.mqtt import MqttSource
-from tests.mqtt_messages import Message, each_message
-from tests.servers import Mosquitto, free_port
+from tests.support.mqtt_messages import Message, each_message
+from tests.support.servers import Mosquitto, free_port
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from envmon.notify import MqttAlarmPublisher, alarm_payload
-from tests.servers import Mosquitto
-from tests.unit.journal_samples import T0, S, acked, alarm, raised
+from tests.support.journal_samples import T0, S, acked, alarm, raised
+from tests.support.servers import Mosquitto
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from envmon.alarms.events import AlarmEvent, Transition
 from envmon.notify import Dispatcher, NotifyError, build_notifiers
 from envmon.notify.config import EmailSettings, NotifySettings
 from envmon.notify.email import EmailNotifier
-from tests.servers import free_port
-from tests.unit.journal_samples import T0, S, alarm, raised
+from tests.support.journal_samples import T0, S, alarm, raised
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ import pytest
 from envmon.notify import Dispatcher, NotifyError, build_notifiers
 from envmon.notify.config import NotifySettings, WebhookSettings
 from envmon.notify.webhook import WebhookNotifier
-from tests.servers import free_port
-from tests.unit.journal_samples import T0, S, alarm, cleared, raised
+from tests.support.journal_samples import T0, S, alarm, cleared, raised
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from envmon.store.journal import Journal
-from tests.fleet import facility_toml
-from tests.servers import InfluxDB1, Mosquitto
-from tests.service_proc import Publisher, ServiceProcess, write_settings
+from envmon.journal.journal import Journal
+from tests.support.fleet import facility_toml
+from tests.support.servers import InfluxDB1, Mosquitto
+from tests.support.service_proc import Publisher, ServiceProcess, write_settings
 
 pytestmark = pytest.mark.integration
 

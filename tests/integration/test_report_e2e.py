@@ -28,12 +28,12 @@ import pytest
 from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
 from envmon.errors import EnvmonError, ServiceUnavailable
 from envmon.facility import Facility, load_facility
+from envmon.journal.journal import Journal
 from envmon.readings import NS_PER_S, RoomState, RoomStateChange
 from envmon.report.command import generate
 from envmon.report.contract import content_sha256
 from envmon.settings import Settings, load_settings
-from envmon.store.journal import Journal
-from tests.servers import InfluxDB1, free_port
+from tests.support.servers import InfluxDB1, free_port
 
 pytestmark = pytest.mark.integration
 

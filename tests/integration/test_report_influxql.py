@@ -11,7 +11,7 @@ from pydantic import SecretStr
 from envmon.errors import EnvmonError
 from envmon.report.influxql import InfluxQLClient
 from envmon.store.config import InfluxSettings
-from tests.servers import InfluxDB1, have
+from tests.support.servers import InfluxDB1, have
 
 pytestmark = pytest.mark.integration
 

@@ -27,9 +27,9 @@ from envmon.readings import Kind, Reading
 from envmon.store.config import InfluxSettings
 from envmon.store.influx import Outcome, V1Writer
 from envmon.store.lineproto import reading_line
-from tests.fleet import readings, write_facility
-from tests.servers import InfluxDB1, Mosquitto
-from tests.service_proc import Publisher, ServiceProcess, write_settings
+from tests.support.fleet import readings, write_facility
+from tests.support.servers import InfluxDB1, Mosquitto
+from tests.support.service_proc import Publisher, ServiceProcess, write_settings
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,11 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.certs import KeyPair, Pki, make_pki
-from tests.fleet import readings, write_facility
 from tests.integration.test_ingest_e2e import expected_points, influx_points, wait_for_count
-from tests.servers import InfluxDB1, Mosquitto
-from tests.service_proc import ServiceProcess, write_settings
+from tests.support.certs import KeyPair, Pki, make_pki
+from tests.support.fleet import readings, write_facility
+from tests.support.servers import InfluxDB1, Mosquitto
+from tests.support.service_proc import ServiceProcess, write_settings
 
 pytestmark = pytest.mark.integration
 

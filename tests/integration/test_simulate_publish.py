@@ -12,7 +12,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from envmon.simulate.command import run_simulate
-from tests.servers import Mosquitto
+from tests.support.servers import Mosquitto
 
 EXAMPLE_FACILITY = Path(__file__).resolve().parents[2] / "config" / "facility.toml"
 

@@ -6,7 +6,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,8 @@ from envmon.store.influx import Outcome, V1Writer, make_writer
 from envmon.store.lineproto import reading_line
 from envmon.store.pipeline import DurableWriter
 from envmon.store.spool import Spool
-from tests.servers import InfluxDB1
+from tests.support.servers import InfluxDB1
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
 log = logging.getLogger(__name__)
@@ -82,14 +83,6 @@ def total_points(server: InfluxDB1) -> int:
         + server.count("climate", "temperature")
         + server.count("pressure", "diff_pressure")
     )
-
-
-def wait_until(cond: Callable[[], bool], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 class Acks:

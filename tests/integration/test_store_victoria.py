@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,8 @@ from envmon.store.influx import Outcome, V2Writer, make_writer
 from envmon.store.lineproto import reading_line
 from envmon.store.pipeline import DurableWriter
 from envmon.store.spool import Spool
-from tests.servers import VictoriaMetrics
+from tests.support.servers import VictoriaMetrics
+from tests.support.wait import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -73,14 +72,6 @@ def expected(readings: list[Reading]) -> dict[tuple[str, str, int], float]:
         for field, value in values.items():
             out[(f"{r.kind.value}_{field}", r.sensor, r.ts_ns // NS_PER_MS)] = value
     return out
-
-
-def wait_until(cond: Callable[[], bool], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def v2_settings(vm: VictoriaMetrics) -> InfluxSettings:

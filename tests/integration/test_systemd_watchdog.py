@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from envmon.simulate.command import run_simulate
-from tests.servers import InfluxDB1, Mosquitto
+from tests.support.servers import InfluxDB1, Mosquitto
 
 ROOT = Path(__file__).resolve().parents[2]
 # ingest.stuck_after_s: ingest is stuck after this long without a durable reading.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from envmon.ackgate import AckGate, Pending
+from envmon.ingest.ackgate import AckGate, Pending
 
 
 def gate() -> tuple[AckGate[str], list[str]]:

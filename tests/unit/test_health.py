@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from envmon.health import IngestHealth
+from envmon.runtime.health import IngestHealth
 
 
 @dataclass

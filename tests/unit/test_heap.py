@@ -1,4 +1,4 @@
-"""envmon.heap: long-lived objects leave the collector's full passes; newer ones stay."""
+"""envmon.runtime.heap: long-lived objects leave the collector's full passes; newer ones stay."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from envmon.heap import YOUNG_THRESHOLD, freeze_long_lived
+from envmon.runtime.heap import YOUNG_THRESHOLD, freeze_long_lived
 
 
 @pytest.fixture(autouse=True)

@@ -16,9 +16,9 @@ import pytest
 
 from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
 from envmon.errors import EnvmonError
+from envmon.journal.journal import AckRequest, Journal, JournalError
 from envmon.readings import RoomState, RoomStateChange
-from envmon.store.journal import AckRequest, Journal, JournalError
-from tests.unit.journal_samples import T0, S, acked, alarm, cleared, excursion, raised
+from tests.support.journal_samples import T0, S, acked, alarm, cleared, excursion, raised
 
 WALL_NS = T0 + 3600 * S
 
@@ -434,7 +434,7 @@ _CHILD = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from envmon.store.journal import Journal
+    from envmon.journal.journal import Journal
     j = Journal(Path(sys.argv[1]), readonly=sys.argv[2] == "read")
     if sys.argv[2] == "read":
         seen = 0

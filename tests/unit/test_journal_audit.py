@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from envmon.alarms.events import AlarmEvent, Level, Transition
-from envmon.readings import RoomState, RoomStateChange
-from envmon.store.audit import (
+from envmon.journal.audit import (
     DERIVED_TABLES,
     GENESIS_HASH,
     AuditEntry,
@@ -25,7 +24,8 @@ from envmon.store.audit import (
     room_state_from_row,
     verify_journal,
 )
-from tests.unit.journal_samples import T0, alarm, cleared, excursion, raised
+from envmon.readings import RoomState, RoomStateChange
+from tests.support.journal_samples import T0, alarm, cleared, excursion, raised
 
 
 def chain(specs: list[tuple[str, str, dict[str, Any]]]) -> list[AuditEntry]:

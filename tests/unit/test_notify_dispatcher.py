@@ -11,7 +11,7 @@ from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
 from envmon.notify.base import NotifyError
 from envmon.notify.config import NotifySettings
 from envmon.notify.dispatcher import Decision, Dispatcher, FlapFilter
-from tests.unit.journal_samples import T0, S, acked, alarm, cleared, raised
+from tests.support.journal_samples import T0, S, acked, alarm, cleared, raised
 
 SUPPRESS_S = 300.0
 

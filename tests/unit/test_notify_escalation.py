@@ -6,7 +6,7 @@ import pytest
 
 from envmon.alarms.events import AlarmState, Level, Transition
 from envmon.notify.escalation import due_escalations
-from tests.unit.journal_samples import T0, S, alarm
+from tests.support.journal_samples import T0, S, alarm
 
 AFTER_S = 900.0
 

@@ -12,7 +12,7 @@ from envmon.notify.config import EmailSettings, NotifySettings, WebhookSettings
 from envmon.notify.email import EmailNotifier, body, build_message, format_value, subject
 from envmon.notify.factory import build_notifiers
 from envmon.notify.webhook import WebhookNotifier, redacted_url, webhook_body
-from tests.unit.journal_samples import T0, S, acked, alarm, cleared, raised
+from tests.support.journal_samples import T0, S, acked, alarm, cleared, raised
 
 
 class TestAlarmTopic:

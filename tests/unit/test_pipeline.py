@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,7 @@ from envmon.store.influx import Outcome, WriteResult
 from envmon.store.lineproto import reading_line
 from envmon.store.pipeline import DurableWriter
 from envmon.store.spool import Spool
+from tests.support.wait import wait_until
 
 
 class FakeInflux:
@@ -64,14 +65,6 @@ class Acks:
         with self._lock:
             self.tokens.extend(tokens)
             self.calls += 1
-
-
-def wait_until(cond: Callable[[], bool], timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.005)
 
 
 def settings(**changes: object) -> InfluxSettings:

@@ -178,7 +178,7 @@ class TestRunSimulateErrors:
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """With nothing listening, the message names the broker address."""
-        from tests.servers import free_port
+        from tests.support.servers import free_port
 
         port = free_port()
         code = run_simulate(

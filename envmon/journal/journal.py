@@ -2,7 +2,7 @@
 
 The record of truth for alarms, excursions, acknowledgements, room-state
 changes and config loads. Every write appends to the hash-chained audit
-trail (``envmon.store.audit``) and, in the same transaction, applies that
+trail (``envmon.journal.audit``) and, in the same transaction, applies that
 entry's derived-table writes; ``verify`` replays the trail and checks all of
 it. Used by the service and, at the same time, by CLI processes: writers take
 SQLite's write lock before reading the chain head (``BEGIN IMMEDIATE``), so
@@ -29,9 +29,8 @@ from typing import Any
 
 from envmon.alarms.events import Alarm, AlarmEvent, Excursion, Transition
 from envmon.errors import EnvmonError
-from envmon.readings import RoomStateChange
-from envmon.store._journal_db import Appender, JournalError, connect, entry_from_row
-from envmon.store.audit import (
+from envmon.journal._db import Appender, JournalError, connect, entry_from_row
+from envmon.journal.audit import (
     DERIVED_TABLES,
     KIND_ACK_OUTCOME,
     KIND_ACK_REQUEST,
@@ -47,6 +46,7 @@ from envmon.store.audit import (
     room_state_from_row,
     verify_journal,
 )
+from envmon.readings import RoomStateChange
 
 __all__ = ["AckRequest", "AuditEntry", "ExcursionRecord", "Journal", "JournalError", "VerifyResult"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from envmon.errors import EnvmonError
-from envmon.store.audit import (
+from envmon.journal.audit import (
     DERIVED_TABLES,
     GENESIS_HASH,
     AuditEntry,

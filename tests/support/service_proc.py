@@ -13,7 +13,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from tests.servers import InfluxDB1, Mosquitto, VictoriaMetrics
+from tests.support.servers import InfluxDB1, Mosquitto, VictoriaMetrics
 
 
 def write_settings(

@@ -1,0 +1,1 @@
+"""How the service runs: component lifecycle, health and the systemd watchdog, statistics."""
