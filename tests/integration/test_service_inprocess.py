@@ -7,13 +7,11 @@ in this process, not only through ``envmon run``.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from envmon.alarms.events import Level
@@ -21,6 +19,7 @@ from envmon.facility import load_facility
 from envmon.service import Service
 from envmon.settings import load_settings
 from tests.support.facilities import SMALL_FACILITY, pressure
+from tests.support.mqtt_watch import TopicWatcher
 from tests.support.servers import InfluxDB1, Mosquitto
 from tests.support.service_proc import Publisher, write_settings
 from tests.support.wait import wait_for
@@ -30,25 +29,6 @@ pytestmark = pytest.mark.integration
 
 def dp_stored(influx: InfluxDB1) -> int:
     return influx.count("pressure", "diff_pressure")
-
-
-class RetainedAlarms:
-    """The retained alarm topics, as a late subscriber sees them."""
-
-    def __init__(self, port: int) -> None:
-        self.payloads: dict[str, dict[str, object]] = {}
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="alarm-watcher")
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.subscribe("fac/site1/envmon/alarms/#", qos=1)
-        self.client.loop_start()
-
-    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        self.payloads[msg.topic] = json.loads(msg.payload)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 @pytest.fixture
@@ -81,7 +61,7 @@ class TestServiceInProcess:
         caplog.set_level(logging.INFO, logger="envmon")
         service = build(config)
         service.start()
-        watcher = RetainedAlarms(mosquitto.port)
+        watcher = TopicWatcher(mosquitto.port)
         try:
             wait_for(lambda: service.ingest.connected, 10, "the MQTT connection")
             t0 = time.time() - 60
@@ -90,7 +70,7 @@ class TestServiceInProcess:
             assert wait_for(lambda: dp_stored(influxdb) == 50, 20, "50 readings stored")
 
             topic = "fac/site1/envmon/alarms/PREP-C/diff_pressure"
-            wait_for(lambda: topic in watcher.payloads, 10, "the retained alarm topic")
+            wait_for(lambda: watcher.latest(topic), 10, "the retained alarm topic")
             alarms = service.journal.alarms(include_closed=True)
             action = next(a for a in alarms if a.level is Level.ACTION)
             assert action.peak == 8.0 and action.samples == 10
