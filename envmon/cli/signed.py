@@ -15,7 +15,7 @@ from pathlib import Path
 
 from envmon.alarms.events import Alarm, AlarmState
 from envmon.cli.common import Subcommands, open_journal, settings_of
-from envmon.cli.signing_io import add_signing_options, sign_and_wait
+from envmon.cli.signing_io import add_signing_options, check_signing_args, sign_and_wait
 from envmon.errors import EnvmonError
 from envmon.facility import Facility, load_facility
 from envmon.journal.journal import Journal
@@ -63,6 +63,7 @@ def register(sub: Subcommands) -> None:
 
 
 def cmd_ack(args: argparse.Namespace) -> int:
+    check_signing_args(args, Act.ACK)
     settings = settings_of(args)
     with _journal(settings) as journal:
         alarm = _alarm(journal, args.id, "ack")
@@ -76,6 +77,7 @@ def cmd_ack(args: argparse.Namespace) -> int:
 
 
 def cmd_shelve(args: argparse.Namespace) -> int:
+    check_signing_args(args, Act.SHELVE)
     settings = settings_of(args)
     for_s = parse_duration(args.duration, "shelve: --for")
     max_s = settings.alarms.max_shelve_s
@@ -96,6 +98,7 @@ def cmd_shelve(args: argparse.Namespace) -> int:
 
 
 def cmd_unshelve(args: argparse.Namespace) -> int:
+    check_signing_args(args, Act.UNSHELVE)
     settings = settings_of(args)
     with _journal(settings) as journal:
         alarm = _alarm(journal, args.id, "unshelve")
@@ -107,6 +110,7 @@ def cmd_unshelve(args: argparse.Namespace) -> int:
 
 
 def cmd_out_of_service(args: argparse.Namespace) -> int:
+    check_signing_args(args, Act.OUT_OF_SERVICE)
     settings = settings_of(args)
     sensor = _sensor(_facility(settings), args.sensor, "out-of-service")
     now_ns = time.time_ns()
@@ -130,6 +134,7 @@ def cmd_out_of_service(args: argparse.Namespace) -> int:
 
 
 def cmd_in_service(args: argparse.Namespace) -> int:
+    check_signing_args(args, Act.IN_SERVICE)
     settings = settings_of(args)
     sensor = _sensor(_facility(settings), args.sensor, "in-service")
     with _journal(settings) as journal:
@@ -141,6 +146,7 @@ def cmd_in_service(args: argparse.Namespace) -> int:
 
 
 def cmd_room_state(args: argparse.Namespace) -> int:
+    check_signing_args(args, Act.ROOM_STATE)
     settings = settings_of(args)
     facility = _facility(settings)
     if args.room not in facility.rooms:

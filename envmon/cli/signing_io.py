@@ -37,6 +37,14 @@ def add_signing_options(p: argparse.ArgumentParser, *, wait: bool = True) -> Non
         p.add_argument("--wait", type=float, default=5.0, help="seconds to wait for the service")
 
 
+def check_signing_args(args: argparse.Namespace, act: Act) -> None:
+    """Usage mistakes, before anything is opened or asked."""
+    if not args.user.strip():
+        raise EnvmonError(f"{act.value}: --user must name who signs")
+    if not args.comment.strip():
+        raise EnvmonError(f"{act.value}: --comment must say why (a signature needs a reason)")
+
+
 def read_password(from_stdin: bool, prompt: str, *, confirm: bool = False) -> str:
     """One line of standard input, or asked on the terminal (twice with ``confirm``)."""
     if from_stdin:
@@ -81,10 +89,9 @@ def sign(
     """Ask for the password and sign ``act`` on ``subject``; raises
     ``SignatureRefused`` or ``EnvmonError``. ``params`` is called after the
     password is read (a shelving's end counts from then)."""
+    check_signing_args(args, act)
     signer = signer_for(settings, journal)
     meaning = signer.meaning(act, args.meaning)
-    if not args.comment.strip():
-        raise EnvmonError(f"{act.value}: --comment must say why (a signature needs a reason)")
     password = read_password(args.password_stdin, f"Password for {args.user}: ")
     attempt = SignatureAttempt(
         user=args.user,

@@ -67,9 +67,15 @@ class RequestQueue:
 
     @staticmethod
     def queue(
-        append: Appender, act: str, subject: str, params: Mapping[str, Any], signature_seq: int
+        append: Appender,
+        act: str,
+        subject: str,
+        params: Mapping[str, Any],
+        signature_seq: int,
+        os_user: str | None = None,
     ) -> int:
-        """Queue a request inside the signing transaction; returns its id."""
+        """Queue a request inside the signing transaction (under the signer's
+        ``os_user``); returns its id."""
         row = append.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM requests").fetchone()
         request_id = int(row[0])
         data = {
@@ -79,7 +85,7 @@ class RequestQueue:
             "params": dict(params),
             "signature_seq": signature_seq,
         }
-        append(KIND_REQUEST, subject, data)
+        append(KIND_REQUEST, subject, data, os_user=os_user)
         return request_id
 
     def pending(self, acts: Sequence[str] | None = None) -> list[SignedRequest]:

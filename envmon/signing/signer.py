@@ -145,7 +145,12 @@ class Signer:
                 seq = tx.sign(signature, attempt.act.value, attempt.subject, record)
                 request_id = (
                     RequestQueue.queue(
-                        tx.append, attempt.act.value, attempt.subject, attempt.params, seq
+                        tx.append,
+                        attempt.act.value,
+                        attempt.subject,
+                        attempt.params,
+                        seq,
+                        os_user=attempt.os_user or None,
                     )
                     if queue
                     else None
