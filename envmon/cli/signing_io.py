@@ -52,16 +52,23 @@ def read_password(from_stdin: bool, prompt: str, *, confirm: bool = False) -> st
         if not line:
             raise EnvmonError("--password-stdin: no password on standard input")
         return line.removesuffix("\n").removesuffix("\r")
-    try:
-        os.close(os.open("/dev/tty", os.O_RDWR))
-    except OSError:
+    if not have_terminal():
         raise EnvmonError(
             "no terminal to ask the password on: give it on standard input with --password-stdin"
-        ) from None
+        )
     password = getpass.getpass(prompt)
     if confirm and getpass.getpass("Again: ") != password:
         raise EnvmonError("the two passwords differ; nothing changed")
     return password
+
+
+def have_terminal() -> bool:
+    """Whether getpass can ask on a terminal (it reads /dev/tty, not standard input)."""
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR))
+    except OSError:
+        return False
+    return True
 
 
 def client_name() -> str:

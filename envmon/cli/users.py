@@ -128,7 +128,7 @@ def cmd_list(args: argparse.Namespace) -> int:
                 u.user.name,
                 u.user.full_name,
                 u.user.role,
-                u.state,
+                u.state_text,
                 isoformat_ns(u.user.password_set_ns),
             )
         )
