@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from envmon.errors import EnvmonError
+from envmon.journal.requests import RequestQueue
 from envmon.signing.passwords import verify_nothing, verify_password
 from envmon.signing.rules import (
     Act,
@@ -107,8 +108,6 @@ class Signer:
     def sign(self, attempt: SignatureAttempt, *, queue: bool = True) -> Signed:
         """Check and record one attempt; raises ``SignatureRefused`` (refusal
         journaled) or ``EnvmonError`` for a usage mistake (nothing journaled)."""
-        from envmon.journal.requests import RequestQueue
-
         meaning = self.meaning(attempt.act, attempt.meaning)
         if not attempt.user.strip():
             raise EnvmonError(f"{attempt.act.value}: --user must name who signs")
