@@ -27,6 +27,7 @@ from envmon.readings import (
     NS_PER_S,
     PARAMETERS,
     PARAMETERS_BY_KIND,
+    STATUS_OUT_OF_SERVICE,
     Reading,
     RoomState,
     RoomStateChange,
@@ -124,6 +125,8 @@ class AlarmEngine:
             events += self._end_sensor_alarm(st.comm_alarm_id, st.last_seen_ns)
             st.comm_alarm_id = None
         state = st.room_states.at(ts_ns)
+        if status == STATUS_OUT_OF_SERVICE:
+            return events  # stored, not judged; no fault either
         if status != "ok":
             if st.fault_alarm_id is None:
                 events += self._raise_fault(st, r, state)
@@ -331,12 +334,6 @@ class AlarmEngine:
         """The latest known state; the room's ``default_state`` until one is known."""
         states = self._room_states.get(room)
         return states.current if states is not None else RoomState.IN_OPERATION
-
-    def ack(self, alarm_id: str, user: str, comment: str, at_ns: int) -> list[AlarmEvent]:
-        """Acknowledge an open alarm without a signature (until the service applies
-        signed requests: ``acknowledge``); raises ``UnknownAlarm``,
-        ``AlarmAlreadyClosed``, ``AlarmAlreadyAcked`` or ``AckRefused``."""
-        return self._book.ack(_alarm_key(alarm_id), user, comment, at_ns)
 
     def acknowledge(self, alarm_id: str, signature: Signature, at_ns: int) -> list[AlarmEvent]:
         """A signed acknowledgement, applied at ``at_ns``; ``acked_ns`` is the

@@ -13,8 +13,6 @@ reaches the service: the signer queues a request with its signature
 (``journal.requests``, ``requests.py``); the service polls
 ``requests.pending()``, applies each, records the events and
 ``requests.finish``; the signer waits on ``requests.outcome``.
-``pending_ack_requests`` and ``finish_ack_request`` are the acknowledgement
-part of that queue in the form the service used before signatures.
 """
 
 from __future__ import annotations
@@ -50,10 +48,8 @@ from envmon.journal.audit import (
 from envmon.journal.people import People
 from envmon.journal.requests import RequestQueue, SignedRequest
 from envmon.readings import RoomStateChange
-from envmon.signing.signature import Signature
 
 __all__ = [
-    "AckRequest",
     "AuditEntry",
     "ExcursionRecord",
     "Journal",
@@ -61,20 +57,6 @@ __all__ = [
     "SignedRequest",
     "VerifyResult",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class AckRequest:
-    """A signed acknowledgement waiting for the service (``user`` and
-    ``comment`` are its signature's)."""
-
-    id: int
-    alarm_id: str
-    user: str
-    comment: str
-    os_user: str
-    requested_ns: int
-    signature: Signature | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,10 +177,6 @@ class Journal:
         with self._appending() as append:
             append(KIND_CONFIG_LOAD, what, {"path": path, "sha256": sha256, "detail": detail})
 
-    def finish_ack_request(self, request_id: int, outcome: str) -> None:
-        """``requests.finish``, under the name the service used before signatures."""
-        self.requests.finish(request_id, outcome)
-
     # --- reading -------------------------------------------------------------
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
@@ -279,25 +257,6 @@ class Journal:
         )
         rows = self._query(sql, [from_ns, *params, from_ns, to_ns, *params])
         return [room_state_from_row(dict(r)) for r in rows]
-
-    def pending_ack_requests(self) -> list[AckRequest]:
-        """The signed acknowledgements among ``requests.pending()``."""
-        return [
-            AckRequest(
-                id=r.id,
-                alarm_id=r.subject,
-                user=r.signature.user,
-                comment=r.signature.comment,
-                os_user=r.os_user,
-                requested_ns=r.requested_ns,
-                signature=r.signature,
-            )
-            for r in self.requests.pending(acts=["ack"])
-        ]
-
-    def ack_request_outcome(self, request_id: int) -> str | None:
-        """``requests.outcome``, under its name from before signatures."""
-        return self.requests.outcome(request_id)
 
     def audit_entries(self, limit: int | None = None) -> list[AuditEntry]:
         """The newest ``limit`` entries (all when None), oldest first."""

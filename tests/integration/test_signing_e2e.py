@@ -11,27 +11,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 
+from tests.support.mqtt_watch import TopicWatcher
 from tests.support.servers import InfluxDB1, Mosquitto
 from tests.support.service_proc import Publisher, ServiceProcess, write_settings
 from tests.support.signing import PASSWORD
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
-
-# Until the service applies signed requests of every act with their signatures
-# (the lead's part 2: alarm worker and jobs), these fail; strict, so that the
-# wiring turns them into failures to remove the marker.
-NEEDS_WIRING = pytest.mark.xfail(
-    strict=True, reason="part 2: the alarm worker applies signed requests (apply_request)"
-)
 
 FACILITY = """
 site = "site1"
@@ -54,32 +46,6 @@ stale_after_s = 3600
 TOPIC = "fac/site1/envmon/alarms/FILL-A/diff_pressure"
 
 
-class Watcher:
-    """The latest message of each retained alarm, by alarm id."""
-
-    def __init__(self, port: int) -> None:
-        self.by_id: dict[str, dict[str, Any]] = {}
-        self._lock = threading.Lock()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="sig-watcher")
-        self._client.on_message = self._on_message
-        self._client.connect("127.0.0.1", port)
-        self._client.subscribe("fac/site1/envmon/alarms/#", qos=1)
-        self._client.loop_start()
-
-    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        alarm = json.loads(msg.payload)
-        with self._lock:
-            self.by_id[alarm["id"]] = alarm
-
-    def get(self, alarm_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            return self.by_id.get(alarm_id)
-
-    def close(self) -> None:
-        self._client.loop_stop()
-        self._client.disconnect()
-
-
 class Site:
     """A running service with two users and one action and one alert alarm."""
 
@@ -94,7 +60,7 @@ class Site:
             added = self.envmon("user", "add", name, "--role", role, "--full-name", full_name,
                                 "--password-stdin", stdin=PASSWORD + "\n")  # fmt: skip
             assert added.returncode == 0, added.stderr
-        self.watcher = Watcher(mosquitto.port)
+        self.watcher = TopicWatcher(mosquitto.port)
         pub = Publisher(mosquitto.port)
         now = time.time()
         readings = [(now - 20, 15.0), (now - 10, 5.0)]
@@ -148,19 +114,20 @@ class TestSignedActsThroughTheService:
         result = site.signed("ack", site.action, user="olga")
         assert result.returncode == 0, result.stderr
         wait_for(
-            lambda: (m := site.watcher.get(site.action)) and m["state"] == "active_acked",
+            lambda: (
+                (m := site.watcher.latest_with("id", site.action)) and m["state"] == "active_acked"
+            ),
             timeout_s=2,
             what="acknowledged state on the retained topic",
         )
         assert time.monotonic() - t0 < 2 + 1.5  # the CLI's own start-up is in t0 too
         assert site.alarm(site.action)["acked_by"] == "olga"
 
-    @NEEDS_WIRING
     def test_the_signature_is_on_the_topic_and_in_alarms_json(self, site: Site) -> None:
         """The acknowledging signature is on the retained topic and in alarms --json."""
         assert site.signed("ack", site.action, user="olga").returncode == 0
         message = wait_for(
-            lambda: (m := site.watcher.get(site.action)) and m["signatures"] and m,
+            lambda: (m := site.watcher.latest_with("id", site.action)) and m["signatures"] and m,
             timeout_s=2,
             what="the signature on the retained topic",
         )
@@ -181,20 +148,25 @@ class TestSignedActsThroughTheService:
         assert "role operator, which may not shelve alarms" in result.stderr
         assert site.alarm(site.alert)["state"] == "active_unacked"
 
-    @NEEDS_WIRING
     def test_an_engineer_shelves_and_it_unshelves_at_expiry(self, site: Site) -> None:
         """An engineer's shelve is applied (shelved, shelved_until); at its end the alarm
         returns to active_unacked by itself."""
         result = site.signed("shelve", site.alert, "--for", "4s", user="jdoe")
         assert result.returncode == 0, result.stderr
         shelved = wait_for(
-            lambda: (m := site.watcher.get(site.alert)) and m["state"] == "shelved" and m,
+            lambda: (
+                (m := site.watcher.latest_with("id", site.alert)) and m["state"] == "shelved" and m
+            ),
             timeout_s=2,
             what="the shelved state on the retained topic",
         )
         assert shelved["shelved_until"] is not None
         back = wait_for(
-            lambda: (m := site.watcher.get(site.alert)) and m["state"] == "active_unacked" and m,
+            lambda: (
+                (m := site.watcher.latest_with("id", site.alert))
+                and m["state"] == "active_unacked"
+                and m
+            ),
             timeout_s=10,
             what="the alarm unshelved at expiry",
         )

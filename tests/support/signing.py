@@ -4,10 +4,7 @@ service's application of signed requests (what the alarm worker does)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from envmon.alarms.engine import AlarmEngine
 from envmon.errors import EnvmonError
@@ -20,20 +17,12 @@ from envmon.signing.passwords import hash_password
 from envmon.signing.rules import SecurityPolicy
 from envmon.signing.signature import Signature
 from envmon.signing.signer import SignatureAttempt, Signer
-from envmon.signing.testing import cheap_hashes
 from tests.support.journal_samples import T0
 
 S = 1_000_000_000
 PASSWORD = "correct horse battery"
 SECRETS_LEAK_MARKERS = ("$argon2", "password_hash")
 """Substrings that must never appear in any output: argon2 hashes carry their salt."""
-
-
-@pytest.fixture
-def cheap() -> Iterator[None]:
-    """Hash with the cheap test profile (``envmon.signing.testing``)."""
-    with cheap_hashes():
-        yield
 
 
 class Clock:

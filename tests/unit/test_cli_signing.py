@@ -20,7 +20,6 @@ from tests.support.signing import (
     PASSWORD,
     SECRETS_LEAK_MARKERS,
     ServiceStandIn,
-    cheap,  # noqa: F401 (fixture)
     facility,
     pressure,
 )

@@ -21,7 +21,6 @@ from tests.support.signing import (
     Clock,
     add_user,
     attempt,
-    cheap,  # noqa: F401 (fixture)
     signer,
 )
 
@@ -148,16 +147,6 @@ class TestRequests:
         with pytest.raises(JournalError, match="already finished"):
             journal.requests.finish(signed.request_id, OUTCOME_OK)
 
-    def test_ack_requests_in_the_service_s_old_form(self, journal: Journal, clock: Clock) -> None:
-        """pending_ack_requests gives the signed acks with their signature."""
-        signer(journal, clock).sign(attempt("jdoe", Act.ACK, "A1"))
-        signer(journal, clock).sign(attempt("jdoe", Act.UNSHELVE, "A1"))
-        [ack] = journal.pending_ack_requests()
-        assert (ack.alarm_id, ack.user, ack.comment) == ("A1", "jdoe", "checked on the floor")
-        assert ack.signature is not None and ack.signature.full_name == "Jdoe Example"
-        journal.finish_ack_request(ack.id, OUTCOME_OK)
-        assert journal.ack_request_outcome(ack.id) == OUTCOME_OK
-
 
 class TestServicePeriods:
     def sign_service(self, journal: Journal, clock: Clock, act: Act, **params: object) -> int:
@@ -215,7 +204,7 @@ class TestMigration:
             assert entries[-2].os_user == "upgrader"
             assert journal.requests.outcome(1) == "alarm A1 was already acknowledged"
             assert "unsigned" in (journal.requests.outcome(2) or "")
-            assert journal.pending_ack_requests() == []
+            assert journal.requests.pending() == []
             with sqlite3.connect(path) as db:
                 assert db.execute("PRAGMA user_version").fetchone()[0] == 2
                 tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}

@@ -18,7 +18,6 @@ from tests.support.signing import (
     Clock,
     add_user,
     attempt,
-    cheap,  # noqa: F401 (fixture)
     signer,
 )
 
