@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from envmon.errors import ConfigError
-from envmon.facility import Equipment, LimitRule, ParameterLimits, Room
+from envmon.facility import Equipment, Facility, LimitRule, ParameterLimits, Room, parameters_of
 from envmon.readings import PARTICLES_0_5UM, PARTICLES_5_0UM, RoomState
 
 SOURCE_DEFAULT: Final = "default"
@@ -228,3 +228,19 @@ def resolve_equipment(
     return {
         p: {s: resolve_equipment_limits(equipment, p, s) for s in RoomState} for p in parameters
     }
+
+
+LimitsTable = dict[str, dict[RoomState, ResolvedLimits]]
+"""Parameter → room state → resolved limits, of one room or one piece of equipment."""
+
+
+def resolve_facility(facility: Facility) -> tuple[dict[str, LimitsTable], dict[str, LimitsTable]]:
+    """Limits of every room for every parameter, and of every piece of equipment for
+    the parameters its sensors measure or its limits name; ``ConfigError`` on a problem."""
+    parameters = tuple(facility.parameters)
+    rooms = {room.id: resolve_room(room, parameters) for room in facility.model.rooms}
+    equipment = {}
+    for item in facility.model.equipment:
+        measured = {p for s in facility.sensors_on(item.id) for p in parameters_of(s)}
+        equipment[item.id] = resolve_equipment(item, sorted(measured | set(item.limits)))
+    return rooms, equipment
