@@ -130,7 +130,7 @@ class OverdueTimeline:
     of integers for a reading after the latest record (the usual case).
     """
 
-    __slots__ = ("_overdue_from", "_starts", "last_overdue_from", "last_start")
+    __slots__ = ("_overdue_from", "_starts", "first_overdue_ns", "last_overdue_from", "last_start")
 
     def __init__(
         self, file_due: date | None, records: Sequence[CalibrationRecord], sensor: str
@@ -142,6 +142,8 @@ class OverdueTimeline:
         self._overdue_from = [overdue_from_ns(d) if d is not None else _NEVER for d in dues]
         self.last_start = starts[-1]
         self.last_overdue_from = self._overdue_from[-1]
+        self.first_overdue_ns = min(self._overdue_from)
+        """No time before this is overdue, whichever entry is in force."""
 
     def overdue_at(self, ts_ns: int) -> bool:
         if ts_ns >= self.last_start:
