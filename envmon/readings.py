@@ -83,6 +83,9 @@ and, besides, as uncalibrated."""
 # sensor's fault alarm, excluded from statistics. A fault word wins over
 # ``out_of_range`` and ``calibration_overdue`` (the sensor knows best what broke).
 
+RAW_SUFFIX: Final = "_raw"
+"""InfluxDB keeps the values of a reading that was not judged under ``<parameter>_raw``."""
+
 ENVMON_STATUSES: Final = frozenset({STATUS_OUT_OF_SERVICE, STATUS_CALIBRATION_OVERDUE})
 """Words only envmon stamps; a sensor sending one is read as a fault word (``values``)."""
 

@@ -22,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from envmon.calibration.config import CalibrationSettings
 from envmon.errors import ConfigError, format_validation_error
 from envmon.ingest.config import IngestSettings, MqttSettings
 from envmon.notify.config import NotifySettings
@@ -68,6 +69,7 @@ class Settings(BaseSettings):
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     _config_path: Path | None = PrivateAttr(default=None)
     _config_sha256: str = PrivateAttr(default="")

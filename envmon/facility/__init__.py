@@ -21,11 +21,10 @@ from envmon.facility.model import (
     Sensor,
     StateSchedule,
 )
-from envmon.facility.parameters import BUILTIN_PARAMETERS, RAW_SUFFIX, ParameterInfo
+from envmon.facility.parameters import BUILTIN_PARAMETERS, ParameterInfo
 
 __all__ = [
     "BUILTIN_PARAMETERS",
-    "RAW_SUFFIX",
     "Equipment",
     "Facility",
     "FacilityModel",

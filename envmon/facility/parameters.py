@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from envmon.facility.model import ParameterDecl
-from envmon.readings import PARAMETERS, RANGE_OF_PARAMETER, UNIT_OF_PARAMETER
+from envmon.readings import PARAMETERS, RANGE_OF_PARAMETER, RAW_SUFFIX, UNIT_OF_PARAMETER
 
 BUILTIN_NAMES: Final[Mapping[str, str]] = {
     "particles_0_5um": "Particles 0.5 µm",
@@ -16,9 +16,6 @@ BUILTIN_NAMES: Final[Mapping[str, str]] = {
     "humidity": "Humidity",
     "diff_pressure": "Diff. pressure",
 }
-
-RAW_SUFFIX: Final = "_raw"
-"""Field suffix under which InfluxDB keeps the values of a reading that was not judged."""
 
 RESERVED_IDS: Final = frozenset(
     {"status", "sample_volume", "sample_volume_l", "sensor_fault", "comm_loss", "calibration",

@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime
 from envmon.alarms.events import AlarmState, Level, Transition
 from envmon.calibration import (
     CalibrationRecord,
+    CalibrationReminders,
+    CalibrationSettings,
     CalibrationStatus,
     OverdueTimeline,
     calibration_state,
@@ -204,3 +206,17 @@ class TestReminders:
             "R1",
         )
         assert a.detail == "calibration of S2 due in 7 days, on 2027-03-10"
+
+
+class TestCalibrationReminders:
+    def test_each_reminder_goes_out_once(self) -> None:
+        """The service's periodic check hands each reminder to the notifiers once."""
+        reminders = CalibrationReminders(FACILITY, CalibrationSettings().remind_days)
+        first = reminders.due(at("2027-06-25T08:00"))
+        assert [(e.transition, e.alarm.sensor) for e in first] == [(Transition.REMINDER, "S1")]
+        assert reminders.due(at("2027-06-25T09:00")) == []
+        assert [e.alarm.sensor for e in reminders.due(at("2027-06-30T00:00"))] == ["S1"]
+
+    def test_default_remind_days(self) -> None:
+        """[calibration] remind_days defaults to 30, 7 and 0 days."""
+        assert CalibrationSettings().remind_days == [30, 7, 0]

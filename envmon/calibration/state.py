@@ -1,4 +1,4 @@
-"""Sensor calibration: the state at any time, overdue spans, and reminders. Pure.
+"""Sensor calibration: the state at any time, and the spans it was overdue. Pure.
 
 A sensor's due date and certificate come from the facility file
 (``calibration_due``, ``certificate``), overridden by signed calibration
@@ -13,16 +13,11 @@ taken while overdue are stamped ``calibration_overdue`` at ingest, still
 judged, and the alarm engine raises one ``calibration`` alarm per sensor until
 a reading comes in date again (a new record).
 
-Reminders: for each day count d in ``[calibration] remind_days`` (default 30,
-7, 0) a reminder is due from 00:00 UTC d days before the due date. At any
-moment only the latest one passed counts (a service started 5 days before the
-due date sends the 7-day reminder, not the 30-day one too), and none once the
-sensor is overdue: the calibration alarm has taken over.
+Reminders before the due date are in ``reminders.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
 from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,13 +26,9 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Final
 
-from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Level, Transition
-from envmon.facility import Facility, Sensor
+from envmon.facility import Sensor
 from envmon.readings import NS_PER_S, datetime_to_ns, isoformat_ns
 
-CALIBRATION: Final = "calibration"
-"""The alarm parameter (and level) of calibration alarms and reminders."""
-DEFAULT_REMIND_DAYS: Final = (30, 7, 0)
 NS_PER_DAY: Final = 86_400 * NS_PER_S
 _NEVER: Final = 2**63 - 1
 SOURCE_FILE: Final = "facility file"
@@ -169,90 +160,3 @@ def overdue_spans(
         else:
             spans.append((begin, end))
     return spans
-
-
-# --- reminders -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Reminder:
-    """A sensor's calibration falls due in ``days_before`` days (0: today)."""
-
-    sensor: str
-    room: str
-    equipment: str | None
-    due: date
-    certificate: str | None
-    days_before: int
-    due_ns: int
-    """When this reminder became due: 00:00 UTC ``days_before`` days before ``due``."""
-
-    @property
-    def id(self) -> str:
-        """Deterministic, so that a reminder sent is known after a restart."""
-        key = f"{self.sensor}\x1f{self.due.isoformat()}\x1f{self.days_before}"
-        return "cal-" + hashlib.sha256(key.encode()).hexdigest()[:10]
-
-    @property
-    def detail(self) -> str:
-        when = "today" if self.days_before == 0 else f"in {self.days_before} days"
-        cert = f" (certificate {self.certificate})" if self.certificate else ""
-        return f"calibration of {self.sensor} due {when}, on {self.due.isoformat()}{cert}"
-
-
-def due_reminders(
-    facility: Facility,
-    records: Sequence[CalibrationRecord],
-    remind_days: Iterable[int],
-    now_ns: int,
-    already: set[str],
-) -> list[Reminder]:
-    """The reminder due now for each sensor, unless its id is in ``already``.
-
-    Pure: the caller adds the returned ids to ``already`` and runs this
-    periodically (hourly is plenty; a reminder is due from a day's start).
-    """
-    days = sorted(set(remind_days))
-    out = []
-    for sensor in facility.model.sensors:
-        state = state_of(sensor, records, now_ns)
-        if state.due is None or state.status is CalibrationStatus.OVERDUE:
-            continue
-        due_day = day_start_ns(state.due)
-        passed = [d for d in days if now_ns >= due_day - d * NS_PER_DAY]
-        if not passed:
-            continue
-        d = passed[0]
-        reminder = Reminder(
-            sensor=sensor.id,
-            room=sensor.room,
-            equipment=sensor.equipment,
-            due=state.due,
-            certificate=state.certificate,
-            days_before=d,
-            due_ns=due_day - d * NS_PER_DAY,
-        )
-        if reminder.id not in already:
-            out.append(reminder)
-    return out
-
-
-def reminder_event(reminder: Reminder, site: str, now_ns: int) -> AlarmEvent:
-    """A reminder as the notifiers take it: transition ``reminder``, level ``calibration``.
-
-    Its alarm record is ``closed`` from the start: there is nothing to
-    acknowledge, and it never enters the journal's alarm table.
-    """
-    alarm = Alarm(
-        id=reminder.id,
-        site=site,
-        room=reminder.room,
-        sensor=reminder.sensor,
-        parameter=CALIBRATION,
-        level=Level.CALIBRATION,
-        state=AlarmState.CLOSED,
-        raised_ns=now_ns,
-        equipment=reminder.equipment,
-        detail=reminder.detail,
-    )
-    return AlarmEvent(Transition.REMINDER, alarm, now_ns)
