@@ -112,16 +112,19 @@ class TestParseFacility:
             load_facility(tmp_path / "none.toml")
 
     def test_example_facility_is_valid(self) -> None:
-        """The shipped config/facility.toml has the suite the issue asks for."""
+        """The shipped config/facility.toml: the aseptic suite and the cell-processing room."""
         f = load_facility(Path(__file__).parents[2] / "config" / "facility.toml")
         grades = sorted(r.grade or "" for r in f.rooms.values())
-        assert grades == ["A", "B", "C", "D", "D"]
+        assert grades == ["A", "B", "B", "C", "D", "D"]
         for room in f.rooms:
             assert {s.kind.value for s in f.sensors_in(room)} == {
                 "particles",
                 "climate",
                 "pressure",
             }
+        types = sorted(e.type for e in f.equipment_in("CELL-B"))
+        assert types == ["bsc", "freezer", "fridge", "incubator", "incubator", "ln2_freezer"]
+        assert all(f.sensors_on(e) for e in f.equipment)
 
 
 EQUIPPED = """
