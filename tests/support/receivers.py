@@ -1,4 +1,5 @@
-"""Local notification receivers for end-to-end tests: a webhook and an SMTP server."""
+"""Local notification receivers for end-to-end tests: a webhook, an SMTP server, and a
+subscriber to envmon's retained alarm topics."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import paho.mqtt.client as mqtt
 from aiosmtpd.controller import Controller
 
 from tests.support.servers import free_port
@@ -76,3 +78,36 @@ def smtp_inbox() -> Iterator[Inbox]:
         yield inbox
     finally:
         controller.stop()
+
+
+class RetainedWatcher:
+    """Every message on ``fac/site1/envmon/alarms/#``: the latest per topic, and all of them."""
+
+    def __init__(self, port: int) -> None:
+        self.messages: dict[str, dict[str, Any]] = {}
+        self.history: list[tuple[str, dict[str, Any]]] = []
+        self.lock = threading.Lock()
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="alarm-watcher")
+        self.client.on_message = self._on_message
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe("fac/site1/envmon/alarms/#", qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        with self.lock:
+            payload = json.loads(msg.payload)
+            self.messages[msg.topic] = payload
+            self.history.append((msg.topic, payload))
+
+    def get(self, topic: str) -> dict[str, Any] | None:
+        with self.lock:
+            return self.messages.get(topic)
+
+    def seen(self, topic: str) -> list[dict[str, Any]]:
+        """Every payload published on ``topic`` so far, in order."""
+        with self.lock:
+            return [p for t, p in self.history if t == topic]
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
