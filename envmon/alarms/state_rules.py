@@ -31,6 +31,11 @@ class StateRules:
         persistence = Persistence.from_seconds(
             resolved.delay_s, resolved.consecutive, resolved.n_of_m, resolved.deadband
         )
+        rate_persistence = _NO_PERSISTENCE
+        if resolved.has_rate:
+            rate_persistence = Persistence.from_seconds(
+                resolved.delay_s, resolved.consecutive, resolved.n_of_m, 0.0
+            )
         return cls(
             limits=(
                 resolved.alert_high,
@@ -43,9 +48,7 @@ class StateRules:
             window_s=resolved.window_s,
             rate_high=resolved.rate_per_min_high,
             rate_low=resolved.rate_per_min_low,
-            rate_persistence=Persistence.from_seconds(
-                resolved.delay_s, resolved.consecutive, resolved.n_of_m, 0.0
-            ),
+            rate_persistence=rate_persistence,
         )
 
     @property

@@ -23,6 +23,7 @@ GARBAGE: list[tuple[str, bytes, str]] = [
     ("fac/site1/R000/climate/S0001", b'{"temperature_c": true, "humidity_pct": 40}', "bad_value"),
     ("fac/site1/R000/climate/S0001", b'{"temperature_c": NaN, "humidity_pct": 40}', ""),
     ("fac/site1/R000/particles/S0000", b'{"per_m3": [5, 0]}', "bad_shape"),
+    ("fac/site1/R000/equipment/S0003", b'{"values": {"c02": 5.0}}', "unknown_parameter"),
     (
         "fac/site1/R000/climate/S0001",
         b'{"temperature_c": 20, "pad": "' + b"x" * 70_000 + b'"}',
