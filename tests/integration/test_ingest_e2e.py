@@ -150,7 +150,8 @@ class TestExactDelivery:
         got: dict[tuple[str, str, int], float] = {}
         while time.monotonic() < deadline:
             got = {}
-            for series in victoria.export('{__name__=~"(particles|climate|pressure)_.*"}'):
+            kinds = "|".join(FIELDS_BY_KIND)
+            for series in victoria.export(f'{{__name__=~"({kinds})_.*"}}'):
                 name, sensor = series["metric"]["__name__"], series["metric"]["sensor"]
                 for ts, v in zip(series["timestamps"], series["values"], strict=True):
                     got[(name, sensor, ts)] = v

@@ -10,7 +10,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.support.fleet import readings, write_facility
+from tests.support.fleet import FIELDS_BY_KIND, readings, write_facility
 from tests.support.servers import InfluxDB1, Mosquitto
 from tests.support.service_proc import Publisher, ServiceProcess, write_settings
 
@@ -79,14 +79,7 @@ class TestGarbage:
             deadline = time.monotonic() + 30
             stored = 0
             while time.monotonic() < deadline:
-                stored = sum(
-                    influxdb.count(k, f)
-                    for k, f in (
-                        ("particles", "particles_0_5um"),
-                        ("climate", "temperature"),
-                        ("pressure", "diff_pressure"),
-                    )
-                )
+                stored = sum(influxdb.count(k, f[0]) for k, f in FIELDS_BY_KIND.items())
                 if stored >= len(valid):
                     break
                 time.sleep(0.3)
