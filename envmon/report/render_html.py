@@ -93,7 +93,7 @@ def render_html(report: Report) -> bytes:
     parts.append(
         '<p class="note">Faulted: readings not judged (a sensor fault, out of its measuring '
         "range, or out of service), stored but outside samples, min, max, mean and "
-        "completeness. Uncalibrated: readings among the samples taken after the sensor's "
+        "completeness. Uncal.: readings among the samples taken after the sensor's "
         "calibration due date.</p>"
     )
     header, rows = state_rows(report)

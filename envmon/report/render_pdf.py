@@ -215,7 +215,7 @@ def _story(report: Report, content_sha256: str) -> list[Flowable]:
         Paragraph(
             "Faulted: readings not judged (a sensor fault, out of its measuring range, or out "
             "of service), stored but outside samples, min, max, mean and completeness. "
-            "Uncalibrated: readings among the samples taken after the sensor's calibration "
+            "Uncal.: readings among the samples taken after the sensor's calibration "
             "due date.",
             NOTE,
         )

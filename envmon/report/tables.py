@@ -17,11 +17,11 @@ Rows = list[list[str]]
 
 NUMERIC_COLUMNS = frozenset(
     {"Samples", "Expected", "Completeness %", "Min", "Max", "Mean", "Peak", "Limit",
-     "Alert exc.", "Action exc.", "Faulted", "Uncalibrated"}
+     "Alert exc.", "Action exc.", "Faulted", "Uncal."}
 )  # fmt: skip
 FIGURE_COLUMNS = [
     "Parameter", "Samples", "Expected", "Completeness %", "Min", "Max", "Mean",
-    "Alert exc.", "Action exc.", "Faulted", "Uncalibrated",
+    "Alert exc.", "Action exc.", "Faulted", "Uncal.",
 ]  # fmt: skip
 
 
