@@ -31,6 +31,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
 from envmon.alarms.schedule import schedule_room_states
+from envmon.calibration.job import ReminderJob
 from envmon.errors import EnvmonError
 from envmon.facility import Facility, load_facility
 from envmon.ingest.ackgate import AckGate, Pending
@@ -171,6 +172,9 @@ class Service:
         self.health = IngestHealth(stuck_after_s=settings.ingest.stuck_after_s)
         self.systemd = SystemdNotifier()
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.reminders = ReminderJob(
+            self.scheduler, facility, settings.calibration, self.dispatcher.submit
+        )
 
         self._work: queue.SimpleQueue[_Queued] = queue.SimpleQueue()
         self._accepting = threading.Event()
@@ -580,6 +584,7 @@ class Service:
             coalesce=True,
         )
         schedule_room_states(self.scheduler, self.facility, self._work.put)
+        self.reminders.schedule()
 
     def _poll_acks(self) -> None:
         for request in self.journal.pending_ack_requests():
@@ -613,6 +618,7 @@ class Service:
         self.ingestor.replace_facility(new)
         self._work.put(_Reload(new))
         schedule_room_states(self.scheduler, new, self._work.put)
+        self.reminders.replace_facility(new)
         self.facility = new
         self.journal.record_config_load("facility", str(path), new.sha256, "reload (SIGHUP)")
         log.info(

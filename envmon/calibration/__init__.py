@@ -3,7 +3,9 @@
 - ``state``: the calibration state of a sensor at any time (pure), the timeline
   ingest stamps ``calibration_overdue`` from, overdue spans for reports;
 - ``reminders``: reminders before the due date, as notifier events (pure);
-- ``config``: the ``[calibration]`` settings section.
+- ``config``: the ``[calibration]`` settings section;
+- ``job``: the hourly reminder check the service schedules (imported on its own:
+  it needs APScheduler).
 """
 
 from envmon.calibration.config import CalibrationSettings

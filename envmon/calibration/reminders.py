@@ -37,7 +37,8 @@ CALIBRATION: Final = "calibration"
 
 @dataclass(frozen=True, slots=True)
 class Reminder:
-    """A sensor's calibration falls due in ``days_before`` days (0: today)."""
+    """A sensor's calibration falls due in ``days_left`` days (0: today); the reminder of
+    ``days_before`` (one of ``remind_days``) is the one in force."""
 
     sensor: str
     room: str
@@ -47,6 +48,8 @@ class Reminder:
     days_before: int
     due_ns: int
     """When this reminder became due: 00:00 UTC ``days_before`` days before ``due``."""
+    days_left: int
+    """Whole days from the check's day (UTC) to the due date."""
 
     @property
     def id(self) -> str:
@@ -56,7 +59,7 @@ class Reminder:
 
     @property
     def detail(self) -> str:
-        when = "today" if self.days_before == 0 else f"in {self.days_before} days"
+        when = {0: "today", 1: "tomorrow"}.get(self.days_left, f"in {self.days_left} days")
         cert = f" (certificate {self.certificate})" if self.certificate else ""
         return f"calibration of {self.sensor} due {when}, on {self.due.isoformat()}{cert}"
 
@@ -92,6 +95,7 @@ def due_reminders(
             certificate=state.certificate,
             days_before=d,
             due_ns=due_day - d * NS_PER_DAY,
+            days_left=(due_day - now_ns + NS_PER_DAY - 1) // NS_PER_DAY,
         )
         if reminder.id not in already:
             out.append(reminder)

@@ -6,8 +6,9 @@ to a real Mosquitto; ``envmon run`` stores into a real InfluxDB. Required:
 equipment readings stored exactly with their equipment tag; the CO2
 excursion's alarm on ``.../alarms/<room>/<equipment>/co2``; the freezer's rate
 alarm before its absolute limit; one fault alarm per broken transmitter and
-no excursion; one calibration alarm and flagged readings; and ``envmon
-report`` with the equipment section and the faulted readings left out of the
+no excursion; one calibration alarm and flagged readings; a calibration
+reminder at a webhook for a sensor due in three days; and ``envmon report``
+with the equipment section and the faulted readings left out of the
 statistics.
 """
 
@@ -17,13 +18,14 @@ import json
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from envmon.readings import isoformat_ns
-from tests.support.receivers import RetainedWatcher
+from tests.support.receivers import RetainedWatcher, WebhookReceiver, webhook_receiver
 from tests.support.servers import InfluxDB1, Mosquitto
 from tests.support.service_proc import Publisher, ServiceProcess, write_settings
 from tests.support.wait import wait_for
@@ -95,6 +97,7 @@ room = "PREP-C"
 kind = "pressure"
 interval_s = 60
 stale_after_s = 3600
+calibration_due = {due_in_3_days}
 
 [[sensors]]
 id = "TH-1"
@@ -160,24 +163,43 @@ class TestEquipmentEndToEnd:
     ) -> None:
         """Equipment stored and judged, broken transmitters faulted, overdue readings flagged."""
         facility = tmp_path / "facility.toml"
-        facility.write_text(FACILITY)
-        config = write_settings(tmp_path / "svc", mosquitto, facility, influx=influxdb)
-        svc = ServiceProcess(config, tmp_path / "envmon.log")
-        watcher = RetainedWatcher(mosquitto.port)
-        pub = Publisher(mosquitto.port)
-        t0 = (time.time_ns() // (60 * S) - 30) * 60 * S
-        try:
-            svc.start()
-            sent = messages(t0)
-            assert pub.publish_all(sent) == len(sent)
-            self._check_storage(influxdb, t0)
-            self._check_alarms(config, watcher, t0)
-            self._check_report(config, t0)
-            assert "Traceback" not in svc.log()
-        finally:
-            pub.close()
-            watcher.close()
-            svc.ensure_stopped()
+        due = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+        facility.write_text(FACILITY.replace("{due_in_3_days}", due))
+        with webhook_receiver() as hook:
+            extra = f'[notify]\nretry_initial_s = 0.2\n[[notify.webhooks]]\nurl = "{hook.url}"\n'
+            config = write_settings(
+                tmp_path / "svc", mosquitto, facility, influx=influxdb, extra=extra
+            )
+            svc = ServiceProcess(config, tmp_path / "envmon.log")
+            watcher = RetainedWatcher(mosquitto.port)
+            pub = Publisher(mosquitto.port)
+            t0 = (time.time_ns() // (60 * S) - 30) * 60 * S
+            try:
+                svc.start()
+                sent = messages(t0)
+                assert pub.publish_all(sent) == len(sent)
+                self._check_storage(influxdb, t0)
+                self._check_alarms(config, watcher, t0)
+                self._check_reminder(hook, due)
+                self._check_report(config, t0)
+                assert "Traceback" not in svc.log()
+            finally:
+                pub.close()
+                watcher.close()
+                svc.ensure_stopped()
+
+    def _check_reminder(self, hook: WebhookReceiver, due: str) -> None:
+        """DP-2 is due in three days: the 7-day reminder reaches the webhook, once."""
+
+        def reminders() -> list[dict[str, Any]]:
+            return [b for b in hook.bodies if b["transition"] == "reminder"]
+
+        (body,) = wait_for(reminders, 30, "a calibration reminder at the webhook")
+        alarm = body["alarm"]
+        assert (alarm["sensor"], alarm["level"], alarm["parameter"], alarm["state"]) == (
+            "DP-2", "calibration", "calibration", "closed"
+        )  # fmt: skip
+        assert alarm["detail"] == f"calibration of DP-2 due in 3 days, on {due}"
 
     def _check_storage(self, influx: InfluxDB1, t0: int) -> None:
         wait_for(

@@ -17,6 +17,7 @@ from envmon.calibration import (
     overdue_spans,
     reminder_event,
 )
+from envmon.calibration.job import ReminderJob
 from envmon.facility import parse_facility
 from envmon.readings import datetime_to_ns
 
@@ -205,7 +206,7 @@ class TestReminders:
             "FRZ-01",
             "R1",
         )
-        assert a.detail == "calibration of S2 due in 7 days, on 2027-03-10"
+        assert a.detail == "calibration of S2 due in 5 days, on 2027-03-10"
 
 
 class TestCalibrationReminders:
@@ -220,3 +221,30 @@ class TestCalibrationReminders:
     def test_default_remind_days(self) -> None:
         """[calibration] remind_days defaults to 30, 7 and 0 days."""
         assert CalibrationSettings().remind_days == [30, 7, 0]
+
+
+class TestReminderJob:
+    def test_check_submits_due_reminders_once_and_follows_reloads(self) -> None:
+        """The hourly check hands reminders to submit once; a reload keeps what was sent."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        submitted: list[list[str]] = []
+        now = [at("2027-06-25T08:00")]
+        scheduler = BackgroundScheduler(timezone="UTC")
+        job = ReminderJob(
+            scheduler,
+            FACILITY,
+            CalibrationSettings(),
+            lambda events: submitted.append([e.alarm.sensor for e in events]),
+            clock_ns=lambda: now[0],
+        )
+        job.schedule()
+        assert [j.id for j in scheduler.get_jobs()] == ["calibration-reminders"]
+        job.check()
+        job.replace_facility(FACILITY)
+        job.check()
+        assert submitted == [["S1"]]
+        job.replace_records([record("2027-07-01", "2027-06-25T09:00")])
+        now[0] = at("2027-07-01T00:00")
+        job.check()
+        assert submitted == [["S1"], ["S1"]]  # the new due date's own reminder, on the day
