@@ -10,9 +10,10 @@ Three payload forms (design.md sections 3 and 11):
 
 Every decoder raises ``DecodeError(reason, detail)``: a short stable reason
 code and a sentence naming the field. JSON ``null`` counts as absent. Values
-are checked to be finite numbers here; whether they are plausible (the
-measuring range) is the ingestor's question, per sensor: a value beyond it is
-a reading ``out_of_range``, not a payload to reject.
+must be finite numbers. Given the sensor's measuring ranges (the ingestor
+resolves them per sensor), a value beyond its range makes the reading
+``out_of_range`` (unless the sensor sent a fault word): a broken transmitter's
+reading is stored and flagged, not a payload to reject.
 """
 
 from __future__ import annotations
@@ -43,9 +44,13 @@ from envmon.readings import (
     PARTICLES_0_5UM,
     PARTICLES_5_0UM,
     STATUS_OK,
+    STATUS_OUT_OF_RANGE,
     TEMPERATURE,
     Kind,
 )
+
+Ranges = Mapping[str, tuple[float, float]]
+"""Parameter → (low, high) measuring range, inclusive."""
 
 _PARTICLE_SIZES: Final = (("0.5", PARTICLES_0_5UM), ("5.0", PARTICLES_5_0UM))
 _KIND_NAMES: Final = frozenset(k.value for k in Kind)
@@ -143,10 +148,16 @@ def _path(text: str, format: str) -> tuple[str | int, ...]:
     return tuple(levels)
 
 
-def decode(payload: bytes, kind: Kind, spec: PayloadSpec = CONTRACT_SPEC) -> Decoded:
-    """Decode one payload of a sensor of ``kind``; raises ``DecodeError``."""
+def decode(
+    payload: bytes, kind: Kind, spec: PayloadSpec = CONTRACT_SPEC, ranges: Ranges | None = None
+) -> Decoded:
+    """Decode one payload of a sensor of ``kind``; raises ``DecodeError``.
+
+    With ``ranges``, an ``ok`` reading with a value beyond its range comes out
+    ``out_of_range`` (a parameter without a range is not checked).
+    """
     if spec.format == "influx":
-        return _decode_line(payload, kind, spec)
+        return _decode_line(payload, kind, spec, ranges)
     obj = load_object(payload)
     if spec is CONTRACT_SPEC:  # its keys are top-level: looked up directly, per reading
         raw_status, raw_ts = obj.get("status"), obj.get("ts")
@@ -161,7 +172,7 @@ def decode(payload: bytes, kind: Kind, spec: PayloadSpec = CONTRACT_SPEC) -> Dec
         values, volume = _mapped(obj, mapped, spec.sample_volume, _lookup)
     else:
         values, volume = _CONTRACT_VALUES[kind](obj)
-    return _finish(values, ts_ns, status, volume)
+    return _finish(values, ts_ns, status, volume, ranges)
 
 
 def _lookup(obj: Any, path: tuple[str | int, ...]) -> Any:
@@ -280,13 +291,25 @@ def _sample_volume(litres: float, name: str) -> float:
 
 
 def _finish(
-    values: dict[str, float], ts_ns: int | None, status: str, volume: float | None
+    values: dict[str, float],
+    ts_ns: int | None,
+    status: str,
+    volume: float | None,
+    ranges: Ranges | None,
 ) -> Decoded:
+    beyond = False
     for parameter, value in values.items():
+        # Within its range is the usual case, and proves the value finite: one test.
+        bounds = ranges.get(parameter) if ranges is not None else None
+        if bounds is not None and bounds[0] <= value <= bounds[1]:
+            continue
         if not math.isfinite(value):
             raise DecodeError("non_finite", f"{parameter} converts to {value}: not finite")
+        beyond = beyond or bounds is not None
     if not values and status == STATUS_OK:
         raise DecodeError("no_values", "payload carries no value of this sensor's kind")
+    if beyond and status == STATUS_OK:
+        status = STATUS_OUT_OF_RANGE
     return Decoded(values, ts_ns, status, volume)  # positional: kwargs cost 2x, per reading
 
 
@@ -294,7 +317,7 @@ def _field_lookup(fields: Mapping[str, Any], path: tuple[str | int, ...]) -> Any
     return fields.get(str(path[0]))
 
 
-def _decode_line(payload: bytes, kind: Kind, spec: PayloadSpec) -> Decoded:
+def _decode_line(payload: bytes, kind: Kind, spec: PayloadSpec, ranges: Ranges | None) -> Decoded:
     try:
         text = payload.decode("utf-8")
         line = parse_line(text)
@@ -311,7 +334,7 @@ def _decode_line(payload: bytes, kind: Kind, spec: PayloadSpec) -> Decoded:
     mapped = spec.fields.get(kind) or _identity_fields(kind, line.fields, spec.status_name)
     values, volume = _mapped(line.fields, mapped, spec.sample_volume, _field_lookup)
     ts_ns = None if line.timestamp is None else line.timestamp * spec.precision_ns
-    return _finish(values, ts_ns, status, volume)
+    return _finish(values, ts_ns, status, volume, ranges)
 
 
 def _identity_fields(

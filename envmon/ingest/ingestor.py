@@ -33,7 +33,6 @@ from envmon.readings import (
     NS_PER_S,
     STATUS_CALIBRATION_OVERDUE,
     STATUS_OK,
-    STATUS_OUT_OF_RANGE,
     Kind,
     Reading,
     RoomState,
@@ -197,24 +196,20 @@ class Ingestor:
 
     def _reading(self, index: _Index, route: _Route, payload: bytes, received_ns: int) -> Reading:
         spec = route.spec
-        decoded = decode(payload, route.kind, spec)
+        info = route.info
+        decoded = decode(payload, route.kind, spec, info.ranges)
         ts_ns = received_ns if decoded.ts_ns is None else decoded.ts_ns
         self._check_time(ts_ns, received_ns, spec.timestamp_name)
         values = decoded.values
-        info = route.info
         if info.declared is not None and not info.declared.issuperset(values):
             _undeclared(route.sensor, values, info.declared)
         status = decoded.status
-        if status == STATUS_OK:
-            ranges = info.ranges
-            for parameter, value in values.items():
-                lo, hi = ranges[parameter]
-                if value < lo or value > hi:
-                    status = STATUS_OUT_OF_RANGE
-                    break
-            else:
-                if ts_ns >= info.first_overdue_ns and info.overdue.overdue_at(ts_ns):
-                    status = STATUS_CALIBRATION_OVERDUE
+        if (
+            ts_ns >= info.first_overdue_ns
+            and status == STATUS_OK
+            and info.overdue.overdue_at(ts_ns)
+        ):
+            status = STATUS_CALIBRATION_OVERDUE
         # Positional, in Reading's field order: keywords cost twice the time, per reading.
         return Reading(
             ts_ns,
