@@ -34,7 +34,7 @@ from envmon.facility import parse_facility
 from envmon.readings import NS_PER_S, Kind, Reading
 
 T0_NS = 1_800_000_000 * NS_PER_S
-_KINDS = (Kind.PARTICLES, Kind.CLIMATE, Kind.PRESSURE)
+_KINDS = (Kind.PARTICLES, Kind.CLIMATE, Kind.PRESSURE, Kind.EQUIPMENT)
 
 
 def fleet_readings(sensors: int, count: int) -> list[Reading]:
@@ -42,14 +42,18 @@ def fleet_readings(sensors: int, count: int) -> list[Reading]:
     out = []
     for i in range(count):
         s, k = i % sensors, i // sensors
-        kind = _KINDS[s % 3]
+        kind = _KINDS[s % len(_KINDS)]
         v = s + k / 1000
+        equipment = None
         if kind is Kind.PARTICLES:
             values = {"particles_0_5um": 1000 + v, "particles_5_0um": v}
         elif kind is Kind.CLIMATE:
             values = {"temperature": 20 + v / 1000, "humidity": 40.0}
-        else:
+        elif kind is Kind.PRESSURE:
             values = {"diff_pressure": 10 + v / 1000}
+        else:
+            values = {"co2": 5 + v / 1000, "temperature": 37 + v / 1000}
+            equipment = f"E{s // 4:03d}"
         ts_ns = T0_NS + (k * 1000 + s) * 1_000_000
         out.append(
             Reading(
@@ -62,6 +66,7 @@ def fleet_readings(sensors: int, count: int) -> list[Reading]:
                 values=values,
                 sample_volume_l=28.3 if kind is Kind.PARTICLES else None,
                 received_ns=ts_ns,
+                equipment=equipment,
             )
         )
     return out

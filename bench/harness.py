@@ -1,8 +1,9 @@
 """What every benchmark phase shares: the load generator, the fleet, envmon's process.
 
-The fleet is tests/support/fleet.py's (rooms of 4 Grade C sensors, kinds cycling, no
-limit ever crossed) plus ``ALARM_ROOMS`` Grade A rooms with one particle
-counter each, for the alarm-latency probe. Every phase publishes its readings
+The fleet is tests/support/fleet.py's (rooms of 4 Grade C sensors, kinds cycling
+over particles, climate, pressure and equipment, no limit ever crossed) plus
+``ALARM_ROOMS`` Grade A rooms with one particle counter each, for the
+alarm-latency probe. Every phase publishes its readings
 from its own base time, so InfluxDB counts per phase are exact.
 """
 
@@ -22,7 +23,7 @@ BENCH_DIR: Final = Path(__file__).resolve().parent
 REPO_DIR: Final = BENCH_DIR.parent
 sys.path.insert(0, str(REPO_DIR))
 
-from tests.support.fleet import facility_toml  # noqa: E402
+from tests.support.fleet import FIELDS_BY_KIND, facility_toml  # noqa: E402
 from tests.support.servers import InfluxDB1  # noqa: E402
 
 LOADGEN_SRC: Final = BENCH_DIR / "loadgen.c"
@@ -31,11 +32,7 @@ ALARM_ROOMS: Final = 300
 SITE: Final = "site1"
 CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
 # One field per measurement that every reading of that kind has.
-COUNTED_FIELD: Final = {
-    "particles": "particles_0_5um",
-    "climate": "temperature",
-    "pressure": "diff_pressure",
-}
+COUNTED_FIELD: Final = {kind: fields[0] for kind, fields in FIELDS_BY_KIND.items()}
 
 
 def build_loadgen() -> Path:
@@ -187,7 +184,7 @@ class Load:
 
 
 def stored_count(influx: InfluxDB1, start_ms: int, end_ms: int) -> int:
-    """Readings stored with start_ms <= ts < end_ms, over the three measurements."""
+    """Readings stored with start_ms <= ts < end_ms, over the fleet's measurements."""
     where = f"WHERE time >= {start_ms}ms AND time < {end_ms}ms"
     return sum(influx.count(kind, field, where) for kind, field in COUNTED_FIELD.items())
 

@@ -2,8 +2,8 @@
  * loadgen: publish a simulated envmon fleet over MQTT, QoS 1, as fast as the
  * broker acknowledges or at a fixed rate. Reading i goes to sensor s = i % S
  * at ts = start_ms + (i / S) * 1000 + s (ms): unique (sensor, ts), the same
- * fleet as tests/fleet.py (rooms of 4 sensors, kinds cycling particles,
- * climate, pressure).
+ * fleet as tests/support/fleet.py (rooms of 4 sensors, kinds cycling particles,
+ * climate, pressure, equipment).
  *
  *   loadgen --port P --count N [--rate R] [--sensors S] [--start-ms MS]
  *           [--window W] [--host H] [--client-id ID]
@@ -56,14 +56,14 @@ static void on_publish(struct mosquitto *m, void *ud, int mid) {
 static int format_reading(char *topic, size_t tsz, char *payload, size_t psz,
                           const char *prefix, const char *site, long i, long sensors,
                           long per_room, long long start_ms) {
-    static const char *kinds[] = {"particles", "climate", "pressure"};
+    static const char *kinds[] = {"particles", "climate", "pressure", "equipment"};
     long s = i % sensors, k = i / sensors;
-    const char *kind = kinds[s % 3];
+    const char *kind = kinds[s % 4];
     long long ts_ms = start_ms + (long long)k * 1000 + s;
     double v = (double)s + (double)k / 1000.0;
     snprintf(topic, tsz, "%s/%s/R%03ld/%s/S%04ld", prefix, site, s / per_room, kind, s);
     long long sec = ts_ms / 1000, ms = ts_ms % 1000;
-    switch (s % 3) {
+    switch (s % 4) {
     case 0:
         return snprintf(payload, psz,
                         "{\"ts\": %lld.%03lld, \"per_m3\": {\"0.5\": %.3f, \"5.0\": %.3f}}",
@@ -72,9 +72,13 @@ static int format_reading(char *topic, size_t tsz, char *payload, size_t psz,
         return snprintf(payload, psz,
                         "{\"ts\": %lld.%03lld, \"temperature_c\": %.6f, \"humidity_pct\": 40.0}",
                         sec, ms, 20.0 + v / 1000.0);
-    default:
+    case 2:
         return snprintf(payload, psz, "{\"ts\": %lld.%03lld, \"diff_pressure_pa\": %.6f}",
                         sec, ms, 10.0 + v / 1000.0);
+    default:
+        return snprintf(payload, psz,
+                        "{\"ts\": %lld.%03lld, \"values\": {\"co2\": %.6f, \"temperature\": %.6f}}",
+                        sec, ms, 5.0 + v / 1000.0, 37.0 + v / 1000.0);
     }
 }
 

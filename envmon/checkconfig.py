@@ -1,19 +1,26 @@
 """``envmon check-config``: what the service would run with, in words.
 
-Prints the settings (never a secret's value), then per room its sensors and
-the resolved limits for each room state with where each number came from.
+Prints the settings (never a secret's value), the parameters the facility
+declares, then per room its sensors (measuring range, calibration state), the
+resolved limits for each room state with where each number came from, and
+each piece of equipment in the room with its sensors and limits the same way.
 """
 
 from __future__ import annotations
 
-from envmon.alarms.schedule import validate_schedules
-from envmon.facility import Facility, Room
-from envmon.gmp import ResolvedLimits, resolve_limits
-from envmon.readings import PARAMETERS_BY_KIND, UNIT_OF_PARAMETER, RoomState
-from envmon.settings import Settings
+import time
+from collections.abc import Callable, Sequence
+from datetime import timedelta
 
-_LIMIT_KEYS = ("alert_high", "action_high", "alert_low", "action_low")
-_RULE_KEYS = ("delay_s", "consecutive", "n_of_m", "window_s", "deadband")
+from envmon.alarms.schedule import validate_schedules
+from envmon.calibration import CalibrationRecord, CalibrationStatus, state_of
+from envmon.errors import ConfigError
+from envmon.facility import Equipment, Facility, Room, Sensor, parameters_of
+from envmon.gmp import LIMIT_KEYS, RATE_KEYS, RULE_KEYS, ResolvedLimits, resolve_equipment_limits
+from envmon.gmp import resolve_limits as resolve_room_limits
+from envmon.ingest.ingestor import topic_field_problems
+from envmon.readings import RoomState
+from envmon.settings import Settings
 
 
 def _secret_state(value: object) -> str:
@@ -40,12 +47,14 @@ def describe_settings(settings: Settings) -> list[str]:
         f"  storage   {s.state_dir} (journal.sqlite, spool.sqlite; spool up to "
         f"{s.spool_max_mb:g} MB)"
     )
+    days = ", ".join(str(d) for d in sorted(settings.calibration.remind_days, reverse=True))
+    lines.append(f"  calibration reminders {days or 'none'} days before a due date")
     return lines
 
 
 def _limit_words(limits: ResolvedLimits) -> list[str]:
     words = []
-    for key in _LIMIT_KEYS + _RULE_KEYS:
+    for key in LIMIT_KEYS + RULE_KEYS + RATE_KEYS:
         value = getattr(limits, key)
         if (
             value is None
@@ -63,7 +72,69 @@ def _why_unjudged(limits: ResolvedLimits) -> str:
     return "no limits: stored, not judged" + (f" ({'; '.join(reasons)})" if reasons else "")
 
 
-def describe_room(room: Room, facility: Facility, prefix: str) -> list[str]:
+Resolve = Callable[[str, RoomState], ResolvedLimits]
+
+
+def _limit_lines(
+    facility: Facility, parameters: Sequence[str], resolve: Resolve, indent: str
+) -> list[str]:
+    lines = []
+    for parameter in parameters:
+        unit = facility.unit_of(parameter)
+        for state in RoomState:
+            limits = resolve(parameter, state)
+            words = _limit_words(limits)
+            text = "; ".join(words) if words else _why_unjudged(limits)
+            lines.append(f"{indent}{parameter:<16} {state.value:<12} ({unit}) {text}")
+    return lines
+
+
+def _calibration_words(sensor: Sensor, records: Sequence[CalibrationRecord], now_ns: int) -> str:
+    state = state_of(sensor, records, now_ns)
+    if state.status is CalibrationStatus.NOT_SET:
+        return "calibration: no due date"
+    assert state.due is not None
+    cert = f", certificate {state.certificate}" if state.certificate else ""
+    days = state.days_left(now_ns)
+    if state.status is CalibrationStatus.OVERDUE:
+        since = (state.due + timedelta(days=1)).isoformat()
+        verdict = f"OVERDUE since {since} (readings stamped calibration_overdue)"
+    else:
+        verdict = f"in date, {days} days left"
+    return f"calibration due {state.due.isoformat()}{cert} [{state.source}]: {verdict}"
+
+
+def _sensor_lines(
+    facility: Facility,
+    sensor: Sensor,
+    records: Sequence[CalibrationRecord],
+    now_ns: int,
+    indent: str,
+) -> list[str]:
+    measures = ""
+    if sensor.parameters is not None:
+        measures = f" measuring {', '.join(sensor.parameters)}"
+    lines = [
+        f"{indent}sensor    {sensor.id} {sensor.kind.value}{measures}, every "
+        f"{sensor.interval_s:g} s, communication loss after {sensor.stale_after:g} s"
+    ]
+    ranges = []
+    for parameter in parameters_of(sensor):
+        lo, hi = facility.range_of(sensor, parameter)
+        source = "datasheet" if parameter in sensor.range else "plausible"
+        ranges.append(f"{parameter} {lo:g} to {hi:g} {facility.unit_of(parameter)} ({source})")
+    lines.append(f"{indent}          range {'; '.join(ranges)}; beyond it: out_of_range")
+    lines.append(f"{indent}          {_calibration_words(sensor, records, now_ns)}")
+    return lines
+
+
+def describe_room(
+    room: Room,
+    facility: Facility,
+    prefix: str,
+    now_ns: int,
+    records: Sequence[CalibrationRecord] = (),
+) -> list[str]:
     title = f'room {room.id} "{room.name}"' if room.name else f"room {room.id}"
     grade = f"grade {room.grade}" if room.grade else f"ISO class {room.iso_class:g}"
     ref = f", diff_pressure against {room.reference}" if room.reference else ""
@@ -73,39 +144,81 @@ def describe_room(room: Room, facility: Facility, prefix: str) -> list[str]:
         "says otherwise (default_state)"
     )
     sensors = facility.sensors_in(room.id)
-    if not sensors:
+    equipment = facility.equipment_in(room.id)
+    if not sensors and not equipment:
         lines.append("  WARNING   no sensors: nothing in this room is monitored")
-    kinds = []
+    measured: list[str] = []
     for sensor in sensors:
-        lines.append(
-            f"  sensor    {sensor.id} {sensor.kind.value}, every {sensor.interval_s:g} s, "
-            f"communication loss after {sensor.stale_after:g} s"
-        )
-        if sensor.kind not in kinds:
-            kinds.append(sensor.kind)
-    parameters = [p for kind in kinds for p in PARAMETERS_BY_KIND[kind]]
+        lines += _sensor_lines(facility, sensor, records, now_ns, "  ")
+        measured += [p for p in parameters_of(sensor) if p not in measured]
+    parameters = [p for p in facility.parameters if p in measured]
     parameters += [p for p in room.limits if p not in parameters]
-    for parameter in parameters:
-        unit = UNIT_OF_PARAMETER[parameter]
-        for state in RoomState:
-            limits = resolve_limits(room, parameter, state)
-            words = _limit_words(limits)
-            text = "; ".join(words) if words else _why_unjudged(limits)
-            lines.append(f"  {parameter:<16} {state.value:<12} ({unit}) {text}")
+    lines += _limit_lines(facility, parameters, lambda p, s: resolve_room_limits(room, p, s), "  ")
+    for item in equipment:
+        lines += describe_equipment(item, facility, now_ns, records)
     return lines
 
 
-def describe(settings: Settings, facility: Facility) -> str:
-    """The whole check-config output; raises ``ConfigError`` on any inconsistency."""
+def describe_equipment(
+    item: Equipment,
+    facility: Facility,
+    now_ns: int,
+    records: Sequence[CalibrationRecord] = (),
+) -> list[str]:
+    name = f' "{item.name}"' if item.name else ""
+    lines = [f"  equipment {item.id} {item.type}{name} (limits its own; the room's state applies)"]
+    sensors = facility.sensors_on(item.id)
+    if not sensors:
+        lines.append("    WARNING   no sensors: this equipment is not monitored")
+    measured: list[str] = []
+    for sensor in sensors:
+        lines += _sensor_lines(facility, sensor, records, now_ns, "    ")
+        measured += [p for p in parameters_of(sensor) if p not in measured]
+    parameters = [p for p in facility.parameters if p in measured]
+    parameters += [p for p in item.limits if p not in parameters]
+    lines += _limit_lines(
+        facility, parameters, lambda p, s: resolve_equipment_limits(item, p, s), "    "
+    )
+    return lines
+
+
+def describe_parameters(facility: Facility) -> list[str]:
+    declared = [info for info in facility.parameters.values() if not info.builtin]
+    lines = []
+    for info in declared:
+        lo, hi = info.range
+        lines.append(
+            f'parameter: {info.id} "{info.name}" in {info.unit}, plausible {lo:g} to {hi:g}'
+        )
+    return lines
+
+
+def describe(
+    settings: Settings,
+    facility: Facility,
+    *,
+    now_ns: int | None = None,
+    records: Sequence[CalibrationRecord] = (),
+) -> str:
+    """The whole check-config output; raises ``ConfigError`` on any inconsistency.
+
+    ``now_ns`` (default: the wall clock) is when calibration states are told.
+    """
     validate_schedules(facility)
+    problems = topic_field_problems(settings.ingest, facility)
+    if problems:
+        raise ConfigError("\n".join(f"{settings.config_path}: {p}" for p in problems))
+    now = time.time_ns() if now_ns is None else now_ns
     lines = describe_settings(settings)
     lines.append(
         f"facility: {facility.path} (sha256 {facility.sha256[:16]}): site {facility.site}, "
-        f"{len(facility.rooms)} rooms, {len(facility.sensors)} sensors"
+        f"{len(facility.rooms)} rooms, {len(facility.equipment)} pieces of equipment, "
+        f"{len(facility.sensors)} sensors"
     )
+    lines += describe_parameters(facility)
     for room in facility.model.rooms:
         lines.append("")
-        lines.extend(describe_room(room, facility, settings.mqtt.prefix))
+        lines.extend(describe_room(room, facility, settings.mqtt.prefix, now, records))
     for schedule in facility.model.schedules:
         lines.append(
             f"schedule: {schedule.room} -> {schedule.state.value} at cron '{schedule.cron}' "

@@ -1,22 +1,22 @@
-"""Built-in GMP particle limits and the resolution of a room's limits.
+"""Built-in GMP particle limits and the resolution of a room's or equipment's limits.
 
 Numbers come from three places, in this order of precedence: the facility
 file (it overrides only the keys it names), the EU GMP Annex 1 (2022) table of
 the contract (design.md section 4, used as *action* limits), and the
-ISO 14644-1 class formula for rooms declared by ``iso_class``. Every resolved
-number carries a readable source so ``check-config`` can show where it came
-from. Pure: no I/O.
+ISO 14644-1 class formula for rooms declared by ``iso_class``. Equipment has
+only the file's numbers: Annex 1 grades rooms. Every resolved number carries a
+readable source so ``check-config`` can show where it came from. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from envmon.errors import ConfigError
-from envmon.facility import LimitRule, Room
+from envmon.facility import Equipment, Facility, LimitRule, ParameterLimits, Room, parameters_of
 from envmon.readings import PARTICLES_0_5UM, PARTICLES_5_0UM, RoomState
 
 SOURCE_DEFAULT: Final = "default"
@@ -24,6 +24,7 @@ SOURCE_FACILITY: Final = "facility file"
 
 LIMIT_KEYS: Final = ("alert_high", "action_high", "alert_low", "action_low")
 RULE_KEYS: Final = ("delay_s", "consecutive", "n_of_m", "window_s", "deadband")
+RATE_KEYS: Final = ("rate_per_min_high", "rate_per_min_low")
 
 _STATE_WORDS: Final[Mapping[RoomState, str]] = {
     RoomState.AT_REST: "at rest",
@@ -64,7 +65,8 @@ class ResolvedLimits:
     """The limits and rules in force for one room, parameter and room state.
 
     A limit of None means no alarm on that side and level. ``sources`` maps
-    every key of ``LIMIT_KEYS`` and ``RULE_KEYS`` to where its value came from.
+    every key of ``LIMIT_KEYS``, ``RULE_KEYS`` and ``RATE_KEYS`` to where its
+    value came from (the rate keys may be missing from it when unset).
     """
 
     alert_high: float | None
@@ -77,10 +79,17 @@ class ResolvedLimits:
     window_s: float | None
     deadband: float
     sources: Mapping[str, str]
+    rate_per_min_high: float | None = None
+    rate_per_min_low: float | None = None
 
     @property
     def has_limits(self) -> bool:
-        return any(getattr(self, key) is not None for key in LIMIT_KEYS)
+        """Whether anything is judged: a limit, or a rate limit."""
+        return any(getattr(self, key) is not None for key in LIMIT_KEYS + RATE_KEYS)
+
+    @property
+    def has_rate(self) -> bool:
+        return self.rate_per_min_high is not None or self.rate_per_min_low is not None
 
 
 def iso_concentration_limit(iso_class: float, particle_size_um: float) -> float:
@@ -134,6 +143,24 @@ def resolve_limits(room: Room, parameter: str, state: RoomState) -> ResolvedLimi
     result is inconsistent (an alert limit beyond its action limit, or a low
     limit not below a high one).
     """
+    builtin = _builtin_action_high(room, parameter, state)
+    resolved = _merge(room.limits.get(parameter), builtin, state)
+    _check_consistent(f"room {room.id}", parameter, state, resolved)
+    return resolved
+
+
+def resolve_equipment_limits(
+    equipment: Equipment, parameter: str, state: RoomState
+) -> ResolvedLimits:
+    """The equipment's limits for ``parameter`` in its room's ``state``: the file's only."""
+    resolved = _merge(equipment.limits.get(parameter), (None, SOURCE_DEFAULT), state)
+    _check_consistent(f"equipment {equipment.id}", parameter, state, resolved)
+    return resolved
+
+
+def _merge(
+    rule: ParameterLimits | None, builtin: tuple[float | None, str], state: RoomState
+) -> ResolvedLimits:
     values: dict[str, object] = {
         "alert_high": None,
         "action_high": None,
@@ -144,11 +171,11 @@ def resolve_limits(room: Room, parameter: str, state: RoomState) -> ResolvedLimi
         "n_of_m": None,
         "window_s": None,
         "deadband": 0.0,
+        "rate_per_min_high": None,
+        "rate_per_min_low": None,
     }
     sources = dict.fromkeys(values, SOURCE_DEFAULT)
-    values["action_high"], sources["action_high"] = _builtin_action_high(room, parameter, state)
-
-    rule = room.limits.get(parameter)
+    values["action_high"], sources["action_high"] = builtin
     if rule is not None:
         specific = rule.at_rest if state is RoomState.AT_REST else rule.in_operation
         merged: LimitRule = rule.for_state(state)
@@ -159,13 +186,10 @@ def resolve_limits(room: Room, parameter: str, state: RoomState) -> ResolvedLimi
             values[key] = value
             from_state = specific is not None and getattr(specific, key) is not None
             sources[key] = f"{SOURCE_FACILITY}, {state.value}" if from_state else SOURCE_FACILITY
-
-    resolved = ResolvedLimits(**values, sources=sources)  # type: ignore[arg-type]
-    _check_consistent(room.id, parameter, state, resolved)
-    return resolved
+    return ResolvedLimits(**values, sources=sources)  # type: ignore[arg-type]
 
 
-def _check_consistent(room_id: str, parameter: str, state: RoomState, lim: ResolvedLimits) -> None:
+def _check_consistent(owner: str, parameter: str, state: RoomState, lim: ResolvedLimits) -> None:
     def shown(key: str) -> str:
         return f"{key} {getattr(lim, key):g} ({lim.sources[key]})"
 
@@ -186,12 +210,37 @@ def _check_consistent(room_id: str, parameter: str, state: RoomState, lim: Resol
         if low_v > high_v or (low_v == high_v and not may_equal):
             problems.append(f"{shown(lower)} must be below {shown(higher)}")
     if problems:
-        where = f"room {room_id}, limits.{parameter} ({state.value})"
+        where = f"{owner}, limits.{parameter} ({state.value})"
         raise ConfigError("; ".join(f"{where}: {p}" for p in problems))
 
 
 def resolve_room(
-    room: Room, parameters: tuple[str, ...]
+    room: Room, parameters: Iterable[str]
 ) -> dict[str, dict[RoomState, ResolvedLimits]]:
     """Every (parameter, state) of a room resolved; raises ``ConfigError`` on the first problem."""
     return {p: {s: resolve_limits(room, p, s) for s in RoomState} for p in parameters}
+
+
+def resolve_equipment(
+    equipment: Equipment, parameters: Iterable[str]
+) -> dict[str, dict[RoomState, ResolvedLimits]]:
+    """Every (parameter, state) of a piece of equipment resolved; ``ConfigError`` on a problem."""
+    return {
+        p: {s: resolve_equipment_limits(equipment, p, s) for s in RoomState} for p in parameters
+    }
+
+
+LimitsTable = dict[str, dict[RoomState, ResolvedLimits]]
+"""Parameter → room state → resolved limits, of one room or one piece of equipment."""
+
+
+def resolve_facility(facility: Facility) -> tuple[dict[str, LimitsTable], dict[str, LimitsTable]]:
+    """Limits of every room for every parameter, and of every piece of equipment for
+    the parameters its sensors measure or its limits name; ``ConfigError`` on a problem."""
+    parameters = tuple(facility.parameters)
+    rooms = {room.id: resolve_room(room, parameters) for room in facility.model.rooms}
+    equipment = {}
+    for item in facility.model.equipment:
+        measured = {p for s in facility.sensors_on(item.id) for p in parameters_of(s)}
+        equipment[item.id] = resolve_equipment(item, sorted(measured | set(item.limits)))
+    return rooms, equipment

@@ -19,6 +19,8 @@ class Kind(StrEnum):
     PARTICLES = "particles"
     CLIMATE = "climate"
     PRESSURE = "pressure"
+    EQUIPMENT = "equipment"
+    """A sensor on a piece of equipment; it measures the parameters it lists."""
 
 
 class RoomState(StrEnum):
@@ -35,6 +37,7 @@ HUMIDITY: Final = "humidity"
 DIFF_PRESSURE: Final = "diff_pressure"
 
 PARAMETERS_BY_KIND: Final[Mapping[Kind, tuple[str, ...]]] = {
+    # Equipment sensors are not here: each lists its own parameters (facility file).
     Kind.PARTICLES: (PARTICLES_0_5UM, PARTICLES_5_0UM),
     Kind.CLIMATE: (TEMPERATURE, HUMIDITY),
     Kind.PRESSURE: (DIFF_PRESSURE,),
@@ -52,10 +55,55 @@ UNIT_OF_PARAMETER: Final[Mapping[str, str]] = {
     DIFF_PRESSURE: "Pa",
 }
 
+RANGE_OF_PARAMETER: Final[Mapping[str, tuple[float, float]]] = {
+    PARTICLES_0_5UM: (0.0, 1e10),
+    PARTICLES_5_0UM: (0.0, 1e10),
+    TEMPERATURE: (-100.0, 200.0),
+    HUMIDITY: (0.0, 100.0),
+    DIFF_PRESSURE: (-2000.0, 2000.0),
+}
+"""Plausible measuring range (inclusive) of each built-in parameter: beyond it a
+transmitter is broken, whatever the room does. Custom parameters declare theirs."""
+
+# --- status words: what a reading's ``status`` says, and what follows from it ----
+
 STATUS_OK: Final = "ok"
+"""A good reading: judged against limits, counted in report statistics."""
+STATUS_OUT_OF_RANGE: Final = "out_of_range"
+"""A value beyond its measuring range (a broken transmitter): stored, not judged,
+raises the sensor's fault alarm, excluded from statistics like a fault word."""
 STATUS_OUT_OF_SERVICE: Final = "out_of_service"
 """The sensor was signed out of service: stored, not judged, raises neither a fault
 nor a comm_loss alarm, excluded from statistics."""
+STATUS_CALIBRATION_OVERDUE: Final = "calibration_overdue"
+"""Taken after the sensor's calibration due date: still judged, counted in statistics
+and, besides, as uncalibrated."""
+# Any other word is a sensor fault word (``flow_fault``, ``laser_fault`` ...): the
+# sensor says its reading is not to be trusted. Stored, not judged, raises the
+# sensor's fault alarm, excluded from statistics. A fault word wins over
+# ``out_of_range`` and ``calibration_overdue`` (the sensor knows best what broke).
+
+RAW_SUFFIX: Final = "_raw"
+"""InfluxDB keeps the values of a reading that was not judged under ``<parameter>_raw``."""
+
+ENVMON_STATUSES: Final = frozenset({STATUS_OUT_OF_SERVICE, STATUS_CALIBRATION_OVERDUE})
+"""Words only envmon stamps; a sensor sending one is read as a fault word (``values``)."""
+
+
+def is_judged(status: str) -> bool:
+    """Judged against limits and counted in statistics: ok or calibration overdue."""
+    return status in (STATUS_OK, STATUS_CALIBRATION_OVERDUE)
+
+
+def raises_fault(status: str) -> bool:
+    """Raises the sensor's fault alarm: a fault word or ``out_of_range``."""
+    return not is_judged(status) and status != STATUS_OUT_OF_SERVICE
+
+
+def is_uncalibrated(status: str) -> bool:
+    return status == STATUS_CALIBRATION_OVERDUE
+
+
 NS_PER_S: Final = 1_000_000_000
 
 
@@ -64,8 +112,10 @@ class Reading(NamedTuple):
 
     ``ts_ns`` is the sample time in UTC nanoseconds since the epoch: the
     sensor's own timestamp when it sent one, else the receive time.
-    ``values`` maps parameter ids (``PARAMETERS``) to values; a faulted
-    reading may carry none. ``received_ns`` is when envmon received it.
+    ``values`` maps parameter ids (built in, or declared in the facility file)
+    to values; a faulted reading may carry none. ``received_ns`` is when envmon
+    received it. ``equipment`` is the equipment a sensor of kind ``equipment``
+    sits on (None for room sensors).
 
     A NamedTuple, not a frozen dataclass: one is built per message on the
     network thread, in a fifth of the time (bench/README.md). It is as
@@ -82,6 +132,7 @@ class Reading(NamedTuple):
     sample_volume_l: float | None = None
     status: str = STATUS_OK
     received_ns: int = 0
+    equipment: str | None = None
 
     @property
     def ts(self) -> datetime:
@@ -89,8 +140,8 @@ class Reading(NamedTuple):
 
     @property
     def faulted(self) -> bool:
-        """A sensor that reports a fault is stored but never judged against limits."""
-        return self.status != STATUS_OK
+        """Stored but never judged against limits (a fault word, out of range or service)."""
+        return not is_judged(self.status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ from typing import Final
 
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.worker import AlarmWorker, Reload
+from envmon.calibration.job import ReminderJob
 from envmon.errors import EnvmonError
 from envmon.facility import Facility, load_facility
 from envmon.ingest.ackgate import AckGate, Pending
@@ -118,7 +119,15 @@ class Service:
         self.router.set_service_states(self.worker.service_states)
         self.stats_reporter = StatsReporter(self.stats, self.store, facility.site, clock.wall_ns)
         self.jobs = Jobs(
-            settings, facility, self.worker, self.journal, self.stats_reporter.report, clock
+            settings,
+            facility,
+            self.worker,
+            self.journal,
+            self.stats_reporter.report,
+            ReminderJob(
+                facility, settings.calibration, self.fanout.tell_people, clock_ns=clock.wall_ns
+            ),
+            clock,
         )
         self.ingest = IngestStage(self.mqtt, self.router)
         # Consumers before producers; stopped in reverse, then closed in reverse.

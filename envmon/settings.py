@@ -22,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from envmon.calibration.config import CalibrationSettings
 from envmon.errors import ConfigError, format_validation_error
 from envmon.ingest.config import IngestSettings, MqttSettings
 from envmon.notify.config import NotifySettings
@@ -71,6 +72,7 @@ class Settings(BaseSettings):
     alarms: AlarmSettings = Field(default_factory=AlarmSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
+    calibration: CalibrationSettings = Field(default_factory=CalibrationSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     signatures: SignatureSettings = Field(default_factory=SignatureSettings)

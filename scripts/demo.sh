@@ -2,15 +2,17 @@
 # envmon in one command: installs what is missing, starts a private Mosquitto
 # and InfluxDB under ./demo-run/ (or $DEMO_DIR) on free ports, runs envmon against them and
 # the example facility (config/facility.toml), publishes the simulator's
-# "demo" scenario, shows alarms as they arrive, and ends with an excursion
-# report (PDF and JSON) in demo-run/. Everything it starts is stopped on exit.
+# "demo" scenario — a Grade A particle excursion in the aseptic suite next to a
+# CO2 excursion of an incubator in the cell-processing room — shows alarms as
+# they arrive, and ends with an excursion report (PDF and JSON) in demo-run/.
+# Everything it starts is stopped on exit.
 #
 #   scripts/demo.sh                    # about 90 s
 #   DEMO_SECONDS=120 scripts/demo.sh   # simulate longer
 #   DEMO_SKIP_INSTALL=1 scripts/demo.sh  # skip scripts/install-deps.sh
 #   DEMO_DIR=/tmp/envmon-demo scripts/demo.sh  # put servers, data and report there
 #
-# Exit status: 0 when the report lists at least one excursion.
+# Exit status: 0 when the report lists a cleanroom and an equipment excursion.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -180,8 +182,11 @@ stale_check_interval_s = 2
 stats_interval_s = 5
 EOF
 # The example facility, with every sensor reporting each second as the simulator
-# does here, so the report's expected samples and completeness are true.
+# does here, so the report's expected samples and completeness are true; and
+# the incubators' ten-minute delays (door openings) shortened to 10 s, so that
+# the open incubator door is an excursion within the demo's minute.
 sed -e '/^stale_after_s = /d' -e 's/^interval_s = .*/interval_s = 1\nstale_after_s = 20/' \
+  -e 's/^delay_s = 600$/delay_s = 10/' \
   "$ROOT/config/facility.toml" > "$RUN/facility.toml"
 "$ENVMON" check-config --config "$RUN/envmon.toml" > "$RUN/check-config.txt"
 "$ENVMON" run --config "$RUN/envmon.toml" > "$RUN/envmon.log" 2>&1 &
@@ -207,9 +212,11 @@ for line in sys.stdin:
         continue
     peak = a.get("peak")
     shown = f"{peak:.4g}" if isinstance(peak, (int, float)) else "-"
+    where = a.get("room") + (f"/{a['equipment']}" if a.get("equipment") else "")
+    rate = " (rate per min)" if a.get("rule") == "rate" else ""
     print(
-        f"\033[1;31m[alarm]\033[0m {a.get('raised_at')}  {a.get('room')} {a.get('parameter')} "
-        f"{a.get('level')} -> {a.get('state')}: peak {shown}, limit {a.get('limit')} "
+        f"\033[1;31m[alarm]\033[0m {a.get('raised_at')}  {where} {a.get('parameter')} "
+        f"{a.get('level')} -> {a.get('state')}: peak {shown}, limit {a.get('limit')}{rate} "
         f"(id {a.get('id')})",
         flush=True,
     )
@@ -222,7 +229,8 @@ started $! mosquitto_sub
 
 # --- 6. the simulated fleet -------------------------------------------------------------
 FROM=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-say "simulating the demo scenario for $DEMO_SECONDS s (a Grade A particle excursion after ~15 s)"
+say "simulating the demo scenario for $DEMO_SECONDS s (a Grade A particle excursion after ~15 s,"
+say "  and incubator INC-01's door left open from 5 s: its CO2 falls below 4.5 %)"
 "$ENVMON" simulate --config "$RUN/envmon.toml" --scenario demo --interval 1 \
   --duration "$DEMO_SECONDS" 2> "$RUN/simulate.log" &
 SIM_PID=$!
@@ -252,11 +260,13 @@ say "alarms in the journal (envmon alarms --all):"
   --format pdf -o "$RUN/report.pdf"
 "$ENVMON" report --config "$RUN/envmon.toml" --from "$FROM" --to "$TO" --batch DEMO-1 \
   --format json -o "$RUN/report.json"
-EXCURSIONS=$("$PY" -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["excursions"]))' \
-  "$RUN/report.json")
-say "excursion report: $RUN/report.pdf and $RUN/report.json ($EXCURSIONS excursions)"
+read -r EXCURSIONS ON_EQUIPMENT < <("$PY" -c '
+import json, sys
+excursions = json.load(open(sys.argv[1]))["excursions"]
+print(len(excursions), sum(1 for e in excursions if e["equipment"]))' "$RUN/report.json")
+say "excursion report: $RUN/report.pdf and $RUN/report.json ($EXCURSIONS excursions, $ON_EQUIPMENT on equipment)"
 say "logs and data: $RUN/"
-if [ "$EXCURSIONS" -lt 1 ]; then
-  say "expected at least one excursion; see $RUN/envmon.log"
+if [ "$EXCURSIONS" -le "$ON_EQUIPMENT" ] || [ "$ON_EQUIPMENT" -lt 1 ]; then
+  say "expected a cleanroom and an equipment excursion; see $RUN/envmon.log"
   exit 1
 fi

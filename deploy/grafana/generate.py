@@ -2,9 +2,9 @@
 
 Run after editing: ``python deploy/grafana/generate.py``. The JSON files are
 committed so that Grafana provisioning needs nothing but them.
-Queries are raw InfluxQL against the schema of design.md section 5 and the
-``envmon_stats`` self-metrics; tests/integration/test_grafana_queries.py runs
-every one of them against a real InfluxDB.
+Queries are raw InfluxQL against the schema of design.md sections 5 and 11
+and the ``envmon_stats`` self-metrics; tests/integration/test_grafana_queries.py
+runs every one of them against a real InfluxDB.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 DATASOURCE = {"type": "influxdb", "uid": "envmon-influxdb"}
 SITE = '"site" =~ /^$site$/'
 ROOM = '"room" =~ /^$room$/'
+EQUIPMENT = '"equipment" =~ /^$equipment$/'
 
 # (parameter, measurement, title, unit, log scale)
 PARAMETERS = [
@@ -58,7 +59,9 @@ def panel(
     return p
 
 
-def query_variable(name: str, query: str, *, hide: int = 0, multi: bool = False) -> dict[str, Any]:
+def query_variable(
+    name: str, query: str, *, hide: int = 0, multi: bool = False, regex: str = ""
+) -> dict[str, Any]:
     return {
         "name": name,
         "label": name,
@@ -70,6 +73,7 @@ def query_variable(name: str, query: str, *, hide: int = 0, multi: bool = False)
         "multi": multi,
         "includeAll": multi,
         "sort": 1,
+        "regex": regex,
     }
 
 
@@ -89,7 +93,7 @@ def alarm_annotation(where: str) -> dict[str, Any]:
             f"WHERE {where} AND $timeFilter"
         ),
         "textColumn": "state",
-        "tagsColumn": "room,parameter,level",
+        "tagsColumn": "room,equipment,parameter,level",
     }
 
 
@@ -155,7 +159,7 @@ def overview() -> dict:
                 "E",
                 'SELECT count("state") AS "active alarms" FROM ('
                 'SELECT last("state") AS "state" FROM "alarm" '
-                f'WHERE {SITE} GROUP BY "room", "parameter", "level") '
+                f'WHERE {SITE} GROUP BY "room", "equipment", "parameter", "level") '
                 'WHERE "state" =~ /^active/ GROUP BY "room"',
                 "table",
             ),
@@ -176,9 +180,9 @@ def overview() -> dict:
                 'SELECT "state", "value", "limit", "alarm_id" FROM ('
                 'SELECT last("state") AS "state", last("value") AS "value", '
                 'last("limit") AS "limit", last("alarm_id") AS "alarm_id" FROM "alarm" '
-                f'WHERE {SITE} GROUP BY "room", "parameter", "level") '
+                f'WHERE {SITE} GROUP BY "room", "equipment", "parameter", "level") '
                 'WHERE "state" =~ /^(active|cleared_unacked)/ '
-                'GROUP BY "room", "parameter", "level"',
+                'GROUP BY "room", "equipment", "parameter", "level"',
                 "table",
             )
         ],
@@ -355,6 +359,144 @@ def room() -> dict:
     )
 
 
+# --- equipment detail ---------------------------------------------------------------
+
+
+def equipment_parameter_panel() -> Panel:
+    """One panel per parameter (repeated over $parameter): values per sensor, limit lines."""
+    dashed = {"dash": [10, 10], "fill": "dash"}
+    overrides = [
+        {
+            "matcher": {"id": "byRegexp", "options": f"^{level} (high|low) limit$"},
+            "properties": [
+                {"id": "custom.lineStyle", "value": dashed},
+                {"id": "color", "value": {"mode": "fixed", "fixedColor": colour}},
+            ],
+        }
+        for level, colour in (("alert", "orange"), ("action", "red"))
+    ]
+    return panel(
+        "timeseries",
+        "$parameter",
+        (0, 9, 24, 8),
+        [
+            target(
+                "A",
+                'SELECT mean("$parameter") FROM "equipment" '
+                f'WHERE {EQUIPMENT} AND $timeFilter GROUP BY time($__interval), "sensor" '
+                "fill(null)",
+                alias="$tag_sensor",
+            ),
+            target(
+                "B",
+                'SELECT last("alert_high") AS "alert high limit", '
+                'last("action_high") AS "action high limit", '
+                'last("alert_low") AS "alert low limit", '
+                'last("action_low") AS "action low limit" FROM "limits" '
+                f"WHERE {EQUIPMENT} AND \"parameter\" = '$parameter' "
+                "AND $timeFilter GROUP BY time($__interval) fill(previous)",
+                alias="$col",
+            ),
+        ],
+        description=(
+            "Judged readings per sensor (readings not judged are kept as <parameter>_raw); "
+            "dashed: alert (orange) and action (red) limits of the equipment."
+        ),
+        repeat="parameter",
+        repeatDirection="v",
+        fieldConfig={"defaults": {"custom": {"spanNulls": False}}, "overrides": overrides},
+    )
+
+
+def equipment() -> dict:
+    latest = panel(
+        "table",
+        "Equipment now (latest values)",
+        (0, 0, 24, 6),
+        [
+            target(
+                "A",
+                f'SELECT last(*) FROM "equipment" WHERE {SITE} AND $timeFilter '
+                'GROUP BY "room", "equipment"',
+                "table",
+            )
+        ],
+        description="Latest value of each parameter per equipment; status when not ok.",
+        transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
+    )
+    state = panel(
+        "state-timeline",
+        "State of the equipment's room",
+        (0, 6, 8, 3),
+        [
+            target(
+                "A",
+                'SELECT last("state") FROM "room_state" '
+                f"WHERE {ROOM} AND $timeFilter GROUP BY time($__interval) fill(previous)",
+                alias="state",
+            )
+        ],
+    )
+    statuses = panel(
+        "stat",
+        "Readings not judged / past calibration",
+        (8, 6, 6, 3),
+        [
+            target(
+                "A",
+                'SELECT count("status") AS "not judged" FROM "equipment" '
+                f"WHERE {EQUIPMENT} AND \"status\" != 'calibration_overdue' AND $timeFilter",
+            ),
+            target(
+                "B",
+                'SELECT count("status") AS "past calibration" FROM "equipment" '
+                f"WHERE {EQUIPMENT} AND \"status\" = 'calibration_overdue' AND $timeFilter",
+            ),
+        ],
+        description="Out of range, sensor faults, out of service; and readings judged after "
+        "the sensor's calibration due date.",
+    )
+    alarms = panel(
+        "table",
+        "Alarm transitions in range",
+        (14, 6, 10, 3),
+        [
+            target(
+                "A",
+                'SELECT "parameter", "level", "state", "value", "limit", "rule", "alarm_id" '
+                f'FROM "alarm" WHERE {EQUIPMENT} AND $timeFilter',
+                "table",
+            )
+        ],
+        description="rule rate: value and limit are changes per minute.",
+    )
+    return dashboard(
+        "envmon-equipment",
+        "envmon: equipment",
+        [latest, state, statuses, alarms, equipment_parameter_panel()],
+        [
+            site_variable("equipment"),
+            query_variable(
+                "equipment",
+                f'SHOW TAG VALUES FROM "equipment" WITH KEY = "equipment" WHERE {SITE}',
+            ),
+            query_variable(
+                "room",
+                f'SHOW TAG VALUES FROM "equipment" WITH KEY = "room" WHERE {EQUIPMENT}',
+                hide=2,
+            ),
+            query_variable(
+                "parameter",
+                'SHOW FIELD KEYS FROM "equipment"',
+                multi=True,
+                # Neither the status word nor the values of readings not judged.
+                regex="/^(?!status$)(?!.*_raw$).+$/",
+            ),
+        ],
+        [alarm_annotation(EQUIPMENT)],
+    )
+
+
 # --- envmon health ------------------------------------------------------------------
 
 HEALTH_SERIES = [
@@ -445,7 +587,8 @@ def health() -> dict:
 def main() -> None:
     out = HERE / "dashboards"
     out.mkdir(exist_ok=True)
-    for name, build in (("overview", overview), ("room", room), ("health", health)):
+    boards = (("overview", overview), ("room", room), ("equipment", equipment), ("health", health))
+    for name, build in boards:
         path = out / f"envmon-{name}.json"
         path.write_text(json.dumps(build(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote {path}")

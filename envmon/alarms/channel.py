@@ -6,59 +6,40 @@ an action alarm is raised on top of an alert one, and on the way down the
 action alarm clears while the alert one may stay. A reading not newer than the
 last one the channel saw (broker redelivery, out of order) changes nothing.
 The limits in force are those of the room state at the reading's timestamp;
-with ``window_s`` the value judged is the rolling-window concentration.
+with ``window_s`` the value judged is the rolling-window concentration. When
+a rate limit is set (in any room state), a ``RateOfChange`` judges the rate
+too (``rules.py`` defines it), with alarm slots 4 (rise) and 5 (fall).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
-from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
+from envmon.alarms.events import (
+    Alarm,
+    AlarmEvent,
+    AlarmState,
+    Excursion,
+    Level,
+    Rule,
+    Transition,
+)
 from envmon.alarms.lifecycle import AlarmBook, make_alarm_id, return_to_normal
-from envmon.alarms.rules import CLEAR, RAISE, LevelDetector, Persistence
+from envmon.alarms.rules import CLEAR, RAISE, LevelDetector, RateOfChange
+from envmon.alarms.state_rules import NO_RULES, StateRules
 from envmon.alarms.window import RollingWindow
-from envmon.gmp import LIMIT_KEYS, ResolvedLimits
-from envmon.readings import NS_PER_S, RoomState
+from envmon.gmp import LIMIT_KEYS, RATE_KEYS, ResolvedLimits
+from envmon.readings import RoomState
 
 # Detector order; aligned with gmp.LIMIT_KEYS (alert_high, action_high, alert_low, action_low).
 LEVELS: Final = (Level.ALERT, Level.ACTION, Level.ALERT, Level.ACTION)
 HIGH_SIDE: Final = (True, True, False, False)
+RATE_RISE: Final = 4
+"""Alarm slot of the rate rule's rise (``rate_per_min_high``); the fall is ``RATE_RISE + 1``."""
+RATE_LEVEL: Final = Level.ALERT
 _NO_EVENTS: Final[Sequence[AlarmEvent]] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class StateRules:
-    """``ResolvedLimits`` of one room state, compiled for the hot path."""
-
-    limits: tuple[float | None, float | None, float | None, float | None]
-    persistence: Persistence
-    window_ns: int
-    """0 when judging each reading on its own."""
-    window_s: float | None = None
-
-    @classmethod
-    def compile(cls, resolved: ResolvedLimits) -> StateRules:
-        return cls(
-            limits=(
-                resolved.alert_high,
-                resolved.action_high,
-                resolved.alert_low,
-                resolved.action_low,
-            ),
-            persistence=Persistence.from_seconds(
-                resolved.delay_s, resolved.consecutive, resolved.n_of_m, resolved.deadband
-            ),
-            window_ns=round(resolved.window_s * NS_PER_S) if resolved.window_s else 0,
-            window_s=resolved.window_s,
-        )
-
-
-NO_RULES: Final = StateRules(
-    limits=(None, None, None, None), persistence=Persistence(), window_ns=0
-)
 
 
 class Channel:
@@ -67,10 +48,12 @@ class Channel:
     __slots__ = (
         "alarm_ids",
         "detectors",
+        "equipment",
         "keep_ns",
         "key",
         "last_ts_ns",
         "parameter",
+        "rate",
         "room",
         "rules",
         "saved_idle",
@@ -86,15 +69,18 @@ class Channel:
         sensor: str,
         parameter: str,
         limits_by_state: Mapping[RoomState, ResolvedLimits],
+        equipment: str | None = None,
     ) -> None:
         self.site, self.room, self.sensor, self.parameter = site, room, sensor, parameter
+        self.equipment = equipment
         self.key = f"{room}/{sensor}/{parameter}"
         """The channel's name in checkpoints."""
         self.saved_idle = True
         """Whether the last checkpoint of this channel (or none: a new channel) is idle."""
         self.last_ts_ns = -1
-        self.alarm_ids: list[str | None] = [None, None, None, None]
+        self.alarm_ids: list[str | None] = [None] * 6
         self.detectors = tuple(LevelDetector(high) for high in HIGH_SIDE)
+        self.rate: RateOfChange | None = None
         self.rules: dict[RoomState, StateRules] = {}
         self.window: RollingWindow | None = None
         self.keep_ns = 0
@@ -111,6 +97,13 @@ class Channel:
         history_len = max(r.persistence.m for r in self.rules.values())
         for detector in self.detectors:
             detector.resize_history(history_len)
+        if any(r.has_rate for r in self.rules.values()):
+            if self.rate is None:
+                self.rate = RateOfChange(history_len)
+            self.rate.rise.resize_history(history_len)
+            self.rate.fall.resize_history(history_len)
+        elif self.rate is not None and self.rate.idle():
+            self.rate = None  # an active rate alarm keeps it: its next reading clears it
         self.keep_ns = max(r.window_ns for r in self.rules.values())
         if self.keep_ns == 0:
             self.window = None
@@ -130,6 +123,10 @@ class Channel:
             return _NO_EVENTS
         self.last_ts_ns = ts_ns
         rules = self.rules[state]
+        rate = self.rate
+        rate_events = (
+            self._observe_rate(rate, value, ts_ns, rules, state, book) if rate is not None else None
+        )
         if self.window is not None:
             self.window.add(ts_ns, value, volume_l, self.keep_ns)
             if rules.window_ns:
@@ -149,17 +146,55 @@ class Channel:
                     events.extend(self._raise(i, value, ts_ns, rules, book))
                 elif outcome == CLEAR:
                     events.extend(self._clear(i, value, ts_ns, book))
+        if rate_events:
+            return (events or []) + rate_events
         return events if events is not None else _NO_EVENTS
+
+    def _observe_rate(
+        self,
+        rate: RateOfChange,
+        value: float,
+        ts_ns: int,
+        rules: StateRules,
+        state: RoomState,
+        book: AlarmBook,
+    ) -> list[AlarmEvent]:
+        per_min, rise, fall = rate.observe(
+            value, ts_ns, rules.rate_high, rules.rate_low, rules.rate_persistence, state
+        )
+        if per_min is None or not (rise or fall):
+            return []
+        events: list[AlarmEvent] = []
+        for i, outcome in ((RATE_RISE, rise), (RATE_RISE + 1, fall)):
+            if outcome == RAISE:
+                events.extend(self._raise(i, per_min, ts_ns, rules, book))
+            elif outcome == CLEAR:
+                events.extend(self._clear(i, per_min, ts_ns, book))
+        return events
+
+    def _detector(self, i: int) -> LevelDetector:
+        """Slots 0-3: the limit detectors; 4 and 5: the rate rule's rise and fall."""
+        if i < RATE_RISE:
+            return self.detectors[i]
+        assert self.rate is not None
+        return self.rate.rise if i == RATE_RISE else self.rate.fall
+
+    def _detail(self, i: int, limit: float, rules: StateRules) -> str:
+        if i >= RATE_RISE:
+            high = i == RATE_RISE
+            key = RATE_KEYS[0] if high else RATE_KEYS[1]
+            return f"rate {'above' if high else 'below'} {key} {limit:g} per min"
+        detail = f"{'above' if HIGH_SIDE[i] else 'below'} {LIMIT_KEYS[i]} {limit:g}"
+        if rules.window_s:
+            detail += f" (rolling {rules.window_s:g} s concentration)"
+        return detail
 
     def _raise(
         self, i: int, value: float, ts_ns: int, rules: StateRules, book: AlarmBook
     ) -> list[AlarmEvent]:
-        detector = self.detectors[i]
-        level = LEVELS[i]
+        detector = self._detector(i)
+        level = _level(i)
         alarm_id = make_alarm_id(self.site, self.room, self.sensor, self.parameter, level, ts_ns)
-        detail = f"{'above' if HIGH_SIDE[i] else 'below'} {LIMIT_KEYS[i]} {detector.limit:g}"
-        if rules.window_s:
-            detail += f" (rolling {rules.window_s:g} s concentration)"
         alarm = Alarm(
             id=alarm_id,
             site=self.site,
@@ -174,7 +209,9 @@ class Channel:
             value=value,
             room_state=detector.start_state.value,
             samples=detector.samples,
-            detail=detail,
+            detail=self._detail(i, detector.limit, rules),
+            equipment=self.equipment,
+            rule=_rule(i).value,
         )
         events = [AlarmEvent(Transition.RAISED, alarm, ts_ns, self._excursion(i, alarm_id, None))]
         self.alarm_ids[i] = alarm_id
@@ -191,7 +228,7 @@ class Channel:
         alarm = book.get(alarm_id)
         if alarm is None:
             return []
-        detector = self.detectors[i]
+        detector = self._detector(i)
         events = return_to_normal(
             alarm,
             ts_ns,
@@ -205,7 +242,7 @@ class Channel:
 
     def _excursion(self, i: int, alarm_id: str, end_ns: int | None) -> Excursion:
         """The excursion of alarm ``alarm_id``; it carries the alarm's id."""
-        detector = self.detectors[i]
+        detector = self._detector(i)
         return Excursion(
             id=alarm_id,
             alarm_id=alarm_id,
@@ -213,13 +250,15 @@ class Channel:
             room=self.room,
             sensor=self.sensor,
             parameter=self.parameter,
-            level=LEVELS[i],
+            level=_level(i),
             start_ns=detector.start_ns,
             end_ns=end_ns,
             peak=detector.peak,
             limit=detector.limit,
             room_state=detector.start_state.value,
             samples=detector.samples,
+            equipment=self.equipment,
+            rule=_rule(i).value,
         )
 
     def to_state(self) -> dict[str, Any]:
@@ -235,6 +274,7 @@ class Channel:
             "alarm_ids": list(self.alarm_ids),
             "detectors": [d.to_state() for d in self.detectors],
             "window": self.window.to_state() if self.window is not None else None,
+            "rate": self.rate.to_state() if self.rate is not None else None,
         }
 
     def checkpoint_json(self) -> str | None:
@@ -257,8 +297,12 @@ class Channel:
         return json.dumps(self.to_state(), separators=(",", ":"))
 
     def _idle(self) -> bool:
-        return self.window is None and all(
-            not (d.active or d.run_count or d.history) for d in self.detectors
+        """No run, history or window to carry over a restart. The rate rule's previous
+        reading is not counted: a restart from idle starts its rate afresh."""
+        return (
+            self.window is None
+            and all(not (d.active or d.run_count or d.history) for d in self.detectors)
+            and (self.rate is None or self.rate.idle())
         )
 
     def load_state(self, state: Mapping[str, Any], book: AlarmBook) -> None:
@@ -269,18 +313,25 @@ class Channel:
         """
         self.last_ts_ns = max(self.last_ts_ns, int(state["last_ts_ns"]))
         if "detectors" not in state:  # idle when saved
-            for i, detector in enumerate(self.detectors):
+            for i in range(len(self.alarm_ids)):
                 if self.alarm_ids[i] is not None:
                     book.untrack(self.alarm_ids[i])  # type: ignore[arg-type]
                     self.alarm_ids[i] = None
+            for detector in self._all_detectors():
                 detector.active = False
                 detector.run_count = 0
                 detector.history.clear()
             self.saved_idle = True
             return
-        for i, (detector, saved) in enumerate(zip(self.detectors, state["detectors"], strict=True)):
+        for detector, saved in zip(self.detectors, state["detectors"], strict=True):
             detector.load_state(saved)
-            alarm_id = state["alarm_ids"][i]
+        saved_rate = state.get("rate")
+        if self.rate is not None and saved_rate is not None:
+            self.rate.load_state(saved_rate)
+        # Checkpoints from before the rate rule hold four alarm slots.
+        saved_ids = list(state["alarm_ids"]) + [None] * (6 - len(state["alarm_ids"]))
+        for i, detector in enumerate(self._all_detectors()):
+            alarm_id = saved_ids[i]
             alarm = book.get(alarm_id) if alarm_id is not None else None
             if alarm is not None and alarm.active and detector.active:
                 self.alarm_ids[i] = alarm_id
@@ -294,12 +345,21 @@ class Channel:
             self.window.load_state(state["window"])
         self.saved_idle = self._idle()
 
+    def _all_detectors(self) -> list[LevelDetector]:
+        """The limit detectors, then the rate rule's rise and fall when it has one."""
+        out = list(self.detectors)
+        if self.rate is not None:
+            out += [self.rate.rise, self.rate.fall]
+        return out
+
     def resume(self, alarm: Alarm, excursion: Excursion | None, book: AlarmBook) -> bool:
         """Continue an active alarm restored from the journal; False if it is not this
         channel's kind (a fault or comm-loss alarm)."""
         if alarm.level not in (Level.ALERT, Level.ACTION) or not alarm.active:
             return False
         i = _detector_index(alarm)
+        if i >= RATE_RISE and self.rate is None:
+            self.rate = RateOfChange()
         if excursion is not None:
             start_ns, peak, samples = excursion.start_ns, excursion.peak, excursion.samples
             state_word = excursion.room_state
@@ -308,16 +368,27 @@ class Channel:
             peak = alarm.peak if alarm.peak is not None else (alarm.value or 0.0)
             state_word = alarm.room_state or RoomState.IN_OPERATION.value
         limit = alarm.limit if alarm.limit is not None else 0.0
-        self.detectors[i].resume(start_ns, peak, samples, limit, _room_state(state_word))
+        detector = self._detector(i)
+        detector.resume(start_ns, peak, samples, limit, _room_state(state_word))
         self.alarm_ids[i] = alarm.id
         self.last_ts_ns = max(self.last_ts_ns, alarm.raised_ns)
-        book.track(alarm.id, self.detectors[i])
+        book.track(alarm.id, detector)
         return True
+
+
+def _level(i: int) -> Level:
+    return LEVELS[i] if i < RATE_RISE else RATE_LEVEL
+
+
+def _rule(i: int) -> Rule:
+    return Rule.LIMIT if i < RATE_RISE else Rule.RATE
 
 
 def _detector_index(alarm: Alarm) -> int:
     """Which detector raised a limit alarm: the detail names the side; peak vs limit
     decides for alarms written without it."""
+    if alarm.rule == Rule.RATE or alarm.detail.startswith("rate "):
+        return RATE_RISE + 1 if alarm.detail.startswith("rate below") else RATE_RISE
     if alarm.detail.startswith("below"):
         high = False
     elif alarm.detail.startswith("above"):

@@ -5,10 +5,18 @@ a replayed stream gives the same alarms; only ``check_stale`` and ``ack`` take
 wall-clock times, and they are handed in. No I/O, no threads: the service
 feeds it from one thread and hands the events to the journal and notifiers.
 
-Beyond the limit channels (``channel.py``) each sensor has two alarms of its
-own: ``sensor_fault`` (a reading whose status is not ``ok`` raises it and is
-not judged against limits; the next ok reading clears it) and ``comm_loss``
-(silent longer than ``stale_after``; cleared by the sensor's next reading).
+Beyond the limit channels (``channel.py``) each sensor has three alarms of its
+own, on what its readings' status says (``readings.py``):
+- ``sensor_fault`` (level ``fault``): a fault word or ``out_of_range`` raises
+  it, and the reading is not judged; the next judged reading clears it;
+- ``calibration`` (level ``calibration``): the first reading stamped
+  ``calibration_overdue`` raises it, and such readings are judged as usual;
+  the next ``ok`` reading (a new calibration record is in force) clears it;
+- ``comm_loss``: silent longer than ``stale_after``; cleared by the sensor's
+  next reading. A sensor signed out of service (``set_service_states``) is not
+  watched, and its ``out_of_service`` readings raise and clear nothing.
+Sensors on equipment are judged against the equipment's limits, in its room's
+state, and their alarms carry the equipment.
 """
 
 from __future__ import annotations
@@ -18,15 +26,24 @@ from collections.abc import Iterable, Mapping
 from typing import Final
 
 from envmon.alarms.channel import Channel
-from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
-from envmon.alarms.lifecycle import AlarmBook, make_alarm_id, return_to_normal
+from envmon.alarms.events import Alarm, AlarmEvent, Excursion, Level, Transition
+from envmon.alarms.lifecycle import AlarmBook, return_to_normal
 from envmon.alarms.room_states import RoomStateHistory
-from envmon.facility import Facility, Sensor
-from envmon.gmp import ResolvedLimits, resolve_room
+from envmon.alarms.sensors import (
+    CALIBRATION,
+    COMM_LOSS,
+    SENSOR_FAULT,
+    SensorState,
+    comm_loss_alarm,
+    sensor_alarm,
+    sensor_alarm_detail,
+)
+from envmon.facility import Facility, Sensor, parameters_of
+from envmon.gmp import LimitsTable, ResolvedLimits, resolve_facility
 from envmon.readings import (
     NS_PER_S,
-    PARAMETERS,
-    PARAMETERS_BY_KIND,
+    STATUS_CALIBRATION_OVERDUE,
+    STATUS_OK,
     STATUS_OUT_OF_SERVICE,
     Reading,
     RoomState,
@@ -35,36 +52,9 @@ from envmon.readings import (
 from envmon.sensor_service import ServiceStates
 from envmon.signing.signature import Signature
 
-SENSOR_FAULT: Final = "sensor_fault"
-COMM_LOSS: Final = "comm_loss"
+__all__ = ["CALIBRATION", "COMM_LOSS", "SENSOR_FAULT", "AlarmEngine"]
 
-LimitsByState = dict[RoomState, ResolvedLimits]
-
-
-class _SensorState:
-    """Everything the engine tracks for one (room, sensor)."""
-
-    __slots__ = (
-        "channels",
-        "comm_alarm_id",
-        "fault_alarm_id",
-        "last_seen_ns",
-        "last_ts_ns",
-        "room",
-        "room_states",
-        "sensor",
-    )
-
-    def __init__(self, room: str, sensor: str, room_states: RoomStateHistory) -> None:
-        self.room = room
-        self.sensor = sensor
-        self.room_states = room_states
-        self.channels: dict[str, Channel] = {}
-        self.last_ts_ns = -1
-        self.last_seen_ns = 0
-        """Wall time of the last reading (its ``received_ns``, else ``ts_ns``); 0 = never."""
-        self.fault_alarm_id: str | None = None
-        self.comm_alarm_id: str | None = None
+_NO_LIMITS: Final[LimitsTable] = {}
 
 
 class AlarmEngine:
@@ -92,16 +82,16 @@ class AlarmEngine:
     ) -> None:
         self._facility = facility
         self._site = facility.site
-        self._limits = _resolve_all(facility)
+        self._limits, self._equipment_limits = resolve_facility(facility)
         self._room_states: dict[str, RoomStateHistory] = {
             room.id: RoomStateHistory(room.default_state) for room in facility.model.rooms
         }
-        self._sensors: dict[tuple[str, str], _SensorState] = {}
+        self._sensors: dict[tuple[str, str], SensorState] = {}
         self._book = AlarmBook()
         self._start_ns = start_ns
         self._dirty: set[Channel] = set()
         self._last_saved: list[Channel] = []
-        self._watched: list[tuple[Sensor, _SensorState, int]] | None = None
+        self._watched: list[tuple[Sensor, SensorState, int]] | None = None
         self._service = ServiceStates()
         self._restore(list(restored), {e.alarm_id: e for e in open_excursions})
         self._load_checkpoint(checkpoint or {})
@@ -112,7 +102,7 @@ class AlarmEngine:
         """Judge one reading; events in the order they happened."""
         # One unpacking instead of seven reads by name: a NamedTuple field read is
         # a descriptor call (about 100 ns a reading saved, ~2 % of the replay).
-        ts_ns, _, room, _, sensor, _, values, volume_l, status, received_ns = r
+        ts_ns, _, room, _, sensor, _, values, volume_l, status, received_ns, _ = r
         st = self._sensors.get((room, sensor))
         if st is None:
             st = self._sensor(room, sensor)
@@ -125,12 +115,18 @@ class AlarmEngine:
             events += self._end_sensor_alarm(st.comm_alarm_id, st.last_seen_ns)
             st.comm_alarm_id = None
         state = st.room_states.at(ts_ns)
-        if status == STATUS_OUT_OF_SERVICE:
-            return events  # stored, not judged; no fault either
-        if status != "ok":
-            if st.fault_alarm_id is None:
-                events += self._raise_fault(st, r, state)
-            return events
+        if status != STATUS_OK:
+            if status == STATUS_OUT_OF_SERVICE:
+                return events
+            if status != STATUS_CALIBRATION_OVERDUE:
+                if st.fault_alarm_id is None:
+                    events += self._raise_sensor_alarm(st, r, state, Level.FAULT)
+                return events
+            if st.calibration_alarm_id is None:
+                events += self._raise_sensor_alarm(st, r, state, Level.CALIBRATION)
+        elif st.calibration_alarm_id is not None:
+            events += self._end_sensor_alarm(st.calibration_alarm_id, ts_ns)
+            st.calibration_alarm_id = None
         if st.fault_alarm_id is not None:
             events += self._end_sensor_alarm(st.fault_alarm_id, ts_ns)
             st.fault_alarm_id = None
@@ -162,7 +158,7 @@ class AlarmEngine:
             st = self._sensors.get((sensor.room, sensor.id))
             if st is None:
                 st = self._sensor(sensor.room, sensor.id)
-            for parameter in PARAMETERS_BY_KIND[sensor.kind]:
+            for parameter in parameters_of(sensor):
                 if parameter not in st.channels and self._channel(st, parameter) is not None:
                     built += 1
         return built
@@ -205,47 +201,54 @@ class AlarmEngine:
     def _load_checkpoint(self, checkpoint: Mapping[str, str]) -> None:
         for key, text in checkpoint.items():
             room, sensor, parameter = key.split("/", 2)
-            if parameter not in self._limits.get(room, {}):
-                continue  # no longer monitored
             st = self._sensors.get((room, sensor)) or self._sensor(room, sensor)
+            if parameter not in st.limits:
+                continue  # no longer monitored
             channel = st.channels.get(parameter) or self._channel(st, parameter)
             if channel is not None:
                 channel.load_state(json.loads(text), self._book)
 
-    def _sensor(self, room: str, sensor: str) -> _SensorState:
+    def _sensor(self, room: str, sensor: str) -> SensorState:
         states = self._room_states.get(room)
         if states is None:
             states = self._room_states[room] = RoomStateHistory(RoomState.IN_OPERATION)
-        st = self._sensors[(room, sensor)] = _SensorState(room, sensor, states)
+        equipment = self._equipment_of(room, sensor)
+        st = self._sensors[(room, sensor)] = SensorState(
+            room, sensor, states, equipment, self._limits_table(room, equipment)
+        )
         return st
 
-    def _channel(self, st: _SensorState, parameter: str) -> Channel | None:
+    def _equipment_of(self, room: str, sensor: str) -> str | None:
+        known = self._facility.sensors.get(sensor)
+        return known.equipment if known is not None and known.room == room else None
+
+    def _limits_table(self, room: str, equipment: str | None) -> LimitsTable:
+        if equipment is not None:
+            return self._equipment_limits.get(equipment, _NO_LIMITS)
+        return self._limits.get(room, _NO_LIMITS)
+
+    def _channel(self, st: SensorState, parameter: str) -> Channel | None:
         """A new channel; None for a room the facility does not list or an unknown parameter."""
-        limits = self._limits.get(st.room, {}).get(parameter)
+        limits = st.limits.get(parameter)
         if limits is None:
             return None
         channel = st.channels[parameter] = Channel(
-            self._site, st.room, st.sensor, parameter, limits
+            self._site, st.room, st.sensor, parameter, limits, st.equipment
         )
         return channel
 
     # -- sensor fault and communication loss ---------------------------------------
 
-    def _raise_fault(self, st: _SensorState, r: Reading, state: RoomState) -> list[AlarmEvent]:
-        alarm_id = make_alarm_id(self._site, st.room, st.sensor, SENSOR_FAULT, Level.FAULT, r.ts_ns)
-        alarm = Alarm(
-            id=alarm_id,
-            site=self._site,
-            room=st.room,
-            sensor=st.sensor,
-            parameter=SENSOR_FAULT,
-            level=Level.FAULT,
-            state=AlarmState.ACTIVE_UNACKED,
-            raised_ns=r.ts_ns,
-            room_state=state.value,
-            detail=f"sensor reports {r.status}",
-        )
-        st.fault_alarm_id = alarm_id
+    def _raise_sensor_alarm(
+        self, st: SensorState, r: Reading, state: RoomState, level: Level
+    ) -> list[AlarmEvent]:
+        """The sensor's ``fault`` or ``calibration`` alarm, raised at the reading's time."""
+        detail = sensor_alarm_detail(self._facility, r, level)
+        alarm = sensor_alarm(self._site, st, r.ts_ns, state, level, detail)
+        if level is Level.FAULT:
+            st.fault_alarm_id = alarm.id
+        else:
+            st.calibration_alarm_id = alarm.id
         events = [AlarmEvent(Transition.RAISED, alarm, r.ts_ns)]
         self._book.record(events)
         return events
@@ -286,31 +289,15 @@ class AlarmEngine:
             silent_s = (now_ns - last_ns) / NS_PER_S
             if silent_s <= sensor.stale_after:
                 continue
-            alarm_id = make_alarm_id(
-                self._site, st.room, st.sensor, COMM_LOSS, Level.COMM_LOSS, now_ns
+            alarm = comm_loss_alarm(
+                self._site, st, sensor.stale_after, now_ns, silent_s, bool(st.last_seen_ns)
             )
-            heard = "since start" if not st.last_seen_ns else ""
-            alarm = Alarm(
-                id=alarm_id,
-                site=self._site,
-                room=st.room,
-                sensor=st.sensor,
-                parameter=COMM_LOSS,
-                level=Level.COMM_LOSS,
-                state=AlarmState.ACTIVE_UNACKED,
-                raised_ns=now_ns,
-                limit=sensor.stale_after,
-                value=round(silent_s, 3),
-                room_state=st.room_states.at(now_ns).value,
-                detail=f"no reading {heard or f'for {silent_s:.0f} s'} "
-                f"(stale after {sensor.stale_after:g} s)",
-            )
-            st.comm_alarm_id = alarm_id
+            st.comm_alarm_id = alarm.id
             events.append(AlarmEvent(Transition.RAISED, alarm, now_ns))
         self._book.record(events)
         return events
 
-    def _watch_list(self) -> list[tuple[Sensor, _SensorState, int]]:
+    def _watch_list(self) -> list[tuple[Sensor, SensorState, int]]:
         """Each facility sensor, its state, and a silence (ns) it cannot be stale under."""
         out = []
         for sensor in self._facility.model.sensors:
@@ -368,6 +355,12 @@ class AlarmEngine:
         """The resolved limits the engine uses (None for an unknown room or parameter)."""
         return self._limits.get(room, {}).get(parameter, {}).get(state)
 
+    def equipment_limits(
+        self, equipment: str, parameter: str, state: RoomState
+    ) -> ResolvedLimits | None:
+        """The resolved limits of a piece of equipment (None when it has none for it)."""
+        return self._equipment_limits.get(equipment, {}).get(parameter, {}).get(state)
+
     # -- restart and reload -------------------------------------------------------
 
     def _restore(self, alarms: list[Alarm], excursions: dict[str, Excursion]) -> None:
@@ -383,6 +376,8 @@ class AlarmEngine:
             if alarm.level is Level.FAULT:
                 st.fault_alarm_id = alarm.id
                 st.last_ts_ns = max(st.last_ts_ns, alarm.raised_ns)
+            elif alarm.level is Level.CALIBRATION:
+                st.calibration_alarm_id = alarm.id
             elif alarm.level is Level.COMM_LOSS:
                 st.comm_alarm_id = alarm.id
             else:
@@ -399,11 +394,11 @@ class AlarmEngine:
         """Reload (SIGHUP): new limits and sensors; channels that still exist keep their
         state. A channel whose room is gone has no limits: its next reading clears it.
         Raises ``ConfigError`` (and changes nothing) when the new limits do not resolve."""
-        limits = _resolve_all(facility)
+        limits, equipment_limits = resolve_facility(facility)
         self._watched = None
         self._facility = facility
         self._site = facility.site
-        self._limits = limits
+        self._limits, self._equipment_limits = limits, equipment_limits
         for room in facility.model.rooms:
             states = self._room_states.get(room.id)
             if states is None:
@@ -411,14 +406,12 @@ class AlarmEngine:
             else:
                 states.default = room.default_state
         for st in self._sensors.values():
-            room_limits = limits.get(st.room, {})
+            st.equipment = self._equipment_of(st.room, st.sensor)
+            st.limits = self._limits_table(st.room, st.equipment)
             for parameter, channel in st.channels.items():
-                channel.set_limits(room_limits.get(parameter, {}))
+                channel.equipment = st.equipment
+                channel.set_limits(st.limits.get(parameter, {}))
 
 
 def _alarm_key(alarm_id: str) -> str:
     return alarm_id.strip().lower()
-
-
-def _resolve_all(facility: Facility) -> dict[str, dict[str, LimitsByState]]:
-    return {room.id: resolve_room(room, PARAMETERS) for room in facility.model.rooms}

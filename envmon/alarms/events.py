@@ -3,7 +3,8 @@
 An ``Alarm`` is the ISA-18.2 record of one alarm; every change of it is an
 ``AlarmEvent``. ``Alarm.to_json`` is the contract object of ``envmon alarms
 --json`` and of the retained ``<prefix>/<site>/envmon/alarms/<room>/<parameter>``
-topic (design.md section 6).
+(``.../<room>/<equipment>/<parameter>`` on equipment) topic (design.md
+sections 6 and 11).
 """
 
 from __future__ import annotations
@@ -23,6 +24,17 @@ class Level(StrEnum):
     ACTION = "action"
     FAULT = "fault"
     COMM_LOSS = "comm_loss"
+    CALIBRATION = "calibration"
+    """A sensor past its calibration due date (and calibration reminders)."""
+
+
+class Rule(StrEnum):
+    """Which rule of a channel raised a limit alarm (``Alarm.rule``)."""
+
+    LIMIT = "limit"
+    """The value beyond an alert or action limit."""
+    RATE = "rate"
+    """The value changing faster than a rate limit per minute (``alarms/rules.py``)."""
 
 
 class AlarmState(StrEnum):
@@ -53,11 +65,19 @@ class Transition(StrEnum):
     SHELVED = "shelved"
     UNSHELVED = "unshelved"
     """Shelving ended, by a signed unshelve or at ``shelved_until``."""
+    REMINDER = "reminder"
+    """A calibration falls due soon (``envmon.calibration``): notified, never journaled
+    as an alarm; its alarm record is ``closed`` (nothing to acknowledge)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Alarm:
-    """One alarm. Times are UTC nanoseconds; ``peak`` is the most extreme value so far."""
+    """One alarm. Times are UTC nanoseconds; ``peak`` is the most extreme value so far.
+
+    ``equipment`` is set for a sensor on equipment. ``rule`` is ``limit`` or
+    ``rate`` for alert and action alarms (None for sensor alarms); for a rate
+    alarm ``value``, ``peak`` and ``limit`` are changes per minute.
+    """
 
     id: str
     site: str
@@ -77,6 +97,8 @@ class Alarm:
     acked_ns: int | None = None
     comment: str | None = None
     detail: str = ""
+    equipment: str | None = None
+    rule: str | None = None
     signatures: tuple[Signature, ...] = ()
     """Every signature on this alarm, in order (ack, shelve, unshelve)."""
     shelved_until_ns: int | None = None
@@ -112,9 +134,11 @@ class Alarm:
             "id": self.id,
             "site": self.site,
             "room": self.room,
+            "equipment": self.equipment,
             "sensor": self.sensor,
             "parameter": self.parameter,
             "level": self.level.value,
+            "rule": self.rule,
             "state": self.state.value,
             "raised_at": isoformat_ns(self.raised_ns),
             "cleared_at": isoformat_ns(self.cleared_ns) if self.cleared_ns is not None else None,
@@ -151,7 +175,8 @@ class Excursion:
     """A span beyond a level that met the level's delay or persistence rule.
 
     Starts at the first reading beyond the limit, ends at the first reading back
-    within it (deadband applied); ``end_ns`` is None while it lasts.
+    within it (deadband applied); ``end_ns`` is None while it lasts. For a rate
+    excursion (``rule`` ``rate``) ``peak`` and ``limit`` are changes per minute.
     """
 
     id: str
@@ -167,6 +192,8 @@ class Excursion:
     limit: float
     room_state: str
     samples: int
+    equipment: str | None = None
+    rule: str = Rule.LIMIT.value
 
     @property
     def duration_s(self) -> float | None:

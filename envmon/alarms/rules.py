@@ -15,6 +15,28 @@ An excursion starts at the first reading beyond (for N of M: the earliest
 beyond reading among the M counted) and ends at the first reading back within
 the limit by more than ``deadband``; the history of N of M starts afresh after
 it ends, so a new excursion needs N new readings beyond.
+
+Rate of change (``rate_per_min_high``, ``rate_per_min_low``; ``RateOfChange``):
+- The rate at a judged reading is ``(v - v0) / (t - t0)`` per minute, where
+  (t0, v0) is the channel's previous judged reading, both times event times
+  (the readings' own timestamps). Readings not judged (a fault word, out of
+  range, out of service) are neither a rate's end nor its start; a reading
+  not newer than the channel's last one is ignored, as everywhere. The first
+  judged reading of a channel has no rate, nor has the first after a restart
+  whose checkpoint held the channel idle. With ``window_s`` the rate is still
+  of the readings' own values, not of the window's concentration.
+- The rate is judged like a value, by two more ``LevelDetector``s:
+  ``rate_per_min_high`` (> 0) is a high limit on it (a rise faster than that),
+  ``rate_per_min_low`` (< 0) a low one (a fall faster than its size). The
+  parameter's ``delay_s``, ``consecutive`` and ``n_of_m`` in force for the
+  reading's room state apply to the rate as to the limits; ``deadband`` does
+  not (a rate excursion ends at the first rate back within its limit).
+- A rate excursion raises an ``alert`` alarm on the channel's parameter: a
+  change faster than expected, while the value may still be within its limits
+  (e.g. a freezer warming fast after its door was left open). The alarm says
+  it is one by ``rule = "rate"`` and a detail such as ``rate above
+  rate_per_min_high 1 per min``; its ``value``, ``peak`` (the fastest rate)
+  and ``limit`` are per minute.
 """
 
 from __future__ import annotations
@@ -32,6 +54,7 @@ RAISE: Final = 1
 """The excursion is confirmed; ``start_ns``, ``peak``, ``samples`` describe it so far."""
 CLEAR: Final = 2
 """The excursion ended at this reading; ``peak`` and ``samples`` are final."""
+NS_PER_MIN: Final = 60 * NS_PER_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,3 +232,64 @@ class LevelDetector:
             self.peak = max(values) if self.high else min(values)
             self.samples = len(span)
         return True
+
+
+class RateOfChange:
+    """The rate of change of one channel at each judged reading (see the module doc).
+
+    ``rise`` and ``fall`` judge the rate against ``rate_per_min_high`` and
+    ``rate_per_min_low``; ``last_ts_ns`` and ``last_value`` are the previous
+    judged reading (``last_ts_ns`` -1: none yet).
+    """
+
+    __slots__ = ("fall", "last_ts_ns", "last_value", "rise")
+
+    def __init__(self, history_len: int = 0) -> None:
+        self.rise = LevelDetector(True, history_len)
+        self.fall = LevelDetector(False, history_len)
+        self.last_ts_ns = -1
+        self.last_value = 0.0
+
+    def rate(self, value: float, ts_ns: int) -> float | None:
+        """Take a judged reading (newer than the last); its rate per minute, None for the first."""
+        last_ts = self.last_ts_ns
+        last_value = self.last_value
+        self.last_ts_ns, self.last_value = ts_ns, value
+        if last_ts < 0 or ts_ns <= last_ts:
+            return None
+        return (value - last_value) * NS_PER_MIN / (ts_ns - last_ts)
+
+    def observe(
+        self,
+        value: float,
+        ts_ns: int,
+        high: float | None,
+        low: float | None,
+        rule: Persistence,
+        state: RoomState,
+    ) -> tuple[float | None, int, int]:
+        """The reading's rate, and the outcomes (``NOTHING``, ``RAISE``, ``CLEAR``) of
+        the rise and the fall detectors."""
+        rate = self.rate(value, ts_ns)
+        if rate is None:
+            return None, NOTHING, NOTHING
+        outcomes = [NOTHING, NOTHING]
+        for i, (detector, limit) in enumerate(((self.rise, high), (self.fall, low))):
+            if limit is None and not detector.active and detector.run_count == 0:
+                continue
+            outcomes[i] = detector.observe(rate, ts_ns, limit, rule, state)
+        return rate, outcomes[0], outcomes[1]
+
+    def idle(self) -> bool:
+        return not any(d.active or d.run_count or d.history for d in (self.rise, self.fall))
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "last": [self.last_ts_ns, self.last_value],
+            "detectors": [self.rise.to_state(), self.fall.to_state()],
+        }
+
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        self.last_ts_ns, self.last_value = int(state["last"][0]), float(state["last"][1])
+        self.rise.load_state(state["detectors"][0])
+        self.fall.load_state(state["detectors"][1])

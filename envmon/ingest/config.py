@@ -67,7 +67,10 @@ class TopicRule(_Section):
     sensor's room applies, without ``{site}`` the facility's site, without
     ``{kind}`` the rule's ``kind`` or else the sensor's own kind.
     ``fields`` maps parameter ids (and ``sample_volume``) to payload paths;
-    a kind with no mapped parameter is read as the contract payload.
+    a kind with no mapped parameter is read as the contract payload. A
+    parameter the facility file declares may be mapped too (read in its
+    declared unit, so without ``unit``), for sensors of kind ``equipment``;
+    the facility is checked for it when the service starts.
     """
 
     pattern: str
@@ -94,8 +97,9 @@ class TopicRule(_Section):
                 conversion(key, field.unit, f"fields.{key}.unit")
             except ConfigError as exc:
                 raise ValueError(str(exc)) from None
-            parameter_kind = KIND_OF_PARAMETER.get(key)
-            if self.kind is not None and parameter_kind not in (None, self.kind):
+            if self.kind is None or self.kind is Kind.EQUIPMENT or key == SAMPLE_VOLUME:
+                continue
+            if KIND_OF_PARAMETER.get(key) is not self.kind:
                 raise ValueError(f"fields.{key}: not a parameter of kind {self.kind}")
         for key in (PARTICLES_0_5UM, PARTICLES_5_0UM):
             particle_field = self.fields.get(key)

@@ -1,15 +1,19 @@
 """Payload decoders: bytes of one MQTT message → values in contract units. No I/O.
 
-Three payload forms (design.md section 3):
+Three payload forms (design.md sections 3 and 11):
 
 - the contract JSON of each kind (``ts``, ``status``, and ``counts`` +
   ``sample_volume_l`` or ``per_m3``; ``temperature_c``/``humidity_pct``;
-  ``diff_pressure_pa``);
+  ``diff_pressure_pa``; for equipment ``values``: parameter id → value);
 - JSON with configured paths and units per parameter (like Telegraf json_v2);
 - one InfluxDB line-protocol line, fields mapped to parameters.
 
 Every decoder raises ``DecodeError(reason, detail)``: a short stable reason
-code and a sentence naming the field. JSON ``null`` counts as absent.
+code and a sentence naming the field. JSON ``null`` counts as absent. Values
+must be finite numbers. Given the sensor's measuring ranges (the ingestor
+resolves them per sensor), a value beyond its range makes the reading
+``out_of_range`` (unless the sensor sent a fault word): a broken transmitter's
+reading is stored and flagged, not a payload to reject.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final, NamedTuple
 
 from envmon.ingest.lineproto import LineProtocolError, parse_line
-from envmon.ingest.units import SAMPLE_VOLUME, Conversion, conversion
+from envmon.ingest.units import AS_DECLARED, SAMPLE_VOLUME, Conversion, conversion
 from envmon.ingest.values import (
     NS_PER_UNIT,
     DecodeError,
@@ -34,18 +38,23 @@ from envmon.ingest.values import (
 from envmon.readings import (
     DIFF_PRESSURE,
     HUMIDITY,
+    KIND_OF_PARAMETER,
     NS_PER_S,
     PARAMETERS_BY_KIND,
     PARTICLES_0_5UM,
     PARTICLES_5_0UM,
     STATUS_OK,
+    STATUS_OUT_OF_RANGE,
     TEMPERATURE,
     Kind,
 )
 
+Ranges = Mapping[str, tuple[float, float]]
+"""Parameter → (low, high) measuring range, inclusive."""
+
 _PARTICLE_SIZES: Final = (("0.5", PARTICLES_0_5UM), ("5.0", PARTICLES_5_0UM))
-_PARTICLE_PARAMETERS: Final = frozenset({PARTICLES_0_5UM, PARTICLES_5_0UM})
 _KIND_NAMES: Final = frozenset(k.value for k in Kind)
+_LINE_NOT_VALUES: Final = frozenset({"status", "sample_volume_l"})
 
 
 class Decoded(NamedTuple):
@@ -93,7 +102,11 @@ def build_spec(
     status: str,
     fields: Mapping[str, tuple[str, str | None]],
 ) -> PayloadSpec:
-    """Resolve a topic rule's paths and units (``fields``: key → (path, unit))."""
+    """Resolve a topic rule's paths and units (``fields``: key → (path, unit)).
+
+    A built-in parameter's mapping serves sensors of its kind and of kind
+    ``equipment``; a declared parameter's only the latter.
+    """
     by_kind: dict[Kind, list[FieldSpec]] = {}
     volume: FieldSpec | None = None
     for key, (path, unit) in fields.items():
@@ -101,8 +114,10 @@ def build_spec(
         if key == SAMPLE_VOLUME:
             volume = spec
             continue
-        kind = next(k for k, params in PARAMETERS_BY_KIND.items() if key in params)
-        by_kind.setdefault(kind, []).append(spec)
+        kind = KIND_OF_PARAMETER.get(key)
+        if kind is not None:
+            by_kind.setdefault(kind, []).append(spec)
+        by_kind.setdefault(Kind.EQUIPMENT, []).append(spec)
     if format == "influx" and volume is None:
         volume = FieldSpec(
             SAMPLE_VOLUME,
@@ -133,10 +148,16 @@ def _path(text: str, format: str) -> tuple[str | int, ...]:
     return tuple(levels)
 
 
-def decode(payload: bytes, kind: Kind, spec: PayloadSpec = CONTRACT_SPEC) -> Decoded:
-    """Decode one payload of a sensor of ``kind``; raises ``DecodeError``."""
+def decode(
+    payload: bytes, kind: Kind, spec: PayloadSpec = CONTRACT_SPEC, ranges: Ranges | None = None
+) -> Decoded:
+    """Decode one payload of a sensor of ``kind``; raises ``DecodeError``.
+
+    With ``ranges``, an ``ok`` reading with a value beyond its range comes out
+    ``out_of_range`` (a parameter without a range is not checked).
+    """
     if spec.format == "influx":
-        return _decode_line(payload, kind, spec)
+        return _decode_line(payload, kind, spec, ranges)
     obj = load_object(payload)
     if spec is CONTRACT_SPEC:  # its keys are top-level: looked up directly, per reading
         raw_status, raw_ts = obj.get("status"), obj.get("ts")
@@ -151,7 +172,7 @@ def decode(payload: bytes, kind: Kind, spec: PayloadSpec = CONTRACT_SPEC) -> Dec
         values, volume = _mapped(obj, mapped, spec.sample_volume, _lookup)
     else:
         values, volume = _CONTRACT_VALUES[kind](obj)
-    return _finish(values, ts_ns, status, volume)
+    return _finish(values, ts_ns, status, volume, ranges)
 
 
 def _lookup(obj: Any, path: tuple[str | int, ...]) -> Any:
@@ -212,10 +233,25 @@ def _contract_simple(*pairs: tuple[str, str]) -> Callable[[Mapping[str, Any]], A
     return decode_values
 
 
+def _contract_equipment(obj: Mapping[str, Any]) -> tuple[dict[str, float], float | None]:
+    """``values``: parameter id → value, in the parameters' contract or declared units."""
+    raw = obj.get("values")
+    if raw is None:
+        return {}, None
+    if not isinstance(raw, dict):
+        raise DecodeError("bad_shape", f"values is {describe(raw)}, expected an object")
+    values: dict[str, float] = {}
+    for key, value in raw.items():
+        if value is not None:
+            values[key] = number(value, f"values.{key}")
+    return values, None
+
+
 _CONTRACT_VALUES: Final[Mapping[Kind, Callable[[Mapping[str, Any]], Any]]] = {
     Kind.PARTICLES: _contract_particles,
     Kind.CLIMATE: _contract_simple(("temperature_c", TEMPERATURE), ("humidity_pct", HUMIDITY)),
     Kind.PRESSURE: _contract_simple(("diff_pressure_pa", DIFF_PRESSURE)),
+    Kind.EQUIPMENT: _contract_equipment,
 }
 
 
@@ -243,8 +279,6 @@ def _mapped(
                 raise DecodeError(
                     "bad_value", f"{name} is missing: {spec.name} is a count per sample"
                 )
-            if value < 0:
-                _negative(spec.name, value)
             value = value / (volume / 1000.0)
         values[spec.key] = value
     return values, volume
@@ -256,22 +290,26 @@ def _sample_volume(litres: float, name: str) -> float:
     return litres
 
 
-def _negative(name: str, value: float) -> None:
-    raise DecodeError("negative_count", f"{name} is {value:g}: counts cannot be negative")
-
-
 def _finish(
-    values: dict[str, float], ts_ns: int | None, status: str, volume: float | None
+    values: dict[str, float],
+    ts_ns: int | None,
+    status: str,
+    volume: float | None,
+    ranges: Ranges | None,
 ) -> Decoded:
+    beyond = False
     for parameter, value in values.items():
+        # Within its range is the usual case, and proves the value finite: one test.
+        bounds = ranges.get(parameter) if ranges is not None else None
+        if bounds is not None and bounds[0] <= value <= bounds[1]:
+            continue
         if not math.isfinite(value):
             raise DecodeError("non_finite", f"{parameter} converts to {value}: not finite")
-        if value < 0 and parameter in _PARTICLE_PARAMETERS:
-            _negative(parameter, value)
-        elif parameter == HUMIDITY and not 0.0 <= value <= 100.0:
-            raise DecodeError("bad_value", f"humidity is {value:g} %RH: must be within 0-100")
+        beyond = beyond or bounds is not None
     if not values and status == STATUS_OK:
         raise DecodeError("no_values", "payload carries no value of this sensor's kind")
+    if beyond and status == STATUS_OK:
+        status = STATUS_OUT_OF_RANGE
     return Decoded(values, ts_ns, status, volume)  # positional: kwargs cost 2x, per reading
 
 
@@ -279,7 +317,7 @@ def _field_lookup(fields: Mapping[str, Any], path: tuple[str | int, ...]) -> Any
     return fields.get(str(path[0]))
 
 
-def _decode_line(payload: bytes, kind: Kind, spec: PayloadSpec) -> Decoded:
+def _decode_line(payload: bytes, kind: Kind, spec: PayloadSpec, ranges: Ranges | None) -> Decoded:
     try:
         text = payload.decode("utf-8")
         line = parse_line(text)
@@ -293,15 +331,24 @@ def _decode_line(payload: bytes, kind: Kind, spec: PayloadSpec) -> Decoded:
             f"measurement {line.measurement!r} is not this {kind.value} sensor's kind",
         )
     status = parse_status(line.fields.get(spec.status_name), spec.status_name)
-    mapped = spec.fields.get(kind) or _identity_fields(kind)
+    mapped = spec.fields.get(kind) or _identity_fields(kind, line.fields, spec.status_name)
     values, volume = _mapped(line.fields, mapped, spec.sample_volume, _field_lookup)
     ts_ns = None if line.timestamp is None else line.timestamp * spec.precision_ns
-    return _finish(values, ts_ns, status, volume)
+    return _finish(values, ts_ns, status, volume, ranges)
 
 
-def _identity_fields(kind: Kind) -> tuple[FieldSpec, ...]:
-    """Line-protocol fields named like the contract schema (design.md section 5)."""
-    return _IDENTITY[kind]
+def _identity_fields(
+    kind: Kind, fields: Mapping[str, Any], status_name: str
+) -> tuple[FieldSpec, ...]:
+    """Line-protocol fields named like the contract schema (design.md sections 5 and 11);
+    for equipment every field but the status and sample volume, by parameter id."""
+    if kind is not Kind.EQUIPMENT:
+        return _IDENTITY[kind]
+    return tuple(
+        FieldSpec(key, (key,), key, AS_DECLARED)
+        for key in fields
+        if key not in _LINE_NOT_VALUES and key != status_name
+    )
 
 
 _IDENTITY: Final[Mapping[Kind, tuple[FieldSpec, ...]]] = {

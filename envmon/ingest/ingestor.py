@@ -5,20 +5,39 @@ Pure: no I/O, no clock (the receive time is passed in). The service calls
 ``RoomStateChange``, a ``Reject`` (counted, logged, published by the caller)
 or ``None`` for a topic ignored on purpose (envmon's own output topics, and an
 emptied retained state topic).
+
+The reading's status is stamped here, in this order (``readings.py`` says
+what each means): the sensor's own fault word wins; else a value beyond the
+sensor's measuring range makes it ``out_of_range``; else a reading taken
+after the sensor's calibration due date (``envmon.calibration``, at the
+reading's own time) is ``calibration_overdue``; else ``ok``. What each sensor
+measures, its ranges and its calibration are resolved once per facility
+load, not per reading.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from envmon.facility import Facility, Room, Sensor
+from envmon.calibration import CalibrationRecord, OverdueTimeline
+from envmon.errors import ConfigError
+from envmon.facility import Facility, Room, Sensor, parameters_of
 from envmon.ingest.config import IngestSettings, TopicRule
 from envmon.ingest.decoders import CONTRACT_SPEC, PayloadSpec, build_spec, decode
 from envmon.ingest.topics import TopicMap, TopicMatch
+from envmon.ingest.units import is_builtin_key
 from envmon.ingest.values import DecodeError, load_object, parse_timestamp
-from envmon.readings import NS_PER_S, Kind, Reading, RoomState, RoomStateChange
+from envmon.readings import (
+    NS_PER_S,
+    STATUS_CALIBRATION_OVERDUE,
+    STATUS_OK,
+    Kind,
+    Reading,
+    RoomState,
+    RoomStateChange,
+)
 
 EXCERPT_CHARS: Final = 256
 # Topics remembered per configured sensor before the cache starts over (a
@@ -54,6 +73,20 @@ def _reject(topic: str, reason: str, detail: str, payload: bytes) -> Reject:
 
 
 @dataclass(frozen=True, slots=True)
+class _SensorInfo:
+    """What the facility says about one sensor, resolved once per load."""
+
+    grade: str
+    ranges: Mapping[str, tuple[float, float]]
+    """Every parameter the sensor measures → its measuring range (inclusive)."""
+    declared: frozenset[str] | None
+    """The parameters an equipment sensor lists; None for room kinds (fixed by kind)."""
+    overdue: OverdueTimeline
+    first_overdue_ns: int
+    """No reading before this is overdue: the usual test is this one comparison."""
+
+
+@dataclass(frozen=True, slots=True)
 class _Route:
     """What a data topic alone decides: the sensor, and how to read its payloads."""
 
@@ -62,6 +95,8 @@ class _Route:
     grade: str
     kind: Kind
     spec: PayloadSpec
+    equipment: str | None
+    info: _SensorInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +107,7 @@ class _Index:
     site: str
     rooms: Mapping[str, Room]
     sensors: Mapping[str, Sensor]
+    infos: Mapping[str, _SensorInfo]
     routes: dict[str, _Route]
 
     @property
@@ -83,9 +119,28 @@ class _Index:
 class Ingestor:
     """Maps topics, decodes payloads and checks them against the facility."""
 
-    __slots__ = ("_index", "_max_future_ns", "_max_past_ns", "_max_payload", "_specs", "_topics")
+    __slots__ = (
+        "_facility",
+        "_index",
+        "_max_future_ns",
+        "_max_past_ns",
+        "_max_payload",
+        "_records",
+        "_specs",
+        "_topics",
+    )
 
-    def __init__(self, facility: Facility, settings: IngestSettings, prefix: str) -> None:
+    def __init__(
+        self,
+        facility: Facility,
+        settings: IngestSettings,
+        prefix: str,
+        records: Sequence[CalibrationRecord] = (),
+    ) -> None:
+        """Raises ``ConfigError`` when a topic rule maps a parameter the facility lacks."""
+        problems = topic_field_problems(settings, facility)
+        if problems:
+            raise ConfigError("\n".join(problems))
         self._topics = TopicMap(prefix, [r.pattern for r in settings.topics], settings.state_topics)
         self._specs: tuple[tuple[TopicRule, PayloadSpec], ...] = tuple(
             (rule, _spec_of(rule)) for rule in settings.topics
@@ -93,7 +148,9 @@ class Ingestor:
         self._max_payload = settings.max_payload_bytes
         self._max_future_ns = int(settings.max_future_s * NS_PER_S)
         self._max_past_ns = int(settings.max_past_s * NS_PER_S)
-        self._index = _index_of(facility)
+        self._facility = facility
+        self._records: tuple[CalibrationRecord, ...] = tuple(records)
+        self._index = _index_of(facility, self._records)
 
     @property
     def site(self) -> str:
@@ -102,7 +159,13 @@ class Ingestor:
 
     def replace_facility(self, facility: Facility) -> None:
         """Use a reloaded facility file from the next message on (one atomic swap)."""
-        self._index = _index_of(facility)
+        self._facility = facility
+        self._index = _index_of(facility, self._records)
+
+    def replace_calibration(self, records: Sequence[CalibrationRecord]) -> None:
+        """Signed calibration records (all of them) in force from the next message on."""
+        self._records = tuple(records)
+        self._index = _index_of(self._facility, self._records)
 
     def handle(
         self, topic: str, payload: bytes, received_ns: int
@@ -138,9 +201,20 @@ class Ingestor:
 
     def _reading(self, index: _Index, route: _Route, payload: bytes, received_ns: int) -> Reading:
         spec = route.spec
-        decoded = decode(payload, route.kind, spec)
+        info = route.info
+        decoded = decode(payload, route.kind, spec, info.ranges)
         ts_ns = received_ns if decoded.ts_ns is None else decoded.ts_ns
         self._check_time(ts_ns, received_ns, spec.timestamp_name)
+        values = decoded.values
+        if info.declared is not None and not info.declared.issuperset(values):
+            _undeclared(route.sensor, values, info.declared)
+        status = decoded.status
+        if (
+            ts_ns >= info.first_overdue_ns
+            and status == STATUS_OK
+            and info.overdue.overdue_at(ts_ns)
+        ):
+            status = STATUS_CALIBRATION_OVERDUE
         # Positional, in Reading's field order: keywords cost twice the time, per reading.
         return Reading(
             ts_ns,
@@ -149,10 +223,11 @@ class Ingestor:
             route.grade,
             route.sensor,
             route.kind,
-            decoded.values,
+            values,
             decoded.sample_volume_l,
-            decoded.status,
+            status,
             received_ns,
+            route.equipment,
         )
 
     def _route(self, index: _Index, match: TopicMatch) -> _Route:
@@ -191,7 +266,8 @@ class Ingestor:
                     "kind_mismatch",
                     f"sensor {sensor_id!r} is a {kind.value} sensor, the topic says {named_kind}",
                 )
-        return _Route(sensor_id, sensor.room, index.rooms[sensor.room].grade_tag, kind, spec)
+        info = index.infos[sensor_id]
+        return _Route(sensor_id, sensor.room, info.grade, kind, spec, sensor.equipment, info)
 
     def _state(
         self, index: _Index, match: TopicMatch, payload: bytes, received_ns: int
@@ -255,10 +331,49 @@ def _spec_of(rule: TopicRule) -> PayloadSpec:
     )
 
 
-def _index_of(facility: Facility) -> _Index:
+def _index_of(facility: Facility, records: Sequence[CalibrationRecord]) -> _Index:
     return _Index(
         site=facility.site,
         rooms=dict(facility.rooms),
         sensors=dict(facility.sensors),
+        infos={s.id: _info_of(facility, s, records) for s in facility.model.sensors},
         routes={},
     )
+
+
+def _info_of(
+    facility: Facility, sensor: Sensor, records: Sequence[CalibrationRecord]
+) -> _SensorInfo:
+    measured = parameters_of(sensor)
+    overdue = OverdueTimeline(sensor.calibration_due, records, sensor.id)
+    return _SensorInfo(
+        grade=facility.rooms[sensor.room].grade_tag,
+        ranges={p: facility.range_of(sensor, p) for p in measured},
+        declared=frozenset(measured) if sensor.kind is Kind.EQUIPMENT else None,
+        overdue=overdue,
+        first_overdue_ns=overdue.first_overdue_ns,
+    )
+
+
+def _undeclared(sensor: str, values: Mapping[str, float], declared: frozenset[str]) -> None:
+    extra = sorted(set(values) - declared)
+    raise DecodeError(
+        "unknown_parameter",
+        f"{', '.join(extra)}: not among the parameters sensor {sensor!r} lists in the "
+        f"facility file ({', '.join(sorted(declared))})",
+    )
+
+
+def topic_field_problems(settings: IngestSettings, facility: Facility) -> list[str]:
+    """Topic rules mapping a parameter that is neither built in nor declared in the facility."""
+    where = str(facility.path) if facility.path else "the facility file"
+    declared = [p for p, info in facility.parameters.items() if not info.builtin]
+    out = []
+    for i, rule in enumerate(settings.topics):
+        for key in rule.fields:
+            if not is_builtin_key(key) and key not in facility.parameters:
+                out.append(
+                    f"ingest.topics[{i}].fields.{key}: no parameter {key!r} in {where} "
+                    f"(declared there: {', '.join(declared) or 'none'})"
+                )
+    return out

@@ -7,10 +7,15 @@ once, at configuration time; the returned ``Conversion`` is applied per value.
 
 Particle concentrations have one extra unit, ``count``: counts per sample,
 turned into counts per m³ with the sample volume (litres / 1000).
+
+A parameter the facility file declares (``[[parameters]]``, e.g. ``co2``) is
+read in the unit declared there: its mapping takes no ``unit``. Whether such a
+key is declared is checked against the facility (``ingest.ingestor``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -126,15 +131,37 @@ CONTRACT_UNIT: Final[Mapping[str, str]] = {
 }
 
 
+AS_DECLARED: Final = Conversion("as declared")
+"""A declared parameter's values, taken in the unit of its declaration."""
+_DECLARED_ID: Final = re.compile(r"[a-z0-9_]{1,64}")
+
+
+def is_builtin_key(key: str) -> bool:
+    """A built-in parameter or ``sample_volume`` (the others must be declared)."""
+    return key in UNITS_BY_KEY
+
+
 def conversion(key: str, unit: str | None, where: str) -> Conversion:
     """The conversion of ``unit`` for mapping ``key``; ``None`` = the contract unit.
 
-    Raises ``ConfigError`` naming ``where`` (the settings key) for an unknown
-    key or a unit that is not one of ``key``'s quantity.
+    A key that is not built in is a declared parameter's id, read as declared.
+    Raises ``ConfigError`` naming ``where`` (the settings key) for a key that
+    cannot be a parameter id, a unit for a declared parameter, or a unit that
+    is not one of ``key``'s quantity.
     """
     table = UNITS_BY_KEY.get(key)
     if table is None:
-        raise ConfigError(f"{where}: unknown field {key!r} (known: {', '.join(UNITS_BY_KEY)})")
+        if not _DECLARED_ID.fullmatch(key):
+            raise ConfigError(
+                f"{where}: unknown field {key!r}: neither a built-in parameter "
+                f"({', '.join(UNITS_BY_KEY)}) nor a parameter id ([a-z0-9_]+)"
+            )
+        if unit is not None:
+            raise ConfigError(
+                f"{where}: {key} is not a built-in parameter: its values are taken in the "
+                "unit its [[parameters]] entry in the facility file declares (remove unit)"
+            )
+        return AS_DECLARED
     name = CONTRACT_UNIT[key] if unit is None else unit
     found = table.get(name)
     if found is None:

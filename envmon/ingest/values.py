@@ -15,7 +15,7 @@ from typing import Any, Final
 
 import orjson
 
-from envmon.readings import NS_PER_S, STATUS_OK
+from envmon.readings import ENVMON_STATUSES, NS_PER_S, STATUS_OK
 
 MAX_DEPTH: Final = 32
 NS_PER_UNIT: Final[Mapping[str, int]] = {"s": NS_PER_S, "ms": 1_000_000, "us": 1_000, "ns": 1}
@@ -82,14 +82,19 @@ def _depth(obj: Any) -> int:
 
 
 def parse_status(value: Any, name: str) -> str:
-    """``ok`` when absent; else a short word such as ``flow_fault``."""
-    if value is None:
+    """``ok`` when absent; else a short word such as ``flow_fault``.
+
+    A word only envmon stamps (``out_of_service``, ``calibration_overdue``)
+    coming from a sensor becomes the fault word ``sensor_<word>``: a sensor
+    cannot sign itself out of service, and what it says is kept.
+    """
+    if value is None or value == STATUS_OK:
         return STATUS_OK
     if not isinstance(value, str) or not _STATUS_WORD.fullmatch(value):
         raise DecodeError(
             "bad_status", f"{name} is {describe(value)}: expected 'ok' or a fault word"
         )
-    return value
+    return f"sensor_{value}" if value in ENVMON_STATUSES else value
 
 
 def parse_timestamp(value: Any, precision_ns: int, name: str) -> int:

@@ -1,8 +1,10 @@
-"""Retained alarm topics: ``<prefix>/<site>/envmon/alarms/<room>/<parameter>``.
+"""Retained alarm topics: ``<prefix>/<site>/envmon/alarms/<room>/<parameter>``, and
+``<prefix>/<site>/envmon/alarms/<room>/<equipment>/<parameter>`` on equipment.
 
 The payload is the contract object of ``envmon alarms --json`` (design.md
-section 6), published retained at QoS 1 so a dashboard that subscribes late
-still sees the current state of each room's parameter.
+sections 6 and 11), published retained at QoS 1 so a dashboard that
+subscribes late still sees the current state of each room's (or equipment's)
+parameter.
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ Publish = Callable[[str, bytes, int, bool], object]
 """``publish(topic, payload, qos, retain)``, e.g. a paho client's ``publish``."""
 
 
-def alarm_topic(prefix: str, site: str, room: str, parameter: str) -> str:
+def alarm_topic(
+    prefix: str, site: str, room: str, parameter: str, equipment: str | None = None
+) -> str:
+    if equipment is not None:
+        return f"{prefix}/{site}/envmon/alarms/{room}/{equipment}/{parameter}"
     return f"{prefix}/{site}/envmon/alarms/{room}/{parameter}"
 
 
@@ -43,7 +49,7 @@ class MqttAlarmPublisher:
         self.prefix = prefix
 
     def topic(self, alarm: Alarm) -> str:
-        return alarm_topic(self.prefix, alarm.site, alarm.room, alarm.parameter)
+        return alarm_topic(self.prefix, alarm.site, alarm.room, alarm.parameter, alarm.equipment)
 
     def send(self, event: AlarmEvent) -> None:
         """Publish, or raise ``NotifyError`` naming the topic."""

@@ -13,7 +13,7 @@ from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
 
-from envmon.alarms.events import Alarm, AlarmEvent, Level, Transition
+from envmon.alarms.events import Alarm, AlarmEvent, Level, Rule, Transition
 from envmon.notify.base import NotifyError
 from envmon.notify.config import EmailSettings
 from envmon.readings import NS_PER_S, UNIT_OF_PARAMETER, isoformat_ns
@@ -43,9 +43,14 @@ def _with_unit(alarm: Alarm, value: float | None) -> str:
 
 
 def _what(alarm: Alarm) -> str:
+    where = f"{alarm.room} {alarm.equipment}" if alarm.equipment else alarm.room
     if alarm.level in _LIMIT_LEVELS:
-        return f"{alarm.room} {alarm.parameter}"
-    return f"{alarm.room} {alarm.sensor}"
+        return f"{where} {alarm.parameter}"
+    return f"{where} {alarm.sensor}"
+
+
+def _is_rate(alarm: Alarm) -> bool:
+    return alarm.rule == Rule.RATE
 
 
 def subject(event: AlarmEvent) -> str:
@@ -56,9 +61,17 @@ def subject(event: AlarmEvent) -> str:
         if alarm.level in _LIMIT_LEVELS and alarm.limit is not None:
             value = alarm.value if alarm.value is not None else alarm.peak
             sign = "<" if value is not None and value < alarm.limit else ">"
+            if _is_rate(alarm):
+                return (
+                    f"{head} rate {format_value(value)} {sign} {format_value(alarm.limit)} per min"
+                )
             return f"{head} {format_value(value)} {sign} {_with_unit(alarm, alarm.limit)}"
         return f"{head}: {alarm.detail}" if alarm.detail else head
+    if event.transition is Transition.REMINDER:
+        return f"{head}: {alarm.detail}"
     if event.transition is Transition.CLEARED and alarm.peak is not None:
+        if _is_rate(alarm):
+            return f"{head}, fastest rate {format_value(alarm.peak)} per min"
         return f"{head}, peak {_with_unit(alarm, alarm.peak)}"
     if event.transition is Transition.ACKED and alarm.acked_by:
         return f"{head} by {alarm.acked_by}"
@@ -77,12 +90,21 @@ def body(event: AlarmEvent) -> str:
         "",
         f"Site:        {a.site}",
         f"Room:        {a.room} ({a.room_state or 'state unknown'})",
+        *([f"Equipment:   {a.equipment}"] if a.equipment else []),
         f"Sensor:      {a.sensor}",
         f"Parameter:   {a.parameter}",
         f"State:       {a.state.value}",
         f"Raised at:   {isoformat_ns(a.raised_ns)}",
     ]
-    if a.level in _LIMIT_LEVELS:
+    if a.level in _LIMIT_LEVELS and _is_rate(a):
+        lines += [
+            "Rule:        rate of change",
+            f"Limit:       {format_value(a.limit)} per min",
+            f"Rate:        {format_value(a.value)} per min",
+            f"Fastest:     {format_value(a.peak)} per min",
+            f"Samples:     {a.samples}",
+        ]
+    elif a.level in _LIMIT_LEVELS:
         lines += [
             f"Limit:       {_with_unit(a, a.limit)}",
             f"Value:       {_with_unit(a, a.value)}",

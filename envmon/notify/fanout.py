@@ -57,6 +57,10 @@ class AlarmFanout:
             )
         self._dispatcher.submit(events)
 
+    def tell_people(self, events: Sequence[AlarmEvent]) -> None:
+        """Only people's channels: what is not an alarm on record (calibration reminders)."""
+        self._dispatcher.submit(events)
+
     def validate(self) -> None:
         pass
 

@@ -34,6 +34,8 @@ def excursion_json(excursion: Excursion) -> dict[str, Any]:
     return {
         "id": excursion.id,
         "level": excursion.level.value,
+        "rule": excursion.rule,
+        "equipment": excursion.equipment,
         "start": isoformat_ns(excursion.start_ns),
         "end": None if end is None else isoformat_ns(end),
         "duration_s": excursion.duration_s,

@@ -26,7 +26,6 @@ from PIL import Image as PILImage
 
 from envmon.alarms.events import Level
 from envmon.readings import NS_PER_S, PARTICLES_0_5UM, PARTICLES_5_0UM
-from envmon.report.text import parameter_label
 from envmon.report.values import Chart
 
 ACTION_COLOUR = "#c62828"
@@ -37,8 +36,8 @@ _PARTICLES = (PARTICLES_0_5UM, PARTICLES_5_0UM)
 HEIGHT_IN = 1.9
 DPI = 130
 CHART_NOTE = (
-    "One chart per room and parameter, all sensors of the room combined. Particle axes "
-    "spanning more than two decades are logarithmic."
+    "One chart per room (and equipment) and parameter, all its sensors combined. Particle "
+    "axes spanning more than two decades are logarithmic."
 )
 
 
@@ -209,8 +208,9 @@ def _draw(ax: Axes, chart: Chart, from_ns: int, to_ns: int) -> None:
         offset, xy=(1.0, 0.0), xycoords="axes fraction", xytext=(0, -19),
         textcoords="offset points", ha="right", va="top", fontsize=7,
     )  # fmt: skip
+    where = f"{chart.room} / {chart.equipment}" if chart.equipment else chart.room
     ax.set_title(
-        f"{chart.room} - {parameter_label(chart.parameter)}, times in UTC", fontsize=9, loc="left"
+        f"{where} - {chart.label or chart.parameter}, times in UTC", fontsize=9, loc="left"
     )
     ax.tick_params(labelsize=7)
     ax.grid(True, linewidth=0.3, alpha=0.6)

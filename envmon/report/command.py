@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import envmon
+from envmon.calibration import CalibrationRecord
 from envmon.errors import EnvmonError
-from envmon.facility import Facility, Room
-from envmon.gmp import resolve_limits
+from envmon.facility import Facility, Sensor, parameters_of
+from envmon.gmp import ResolvedLimits, resolve_equipment_limits, resolve_limits
 from envmon.journal.journal import Journal
 from envmon.readings import NS_PER_S, Kind, RoomState, RoomStateChange, isoformat_ns
 from envmon.report.influxql import InfluxQLClient
@@ -26,9 +27,9 @@ from envmon.report.model import (
     Report,
     ReportInputs,
     build_report,
-    room_parameters,
+    owner_parameters,
 )
-from envmon.report.queries import Scope, fetch
+from envmon.report.queries import Measurement, Scope, fetch, room_measurement
 from envmon.settings import Settings
 
 FORMATS = ("pdf", "html", "csv", "json")
@@ -68,34 +69,63 @@ def resolve_rooms(facility: Facility, requested: Sequence[str] | None) -> tuple[
     return tuple(sorted(set(requested)))
 
 
-def silence_thresholds_ns(
+def measurements(
     facility: Facility, rooms: Sequence[str], tolerance_intervals: float
-) -> dict[Kind, int]:
-    """Per sensor kind, the shortest gap any of its sensors could have: the query's filter."""
-    out: dict[Kind, int] = {}
-    for room in rooms:
-        for sensor in facility.sensors_in(room):
-            threshold = int(tolerance_intervals * sensor.interval_s * NS_PER_S)
-            out[sensor.kind] = min(out.get(sensor.kind, threshold), threshold)
+) -> list[Measurement]:
+    """What to query for the rooms: each room kind, and equipment with the parameters its
+    sensors measure. A measurement's gap threshold is the shortest any of its sensors
+    could have (the query's filter; each sensor's own is applied in the model)."""
+    in_scope = [s for s in facility.model.sensors if s.room in rooms]
+    out = []
+    for kind in (Kind.PARTICLES, Kind.CLIMATE, Kind.PRESSURE):
+        out.append(room_measurement(kind, _threshold(in_scope, kind, tolerance_intervals)))
+    on_equipment = [s for s in in_scope if s.kind is Kind.EQUIPMENT]
+    measured = {p for s in on_equipment for p in parameters_of(s)}
+    out.append(
+        Measurement(
+            Kind.EQUIPMENT.value,
+            tuple(p for p in facility.parameters if p in measured),
+            _threshold(in_scope, Kind.EQUIPMENT, tolerance_intervals),
+            {s.id: parameters_of(s)[0] for s in on_equipment},
+            series_by="equipment",
+        )
+    )
     return out
+
+
+def _threshold(sensors: Sequence[Sensor], kind: Kind, tolerance_intervals: float) -> int | None:
+    """The shortest gap any sensor of ``kind`` could have; None without such sensors."""
+    return min(
+        (int(tolerance_intervals * s.interval_s * NS_PER_S) for s in sensors if s.kind is kind),
+        default=None,
+    )
 
 
 def chart_limits(
-    rooms: Sequence[Room], parameters: Mapping[str, Sequence[str]]
+    inputs: ReportInputs, facility: Facility
 ) -> dict[tuple[str, str, RoomState], LimitLines]:
-    """Alert and action limits per room, parameter and state, for the chart lines."""
+    """Alert and action limits per room or equipment, parameter and state, for the chart lines."""
     out: dict[tuple[str, str, RoomState], LimitLines] = {}
-    for room in rooms:
-        for parameter in parameters[room.id]:
+    for room in inputs.rooms:
+        sensors = [s for s in inputs.sensors if s.room == room.id and s.equipment is None]
+        for parameter in owner_parameters(sensors, (), inputs):
             for state in STATES:
-                resolved = resolve_limits(room, parameter, state)
-                out[(room.id, parameter, state)] = LimitLines(
-                    alert_high=resolved.alert_high,
-                    action_high=resolved.action_high,
-                    alert_low=resolved.alert_low,
-                    action_low=resolved.action_low,
-                )
+                out[(room.id, parameter, state)] = _lines(resolve_limits(room, parameter, state))
+    for item in inputs.equipment:
+        for parameter in owner_parameters(facility.sensors_on(item.id), (), inputs):
+            for state in STATES:
+                resolved = resolve_equipment_limits(item, parameter, state)
+                out[(item.id, parameter, state)] = _lines(resolved)
     return out
+
+
+def _lines(resolved: ResolvedLimits) -> LimitLines:
+    return LimitLines(
+        alert_high=resolved.alert_high,
+        action_high=resolved.action_high,
+        alert_low=resolved.alert_low,
+        action_low=resolved.action_low,
+    )
 
 
 def read_journal(
@@ -125,8 +155,13 @@ def generate(
     generated_by: str,
     *,
     now_ns: int | None = None,
+    calibration_records: Sequence[CalibrationRecord] = (),
 ) -> bytes:
-    """The report over [from, to) for ``rooms`` (all when None), rendered as ``fmt``."""
+    """The report over [from, to) for ``rooms`` (all when None), rendered as ``fmt``.
+
+    ``calibration_records`` are the signed records (``envmon.calibration``); the
+    facility file's due dates apply without them.
+    """
     if fmt not in FORMATS:
         raise EnvmonError(f"unknown report format {fmt!r} (use one of {', '.join(FORMATS)})")
     if from_ns >= to_ns:
@@ -141,10 +176,10 @@ def generate(
     measured = fetch(
         client,
         scope,
-        silence_thresholds_ns(facility, room_ids, tolerance),
+        measurements(facility, room_ids, tolerance),
         with_series=fmt in ("pdf", "html"),
     )
-    if not any(s.samples for s in measured.stats):
+    if not any(s.samples for s in measured.stats) and not measured.faulted:
         raise EnvmonError(
             f"no readings for {', '.join(room_ids)} from {isoformat_ns(from_ns)} to "
             f"{isoformat_ns(to_ns)} in InfluxDB at {client.url} (database {client.database!r}): "
@@ -153,6 +188,7 @@ def generate(
     excursions, changes = read_journal(settings.storage.journal_path, from_ns, to_ns, room_ids)
     room_models = tuple(facility.rooms[r] for r in room_ids)
     sensors = tuple(s for s in facility.model.sensors if s.room in room_ids)
+    equipment = tuple(e for e in facility.model.equipment if e.room in room_ids)
     inputs = ReportInputs(
         from_ns=from_ns,
         to_ns=to_ns,
@@ -171,9 +207,12 @@ def generate(
         config_sha256=settings.config_sha256,
         facility_sha256=facility.sha256,
         series=measured.series,
+        equipment=equipment,
+        faulted=measured.faulted,
+        uncalibrated=measured.uncalibrated,
+        calibration_records=tuple(calibration_records),
+        parameters=facility.parameters,
     )
     if fmt in ("pdf", "html"):
-        parameters = {r.id: room_parameters(r, inputs) for r in room_models}
-        limits = chart_limits(room_models, parameters)
-        inputs = dataclasses.replace(inputs, limits=limits)
+        inputs = dataclasses.replace(inputs, limits=chart_limits(inputs, facility))
     return _renderer(fmt)(build_report(inputs))

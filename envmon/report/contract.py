@@ -1,4 +1,9 @@
-"""The report as the JSON object of the contract (design.md section 6).
+"""The report as the JSON object of the contract (design.md sections 6, 10 and 11).
+
+Besides the contract keys: ``equipment`` (one object per piece of equipment,
+shaped like a room), ``calibration`` (each sensor's calibration over the
+window), per parameter ``faulted_samples``, ``uncalibrated_samples`` and
+``unit``, ``equipment`` on excursions and gaps, and ``rule`` on excursions.
 
 Reproducible: the same data gives the same bytes apart from ``generated_at``
 (and ``generated_by``): lists are sorted by ``build_report``, floats are
@@ -14,7 +19,15 @@ import json
 from typing import Any, Final
 
 from envmon.readings import isoformat_ns
-from envmon.report.values import DataGap, ExcursionRow, ParameterSummary, Report, RoomSummary
+from envmon.report.values import (
+    DataGap,
+    EquipmentSummary,
+    ExcursionRow,
+    ParameterSummary,
+    Report,
+    RoomSummary,
+    SensorCalibration,
+)
 
 VALUE_DECIMALS: Final = 3
 """Measured values, limits and durations: enough for 0.001 °C / Pa, stable across float sums."""
@@ -42,6 +55,9 @@ def _parameter_json(p: ParameterSummary) -> dict[str, Any]:
         "max": rounded(p.max),
         "mean": rounded(p.mean),
         "excursions": {"alert": p.alert_excursions, "action": p.action_excursions},
+        "faulted_samples": p.faulted_samples,
+        "uncalibrated_samples": p.uncalibrated_samples,
+        "unit": p.unit,
     }
 
 
@@ -55,15 +71,46 @@ def _room_json(room: RoomSummary) -> dict[str, Any]:
     return out
 
 
+def _equipment_json(item: EquipmentSummary) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "equipment": item.equipment,
+        "name": item.name,
+        "type": item.type,
+        "room": item.room,
+        "grade": item.grade,
+    }
+    for p in item.parameters:
+        out[p.parameter] = _parameter_json(p)
+    out["verdict"] = item.verdict.text
+    out["status"] = item.verdict.status
+    return out
+
+
+def _calibration_json(c: SensorCalibration) -> dict[str, Any]:
+    return {
+        "sensor": c.sensor,
+        "room": c.room,
+        "equipment": c.equipment,
+        "due": c.due.isoformat() if c.due is not None else None,
+        "certificate": c.certificate,
+        "source": c.source,
+        "state": c.state,
+        "overdue": [{"start": _time(start), "end": _time(end)} for start, end in c.overdue],
+        "uncalibrated_samples": c.uncalibrated_samples,
+    }
+
+
 def _excursion_json(row: ExcursionRow) -> dict[str, Any]:
     e = row.excursion
     return {
         "id": e.id,
         "alarm_id": e.alarm_id,
         "room": e.room,
+        "equipment": e.equipment,
         "sensor": e.sensor,
         "parameter": e.parameter,
         "level": e.level.value,
+        "rule": e.rule,
         "start": _time(e.start_ns),
         "end": _time(e.end_ns),
         "duration_s": rounded(e.duration_s),
@@ -82,6 +129,7 @@ def _gap_json(gap: DataGap) -> dict[str, Any]:
     return {
         "sensor": gap.sensor,
         "room": gap.room,
+        "equipment": gap.equipment,
         "start": _time(gap.start_ns),
         "end": _time(gap.end_ns),
         "duration_s": rounded(gap.duration_s),
@@ -108,8 +156,10 @@ def report_json(report: Report) -> dict[str, Any]:
         "facility_sha256": report.facility_sha256,
         "gap_tolerance_intervals": report.gap_tolerance_intervals,
         "rooms": [_room_json(r) for r in report.rooms],
+        "equipment": [_equipment_json(e) for e in report.equipment],
         "excursions": [_excursion_json(e) for e in report.excursions],
         "data_gaps": [_gap_json(g) for g in report.data_gaps],
+        "calibration": [_calibration_json(c) for c in report.calibration],
     }
     obj["content_sha256"] = content_sha256(obj)
     return obj

@@ -5,34 +5,37 @@ plain inputs (InfluxDB aggregates, journal records, the facility), so the
 unit tests can check each one. The value types live in ``values.py`` (and are
 re-exported here), the verdict line in ``verdict.py``, queries in
 ``queries.py``, rendering in the ``render_*`` modules.
+
+Rooms and pieces of equipment are summarised alike, each from its own
+sensors (a room's sensors are not those on its equipment) and its own
+excursions; equipment follows its room's state. Readings that were not
+judged are stored but appear only as ``faulted_samples``: InfluxDB holds
+their values apart (``<parameter>_raw``), so the aggregates never see them.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from envmon.alarms.events import Level
-from envmon.facility import Room, Sensor
-from envmon.readings import (
-    KIND_OF_PARAMETER,
-    NS_PER_S,
-    PARAMETERS,
-    PARAMETERS_BY_KIND,
-    Kind,
-    RoomState,
-    RoomStateChange,
-)
+from envmon.facility import Room, Sensor, parameters_of
+from envmon.readings import NS_PER_S, RoomState, RoomStateChange
+from envmon.report.calibration import sensor_calibrations
 from envmon.report.values import (
     STATES,
     AckedExcursion,
     Chart,
     DataGap,
+    EquipmentSummary,
     ExcursionRow,
     LimitLines,
     ParameterSummary,
     Report,
     ReportInputs,
     RoomSummary,
+    SensorCalibration,
+    SensorCount,
     SensorSpan,
     SensorStats,
     SeriesPoint,
@@ -40,14 +43,15 @@ from envmon.report.values import (
     StateSpan,
     Verdict,
 )
-from envmon.report.verdict import verdict
+from envmon.report.verdict import equipment_verdict, verdict
 
 __all__ = [
-    "STATES", "AckedExcursion", "Chart", "DataGap", "ExcursionRow", "LimitLines",
-    "ParameterSummary", "Report", "ReportInputs", "RoomSummary", "SensorSpan", "SensorStats",
-    "SeriesPoint", "Silence", "StateSpan", "Verdict", "build_report", "completeness_pct",
-    "data_gaps", "expected_samples", "parameter_summary", "room_parameters", "state_spans",
-    "time_in_state", "verdict",
+    "STATES", "AckedExcursion", "Chart", "DataGap", "EquipmentSummary", "ExcursionRow",
+    "LimitLines", "ParameterSummary", "Report", "ReportInputs", "RoomSummary",
+    "SensorCalibration", "SensorCount", "SensorSpan", "SensorStats", "SeriesPoint", "Silence",
+    "StateSpan", "Verdict", "build_report", "completeness_pct", "data_gaps", "expected_samples",
+    "owner_parameters", "parameter_summary", "room_parameters", "state_spans", "time_in_state",
+    "verdict",
 ]  # fmt: skip
 
 
@@ -65,6 +69,7 @@ def build_report(inputs: ReportInputs) -> Report:
             key=lambda r: (
                 r.excursion.start_ns,
                 r.excursion.room,
+                r.excursion.equipment or "",
                 r.excursion.parameter,
                 r.excursion.level.value,
                 r.excursion.id,
@@ -76,53 +81,51 @@ def build_report(inputs: ReportInputs) -> Report:
         room.id: state_spans(room, inputs.state_changes, inputs.from_ns, inputs.to_ns)
         for room in rooms
     }
-    sensors_of_kind = {
-        kind: {(s.room, s.id) for s in inputs.sensors if s.kind is kind} for kind in Kind
-    }
     summaries = []
     charts = []
     for room in rooms:
-        params = room_parameters(room, inputs)
-        room_excursions = [r for r in excursions if r.excursion.room == room.id]
-        summaries_of_params = tuple(
-            parameter_summary(room, p, inputs, room_excursions) for p in params
-        )
+        sensors = [s for s in inputs.sensors if s.room == room.id and s.equipment is None]
+        mine = [r for r in excursions if r.excursion.room == room.id and not r.excursion.equipment]
+        params = owner_parameters(sensors, mine, inputs)
+        figures = tuple(parameter_summary(sensors, p, inputs, mine) for p in params)
+        room_gaps = [g for g in gaps if g.room == room.id and g.equipment is None]
         summaries.append(
             RoomSummary(
                 room=room.id,
                 name=room.name,
                 grade=room.grade_tag,
-                parameters=summaries_of_params,
+                parameters=figures,
                 time_in_state_s=time_in_state(spans_by_room[room.id]),
-                verdict=verdict(
-                    room,
-                    summaries_of_params,
-                    room_excursions,
-                    [g for g in gaps if g.room == room.id],
-                ),
+                verdict=verdict(room, figures, mine, room_gaps),
             )
         )
-        for p in params:
-            charts.append(
-                Chart(
-                    room=room.id,
-                    parameter=p,
-                    points=tuple(inputs.series.get((room.id, p), ())),
-                    limit_spans=tuple(
-                        (span, inputs.limits.get((room.id, p, span.state), LimitLines()))
-                        for span in spans_by_room[room.id]
-                    ),
-                    excursions=tuple(
-                        r.excursion for r in room_excursions if r.excursion.parameter == p
-                    ),
-                    gaps=tuple(
-                        g
-                        for g in gaps
-                        if g.room == room.id
-                        and (g.room, g.sensor) in sensors_of_kind[KIND_OF_PARAMETER[p]]
-                    ),
-                )
+        charts += _charts(
+            room.id, None, params, sensors, mine, gaps, spans_by_room[room.id], inputs
+        )
+    equipment = []
+    for item in sorted(inputs.equipment, key=lambda e: e.id):
+        if item.room not in spans_by_room:
+            continue
+        sensors = [s for s in inputs.sensors if s.equipment == item.id]
+        mine = [r for r in excursions if r.excursion.equipment == item.id]
+        params = owner_parameters(sensors, mine, inputs)
+        figures = tuple(parameter_summary(sensors, p, inputs, mine) for p in params)
+        item_gaps = [g for g in gaps if g.equipment == item.id]
+        room = next(r for r in rooms if r.id == item.room)
+        equipment.append(
+            EquipmentSummary(
+                equipment=item.id,
+                name=item.name,
+                type=item.type,
+                room=item.room,
+                grade=room.grade_tag,
+                parameters=figures,
+                verdict=equipment_verdict(figures, mine, item_gaps),
             )
+        )
+        charts += _charts(
+            item.room, item.id, params, sensors, mine, gaps, spans_by_room[item.room], inputs
+        )
     return Report(
         batch=inputs.batch,
         from_ns=inputs.from_ns,
@@ -137,19 +140,67 @@ def build_report(inputs: ReportInputs) -> Report:
         excursions=excursions,
         data_gaps=gaps,
         charts=tuple(charts),
+        equipment=tuple(equipment),
+        calibration=sensor_calibrations(inputs),
+        parameters=inputs.parameters,
     )
 
 
+def _charts(
+    room: str,
+    equipment: str | None,
+    params: Sequence[str],
+    sensors: Sequence[Sensor],
+    excursions: Sequence[ExcursionRow],
+    gaps: Sequence[DataGap],
+    spans: tuple[StateSpan, ...],
+    inputs: ReportInputs,
+) -> list[Chart]:
+    """One chart per parameter of a room (``equipment`` None) or of a piece of equipment."""
+    owner = equipment or room
+    out = []
+    for p in params:
+        measuring = {s.id for s in sensors if p in parameters_of(s)}
+        info = inputs.parameters.get(p)
+        out.append(
+            Chart(
+                room=room,
+                parameter=p,
+                points=tuple(inputs.series.get((owner, p), ())),
+                limit_spans=tuple(
+                    (span, inputs.limits.get((owner, p, span.state), LimitLines()))
+                    for span in spans
+                ),
+                excursions=tuple(r.excursion for r in excursions if r.excursion.parameter == p),
+                gaps=tuple(g for g in gaps if g.sensor in measuring),
+                equipment=equipment,
+                label=info.label if info is not None else p,
+            )
+        )
+    return out
+
+
 def room_parameters(room: Room, inputs: ReportInputs) -> list[str]:
-    """What a room's sensors measure, plus any parameter with data or excursions; contract order."""
-    present = {p for s in inputs.sensors if s.room == room.id for p in PARAMETERS_BY_KIND[s.kind]}
-    present |= {s.parameter for s in inputs.stats if s.room == room.id}
-    present |= {
-        e.excursion.parameter
+    """What a room's own sensors measure, plus any parameter with data or excursions."""
+    sensors = [s for s in inputs.sensors if s.room == room.id and s.equipment is None]
+    rows = [
+        ExcursionRow(e.excursion, e.acked_by, e.acked_ns, e.comment)
         for e in inputs.excursions
-        if e.excursion.room == room.id and e.excursion.parameter in PARAMETERS
-    }
-    return [p for p in PARAMETERS if p in present]
+        if e.excursion.room == room.id and not e.excursion.equipment
+    ]
+    return owner_parameters(sensors, rows, inputs)
+
+
+def owner_parameters(
+    sensors: Sequence[Sensor], excursions: Sequence[ExcursionRow], inputs: ReportInputs
+) -> list[str]:
+    """What the sensors measure, plus any parameter they have data or excursions of;
+    in the facility's parameter order (the contract's first)."""
+    ids = {s.id for s in sensors}
+    present = {p for s in sensors for p in parameters_of(s)}
+    present |= {s.parameter for s in inputs.stats if s.sensor in ids}
+    present |= {r.excursion.parameter for r in excursions}
+    return [p for p in inputs.parameters if p in present]
 
 
 def expected_samples(sensor: Sensor, from_ns: int, to_ns: int) -> int:
@@ -159,19 +210,24 @@ def expected_samples(sensor: Sensor, from_ns: int, to_ns: int) -> int:
 
 
 def parameter_summary(
-    room: Room, parameter: str, inputs: ReportInputs, room_excursions: list[ExcursionRow]
+    sensors: Sequence[Sensor],
+    parameter: str,
+    inputs: ReportInputs,
+    excursions: Sequence[ExcursionRow],
 ) -> ParameterSummary:
-    """Sensors of a room combined: counts add up, min/max over all, mean weighted by count."""
-    stats = [s for s in inputs.stats if s.room == room.id and s.parameter == parameter]
+    """The sensors combined: counts add up, min/max over all, mean weighted by count.
+
+    Only judged readings are in the aggregates; ``faulted_samples`` counts the
+    others of every sensor measuring the parameter.
+    """
+    measuring = [s for s in sensors if parameter in parameters_of(s)]
+    ids = {s.id for s in measuring}
+    stats = [s for s in inputs.stats if s.sensor in ids and s.parameter == parameter]
     samples = sum(s.samples for s in stats)
-    kind = KIND_OF_PARAMETER[parameter]
-    expected = sum(
-        expected_samples(s, inputs.from_ns, inputs.to_ns)
-        for s in inputs.sensors
-        if s.room == room.id and s.kind == kind
-    )
+    expected = sum(expected_samples(s, inputs.from_ns, inputs.to_ns) for s in measuring)
     with_data = [s for s in stats if s.samples > 0]
-    levels = [r.excursion.level for r in room_excursions if r.excursion.parameter == parameter]
+    levels = [r.excursion.level for r in excursions if r.excursion.parameter == parameter]
+    info = inputs.parameters.get(parameter)
     return ParameterSummary(
         parameter=parameter,
         samples=samples,
@@ -182,6 +238,17 @@ def parameter_summary(
         mean=math.fsum(s.sum for s in with_data) / samples if samples else None,
         alert_excursions=levels.count(Level.ALERT),
         action_excursions=levels.count(Level.ACTION),
+        faulted_samples=_counted(inputs.faulted, ids, None),
+        uncalibrated_samples=_counted(inputs.uncalibrated, ids, parameter),
+        unit=info.unit if info is not None else "",
+    )
+
+
+def _counted(counts: Sequence[SensorCount], sensors: set[str], parameter: str | None) -> int:
+    return sum(
+        c.samples
+        for c in counts
+        if c.sensor in sensors and (c.parameter is None or c.parameter == parameter)
     )
 
 
@@ -197,7 +264,7 @@ def data_gaps(inputs: ReportInputs) -> tuple[DataGap, ...]:
 
     The window edges count: the time from ``from`` to a sensor's first point
     and from its last point to ``to``; a sensor without any point in the
-    window is one gap over the whole window.
+    window is one gap over the whole window. Points are judged readings.
     """
     spans = {(s.room, s.sensor): s for s in inputs.spans}
     gaps: list[DataGap] = []
@@ -205,7 +272,9 @@ def data_gaps(inputs: ReportInputs) -> tuple[DataGap, ...]:
         tolerance_ns = inputs.gap_tolerance_intervals * sensor.interval_s * NS_PER_S
         span = spans.get((sensor.room, sensor.id))
         if span is None:
-            gaps.append(DataGap(sensor.room, sensor.id, inputs.from_ns, inputs.to_ns))
+            gaps.append(
+                DataGap(sensor.room, sensor.id, inputs.from_ns, inputs.to_ns, sensor.equipment)
+            )
             continue
         candidates = [
             (inputs.from_ns, span.first_ns),
@@ -217,7 +286,7 @@ def data_gaps(inputs: ReportInputs) -> tuple[DataGap, ...]:
             (span.last_ns, inputs.to_ns),
         ]
         gaps.extend(
-            DataGap(sensor.room, sensor.id, start, end)
+            DataGap(sensor.room, sensor.id, start, end, sensor.equipment)
             for start, end in candidates
             if end - start > tolerance_ns
         )

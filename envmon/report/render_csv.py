@@ -3,7 +3,9 @@
 Each section starts with a row ``# <name>``, then a header row, then its rows,
 and ends with an empty row, so a spreadsheet shows the tables one under the
 other and a script can split on the ``#`` rows. Values are the JSON's
-(same rounding, RFC 3339 times); units are in the parameter header.
+(same rounding, RFC 3339 times); each figure row names its unit. Sections:
+report, rooms, parameters, equipment, equipment_parameters, excursions,
+data_gaps, calibration.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from envmon.readings import UNIT_OF_PARAMETER
 from envmon.report.contract import report_json
 from envmon.report.values import Report
 
@@ -39,98 +40,95 @@ def _section(
     out.writerow([])
 
 
+_FIGURE_KEYS = (
+    "samples", "expected_samples", "completeness_pct", "min", "max", "mean",
+)  # fmt: skip
+_FIGURE_HEADER = [
+    "parameter", "unit", *_FIGURE_KEYS, "alert_excursions", "action_excursions",
+    "faulted_samples", "uncalibrated_samples",
+]  # fmt: skip
+
+
+def _figures(parameter: str, figures: dict[str, Any]) -> list[Cell]:
+    return [
+        parameter,
+        figures["unit"],
+        *(figures[k] for k in _FIGURE_KEYS),
+        figures["excursions"]["alert"],
+        figures["excursions"]["action"],
+        figures["faulted_samples"],
+        figures["uncalibrated_samples"],
+    ]
+
+
 def render_csv(report: Report) -> bytes:
     """UTF-8 with a BOM, so that spreadsheet programs read µ and ³ right."""
     obj = report_json(report)
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\r\n")
-    meta_keys = [k for k in obj if k not in ("rooms", "excursions", "data_gaps")]
+    tables = ("rooms", "equipment", "excursions", "data_gaps", "calibration")
+    meta_keys = [k for k in obj if k not in tables]
     _section(out, "report", ["key", "value"], [[k, obj[k]] for k in meta_keys])
     _section(
         out,
         "rooms",
+        ["room", "grade", "status", "verdict", "time_at_rest_s", "time_in_operation_s"],
         [
-            "room",
-            "grade",
-            "status",
-            "verdict",
-            *(f"time_{s}_s" for s in ("at_rest", "in_operation")),
-        ],
-        [
-            [
-                r["room"],
-                r["grade"],
-                r["status"],
-                r["verdict"],
-                r["time_in_state_s"]["at_rest"],
-                r["time_in_state_s"]["in_operation"],
-            ]
+            [r["room"], r["grade"], r["status"], r["verdict"],
+             r["time_in_state_s"]["at_rest"], r["time_in_state_s"]["in_operation"]]
             for r in obj["rooms"]
         ],
-    )
-    parameter_rows = []
-    for summary, room in zip(report.rooms, obj["rooms"], strict=True):
-        for p in summary.parameters:
-            figures = room[p.parameter]
-            parameter_rows.append(
-                [
-                    room["room"],
-                    room["grade"],
-                    p.parameter,
-                    UNIT_OF_PARAMETER[p.parameter],
-                    figures["samples"],
-                    figures["expected_samples"],
-                    figures["completeness_pct"],
-                    figures["min"],
-                    figures["max"],
-                    figures["mean"],
-                    figures["excursions"]["alert"],
-                    figures["excursions"]["action"],
-                ]
-            )
+    )  # fmt: skip
     _section(
         out,
         "parameters",
+        ["room", "grade", *_FIGURE_HEADER],
         [
-            "room",
-            "grade",
-            "parameter",
-            "unit",
-            "samples",
-            "expected_samples",
-            "completeness_pct",
-            "min",
-            "max",
-            "mean",
-            "alert_excursions",
-            "action_excursions",
+            [room["room"], room["grade"], *_figures(p.parameter, room[p.parameter])]
+            for summary, room in zip(report.rooms, obj["rooms"], strict=True)
+            for p in summary.parameters
         ],
-        parameter_rows,
+    )
+    _section(
+        out,
+        "equipment",
+        ["equipment", "type", "name", "room", "grade", "status", "verdict"],
+        [[e[k] for k in ("equipment", "type", "name", "room", "grade", "status", "verdict")]
+         for e in obj["equipment"]],
+    )  # fmt: skip
+    _section(
+        out,
+        "equipment_parameters",
+        ["equipment", "room", *_FIGURE_HEADER],
+        [
+            [item["equipment"], item["room"], *_figures(p.parameter, item[p.parameter])]
+            for summary, item in zip(report.equipment, obj["equipment"], strict=True)
+            for p in summary.parameters
+        ],
     )
     excursion_keys = [
-        "id",
-        "room",
-        "sensor",
-        "parameter",
-        "level",
-        "start",
-        "end",
-        "duration_s",
-        "peak",
-        "limit",
-        "room_state",
-        "samples",
-        "acknowledged",
-        "acknowledged_by",
-        "acknowledged_at",
-        "comment",
-    ]
+        "id", "room", "equipment", "sensor", "parameter", "level", "rule", "start", "end",
+        "duration_s", "peak", "limit", "room_state", "samples", "acknowledged",
+        "acknowledged_by", "acknowledged_at", "comment",
+    ]  # fmt: skip
     _section(
         out,
         "excursions",
         excursion_keys,
         [[e[k] for k in excursion_keys] for e in obj["excursions"]],
     )
-    gap_keys = ["room", "sensor", "start", "end", "duration_s"]
+    gap_keys = ["room", "equipment", "sensor", "start", "end", "duration_s"]
     _section(out, "data_gaps", gap_keys, [[g[k] for k in gap_keys] for g in obj["data_gaps"]])
+    calibration_keys = ["sensor", "room", "equipment", "due", "certificate", "source", "state"]
+    _section(
+        out,
+        "calibration",
+        [*calibration_keys, "overdue", "uncalibrated_samples"],
+        [
+            [*(c[k] for k in calibration_keys),
+             "; ".join(f"{o['start']}/{o['end']}" for o in c["overdue"]),
+             c["uncalibrated_samples"]]
+            for c in obj["calibration"]
+        ],
+    )  # fmt: skip
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")

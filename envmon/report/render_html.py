@@ -14,6 +14,8 @@ from envmon.report.charts import CHART_NOTE, key_png, render_charts
 from envmon.report.contract import report_json
 from envmon.report.tables import (
     NUMERIC_COLUMNS,
+    calibration_rows,
+    equipment_rows,
     excursion_rows,
     gap_rows,
     header_rows,
@@ -72,17 +74,28 @@ def render_html(report: Report) -> bytes:
         parts.append(f"<tr><th>{escape(key)}</th><td{cls}>{escape(value)}</td></tr>")
     parts.append("</table>")
 
-    parts.append('<h2>Verdict per room</h2><table class="meta">')
-    for room in report.rooms:
+    parts.append('<h2>Verdict per room and equipment</h2><table class="meta">')
+    verdicts = [(f"{r.room} (grade {r.grade})", r.verdict) for r in report.rooms]
+    verdicts += [(f"{e.equipment} {e.type} in {e.room}", e.verdict) for e in report.equipment]
+    for title, verdict in verdicts:
         parts.append(
-            f"<tr><th>{escape(room.room)} (grade {escape(room.grade)})</th>"
-            f'<td class="{room.verdict.status}">{VERDICT_LABELS[room.verdict.status]}</td>'
-            f"<td>{escape(room.verdict.text)}</td></tr>"
+            f"<tr><th>{escape(title)}</th>"
+            f'<td class="{verdict.status}">{VERDICT_LABELS[verdict.status]}</td>'
+            f"<td>{escape(verdict.text)}</td></tr>"
         )
     parts.append("</table>")
 
     header, rows = parameter_rows(report)
     parts += ["<h2>Figures per room and parameter</h2>", _table(header, rows)]
+    header, rows = equipment_rows(report)
+    if rows:
+        parts += ["<h2>Figures per equipment and parameter</h2>", _table(header, rows)]
+    parts.append(
+        '<p class="note">Faulted: readings not judged (a sensor fault, out of its measuring '
+        "range, or out of service), stored but outside samples, min, max, mean and "
+        "completeness. Uncal.: readings among the samples taken after the sensor's "
+        "calibration due date.</p>"
+    )
     header, rows = state_rows(report)
     parts += ["<h2>Time in each room state</h2>", _table(header, rows)]
 
@@ -107,6 +120,10 @@ def render_html(report: Report) -> bytes:
         f"{report.gap_tolerance_intervals:g} &times; the sensor's interval, including the "
         "window edges.</p>"
     )
+
+    header, rows = calibration_rows(report)
+    parts.append("<h2>Sensor calibration</h2>")
+    parts.append(_table(header, rows) if rows else "<p>No sensors in the report.</p>")
 
     if report.charts:
         parts.append(f'<h2>Charts</h2><p class="note">{escape(CHART_NOTE)}</p>')

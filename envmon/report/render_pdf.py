@@ -36,6 +36,8 @@ from envmon.report.charts import CHART_NOTE, HEIGHT_IN, key_png, render_charts
 from envmon.report.contract import report_json
 from envmon.report.tables import (
     NUMERIC_COLUMNS,
+    calibration_rows,
+    equipment_rows,
     excursion_rows,
     gap_rows,
     header_rows,
@@ -130,16 +132,21 @@ def _header(report: Report, content_sha256: str) -> list[Flowable]:
 
 def _verdicts(report: Report) -> list[Flowable]:
     data = []
-    for room in report.rooms:
-        colour = STATUS_COLOURS[room.verdict.status].hexval()[2:]
+    verdicts = [(f"<b>{_esc(r.room)}</b> (grade {_esc(r.grade)})", r.verdict) for r in report.rooms]
+    verdicts += [
+        (f"<b>{_esc(e.equipment)}</b> {_esc(e.type)} in {_esc(e.room)}", e.verdict)
+        for e in report.equipment
+    ]
+    for title, verdict in verdicts:
+        colour = STATUS_COLOURS[verdict.status].hexval()[2:]
         data.append(
             [
-                Paragraph(f"<b>{_esc(room.room)}</b> (grade {_esc(room.grade)})", CELL),
+                Paragraph(title, CELL),
                 Paragraph(
-                    f'<font color="#{colour}"><b>{VERDICT_LABELS[room.verdict.status]}</b></font>',
+                    f'<font color="#{colour}"><b>{VERDICT_LABELS[verdict.status]}</b></font>',
                     CELL,
                 ),
-                Paragraph(_esc(room.verdict.text), CELL),
+                Paragraph(_esc(verdict.text), CELL),
             ]
         )
     table = Table(data, colWidths=[45 * mm, 30 * mm, BODY_WIDTH - 75 * mm])
@@ -148,7 +155,7 @@ def _verdicts(report: Report) -> list[Flowable]:
             [("LINEBELOW", (0, 0), (-1, -1), 0.3, GRID), ("VALIGN", (0, 0), (-1, -1), "TOP")]
         )
     )
-    return [Paragraph("Verdict per room", H2), table]
+    return [Paragraph("Verdict per room and equipment", H2), table]
 
 
 def _excursions(report: Report) -> list[Flowable]:
@@ -192,11 +199,27 @@ def _signatures() -> Flowable:
 
 def _story(report: Report, content_sha256: str) -> list[Flowable]:
     story: list[Flowable] = [*_header(report, content_sha256), *_verdicts(report)]
+    figure_widths = [16, 8, 8, 9, 10, 10, 10, 6, 6, 6, 7]
     header, rows = parameter_rows(report)
     story += [
         Paragraph("Figures per room and parameter", H2),
-        _table(header, rows, [10, 6, 16, 8, 8, 9, 10, 10, 10, 6, 6]),
+        _table(header, rows, [10, 6, *figure_widths]),
     ]
+    header, rows = equipment_rows(report)
+    if rows:
+        story += [
+            Paragraph("Figures per equipment and parameter", H2),
+            _table(header, rows, [14, 8, *figure_widths]),
+        ]
+    story.append(
+        Paragraph(
+            "Faulted: readings not judged (a sensor fault, out of its measuring range, or out "
+            "of service), stored but outside samples, min, max, mean and completeness. "
+            "Uncal.: readings among the samples taken after the sensor's calibration "
+            "due date.",
+            NOTE,
+        )
+    )
     header, rows = state_rows(report)
     story += [Paragraph("Time in each room state", H2), _table(header, rows, [12, 6, 14, 14])]
     story += _excursions(report)
@@ -213,6 +236,12 @@ def _story(report: Report, content_sha256: str) -> list[Flowable]:
             NOTE,
         )
     )
+    header, rows = calibration_rows(report)
+    story.append(Paragraph("Sensor calibration", H2))
+    if rows:
+        story.append(_table(header, rows, [12, 12, 8, 10, 14, 7, 20, 7]))
+    else:
+        story.append(Paragraph("No sensors in the report.", BODY))
     story.append(_signatures())
     if report.charts:
         story += [PageBreak(), Paragraph("Charts", H2)]

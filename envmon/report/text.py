@@ -1,19 +1,14 @@
-"""How figures read in the human formats (PDF, HTML, CSV): labels, units, times."""
+"""How figures read in the human formats (PDF, HTML, CSV): states, numbers, times.
+
+Parameter labels (``Name (unit)``) come from the facility: ``Report.label``.
+"""
 
 from __future__ import annotations
 
 from typing import Final
 
-from envmon.readings import NS_PER_S, UNIT_OF_PARAMETER, RoomState, isoformat_ns
+from envmon.readings import NS_PER_S, RoomState, isoformat_ns
 from envmon.report.contract import rounded
-
-PARAMETER_LABELS: Final = {
-    "particles_0_5um": "Particles 0.5 µm",
-    "particles_5_0um": "Particles 5.0 µm",
-    "temperature": "Temperature",
-    "humidity": "Humidity",
-    "diff_pressure": "Diff. pressure",
-}
 
 STATE_LABELS: Final = {RoomState.AT_REST: "at rest", RoomState.IN_OPERATION: "in operation"}
 
@@ -22,12 +17,6 @@ VERDICT_LABELS: Final = {
     "review": "REVIEW",
     "not_in_control": "NOT IN CONTROL",
 }
-
-
-def parameter_label(parameter: str, with_unit: bool = True) -> str:
-    label = PARAMETER_LABELS.get(parameter, parameter)
-    unit = UNIT_OF_PARAMETER.get(parameter)
-    return f"{label} ({unit})" if with_unit and unit else label
 
 
 def state_label(state: str | None) -> str:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 from envmon.alarms.events import Excursion
-from envmon.facility import Room, Sensor
+from envmon.calibration import CalibrationRecord
+from envmon.facility import BUILTIN_PARAMETERS, Equipment, ParameterInfo, Room, Sensor
 from envmon.readings import NS_PER_S, RoomState, RoomStateChange
 
 STATES: tuple[RoomState, ...] = (RoomState.AT_REST, RoomState.IN_OPERATION)
@@ -30,6 +32,19 @@ class SensorStats:
     min: float
     max: float
     sum: float
+
+
+@dataclass(frozen=True, slots=True)
+class SensorCount:
+    """Readings of one sensor in the window with a status the report counts apart:
+    not judged (a fault word, out of range or out of service), or, per parameter,
+    judged while the sensor's calibration was overdue."""
+
+    room: str
+    sensor: str
+    samples: int
+    parameter: str | None = None
+    """None for unjudged readings: they count for every parameter the sensor measures."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +118,15 @@ class ReportInputs:
     config_sha256: str = ""
     facility_sha256: str = ""
     series: Mapping[tuple[str, str], tuple[SeriesPoint, ...]] = field(default_factory=dict)
+    """(room or equipment id, parameter) → chart buckets."""
     limits: Mapping[tuple[str, str, RoomState], LimitLines] = field(default_factory=dict)
+    """(room or equipment id, parameter, state) → the lines drawn."""
+    equipment: tuple[Equipment, ...] = ()
+    faulted: tuple[SensorCount, ...] = ()
+    uncalibrated: tuple[SensorCount, ...] = ()
+    calibration_records: tuple[CalibrationRecord, ...] = ()
+    parameters: Mapping[str, ParameterInfo] = field(default_factory=lambda: BUILTIN_PARAMETERS)
+    """Every parameter the facility knows, in its order (names, units, for labels)."""
 
 
 # --- outputs ----------------------------------------------------------------
@@ -120,6 +143,12 @@ class ParameterSummary:
     mean: float | None
     alert_excursions: int
     action_excursions: int
+    faulted_samples: int = 0
+    """Readings not judged (fault word, out of range, out of service): stored, not counted
+    in samples, min, max, mean or completeness."""
+    uncalibrated_samples: int = 0
+    """Readings among ``samples`` taken while the sensor's calibration was overdue."""
+    unit: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +167,34 @@ class RoomSummary:
     parameters: tuple[ParameterSummary, ...]
     time_in_state_s: tuple[tuple[RoomState, float], ...]
     verdict: Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class EquipmentSummary:
+    equipment: str
+    name: str
+    type: str
+    room: str
+    grade: str
+    parameters: tuple[ParameterSummary, ...]
+    verdict: Verdict
+
+
+@dataclass(frozen=True, slots=True)
+class SensorCalibration:
+    """A sensor's calibration over the window: as at its end, and when it was overdue."""
+
+    sensor: str
+    room: str
+    equipment: str | None
+    due: date | None
+    certificate: str | None
+    source: str
+    state: str
+    """``in_date``, ``overdue`` or ``not_set`` at the window's end."""
+    overdue: tuple[tuple[int, int], ...]
+    """The spans of the window in which it was overdue."""
+    uncalibrated_samples: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +217,7 @@ class DataGap:
     sensor: str
     start_ns: int
     end_ns: int
+    equipment: str | None = None
 
     @property
     def duration_s(self) -> float:
@@ -175,7 +233,8 @@ class StateSpan:
 
 @dataclass(frozen=True, slots=True)
 class Chart:
-    """One room and parameter: downsampled series, limits per state span, excursions."""
+    """One room (or equipment) and parameter: downsampled series, limits per state span,
+    excursions."""
 
     room: str
     parameter: str
@@ -183,7 +242,10 @@ class Chart:
     limit_spans: tuple[tuple[StateSpan, LimitLines], ...]
     excursions: tuple[Excursion, ...]
     gaps: tuple[DataGap, ...] = ()
-    """Data gaps of the room's sensors that measure this parameter."""
+    """Data gaps of the room's (equipment's) sensors that measure this parameter."""
+    equipment: str | None = None
+    label: str = ""
+    """``Name (unit)`` of the parameter; the parameter id when empty."""
 
 
 @dataclass(frozen=True)
@@ -201,3 +263,15 @@ class Report:
     excursions: tuple[ExcursionRow, ...]
     data_gaps: tuple[DataGap, ...]
     charts: tuple[Chart, ...]
+    equipment: tuple[EquipmentSummary, ...] = ()
+    calibration: tuple[SensorCalibration, ...] = ()
+    parameters: Mapping[str, ParameterInfo] = field(default_factory=lambda: BUILTIN_PARAMETERS)
+
+    def label(self, parameter: str) -> str:
+        """``Name (unit)`` of a parameter, or its id when unknown."""
+        info = self.parameters.get(parameter)
+        return info.label if info is not None else parameter
+
+    def unit(self, parameter: str) -> str:
+        info = self.parameters.get(parameter)
+        return info.unit if info is not None else ""

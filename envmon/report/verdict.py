@@ -17,13 +17,31 @@ def verdict(
     excursions: list[ExcursionRow],
     gaps: list[DataGap],
 ) -> Verdict:
-    """One line a QA reviewer can sign against.
+    """One line a QA reviewer can sign against, for a room.
 
     Any action excursion means the room was not in control (Annex 1 action
     limit); so does a data gap in Grade A, which Annex 1 §9.17 requires to be
-    monitored without interruption. Alert excursions, unacknowledged alarms,
-    missing samples and gaps elsewhere call for review.
+    monitored without interruption. Alert excursions (rate excursions
+    included), unacknowledged alarms, missing samples, readings not judged
+    (faulted) or from sensors past their calibration, and gaps elsewhere call
+    for review.
     """
+    return _verdict(room.grade == "A", parameters, excursions, gaps)
+
+
+def equipment_verdict(
+    parameters: tuple[ParameterSummary, ...], excursions: list[ExcursionRow], gaps: list[DataGap]
+) -> Verdict:
+    """The same line for a piece of equipment (no grade: a gap calls for review)."""
+    return _verdict(False, parameters, excursions, gaps)
+
+
+def _verdict(
+    grade_a: bool,
+    parameters: tuple[ParameterSummary, ...],
+    excursions: list[ExcursionRow],
+    gaps: list[DataGap],
+) -> Verdict:
     action = [r for r in excursions if r.excursion.level is Level.ACTION]
     alert = [r for r in excursions if r.excursion.level is Level.ALERT]
     action_unacked = sum(not r.acknowledged for r in action)
@@ -44,14 +62,16 @@ def verdict(
             )
         else:
             findings.append(f"{_plural(len(action), 'action excursion')} (acknowledged)")
-    grade_a_gap = room.grade == "A" and bool(gaps)
+    grade_a_gap = grade_a and bool(gaps)
     if grade_a_gap:
         findings.append(f"Grade A monitoring interrupted: {_plural(len(gaps), 'data gap')}")
     if action or grade_a_gap:
         rest = _review_findings(alert, alert_unacked, [], completeness, completeness_text)
+        rest += _status_findings(parameters)
         return Verdict("not_in_control", "NOT IN CONTROL: " + "; ".join(findings + rest))
 
     review = _review_findings(alert, alert_unacked, gaps, completeness, completeness_text)
+    review += _status_findings(parameters)
     if review:
         return Verdict("review", "Review: no action excursions; " + "; ".join(review))
     return Verdict("in_control", f"In control: no action excursions, {completeness_text}")
@@ -72,4 +92,16 @@ def _review_findings(
         findings.append(completeness_text)
     if gaps:
         findings.append(_plural(len(gaps), "data gap"))
+    return findings
+
+
+def _status_findings(parameters: tuple[ParameterSummary, ...]) -> list[str]:
+    """Readings not judged, and readings from sensors past their calibration."""
+    faulted = max((p.faulted_samples for p in parameters), default=0)
+    uncalibrated = max((p.uncalibrated_samples for p in parameters), default=0)
+    findings = []
+    if faulted:
+        findings.append(f"{_plural(faulted, 'faulted reading')} not judged")
+    if uncalibrated:
+        findings.append(f"{_plural(uncalibrated, 'reading')} past calibration due date")
     return findings

@@ -6,6 +6,7 @@
 - every 0.5 s: signed requests waiting in the journal (``envmon ack``, ``shelve``...);
 - every second: alarms whose shelving has ended;
 - every ``log.stats_interval_s``: envmon's own statistics;
+- hourly and at start: calibration reminders (``envmon.calibration.job``);
 - the facility's room-state schedules (``envmon.alarms.schedule``).
 
 Every job tolerates lateness (``misfire_grace_time=None``): a late check must
@@ -30,6 +31,8 @@ from envmon.alarms.worker import (
     SetRoomState,
     WriteLimits,
 )
+from envmon.calibration.job import CHECK_EVERY_S as CALIBRATION_CHECK_S
+from envmon.calibration.job import ReminderJob
 from envmon.facility import Facility
 from envmon.journal.journal import Journal
 from envmon.readings import RoomStateChange
@@ -58,6 +61,7 @@ class Jobs:
         worker: Worker,
         journal: Journal,
         report_stats: Callable[[], None],
+        reminders: ReminderJob,
         clock: Clock,
     ) -> None:
         self._settings = settings
@@ -65,6 +69,7 @@ class Jobs:
         self._worker = worker
         self._journal = journal
         self._report_stats = report_stats
+        self.reminders = reminders
         self._clock = clock
         self._scheduler = BackgroundScheduler(timezone="UTC")
 
@@ -93,12 +98,20 @@ class Jobs:
         self._every(REQUEST_POLL_S, "signed-requests", self._poll_requests, max_instances=1)
         self._every(SHELVING_CHECK_S, "shelving", lambda: self._worker.submit(ExpireShelved(now())))
         self._every(s.log.stats_interval_s, "stats", self._report_stats)
+        self._every(
+            CALIBRATION_CHECK_S,
+            "calibration-reminders",
+            self.reminders.check,
+            max_instances=1,
+            next_run_time=datetime.now(UTC),
+        )
         self.reschedule_rooms(self._facility)
         self._scheduler.start()
 
     def reschedule_rooms(self, facility: Facility) -> None:
         """The room-state schedules of ``facility``, replacing those of the last load."""
         self._facility = facility
+        self.reminders.replace_facility(facility)
         schedule_room_states(
             self._scheduler, facility, self._set_room_state, clock_ns=self._clock.wall_ns
         )
@@ -109,7 +122,7 @@ class Jobs:
     def close(self) -> None:
         pass
 
-    def _every(self, seconds: float, job_id: str, func: Callable[[], None], **options: Any) -> None:
+    def _every(self, seconds: float, job_id: str, func: Callable[[], object], **options: Any) -> None:
         self._scheduler.add_job(
             func,
             "interval",

@@ -49,6 +49,23 @@ class TemperatureDrift(_Span):
 
 
 @dataclass(frozen=True, slots=True)
+class EquipmentDoorOpening(_Span):
+    """An equipment door open for a while (an incubator's CO2 falls, a freezer warms)."""
+
+    equipment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class EquipmentDrift(_Span):
+    """One equipment parameter changing steadily while it lasts (a door left open, a
+    failing gas supply); the change stays once it ends."""
+
+    equipment: str = ""
+    parameter: str = ""
+    rate_per_min: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class StateChange:
     """A room changes operating state at ``at_s`` (published retained)."""
 
@@ -57,4 +74,12 @@ class StateChange:
     state: RoomState
 
 
-Event = ParticleBurst | DoorOpening | Dropout | TemperatureDrift | StateChange
+Event = (
+    ParticleBurst
+    | DoorOpening
+    | Dropout
+    | TemperatureDrift
+    | EquipmentDoorOpening
+    | EquipmentDrift
+    | StateChange
+)

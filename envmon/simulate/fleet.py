@@ -3,7 +3,8 @@
 Pure: no clock, no network. Every value is drawn from a random generator
 seeded with (seed, sensor, timestamp), so the same arguments always give the
 same payloads, whatever order they are asked for in. Payloads follow the
-contract (design.md section 3): particle counts per 28.3 L sample, °C, %RH, Pa.
+contract (design.md sections 3 and 11): particle counts per 28.3 L sample,
+°C, %RH, Pa, and for equipment ``values`` by parameter (``equipment.py``).
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from typing import Final
 
 from envmon.facility import Facility, Room, Sensor
 from envmon.readings import NS_PER_S, Kind, RoomState, ns_to_datetime
+from envmon.simulate.equipment import equipment_value
 from envmon.simulate.events import (
     DoorOpening,
     Dropout,
+    EquipmentDoorOpening,
     Event,
     ParticleBurst,
     StateChange,
@@ -78,6 +81,9 @@ class FleetOptions:
     random_burst_s: float = 20.0
     random_dropouts_per_h: float = 0.0
     random_dropout_s: float = 30.0
+    random_equipment_doors_per_h: float = 0.0
+    """Per piece of equipment: short door openings its limits' delays are meant for."""
+    random_equipment_door_s: float = 20.0
 
 
 @dataclass(frozen=True)
@@ -144,9 +150,39 @@ class Fleet:
             temperature_c, humidity_pct = self.climate(sensor.room, ts_ns, rng)
             body["temperature_c"] = temperature_c
             body["humidity_pct"] = humidity_pct
+        elif sensor.kind is Kind.EQUIPMENT:
+            body["values"] = self.equipment_values(sensor, ts_ns, rng)
+            body["status"] = "ok"
         else:
             body["diff_pressure_pa"] = self.diff_pressure(sensor.room, ts_ns, rng)
         return json.dumps(body, separators=(",", ":"))
+
+    def equipment_values(self, sensor: Sensor, ts_ns: int, rng: random.Random) -> dict[str, float]:
+        """The parameters an equipment sensor lists, as its equipment reads them now."""
+        assert sensor.equipment is not None
+        item = self.facility.equipment[sensor.equipment]
+        offset_s = self._offset_s(ts_ns)
+        events = [*self.events, *self._random_doors(item.id, ts_ns)]
+        return {
+            p: equipment_value(self.facility, item, p, offset_s, events, self.seed, rng)
+            for p in sensor.parameters or ()
+        }
+
+    def _random_doors(self, equipment: str, ts_ns: int) -> list[EquipmentDoorOpening]:
+        """Random short door openings, each in a slot of ten door lengths, so that the
+        equipment recovers between two."""
+        per_h = self.options.random_equipment_doors_per_h
+        if per_h <= 0:
+            return []
+        door_s = self.options.random_equipment_door_s
+        slot_s = 10 * door_s
+        slot = int(self._offset_s(ts_ns) // slot_s)
+        doors = []
+        for k in (slot - 1, slot):
+            picker = random.Random(f"{self.seed}:door:{equipment}:{k}")
+            if picker.random() < min(per_h * slot_s / 3600.0, 1.0):
+                doors.append(EquipmentDoorOpening(k * slot_s, door_s, equipment))
+        return doors
 
     # --- room state -----------------------------------------------------------
 

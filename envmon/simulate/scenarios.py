@@ -12,9 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from envmon.errors import ConfigError
-from envmon.facility import Facility, Room
+from envmon.facility import Equipment, Facility, Room
 from envmon.readings import Kind, RoomState
-from envmon.simulate.events import DoorOpening, Dropout, Event, ParticleBurst, StateChange
+from envmon.simulate.events import (
+    DoorOpening,
+    Dropout,
+    EquipmentDoorOpening,
+    EquipmentDrift,
+    Event,
+    ParticleBurst,
+    StateChange,
+)
 from envmon.simulate.fleet import FleetOptions, grade_of
 
 # A Grade A burst: ≥5.0 µm at 300/m³ is about 8.5 counts per 28.3 L sample,
@@ -25,6 +33,11 @@ BURST_PER_M3_5_0UM = 300.0
 # Door dips: the short one stays under a typical 60 s delay, the long one does not.
 SHORT_DOOR_S = 10.0
 LONG_DOOR_S = 120.0
+# An incubator door left open: its CO2 falls below 4.5 % within seconds and stays
+# there for minutes after it is closed (recovery is slow).
+INCUBATOR_DOOR_S = 45.0
+# A -80 °C freezer whose door was left open warms at this rate (°C per minute).
+FREEZER_WARMING_C_PER_MIN = 1.5
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,34 @@ def _sensor_of(facility: Facility, room: Room, kind: Kind) -> str:
     raise ConfigError(f"facility has no {kind} sensor for this scenario")
 
 
+def _equipment(facility: Facility, *types: str) -> Equipment | None:
+    """The first piece of equipment of one of these types, if the facility has one."""
+    return next((e for e in facility.model.equipment if e.type.lower() in types), None)
+
+
+def _equipment_events(
+    facility: Facility, start_s: float, freezer_too: bool = True
+) -> tuple[list[Event], list[str]]:
+    """An incubator door left open at ``start_s`` and (``freezer_too``) a freezer warming
+    30 s later, for the equipment the facility has; with a description of each."""
+    events: list[Event] = []
+    words = []
+    incubator = _equipment(facility, "incubator")
+    if incubator is not None:
+        events.append(EquipmentDoorOpening(start_s, INCUBATOR_DOOR_S, incubator.id))
+        words.append(f"{incubator.id} door open {INCUBATOR_DOOR_S:g} s from {start_s:g} s")
+    freezer = _equipment(facility, "freezer", "ultra_low_freezer") if freezer_too else None
+    if freezer is not None:
+        events.append(
+            EquipmentDrift(start_s + 30, math.inf, freezer.id, "temperature",
+                           FREEZER_WARMING_C_PER_MIN)
+        )  # fmt: skip
+        words.append(
+            f"{freezer.id} warming {FREEZER_WARMING_C_PER_MIN:g} °C/min from {start_s + 30:g} s"
+        )
+    return events, words
+
+
 def _burst(room: Room, start_s: float, duration_s: float) -> ParticleBurst:
     return ParticleBurst(
         start_s=start_s,
@@ -67,7 +108,19 @@ def _burst(room: Room, start_s: float, duration_s: float) -> ParticleBurst:
 
 
 def normal(facility: Facility) -> Scenario:
-    return Scenario("normal", "a well-run facility: background levels, no disturbances")
+    return Scenario(
+        "normal",
+        "a well-run facility: background levels, equipment doors opened now and then",
+        options=FleetOptions(random_equipment_doors_per_h=2.0),
+    )
+
+
+def equipment(facility: Facility) -> Scenario:
+    """An incubator door left open (CO2 excursion) and a freezer warming (rate alert first)."""
+    events, words = _equipment_events(facility, 10.0)
+    if not events:
+        raise ConfigError("scenario equipment: the facility has no incubator or freezer")
+    return Scenario("equipment", "; ".join(words), tuple(events))
 
 
 def excursion(facility: Facility) -> Scenario:
@@ -102,19 +155,24 @@ def dropout(facility: Facility) -> Scenario:
 
 
 def demo(facility: Facility) -> Scenario:
-    """At a 1-2 s interval: a harmless door dip, then a Grade A excursion within 60 s."""
+    """At a 1-2 s interval: a harmless door dip, then a Grade A excursion within 60 s, and
+    an incubator door left open from 5 s (its CO2 excursion needs the short delay the demo
+    gives it: scripts/demo.sh)."""
     critical = _critical_room(facility)
     cascade = _cascade_room(facility)
     climate = _sensor_of(facility, facility.model.rooms[-1], Kind.CLIMATE)
+    equipment_events, words = _equipment_events(facility, 5.0, freezer_too=False)
     return Scenario(
         "demo",
         f"short door dip in {cascade.id} at 5 s, ≥5.0 µm burst in {critical.id} "
-        f"from 15 s for 45 s, {climate} silent from 40 s for 45 s",
+        f"from 15 s for 45 s, {climate} silent from 40 s for 45 s"
+        + "".join(f", {w}" for w in words),
         (
             StateChange(0.0, critical.id, RoomState.IN_OPERATION),
             DoorOpening(start_s=5.0, duration_s=8.0, room=cascade.id),
             _burst(critical, 15.0, 45.0),
             Dropout(start_s=40.0, duration_s=45.0, sensor=climate),
+            *equipment_events,
         ),
         FleetOptions(random_bursts_per_h=2.0),
     )
@@ -129,6 +187,7 @@ SCENARIOS: dict[str, Callable[[Facility], Scenario]] = {
     "excursion": excursion,
     "door": door,
     "dropout": dropout,
+    "equipment": equipment,
     "demo": demo,
     "load": load,
 }

@@ -26,7 +26,7 @@ from math import isfinite
 from typing import Final
 
 from envmon.alarms.events import AlarmEvent
-from envmon.readings import STATUS_OK, Reading, RoomStateChange
+from envmon.readings import RAW_SUFFIX, STATUS_OK, Reading, RoomStateChange, is_judged
 
 FieldValue = float | int | str | bool
 
@@ -122,9 +122,14 @@ def _timestamp(ts_ns: int) -> int:
 
 
 @lru_cache(maxsize=65536)
-def _reading_series(kind: str, site: str, room: str, grade: str, sensor: str) -> str:
+def _reading_series(
+    kind: str, site: str, room: str, grade: str, sensor: str, equipment: str | None
+) -> str:
     # Cached: a facility has a fixed set of sensors, and this is the slow part.
-    return tag_set(kind, {"site": site, "room": room, "grade": grade, "sensor": sensor}) + " "
+    tags = {"site": site, "room": room, "grade": grade, "sensor": sensor}
+    if equipment is not None:
+        tags["equipment"] = equipment
+    return tag_set(kind, tags) + " "
 
 
 @lru_cache(maxsize=256)
@@ -133,27 +138,39 @@ def _field_prefix(key: str) -> str:
     return escape_key(key, "field key") + "="
 
 
+@lru_cache(maxsize=256)
+def _raw_field_prefix(key: str) -> str:
+    """``key_raw=``, escaped: where an unjudged reading's value goes."""
+    return escape_key(key + RAW_SUFFIX, "field key") + "="
+
+
 def reading_line(r: Reading) -> str:
-    """A reading as its contract point: measurement = kind, tags site/room/grade/sensor.
+    """A reading as its contract point: measurement = kind, tags site/room/grade/sensor
+    (and ``equipment`` for a sensor on equipment, design.md section 11).
 
     Fields are the values (as floats), ``sample_volume_l`` for particles, and a
-    string ``status`` only when the sensor reported a fault, so that a faulted
-    reading without values is still stored.
+    string ``status`` whenever it is not ``ok``, so that a faulted reading
+    without values is still stored. A reading that was not judged (a fault
+    word, ``out_of_range``, ``out_of_service``) keeps its values under
+    ``<parameter>_raw``: the parameter fields, which Grafana draws and reports
+    aggregate, hold judged values only (``calibration_overdue`` ones included).
     """
-    # The per-reading hot path (bench/README.md): format_float inlined.
-    series = _reading_series(r.kind, r.site, r.room, r.grade, r.sensor)
+    # The per-reading hot path (bench/README.md): format_float inlined, and the
+    # reading unpacked once (a NamedTuple field read by name is a descriptor call).
+    ts_ns, site, room, grade, sensor, kind, values, volume_l, status, _, equipment = r
+    series = _reading_series(kind, site, room, grade, sensor, equipment)
     fields = []
-    for key, value in r.values.items():
+    prefix_of = _field_prefix if status == STATUS_OK or is_judged(status) else _raw_field_prefix
+    for key, value in values.items():
         if not isfinite(value):
             raise ValueError(f"line protocol: non-finite float {value!r}")
-        fields.append(_field_prefix(key) + repr(float(value)))
-    if r.sample_volume_l is not None:
-        fields.append(f"{SAMPLE_VOLUME_L}={format_float(r.sample_volume_l)}")
-    if r.status != STATUS_OK:
-        fields.append(f"{STATUS}={escape_string_field(r.status)}")
+        fields.append(prefix_of(key) + repr(float(value)))
+    if volume_l is not None:
+        fields.append(f"{SAMPLE_VOLUME_L}={format_float(volume_l)}")
+    if status != STATUS_OK:
+        fields.append(f"{STATUS}={escape_string_field(status)}")
     if not fields:
-        raise ValueError(f"line protocol: reading from {r.sensor} has no values and status ok")
-    ts_ns = r.ts_ns
+        raise ValueError(f"line protocol: reading from {sensor} has no values and status ok")
     if type(ts_ns) is not int:
         _timestamp(ts_ns)  # raises the TypeError with its message
     return f"{series}{','.join(fields)} {ts_ns}"
@@ -173,7 +190,11 @@ def alarm_line(e: AlarmEvent) -> str:
     if a.limit is not None:
         fields["limit"] = float(a.limit)
     fields["alarm_id"] = a.id
+    if a.rule is not None:
+        fields["rule"] = a.rule
     tags = {"site": a.site, "room": a.room, "parameter": a.parameter, "level": a.level.value}
+    if a.equipment is not None:
+        tags["equipment"] = a.equipment
     return line(ALARM, tags, fields, e.at_ns)
 
 
@@ -189,13 +210,16 @@ def limits_line(
     room_state: str,
     levels: Mapping[str, float | None],
     ts_ns: int,
+    equipment: str | None = None,
 ) -> str:
-    """The limits in force for a room and parameter (measurement ``limits``).
+    """The limits in force for a room (or equipment) and parameter (measurement ``limits``).
 
     ``levels`` maps alert_high, action_high, alert_low, action_low to values;
     unset levels are left out, so Grafana draws only the lines that exist.
+    Equipment limits carry an ``equipment`` tag.
     """
-    return f"{limits_point(site, room, parameter, room_state, levels)} {_timestamp(ts_ns)}"
+    point = limits_point(site, room, parameter, room_state, levels, equipment)
+    return f"{point} {_timestamp(ts_ns)}"
 
 
 def limits_point(
@@ -204,6 +228,7 @@ def limits_point(
     parameter: str,
     room_state: str,
     levels: Mapping[str, float | None],
+    equipment: str | None = None,
 ) -> str:
     """``limits_line`` without its timestamp (the same for every snapshot)."""
     fields: dict[str, FieldValue] = {k: float(v) for k, v in levels.items() if v is not None}
@@ -213,4 +238,7 @@ def limits_point(
     field_set = ",".join(
         f"{escape_key(k, 'field key')}={format_field_value(v)}" for k, v in fields.items()
     )
-    return f"{tag_set('limits', {'site': site, 'room': room, 'parameter': parameter})} {field_set}"
+    tags = {"site": site, "room": room, "parameter": parameter}
+    if equipment is not None:
+        tags["equipment"] = equipment
+    return f"{tag_set('limits', tags)} {field_set}"

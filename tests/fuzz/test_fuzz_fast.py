@@ -17,7 +17,7 @@ from envmon.errors import ConfigError
 from envmon.ingest.config import IngestSettings
 from envmon.ingest.decoders import CONTRACT_SPEC, DecodeError, decode
 from envmon.ingest.ingestor import Ingestor, Reject
-from envmon.readings import Kind
+from envmon.readings import Kind, Reading
 from tests.fuzz.targets import NOW_NS, Target, facility, ingest_settings, targets
 
 FAST = settings(
@@ -80,10 +80,11 @@ class TestNamedBadInput:
             {"counts": {"0.5": 3, "5.0": -2}, "sample_volume_l": 28.3},
         ],
     )
-    def test_negative_counts_are_negative_count(self, payload: dict[str, Any]) -> None:
-        """Negative particle counts (per m³ or per sample) are rejected as negative_count."""
+    def test_negative_counts_are_out_of_range(self, payload: dict[str, Any]) -> None:
+        """Negative particle counts (per m³ or per sample) are stored as out_of_range."""
         body = json.dumps({"ts": TS, **payload}).encode()
-        assert _ingest(PARTICLES, body).reason == "negative_count"
+        result = Ingestor(facility(), ingest_settings(), "fac").handle(PARTICLES, body, NOW_NS)
+        assert isinstance(result, Reading) and result.status == "out_of_range"
 
     def test_unknown_unit_in_a_payload_key_carries_no_value(self) -> None:
         """A climate payload in an unknown unit key (temperature_r) has no contract value."""

@@ -18,7 +18,8 @@ class TestDemoScript:
     def test_demo_ends_with_a_report_listing_an_excursion_and_stops_everything(
         self, tmp_path: Path
     ) -> None:
-        """A 40 s demo writes a PDF and a JSON report with an excursion and leaves no process."""
+        """A 40 s demo writes a PDF and a JSON report with a cleanroom and an incubator
+        excursion, and leaves no process."""
         run_dir = tmp_path / "demo"
         env = dict(os.environ, DEMO_SKIP_INSTALL="1", DEMO_SECONDS="40", DEMO_DIR=str(run_dir))
         result = subprocess.run(
@@ -31,6 +32,10 @@ class TestDemoScript:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         report = json.loads((run_dir / "report.json").read_text())
         assert any(e["room"] == "FILL-A" for e in report["excursions"])
+        assert any(
+            e["equipment"] == "INC-01" and e["parameter"] == "co2" for e in report["excursions"]
+        )
+        assert [e["equipment"] for e in report["equipment"]][:2] == ["BSC-01", "FRG-01"]
         assert (run_dir / "report.pdf").read_bytes().startswith(b"%PDF")
         assert "[alarm]" in result.stdout  # alarms were shown as they arrived
         assert not (run_dir / "pids").exists()

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from envmon.facility import Facility, load_facility
-from envmon.gmp import LIMIT_KEYS, resolve_limits
+from envmon.facility import Facility, load_facility, parameters_of
+from envmon.gmp import LIMIT_KEYS, resolve_equipment_limits, resolve_limits
 from envmon.readings import NS_PER_S, PARAMETERS_BY_KIND
 from envmon.simulate.fleet import Fleet
 from envmon.simulate.scenarios import build_scenario
@@ -32,6 +32,8 @@ MACROS = {
     "$__interval": "1m",
     "$site": "site1",
     "$room": "FILL-A",
+    "$equipment": "INC-01",
+    "$parameter": "co2",
 }
 
 
@@ -63,7 +65,10 @@ def sensor_line(fleet: Fleet, sensor_id: str, ts_ns: int, grade: str) -> str | N
         return None
     body = json.loads(text)
     tags = f"site={fleet.facility.site},room={sensor.room},grade={grade},sensor={sensor.id}"
-    if sensor.kind == "particles":
+    if sensor.kind == "equipment":
+        tags += f",equipment={sensor.equipment}"
+        fields = ",".join(f"{k}={float(v)!r}" for k, v in body["values"].items())
+    elif sensor.kind == "particles":
         m3 = body["sample_volume_l"] / 1000
         fields = (
             f"particles_0_5um={body['counts']['0.5'] / m3},"
@@ -96,6 +101,18 @@ def simulated_lines(facility: Facility, now_ns: int) -> list[str]:
     return lines
 
 
+def status_lines(now_ns: int) -> list[str]:
+    """INC-01's sensor out of range once, and three readings past its calibration date."""
+    tags = "equipment,site=site1,room=CELL-B,grade=B,equipment=INC-01,sensor=INC-01-S1"
+    out = [f'{tags} co2_raw=25.0,status="out_of_range" {now_ns - 30 * MINUTE_NS + 1}']
+    out += [
+        f'{tags} co2=5.0,temperature=37.0,status="calibration_overdue" '
+        f"{now_ns - (20 - i) * MINUTE_NS + 1}"
+        for i in range(3)
+    ]
+    return out
+
+
 def alarm_lines(now_ns: int) -> list[str]:
     """Alarm transitions in FILL-A: open particle alarms, closed ones on every parameter."""
 
@@ -121,6 +138,13 @@ def alarm_lines(now_ns: int) -> list[str]:
         alarm("diff_pressure", "action", "active_unacked", 2.1, 10, 15),
         alarm("diff_pressure", "action", "cleared_unacked", 14.2, 10, 12),
         alarm("diff_pressure", "action", "closed", 14.2, 10, 10),
+        # On equipment: a CO2 action alarm, and a freezer's rate alert.
+        f"alarm,site=site1,room=CELL-B,equipment=INC-01,parameter=co2,level=action "
+        f'state="active_unacked",value=4.1,limit=4.5,alarm_id="inc-co2",rule="limit" '
+        f"{now_ns - 18 * MINUTE_NS}",
+        f"alarm,site=site1,room=CELL-B,equipment=FRZ-01,parameter=temperature,level=alert "
+        f'state="active_unacked",value=1.5,limit=0.5,alarm_id="frz-rate",rule="rate" '
+        f"{now_ns - 16 * MINUTE_NS}",
     ]
 
 
@@ -144,9 +168,16 @@ def limits_lines(facility: Facility, now_ns: int) -> list[str]:
     out = []
     for room in facility.model.rooms:
         kinds = {s.kind for s in facility.sensors_in(room.id)}
-        for parameter in (p for kind in kinds for p in PARAMETERS_BY_KIND[kind]):
-            limits = resolve_limits(room, parameter, room.default_state)
-            if not limits.has_limits:
+        owners = [(None, p, resolve_limits(room, p, room.default_state))
+                  for p in (p for kind in kinds for p in PARAMETERS_BY_KIND[kind])]  # fmt: skip
+        for item in facility.equipment_in(room.id):
+            measured = {p for s in facility.sensors_on(item.id) for p in parameters_of(s)}
+            owners += [
+                (item.id, p, resolve_equipment_limits(item, p, room.default_state))
+                for p in sorted(measured)
+            ]
+        for equipment, parameter, limits in owners:
+            if all(getattr(limits, key) is None for key in LIMIT_KEYS):
                 continue
             levels = {key: getattr(limits, key) for key in LIMIT_KEYS}
             for minutes_ago in range(0, 40, 10):
@@ -158,6 +189,7 @@ def limits_lines(facility: Facility, now_ns: int) -> list[str]:
                         room.default_state.value,
                         levels,
                         now_ns - minutes_ago * MINUTE_NS,
+                        equipment,
                     )
                 )
     return out
@@ -185,7 +217,7 @@ def has_values(result: dict[str, Any]) -> bool:
 class TestDashboardFiles:
     def test_every_dashboard_is_json_with_queries_on_the_envmon_data_source(self) -> None:
         """Each dashboard parses, has a uid, and every target uses the provisioned data source."""
-        assert len(DASHBOARDS) >= 3
+        assert len(DASHBOARDS) >= 4
         uid = re.search(r"^\s*uid:\s*(\S+)", DATASOURCE.read_text(), re.MULTILINE)
         assert uid is not None
         for path in DASHBOARDS:
@@ -206,9 +238,20 @@ class TestDashboardFiles:
         ):  # fmt: skip
             assert any(f"\"parameter\" = '{parameter}'" in q and "limit" in q for q in queries)
 
+    def test_equipment_dashboard_repeats_a_panel_per_parameter_with_its_limits(self) -> None:
+        """The equipment page repeats one panel over its parameters, limit lines included."""
+        board = json.loads((ROOT / "deploy/grafana/dashboards/envmon-equipment.json").read_text())
+        repeated = [p for p in board["panels"] if p.get("repeat") == "parameter"]
+        assert len(repeated) == 1
+        queries = [t["query"] for t in repeated[0]["targets"]]
+        assert any('FROM "limits"' in q and '"equipment" =~ /^$equipment$/' in q for q in queries)
+        variables = {v["name"]: v for v in board["templating"]["list"]}
+        assert variables["parameter"]["query"] == 'SHOW FIELD KEYS FROM "equipment"'
+        assert re.compile(r"^(?!status$)(?!.*_raw$).+$").match("co2_raw") is None
+
     def test_annotations_come_from_the_alarm_measurement(self) -> None:
         """Overview and room pages annotate alarm transitions from the alarm measurement."""
-        for name in ("envmon-overview.json", "envmon-room.json"):
+        for name in ("envmon-overview.json", "envmon-room.json", "envmon-equipment.json"):
             board = json.loads((ROOT / "deploy/grafana/dashboards" / name).read_text())
             annotation_queries = [a["query"] for a in board["annotations"]["list"]]
             assert any('FROM "alarm"' in q for q in annotation_queries)
@@ -222,6 +265,7 @@ class TestDashboardQueries:
         now_ns = time.time_ns()
         write(influxdb, simulated_lines(facility, now_ns))
         write(influxdb, alarm_lines(now_ns) + stats_lines(now_ns) + limits_lines(facility, now_ns))
+        write(influxdb, status_lines(now_ns))
         checked, failures = 0, []
         for path in DASHBOARDS:
             for where, query in queries_of(json.loads(path.read_text())):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fleet import SentReading, readings, write_facility
+from tests.support.fleet import FIELDS_BY_KIND, SentReading, readings, write_facility
 from tests.support.servers import InfluxDB1, Mosquitto, VictoriaMetrics
 from tests.support.service_proc import Publisher, ServiceProcess, write_settings
 
@@ -21,12 +21,6 @@ pytestmark = pytest.mark.integration
 
 N_SENSORS = 100
 N_READINGS = 20_000
-
-FIELDS_BY_KIND = {
-    "particles": ("particles_0_5um", "particles_5_0um"),
-    "climate": ("temperature", "humidity"),
-    "pressure": ("diff_pressure",),
-}
 
 
 def influx_points(influx: InfluxDB1) -> dict[tuple[str, str, int], dict[str, float]]:
@@ -156,7 +150,8 @@ class TestExactDelivery:
         got: dict[tuple[str, str, int], float] = {}
         while time.monotonic() < deadline:
             got = {}
-            for series in victoria.export('{__name__=~"(particles|climate|pressure)_.*"}'):
+            kinds = "|".join(FIELDS_BY_KIND)
+            for series in victoria.export(f'{{__name__=~"({kinds})_.*"}}'):
                 name, sensor = series["metric"]["__name__"], series["metric"]["sensor"]
                 for ts, v in zip(series["timestamps"], series["values"], strict=True):
                     got[(name, sensor, ts)] = v

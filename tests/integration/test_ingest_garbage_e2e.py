@@ -10,7 +10,7 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 
-from tests.support.fleet import readings, write_facility
+from tests.support.fleet import FIELDS_BY_KIND, readings, write_facility
 from tests.support.servers import InfluxDB1, Mosquitto
 from tests.support.service_proc import Publisher, ServiceProcess, write_settings
 
@@ -22,7 +22,8 @@ GARBAGE: list[tuple[str, bytes, str]] = [
     ("fac/site1/R000/climate/S0001", b'{"temperature_c": "warm", "humidity_pct": 40}', "bad_value"),
     ("fac/site1/R000/climate/S0001", b'{"temperature_c": true, "humidity_pct": 40}', "bad_value"),
     ("fac/site1/R000/climate/S0001", b'{"temperature_c": NaN, "humidity_pct": 40}', ""),
-    ("fac/site1/R000/particles/S0000", b'{"per_m3": {"0.5": -5, "5.0": 0}}', "negative_count"),
+    ("fac/site1/R000/particles/S0000", b'{"per_m3": [5, 0]}', "bad_shape"),
+    ("fac/site1/R000/equipment/S0003", b'{"values": {"c02": 5.0}}', "unknown_parameter"),
     (
         "fac/site1/R000/climate/S0001",
         b'{"temperature_c": 20, "pad": "' + b"x" * 70_000 + b'"}',
@@ -78,14 +79,7 @@ class TestGarbage:
             deadline = time.monotonic() + 30
             stored = 0
             while time.monotonic() < deadline:
-                stored = sum(
-                    influxdb.count(k, f)
-                    for k, f in (
-                        ("particles", "particles_0_5um"),
-                        ("climate", "temperature"),
-                        ("pressure", "diff_pressure"),
-                    )
-                )
+                stored = sum(influxdb.count(k, f[0]) for k, f in FIELDS_BY_KIND.items())
                 if stored >= len(valid):
                     break
                 time.sleep(0.3)

@@ -228,12 +228,23 @@ def _report(settings: Settings, facility: Facility, fmt: str = "json", **kw: obj
 
 def _figures(
     samples: int, expected: int, pct: float | None, lo: float | None, hi: float | None,
-    mean: float | None, alert: int = 0, action: int = 0,
+    mean: float | None, alert: int = 0, action: int = 0, unit: str = "",
 ) -> dict:  # fmt: skip
     return {
         "samples": samples, "expected_samples": expected, "completeness_pct": pct,
         "min": lo, "max": hi, "mean": mean, "excursions": {"alert": alert, "action": action},
+        "faulted_samples": 0, "uncalibrated_samples": 0, "unit": unit,
     }  # fmt: skip
+
+
+def _no_calibration(sensor: str, room: str) -> dict:
+    return {
+        "sensor": sensor, "room": room, "equipment": None, "due": None, "certificate": None,
+        "source": "facility file", "state": "not_set", "overdue": [], "uncalibrated_samples": 0,
+    }  # fmt: skip
+
+
+PER_M3 = "counts/m³"
 
 
 class TestReportJson:
@@ -256,10 +267,10 @@ class TestReportJson:
                     "room": "BG-B",
                     "grade": "B",
                     "name": "",
-                    "particles_0_5um": _figures(0, 60, 0.0, None, None, None),
-                    "particles_5_0um": _figures(0, 60, 0.0, None, None, None),
-                    "temperature": _figures(330, 360, 91.6, 20.0, 21.0, 20.5),
-                    "humidity": _figures(330, 360, 91.6, 40.0, 41.0, 40.5),
+                    "particles_0_5um": _figures(0, 60, 0.0, None, None, None, unit=PER_M3),
+                    "particles_5_0um": _figures(0, 60, 0.0, None, None, None, unit=PER_M3),
+                    "temperature": _figures(330, 360, 91.6, 20.0, 21.0, 20.5, unit="°C"),
+                    "humidity": _figures(330, 360, 91.6, 40.0, 41.0, 40.5, unit="%RH"),
                     "time_in_state_s": {"at_rest": 1800.0, "in_operation": 1800.0},
                     "verdict": "Review: no action excursions; completeness 0.0 %; 2 data gaps",
                     "status": "review",
@@ -268,9 +279,15 @@ class TestReportJson:
                     "room": "FILL-A",
                     "grade": "A",
                     "name": "Aseptic filling zone",
-                    "particles_0_5um": _figures(55, 60, 91.6, 1000.0, 1590.0, 1301.818),
-                    "particles_5_0um": _figures(55, 60, 91.6, 0.0, 35.3, 0.642, alert=1),
-                    "diff_pressure": _figures(360, 360, 100.0, 9.0, 15.0, 14.9, action=1),
+                    "particles_0_5um": _figures(
+                        55, 60, 91.6, 1000.0, 1590.0, 1301.818, unit=PER_M3
+                    ),
+                    "particles_5_0um": _figures(
+                        55, 60, 91.6, 0.0, 35.3, 0.642, alert=1, unit=PER_M3
+                    ),
+                    "diff_pressure": _figures(
+                        360, 360, 100.0, 9.0, 15.0, 14.9, action=1, unit="Pa"
+                    ),
                     "time_in_state_s": {"at_rest": 0.0, "in_operation": 3600.0},
                     "verdict": "NOT IN CONTROL: 1 action excursion (acknowledged); Grade A "
                     "monitoring interrupted: 1 data gap; 1 alert excursion (1 unacknowledged); "
@@ -278,14 +295,17 @@ class TestReportJson:
                     "status": "not_in_control",
                 },
             ],
+            "equipment": [],
             "excursions": [
                 {
                     "id": "0a1b2c3d4e",
                     "alarm_id": "0a1b2c3d4e",
                     "room": "FILL-A",
+                    "equipment": None,
                     "sensor": "DP-FILL-1",
                     "parameter": "diff_pressure",
                     "level": "action",
+                    "rule": "limit",
                     "start": "2027-01-15T08:16:40Z",
                     "end": "2027-01-15T08:17:40Z",
                     "duration_s": 60.0,
@@ -302,9 +322,11 @@ class TestReportJson:
                     "id": "5f6a7b8c9d",
                     "alarm_id": "5f6a7b8c9d",
                     "room": "FILL-A",
+                    "equipment": None,
                     "sensor": "PC-FILL-1",
                     "parameter": "particles_5_0um",
                     "level": "alert",
+                    "rule": "limit",
                     "start": "2027-01-15T08:40:00Z",
                     "end": "2027-01-15T08:41:00Z",
                     "duration_s": 60.0,
@@ -322,6 +344,7 @@ class TestReportJson:
                 {
                     "sensor": "PC-BG-1",
                     "room": "BG-B",
+                    "equipment": None,
                     "start": "2027-01-15T08:00:00Z",
                     "end": "2027-01-15T09:00:00Z",
                     "duration_s": 3600.0,
@@ -329,6 +352,7 @@ class TestReportJson:
                 {
                     "sensor": "TH-BG-1",
                     "room": "BG-B",
+                    "equipment": None,
                     "start": "2027-01-15T08:54:50Z",
                     "end": "2027-01-15T09:00:00Z",
                     "duration_s": 310.0,
@@ -336,10 +360,17 @@ class TestReportJson:
                 {
                     "sensor": "PC-FILL-1",
                     "room": "FILL-A",
+                    "equipment": None,
                     "start": "2027-01-15T08:19:00Z",
                     "end": "2027-01-15T08:25:00Z",
                     "duration_s": 360.0,
                 },
+            ],
+            "calibration": [
+                _no_calibration("PC-BG-1", "BG-B"),
+                _no_calibration("TH-BG-1", "BG-B"),
+                _no_calibration("DP-FILL-1", "FILL-A"),
+                _no_calibration("PC-FILL-1", "FILL-A"),
             ],
             "content_sha256": obj["content_sha256"],
         }
@@ -424,7 +455,7 @@ class TestReportPdf:
         assert "data:image/png;base64," in html and "<script" not in html
         csv_text = _report(settings, facility, fmt="csv").decode("utf-8-sig")
         assert "# excursions" in csv_text and "# data_gaps" in csv_text
-        assert "5f6a7b8c9d,FILL-A,PC-FILL-1,particles_5_0um,alert" in csv_text
+        assert "5f6a7b8c9d,FILL-A,,PC-FILL-1,particles_5_0um,alert,limit" in csv_text
         assert (
             "FILL-A,A,particles_0_5um,counts/m³,55,60,91.6,1000.0,1590.0,1301.818,0,0" in csv_text
         )

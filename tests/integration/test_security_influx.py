@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fleet import readings, write_facility
+from tests.support.fleet import FIELDS_BY_KIND, readings, write_facility
 from tests.support.servers import InfluxDB1, Mosquitto
 from tests.support.service_proc import Publisher, ServiceProcess, write_settings
 
@@ -29,11 +29,7 @@ ADMIN_PASSWORD = "admin-Pw-0c4d9e"
 INFLUX_PASSWORD = "influx-S3cret-b8e2f1"
 N_SENSORS = 6
 N_READINGS = 300
-MEASUREMENTS = (
-    ("particles", "particles_0_5um"),
-    ("climate", "temperature"),
-    ("pressure", "diff_pressure"),
-)
+MEASUREMENTS = tuple((kind, fields[0]) for kind, fields in FIELDS_BY_KIND.items())
 
 
 def stored(influx: InfluxDB1) -> int:

@@ -44,16 +44,16 @@ class TestSimulatePublish:
     def test_count_readings_arrive_with_contract_payloads(
         self, mosquitto: Mosquitto, tmp_path: Path
     ) -> None:
-        """--count 45 with the example facility delivers 45 readings and 5 retained states."""
+        """--count 48 with the example facility delivers 48 readings and 6 retained states."""
         client, received = subscriber(mosquitto.port, "fac/#")
         try:
             code = run_simulate(
                 config=settings_file(tmp_path, mosquitto.port), host=None, port=None,
                 rooms=None, interval_s=0.05, scenario="demo", rate=None, duration_s=None,
-                count=45, seed=3,
+                count=48, seed=3,
             )  # fmt: skip
             deadline = time.monotonic() + 10
-            while len(received) < 50 and time.monotonic() < deadline:
+            while len(received) < 54 and time.monotonic() < deadline:
                 time.sleep(0.05)
         finally:
             client.loop_stop()
@@ -61,13 +61,13 @@ class TestSimulatePublish:
         assert code == 0
         states = [m for m in received if m.topic.endswith("/state")]
         readings = [m for m in received if not m.topic.endswith("/state")]
-        assert len(states) == 5 and len(readings) == 45
+        assert len(states) == 6 and len(readings) == 48
         assert {m.qos for m in readings} == {1}
         for message in readings:
             body = json.loads(message.payload)
             assert "ts" in body
         sensors = {m.topic.split("/")[-1] for m in readings}
-        assert len(sensors) == 15
+        assert len(sensors) == 24  # two ticks of the 24 sensors, equipment included
 
     def test_room_states_are_retained_for_late_subscribers(
         self, mosquitto: Mosquitto, tmp_path: Path

@@ -2,6 +2,10 @@
 
 Every reading has a unique (sensor, timestamp) and a value that encodes both,
 so what comes back from InfluxDB can be compared to what was sent, exactly.
+The fleet is mixed: sensors cycle over the three room kinds and equipment (a
+sensor on its room's incubator, measuring the declared ``co2`` and the
+built-in ``temperature``), as a cell-therapy site's are. bench/loadgen.c
+publishes the same fleet.
 """
 
 from __future__ import annotations
@@ -11,7 +15,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-KINDS = ("particles", "climate", "pressure")
+KINDS = ("particles", "climate", "pressure", "equipment")
+FIELDS_BY_KIND = {
+    "particles": ("particles_0_5um", "particles_5_0um"),
+    "climate": ("temperature", "humidity"),
+    "pressure": ("diff_pressure",),
+    "equipment": ("co2", "temperature"),
+}
+"""The fields each kind's readings carry; the first is in every reading (for counting)."""
 
 
 @dataclass(frozen=True)
@@ -25,19 +36,59 @@ class SentReading:
     fields: dict[str, float]
 
 
+def _placement(s: int, sensors_per_room: int) -> tuple[str, str, str]:
+    """(kind, room, equipment) of sensor number ``s``."""
+    room = s // sensors_per_room
+    return KINDS[s % len(KINDS)], f"R{room:03d}", f"E{room:03d}"
+
+
 def facility_toml(n_sensors: int, site: str = "site1", sensors_per_room: int = 4) -> str:
-    """Grade C rooms (no limit will fire on test values), sensors cycling over kinds."""
+    """Grade C rooms and their incubators (no limit will fire on test values), sensors
+    cycling over kinds. Equipment has a rate rule, so that channels carry one."""
     n_rooms = (n_sensors + sensors_per_room - 1) // sensors_per_room
-    out = [f'site = "{site}"', ""]
+    out = [
+        f'site = "{site}"',
+        "",
+        "[[parameters]]",
+        'id = "co2"',
+        'unit = "%"',
+        "range = [0, 100]",
+        "",
+    ]
     for r in range(n_rooms):
         out += ["[[rooms]]", f'id = "R{r:03d}"', 'grade = "C"', ""]
+    with_equipment = sorted(
+        {_placement(s, sensors_per_room)[1:] for s in range(n_sensors)
+         if _placement(s, sensors_per_room)[0] == "equipment"}
+    )  # fmt: skip
+    for room, equipment in with_equipment:
+        out += [
+            "[[equipment]]",
+            f'id = "{equipment}"',
+            f'room = "{room}"',
+            'type = "incubator"',
+            "[equipment.limits.co2]",
+            "action_high = 1000.0",
+            "[equipment.limits.temperature]",
+            "action_high = 150.0",
+            "rate_per_min_high = 1000.0",
+            "",
+        ]
     for s in range(n_sensors):
-        kind = KINDS[s % len(KINDS)]
+        kind, room, equipment = _placement(s, sensors_per_room)
+        placed = (
+            [
+                f'equipment = "{equipment}"',
+                f'kind = "{kind}"',
+                'parameters = ["co2", "temperature"]',
+            ]
+            if kind == "equipment"
+            else [f'room = "{room}"', f'kind = "{kind}"']
+        )
         out += [
             "[[sensors]]",
             f'id = "S{s:04d}"',
-            f'room = "R{s // sensors_per_room:03d}"',
-            f'kind = "{kind}"',
+            *placed,
             "interval_s = 1",
             "stale_after_s = 3600",
             "",
@@ -58,11 +109,12 @@ def readings(
     out = []
     for i in range(n_total):
         s, k = i % n_sensors, i // n_sensors
-        kind = KINDS[s % len(KINDS)]
-        sensor, room = f"S{s:04d}", f"R{s // sensors_per_room:03d}"
+        kind, room, _ = _placement(s, sensors_per_room)
+        sensor = f"S{s:04d}"
         ts_ms = base + k * 1000 + s  # unique per sensor; ms so VictoriaMetrics keeps it exact
         v = round(s + k / 1000, 3)
         # Short decimals: exact through JSON, InfluxDB and VictoriaMetrics (12 digits).
+        payload: dict[str, object]
         if kind == "particles":
             p05 = round(1000 + v, 3)
             payload = {"ts": ts_ms / 1000, "per_m3": {"0.5": p05, "5.0": v}}
@@ -71,10 +123,13 @@ def readings(
             t = round(20 + v / 1000, 6)
             payload = {"ts": ts_ms / 1000, "temperature_c": t, "humidity_pct": 40.0}
             fields = {"temperature": t, "humidity": 40.0}
-        else:
+        elif kind == "pressure":
             dp = round(10 + v / 1000, 6)
             payload = {"ts": ts_ms / 1000, "diff_pressure_pa": dp}
             fields = {"diff_pressure": dp}
+        else:
+            fields = {"co2": round(5 + v / 1000, 6), "temperature": round(37 + v / 1000, 6)}
+            payload = {"ts": ts_ms / 1000, "values": fields}
         topic = f"{prefix}/{site}/{room}/{kind}/{sensor}"
         out.append(
             SentReading(topic, json.dumps(payload).encode(), kind, sensor, room, ts_ms, fields)

@@ -1,4 +1,5 @@
-"""Local notification receivers for end-to-end tests: a webhook and an SMTP server."""
+"""Local notification receivers for end-to-end tests: a webhook, an SMTP server, and a
+subscriber to envmon's retained alarm topics."""
 
 from __future__ import annotations
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -256,3 +257,79 @@ class TestLatch:
         rig.feed(120, 50)
         (alarm,) = rig.book.open_alarms()
         assert (alarm.peak, alarm.samples) == (90, 3)
+
+
+class TestRateRule:
+    lim = limits(action_high=-60.0, rate_per_min_high=1.0)
+
+    def rig(self, lim: ResolvedLimits | None = None) -> Rig:
+        rig = Rig(both_states(lim or self.lim))
+        rig.channel = Channel(
+            "site1", "LAB", "FRZ-01-S1", "temperature", both_states(lim or self.lim), "FRZ-01"
+        )
+        return rig
+
+    def test_warming_freezer_raises_a_rate_alert_before_the_limit(self) -> None:
+        """A rise of 2 °C/min from -80 raises a rate alert at once, the action only at -60."""
+        rig = self.rig()
+        events = [e for i in range(10) for e in rig.feed(60 * i, -80.0 + 2.0 * i)]
+        raised = [e.alarm for e in events if e.transition is Transition.RAISED]
+        assert [(a.level, a.rule, a.raised_ns) for a in raised] == [
+            (Level.ALERT, "rate", 60 * NS_PER_S),
+        ]
+        rate = raised[0]
+        assert (rate.value, rate.limit, rate.equipment) == (2.0, 1.0, "FRZ-01")
+        assert rate.detail == "rate above rate_per_min_high 1 per min"
+        assert rate.parameter == "temperature"
+        more = rig.feed(60 * 10, -59.0)
+        assert [(e.transition, e.alarm.level, e.alarm.rule) for e in more] == [
+            (Transition.RAISED, Level.ACTION, "limit")
+        ]
+
+    def test_rate_excursion_is_marked_and_ends_when_the_rate_is_within(self) -> None:
+        """The rate excursion carries rule rate, its peak rate, and ends at a slow reading."""
+        rig = self.rig()
+        events = [e for t, v in [(0, -80), (60, -78), (120, -75), (180, -74.8)]
+                  for e in rig.feed(t, v)]  # fmt: skip
+        cleared = [e for e in events if e.transition is Transition.CLEARED]
+        assert len(cleared) == 1 and cleared[0].excursion is not None
+        excursion = cleared[0].excursion
+        assert (excursion.rule, excursion.peak, excursion.limit, excursion.equipment) == (
+            "rate",
+            3.0,
+            1.0,
+            "FRZ-01",
+        )
+        assert (excursion.start_ns, excursion.end_ns) == (60 * NS_PER_S, 180 * NS_PER_S)
+
+    def test_checkpoint_carries_the_rate_state(self) -> None:
+        """A channel restored mid rate excursion clears it, not raises it again."""
+        rig = self.rig()
+        rig.feed(0, -80)
+        (raised,) = rig.feed(60, -78)
+        text = rig.channel.checkpoint_json()
+        assert text is not None
+        restored = Channel(
+            "site1", "LAB", "FRZ-01-S1", "temperature", both_states(self.lim), "FRZ-01"
+        )
+        restored.load_state(json.loads(text), rig.book)
+        (cleared,) = restored.observe(-77.9, None, 120 * NS_PER_S, IN_OP, rig.book)
+        assert (cleared.transition, cleared.alarm.id) == (Transition.CLEARED, raised.alarm.id)
+
+    def test_resume_from_the_journal_continues_the_rate_alarm(self) -> None:
+        """An open rate alarm from the journal goes back to the rate detector."""
+        rig = self.rig()
+        rig.feed(0, -80)
+        (raised,) = rig.feed(60, -78)
+        fresh = Channel("site1", "LAB", "FRZ-01-S1", "temperature", both_states(self.lim))
+        book = AlarmBook()
+        book.restore(raised.alarm)
+        assert fresh.resume(raised.alarm, raised.excursion, book)
+        fresh.observe(-77.0, None, 120 * NS_PER_S, IN_OP, book)  # first rate after restart: none
+        (cleared,) = fresh.observe(-76.9, None, 180 * NS_PER_S, IN_OP, book)
+        assert cleared.alarm.id == raised.alarm.id
+
+    def test_channel_without_rate_limits_has_no_rate_rule(self) -> None:
+        """Built-in cleanroom channels keep no previous reading for a rate."""
+        rig = Rig(both_states(limits(action_high=29.0)))
+        assert rig.channel.rate is None

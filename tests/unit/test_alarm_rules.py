@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from envmon.alarms.rules import CLEAR, NOTHING, RAISE, LevelDetector, Persistence
+from envmon.alarms.rules import (
+    CLEAR,
+    NOTHING,
+    RAISE,
+    LevelDetector,
+    Persistence,
+    RateOfChange,
+)
 from envmon.readings import NS_PER_S, RoomState
 
 IN_OP = RoomState.IN_OPERATION
@@ -187,3 +194,87 @@ class TestLimitChanges:
         assert d.observe(60, 10, 29, Persistence(), IN_OP) == NOTHING
         assert (d.peak, d.samples) == (60, 4)
         assert d.observe(0, 20, 29, Persistence(), IN_OP) == CLEAR
+
+
+def rates(
+    rate: RateOfChange,
+    samples: list[tuple[float, float]],
+    high: float | None = 1.0,
+    low: float | None = None,
+    rule: Persistence = Persistence(),  # noqa: B008 - frozen, shared on purpose
+) -> list[tuple[float | None, int, int]]:
+    """Feed (t in seconds, value); the rate and the rise/fall outcome of each."""
+    return [rate.observe(v, int(t * NS_PER_S), high, low, rule, IN_OP) for t, v in samples]
+
+
+class TestRateOfChange:
+    def test_rate_is_per_minute_from_the_previous_reading_on_event_time(self) -> None:
+        """The rate uses both readings' own timestamps, whatever their spacing."""
+        r = RateOfChange()
+        out = rates(r, [(0, -80.0), (30, -79.5), (90, -78.5), (100, -78.0)], high=None)
+        assert [rate for rate, _, _ in out] == [None, 1.0, 1.0, 3.0]
+
+    def test_first_reading_has_no_rate(self) -> None:
+        """A channel's first judged reading judges nothing, however large its value."""
+        r = RateOfChange()
+        assert rates(r, [(0, 1e6)]) == [(None, NOTHING, NOTHING)]
+
+    def test_rise_faster_than_the_high_rate_raises_and_clears(self) -> None:
+        """Above rate_per_min_high raises at that reading; the first rate within clears."""
+        r = RateOfChange()
+        out = rates(r, [(0, -80), (60, -79.5), (120, -78), (180, -76), (240, -75.5)])
+        assert [o[1] for o in out] == [NOTHING, NOTHING, RAISE, NOTHING, CLEAR]
+        assert (r.rise.start_ns, r.rise.peak, r.rise.samples, r.rise.limit) == (
+            120 * NS_PER_S,
+            2.0,
+            2,
+            1.0,
+        )
+
+    def test_fall_faster_than_the_low_rate_raises(self) -> None:
+        """rate_per_min_low is a negative limit: a fall faster than its size raises."""
+        r = RateOfChange()
+        out = rates(r, [(0, 90), (60, 89), (120, 86), (180, 85.5)], high=None, low=-2.0)
+        assert [o[2] for o in out] == [NOTHING, NOTHING, RAISE, CLEAR]
+        assert r.fall.peak == -3.0
+
+    def test_a_rate_equal_to_the_limit_is_within(self) -> None:
+        """Exactly the limit per minute is not faster than it."""
+        r = RateOfChange()
+        assert [o[1] for o in rates(r, [(0, 0), (60, 1), (120, 2)])] == [NOTHING] * 3
+
+    def test_delay_applies_to_the_rate(self) -> None:
+        """A fast rise shorter than the parameter's delay is no excursion; a longer one is."""
+        rule = Persistence.from_seconds(delay_s=300)
+        short = RateOfChange()
+        out = rates(short, [(0, 0), (60, 2), (120, 4), (180, 4), (240, 4)], rule=rule)
+        assert [o[1] for o in out] == [NOTHING] * 5
+        long = RateOfChange()
+        samples = [(t, 2.0 * t / 60) for t in range(0, 480, 60)]
+        outcomes = [o[1] for o in rates(long, samples, rule=rule)]
+        assert outcomes == [NOTHING] * 6 + [RAISE, NOTHING]
+        assert long.rise.start_ns == 60 * NS_PER_S
+
+    def test_consecutive_applies_to_the_rate(self) -> None:
+        """With consecutive = 2 one fast step is noise, two are a trend."""
+        rule = Persistence.from_seconds(consecutive=2)
+        r = RateOfChange()
+        out = rates(r, [(0, 0), (60, 5), (120, 5), (180, 10), (240, 15)], rule=rule)
+        assert [o[1] for o in out] == [NOTHING, NOTHING, NOTHING, NOTHING, RAISE]
+
+    def test_a_rate_alarm_comes_before_the_absolute_limit(self) -> None:
+        """A freezer warming 2 °C/min from -80 raises its rate long before -60 is reached."""
+        r = RateOfChange()
+        samples = [(60.0 * i, -80.0 + 2.0 * max(0, i - 2)) for i in range(8)]
+        out = rates(r, samples)
+        first = next(i for i, o in enumerate(out) if o[1] == RAISE)
+        assert samples[first] == (180.0, -78.0)
+
+    def test_state_round_trip(self) -> None:
+        """The previous reading and both detectors survive a checkpoint."""
+        r = RateOfChange()
+        rates(r, [(0, 0), (60, 5)])
+        copy = RateOfChange()
+        copy.load_state(r.to_state())
+        assert copy.to_state() == r.to_state()
+        assert rates(copy, [(120, 5)]) == [(0.0, CLEAR, NOTHING)]

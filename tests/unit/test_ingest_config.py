@@ -35,9 +35,31 @@ class TestTopicRule:
             )
 
     def test_unknown_field(self) -> None:
-        """A mapping key that is no parameter is refused."""
-        with pytest.raises(ValidationError, match="unknown field 'co2'"):
-            TopicRule.model_validate({"pattern": "a/{sensor}", "fields": {"co2": {"path": "c"}}})
+        """A mapping key that cannot be a parameter id is refused."""
+        with pytest.raises(ValidationError, match="unknown field 'CO2'"):
+            TopicRule.model_validate({"pattern": "a/{sensor}", "fields": {"CO2": {"path": "c"}}})
+
+    def test_declared_parameter_is_mapped_without_a_unit(self) -> None:
+        """A declared parameter (co2) maps for equipment; a unit for it is refused."""
+        rule = TopicRule.model_validate(
+            {"pattern": "a/{sensor}", "kind": "equipment", "fields": {"co2": {"path": "c"}}}
+        )
+        assert rule.fields["co2"].path == "c"
+        with pytest.raises(ValidationError, match="co2 is not a built-in parameter"):
+            TopicRule.model_validate(
+                {"pattern": "a/{sensor}", "fields": {"co2": {"path": "c", "unit": "ppm"}}}
+            )
+
+    def test_equipment_rule_may_map_built_in_parameters(self) -> None:
+        """An incubator's temperature maps under kind equipment, in any temperature unit."""
+        rule = TopicRule.model_validate(
+            {
+                "pattern": "a/{sensor}",
+                "kind": "equipment",
+                "fields": {"temperature": {"path": "t", "unit": "K"}},
+            }
+        )
+        assert rule.kind == "equipment"
 
     def test_bad_pattern(self) -> None:
         """A pattern problem is reported by the pattern parser."""

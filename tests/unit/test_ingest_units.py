@@ -120,6 +120,12 @@ class TestConversionErrors:
             conversion("temperature", "Pa", "k")
 
     def test_unknown_key(self) -> None:
-        """A mapping key that is no parameter is refused."""
-        with pytest.raises(ConfigError, match="unknown field 'co2'"):
-            conversion("co2", None, "k")
+        """A mapping key that cannot be a parameter id is refused."""
+        with pytest.raises(ConfigError, match="unknown field 'co-2'"):
+            conversion("co-2", None, "k")
+
+    def test_declared_parameter_is_taken_as_declared(self) -> None:
+        """A declared parameter's values pass unchanged; a unit for it is refused."""
+        assert conversion("co2", None, "k").apply(5.1) == 5.1
+        with pytest.raises(ConfigError, match="k: co2 is not a built-in parameter"):
+            conversion("co2", "%", "k")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from envmon.alarms.engine import AlarmEngine
-from envmon.facility import load_facility
+from envmon.facility import load_facility, parameters_of
 from envmon.gmp import LIMIT_KEYS
-from envmon.readings import PARAMETERS_BY_KIND, RoomState, RoomStateChange
+from envmon.readings import RoomState, RoomStateChange
 from envmon.store.limits_points import LimitsPoints
 from envmon.store.lineproto import limits_line
 
@@ -16,25 +16,46 @@ TS = 1_795_550_000_000_000_000
 
 
 def expected(engine: AlarmEngine, ts_ns: int) -> list[str]:
-    """What the snapshot wrote before the cache: every room's measured parameters."""
+    """Formatted afresh: every room's measured parameters (contract order), then each of
+    its equipment's, with an equipment tag, under the room's state."""
     out = []
     for room in FACILITY.model.rooms:
-        kinds = sorted({s.kind for s in FACILITY.model.sensors if s.room == room.id})
         state = engine.room_state(room.id)
-        for kind in kinds:
-            for parameter in PARAMETERS_BY_KIND[kind]:
-                limits = engine.limits(room.id, parameter, state)
-                if limits is None or not limits.has_limits:
+        measured = {p for s in FACILITY.sensors_in(room.id) for p in parameters_of(s)}
+        for parameter in (p for p in FACILITY.parameters if p in measured):
+            limits = engine.limits(room.id, parameter, state)
+            if limits is None or all(getattr(limits, k) is None for k in LIMIT_KEYS):
+                continue
+            levels = {k: getattr(limits, k) for k in LIMIT_KEYS}
+            out.append(limits_line(FACILITY.site, room.id, parameter, state.value, levels, ts_ns))
+        for item in FACILITY.equipment_in(room.id):
+            measured = {p for s in FACILITY.sensors_on(item.id) for p in parameters_of(s)}
+            for parameter in (p for p in FACILITY.parameters if p in measured):
+                limits = engine.equipment_limits(item.id, parameter, state)
+                if limits is None or all(getattr(limits, k) is None for k in LIMIT_KEYS):
                     continue
                 levels = {k: getattr(limits, k) for k in LIMIT_KEYS}
                 out.append(
-                    limits_line(FACILITY.site, room.id, parameter, state.value, levels, ts_ns)
+                    limits_line(
+                        FACILITY.site, room.id, parameter, state.value, levels, ts_ns, item.id
+                    )
                 )
     return out
 
 
 def snapshot(points: LimitsPoints, engine: AlarmEngine, ts_ns: int) -> list[str]:
     return list(points.lines(FACILITY.model.rooms, engine.room_state, engine.limits, ts_ns))
+
+
+def test_equipment_limits_from_the_engine_or_the_facility_agree() -> None:
+    """Given the engine's equipment limits or resolving them itself, the lines are the same."""
+    engine = AlarmEngine(FACILITY)
+    given = list(
+        LimitsPoints(FACILITY).lines(
+            FACILITY.model.rooms, engine.room_state, engine.limits, TS, engine.equipment_limits
+        )
+    )
+    assert given == snapshot(LimitsPoints(FACILITY), engine, TS)
 
 
 def test_lines_equal_freshly_formatted_ones() -> None:

@@ -18,6 +18,7 @@ from envmon.store.lineproto import (
     escape_string_field,
     format_field_value,
     format_float,
+    limits_line,
     line,
     reading_line,
     room_state_line,
@@ -192,10 +193,37 @@ class TestReadingLine:
             f"climate,grade=B,room=BG-B,sensor=TH-1,site=site1 temperature=20.4,humidity=43.0 {TS}"
         )
 
-    def test_status_only_when_faulted(self) -> None:
-        """The status field appears only for a fault status."""
+    def test_status_only_when_not_ok(self) -> None:
+        """The status field appears for any status but ok."""
         assert "status" not in reading_line(particles())
         assert reading_line(particles(status="flow_fault")).endswith(f',status="flow_fault" {TS}')
+
+    @pytest.mark.parametrize("status", ["flow_fault", "out_of_range", "out_of_service"])
+    def test_unjudged_values_go_to_raw_fields(self, status: str) -> None:
+        """A reading not judged keeps its values under <parameter>_raw, never the measured field."""
+        r = Reading(TS, "site1", "PREP-C", "C", "DP-1", Kind.PRESSURE, {"diff_pressure": 1e308},
+                    status=status)  # fmt: skip
+        assert reading_line(r) == (
+            "pressure,grade=C,room=PREP-C,sensor=DP-1,site=site1 "
+            f'diff_pressure_raw=1e+308,status="{status}" {TS}'
+        )
+
+    def test_calibration_overdue_values_stay_in_the_measured_fields(self) -> None:
+        """An overdue reading was judged: its values are measured values, its status marks it."""
+        r = particles(status="calibration_overdue")
+        assert reading_line(r) == (
+            "particles,grade=A,room=FILL-A,sensor=PC-FILL-1,site=site1 particles_0_5um=1413.4,"
+            f'particles_5_0um=0.0,sample_volume_l=28.3,status="calibration_overdue" {TS}'
+        )
+
+    def test_equipment_reading_has_the_equipment_tag(self) -> None:
+        """Measurement equipment, tags site/room/grade/equipment/sensor, one field per id."""
+        r = Reading(TS, "site1", "PREP-C", "C", "INC-01-S1", Kind.EQUIPMENT,
+                    {"co2": 5.1, "temperature": 37.0}, equipment="INC-01")  # fmt: skip
+        assert reading_line(r) == (
+            "equipment,equipment=INC-01,grade=C,room=PREP-C,sensor=INC-01-S1,site=site1 "
+            f"co2=5.1,temperature=37.0 {TS}"
+        )
 
     def test_faulted_reading_without_values_still_has_a_line(self) -> None:
         """A faulted reading with no values is stored through its status field."""
@@ -269,6 +297,25 @@ class TestOtherMeasurements:
         )
         assert alarm_line(AlarmEvent(Transition.RAISED, alarm, TS)).split(" ")[1] == (
             'state="active_unacked",alarm_id="A-2"'
+        )
+
+    def test_equipment_alarm_is_tagged_and_says_its_rule(self) -> None:
+        """An equipment alarm carries an equipment tag; a rate alarm says rule rate."""
+        alarm = Alarm("ab12", "site1", "PREP-C", "FRZ-01-S1", "temperature", Level.ALERT,
+                      AlarmState.ACTIVE_UNACKED, TS, limit=1.0, value=2.0, equipment="FRZ-01",
+                      rule="rate")  # fmt: skip
+        assert alarm_line(AlarmEvent(Transition.RAISED, alarm, TS)) == (
+            "alarm,equipment=FRZ-01,level=alert,parameter=temperature,room=PREP-C,site=site1 "
+            f'state="active_unacked",value=2.0,limit=1.0,alarm_id="ab12",rule="rate" {TS}'
+        )
+
+    def test_equipment_limits_are_tagged(self) -> None:
+        """Equipment limits carry an equipment tag beside room and parameter."""
+        assert limits_line(
+            "site1", "PREP-C", "co2", "in_operation", {"action_low": 4.5}, TS, "INC-01"
+        ) == (
+            "limits,equipment=INC-01,parameter=co2,room=PREP-C,site=site1 "
+            f'action_low=4.5,state="in_operation" {TS}'
         )
 
     def test_stats(self) -> None:

@@ -22,6 +22,16 @@ class TestAlarmTopic:
             "fac/site1/envmon/alarms/FILL-A/diff_pressure"
         )
 
+    def test_equipment_topic_layout(self) -> None:
+        """On equipment: <prefix>/<site>/envmon/alarms/<room>/<equipment>/<parameter>."""
+        assert alarm_topic("fac", "site1", "PREP-C", "co2", "INC-01") == (
+            "fac/site1/envmon/alarms/PREP-C/INC-01/co2"
+        )
+        pub = MqttAlarmPublisher(lambda t, p, q, r: None, "fac")
+        a = alarm("A2", room="PREP-C", parameter="co2", equipment="INC-01")
+        assert pub.topic(a) == "fac/site1/envmon/alarms/PREP-C/INC-01/co2"
+        assert json.loads(alarm_payload(a))["equipment"] == "INC-01"
+
     def test_payload_is_the_contract_object_with_sorted_keys(self) -> None:
         """The payload is Alarm.to_json() as JSON with keys in sorted order."""
         a = alarm("A1")
@@ -147,6 +157,32 @@ class TestEmailText:
         assert n.recipients_for(AlarmEvent(Transition.ESCALATED, a, T0)) == ["boss@x"]
         plain = EmailNotifier(EmailSettings(recipients=["qa@x"]))
         assert plain.recipients_for(AlarmEvent(Transition.ESCALATED, a, T0)) == ["qa@x"]
+
+
+class TestEquipmentEmail:
+    def test_rate_alarm_reads_as_a_rate(self) -> None:
+        """A rate alarm's subject and body say rate per minute, not a value beyond a limit."""
+        a = alarm("R1", room="PREP-C", sensor="FRZ-01-S1", parameter="temperature",
+                  level=Level.ALERT, equipment="FRZ-01", rule="rate", value=2.0, peak=2.5,
+                  limit=1.0)  # fmt: skip
+        assert subject(raised(a)) == (
+            "[envmon] ALERT raised PREP-C FRZ-01 temperature rate 2 > 1 per min"
+        )
+        text = body(raised(a))
+        assert "Equipment:   FRZ-01" in text and "Rule:        rate of change" in text
+        assert "Fastest:     2.5 per min" in text
+
+    def test_calibration_reminder(self) -> None:
+        """A reminder's subject says what falls due, without an acknowledgement line."""
+        a = alarm("cal-1", room="PREP-C", sensor="DP-1", parameter="calibration",
+                  level=Level.CALIBRATION, state=AlarmState.CLOSED,
+                  detail="calibration of DP-1 due in 7 days, on 2027-06-30")  # fmt: skip
+        event = AlarmEvent(Transition.REMINDER, a, T0)
+        assert subject(event) == (
+            "[envmon] CALIBRATION reminder PREP-C DP-1: calibration of DP-1 due in 7 days, "
+            "on 2027-06-30"
+        )
+        assert "envmon ack" not in body(event)
 
 
 class TestBuildNotifiers:

@@ -143,6 +143,7 @@ class TestParameterSummaries:
             mean=1500.0 / 90,
             alert_excursions=0,
             action_excursions=0,
+            unit="counts/m³",
         )
 
     def test_no_data(self) -> None:

@@ -77,6 +77,7 @@ class TestContract:
         assert (room["room"], room["grade"]) == ("FILL-A", "A")
         assert set(room["particles_0_5um"]) == {
             "samples", "expected_samples", "completeness_pct", "min", "max", "mean", "excursions",
+            "faulted_samples", "uncalibrated_samples", "unit",
         }  # fmt: skip
         assert room["particles_5_0um"]["excursions"] == {"alert": 0, "action": 1}
         excursion = obj["excursions"][0]
@@ -125,9 +126,14 @@ class TestCsv:
         """One file, a '# name' row per table, with header rows and values as in the JSON."""
         text = render_csv(_report()).decode("utf-8-sig")
         sections = [line for line in text.splitlines() if line.startswith("# ")]
-        assert sections == ["# report", "# rooms", "# parameters", "# excursions", "# data_gaps"]
-        assert "FILL-A,A,particles_0_5um,counts/m³,60,60,100.0,100.0,200.0,150.002,0,0" in text
-        assert "abc123def0,FILL-A,PC-1,particles_5_0um,action,2027-01-15T08:10:00Z,,," in text
+        assert sections == [
+            "# report", "# rooms", "# parameters", "# equipment", "# equipment_parameters",
+            "# excursions", "# data_gaps", "# calibration",
+        ]  # fmt: skip
+        assert "FILL-A,A,particles_0_5um,counts/m³,60,60,100.0,100.0,200.0,150.002,0,0,0,0" in text
+        assert (
+            "abc123def0,FILL-A,,PC-1,particles_5_0um,action,limit,2027-01-15T08:10:00Z,,," in text
+        )
         assert ",no,,," in text  # not acknowledged: empty user, time and comment
 
 

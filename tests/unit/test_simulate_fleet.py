@@ -68,6 +68,7 @@ class TestFleetMessages:
             "fac/site1/PREP-C/state": "in_operation",
             "fac/site1/CORR-D/state": "in_operation",
             "fac/site1/AIRLOCK-D/state": "at_rest",
+            "fac/site1/CELL-B/state": "in_operation",
         }
 
     def test_later_ticks_publish_only_state_changes(self, facility: Facility) -> None:
@@ -99,6 +100,9 @@ class TestFleetMessages:
                 assert body["status"] == "ok"
             elif sensor.kind == "climate":
                 assert set(body) == {"ts", "temperature_c", "humidity_pct"}
+            elif sensor.kind == "equipment":
+                assert set(body) == {"ts", "values", "status"}
+                assert set(body["values"]) == set(sensor.parameters or ())
             else:
                 assert set(body) == {"ts", "diff_pressure_pa"}
 
@@ -166,7 +170,7 @@ class TestScenarios:
     def test_unknown_scenario_lists_the_known_ones(self, facility: Facility) -> None:
         """An unknown name is a ConfigError naming every scenario."""
         with pytest.raises(
-            ConfigError, match="known: normal, excursion, door, dropout, demo, load"
+            ConfigError, match="known: normal, excursion, door, dropout, equipment, demo, load"
         ):
             build_scenario("nope", facility)
 
@@ -263,3 +267,70 @@ class TestHelpers:
     def test_iso_us_keeps_microseconds(self) -> None:
         """Timestamps are UTC with six fractional digits and a Z."""
         assert iso_us(START_NS + 1_234_567_000) == "2026-11-18T11:06:41.234567Z"
+
+
+def equipment_values(fleet: Fleet, sensor_id: str, seconds: range) -> list[dict[str, float]]:
+    return [p["values"] for p in payloads(fleet, sensor_id, seconds) if p is not None]
+
+
+class TestEquipment:
+    def test_equipment_stays_within_its_alert_limits_when_left_alone(
+        self, facility: Facility
+    ) -> None:
+        """Over a day without doors opened every equipment parameter stays inside its alerts."""
+        fleet = Fleet(facility, START_NS, (), 7, "fac")
+        bounds = {
+            "INC-01-S1": {"co2": (4.7, 5.3), "temperature": (36.5, 37.5)},
+            "FRZ-01-S1": {"temperature": (-90.0, -70.0)},
+            "FRG-01-S1": {"temperature": (3.0, 7.0)},
+            "BSC-01-S1": {"inflow_velocity": (0.45, 0.6)},
+            "LN2-01-S1": {"cryo_temperature": (-200.0, -160.0), "ln2_level": (39.9, 90.1)},
+        }
+        for sensor, limits in bounds.items():
+            for values in equipment_values(fleet, sensor, range(0, 86_400, 300)):
+                for parameter, (lo, hi) in limits.items():
+                    assert lo < values[parameter] < hi, (sensor, parameter, values)
+
+    def test_ln2_level_falls_slowly_and_is_refilled(self, facility: Facility) -> None:
+        """The level falls about 3 %/h and jumps back up when the automatic fill runs."""
+        fleet = Fleet(facility, START_NS, (), 7, "fac")
+        levels = [
+            v["ln2_level"] for v in equipment_values(fleet, "LN2-01-S1", range(0, 172_800, 600))
+        ]
+        steps = [b - a for a, b in itertools.pairwise(levels)]
+        assert min(steps) == pytest.approx(-0.5, abs=0.01)  # 3 %/h over 10 minutes
+        assert max(steps) > 20  # a fill
+
+    def test_incubator_door_left_open_is_a_co2_excursion(self, facility: Facility) -> None:
+        """The equipment scenario's open door takes INC-01's CO2 under 4.5 % for minutes."""
+        values = equipment_values(fleet_for(facility, "equipment"), "INC-01-S1", range(0, 600, 10))
+        below = [v["co2"] < 4.5 for v in values]
+        assert not below[0] and sum(below) * 10 > 120
+        assert values[-1]["co2"] > values[10]["co2"]  # recovering once closed
+
+    def test_freezer_warming_passes_its_rate_before_its_limit(self, facility: Facility) -> None:
+        """The warming freezer rises 1.5 °C/min: over 0.5 °C/min long before -65 °C."""
+        values = equipment_values(fleet_for(facility, "equipment"), "FRZ-01-S1", range(0, 900, 60))
+        temps = [v["temperature"] for v in values]
+        assert temps[0] < -79
+        assert temps[3] - temps[2] > 1.0 and temps[3] < -70
+        assert temps[-1] > -65
+
+    def test_random_doors_recover_within_the_incubator_delay(self, facility: Facility) -> None:
+        """Short random door openings dip CO2, never below 4.5 % for 10 minutes."""
+        fleet = Fleet(
+            facility, START_NS, (), 3, "fac", FleetOptions(random_equipment_doors_per_h=6)
+        )
+        values = [v["co2"] for v in equipment_values(fleet, "INC-01-S1", range(0, 36_000, 30))]
+        assert min(values) < 4.7
+        run = longest = 0
+        for co2 in values:
+            run = run + 1 if co2 < 4.5 else 0
+            longest = max(longest, run)
+        assert longest * 30 < 600
+
+    def test_demo_includes_the_incubator_door(self, facility: Facility) -> None:
+        """The demo opens INC-01's door at 5 s: its CO2 is under 4.5 % from 12 s to the end."""
+        values = equipment_values(fleet_for(facility, "demo"), "INC-01-S1", range(0, 90, 1))
+        below = [s for s, v in enumerate(values) if v["co2"] < 4.5]
+        assert values[4]["co2"] > 4.7 and below[0] <= 12 and below == list(range(below[0], 90))

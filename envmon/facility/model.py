@@ -1,27 +1,25 @@
-"""The facility file: rooms, sensors and limit overrides, validated.
+"""The facility file's tables as pydantic models: types, ranges and required keys.
 
-The file says what is monitored and against what. Built-in Annex 1 numbers
-live in ``gmp.py``; this module only holds what the site wrote, checked for
-consistency so that a mistake is refused at start with its key named.
+Each model checks only what it holds itself (a key's type, an alert limit
+beyond its action limit); whatever needs the whole file (does that room,
+equipment or parameter exist?) is checked in ``checks.py``, so that every
+problem is named by its place in the file.
 """
 
 from __future__ import annotations
 
-import hashlib
-import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import cached_property
-from pathlib import Path
+import math
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from envmon.errors import ConfigError, format_validation_error
-from envmon.readings import PARAMETERS, Kind, RoomState
+from envmon.readings import Kind, RoomState
 
 Grade = Literal["A", "B", "C", "D"]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")]
+ParameterId = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,64}$")]
+Range = tuple[float, float]
 
 
 class _Strict(BaseModel):
@@ -29,10 +27,13 @@ class _Strict(BaseModel):
 
 
 class LimitRule(_Strict):
-    """What the facility file may say about one parameter of one room.
+    """What the facility file may say about one parameter of one room or equipment.
 
     Every key is optional: a rule overrides only what it names; the rest
-    comes from the Annex 1 tables (particles) or stays unset.
+    comes from the Annex 1 tables (room particles) or stays unset. The rate
+    keys are limits on the change per minute (``alarms/rules.py`` defines the
+    rule): a rise faster than ``rate_per_min_high`` (> 0), a fall faster than
+    ``rate_per_min_low`` (< 0, e.g. -2 for a fall of more than 2 per minute).
     """
 
     alert_high: float | None = None
@@ -44,6 +45,8 @@ class LimitRule(_Strict):
     n_of_m: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None = None
     window_s: Annotated[float, Field(gt=0)] | None = None
     deadband: Annotated[float, Field(ge=0)] | None = None
+    rate_per_min_high: float | None = None
+    rate_per_min_low: float | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> LimitRule:
@@ -63,6 +66,16 @@ class LimitRule(_Strict):
             and self.alert_low < self.action_low
         ):
             raise ValueError(f"alert_low {self.alert_low} is below action_low {self.action_low}")
+        high, low = self.rate_per_min_high, self.rate_per_min_low
+        if high is not None and not (high > 0 and math.isfinite(high)):
+            raise ValueError(
+                f"rate_per_min_high {high:g} must be above 0: a rise faster than this per minute"
+            )
+        if low is not None and not (low < 0 and math.isfinite(low)):
+            raise ValueError(
+                f"rate_per_min_low {low:g} must be below 0: a fall faster than "
+                f"{abs(low):g} per minute is rate_per_min_low = {-abs(low):g}"
+            )
         return self
 
 
@@ -91,12 +104,7 @@ class Room(_Strict):
     limits: dict[str, ParameterLimits] = Field(default_factory=dict)
 
     @model_validator(mode="after")
-    def _known_parameters(self) -> Room:
-        for parameter in self.limits:
-            if parameter not in PARAMETERS:
-                raise ValueError(
-                    f"limits.{parameter}: unknown parameter (known: {', '.join(PARAMETERS)})"
-                )
+    def _graded(self) -> Room:
         if self.grade is None and self.iso_class is None:
             raise ValueError("a room needs a GMP 'grade' (A-D) or an 'iso_class'")
         return self
@@ -110,12 +118,51 @@ class Room(_Strict):
         return f"ISO{self.iso_class:g}"
 
 
-class Sensor(_Strict):
+class ParameterDecl(_Strict):
+    """A ``[[parameters]]`` entry: a parameter beyond the five built-in ones."""
+
+    id: ParameterId
+    name: str = ""
+    unit: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[^\x00-\x1f\x7f]+$")]
+    range: Range
+
+    @property
+    def label(self) -> str:
+        return self.name or self.id
+
+
+class Equipment(_Strict):
+    """A piece of equipment in a room (incubator, freezer ...) with its own limits.
+
+    Its limits come from its own ``[equipment.limits.<parameter>]`` tables only:
+    Annex 1 grades rooms, not equipment. The room's state (at rest, in
+    operation) applies to its per-state sub-tables.
+    """
+
     id: Identifier
     room: Identifier
+    type: Annotated[str, Field(min_length=1, max_length=64)]
+    name: str = ""
+    limits: dict[str, ParameterLimits] = Field(default_factory=dict)
+
+
+class Sensor(_Strict):
+    """A sensor in a room, or on a piece of equipment (``kind = "equipment"``).
+
+    ``room`` is empty in the file for a sensor on equipment; ``parse_facility``
+    fills in the equipment's room, so every loaded sensor has its room.
+    """
+
+    id: Identifier
+    room: Identifier = ""
+    equipment: Identifier | None = None
     kind: Kind
+    parameters: tuple[ParameterId, ...] | None = None
     interval_s: Annotated[float, Field(gt=0)] = 60.0
     stale_after_s: Annotated[float, Field(gt=0)] | None = None
+    range: dict[str, Range] = Field(default_factory=dict)
+    calibration_due: date | None = None
+    certificate: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 
     @property
     def stale_after(self) -> float:
@@ -134,77 +181,8 @@ class StateSchedule(_Strict):
 
 class FacilityModel(_Strict):
     site: Identifier
+    parameters: list[ParameterDecl] = Field(default_factory=list)
     rooms: list[Room]
+    equipment: list[Equipment] = Field(default_factory=list)
     sensors: list[Sensor] = Field(default_factory=list)
     schedules: list[StateSchedule] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _references(self) -> FacilityModel:
-        room_ids = [r.id for r in self.rooms]
-        _no_duplicates("rooms", room_ids)
-        _no_duplicates("sensors", [s.id for s in self.sensors])
-        known = set(room_ids)
-        for i, room in enumerate(self.rooms):
-            if room.reference is not None and room.reference not in known:
-                raise ValueError(f"rooms[{i}] ({room.id}).reference: no room {room.reference!r}")
-        for i, sensor in enumerate(self.sensors):
-            if sensor.room not in known:
-                raise ValueError(f"sensors[{i}] ({sensor.id}).room: no room {sensor.room!r}")
-        for i, schedule in enumerate(self.schedules):
-            if schedule.room not in known:
-                raise ValueError(f"schedules[{i}].room: no room {schedule.room!r}")
-        return self
-
-
-def _no_duplicates(what: str, ids: list[str]) -> None:
-    seen: set[str] = set()
-    for ident in ids:
-        if ident in seen:
-            raise ValueError(f"{what}: id {ident!r} appears twice")
-        seen.add(ident)
-
-
-@dataclass(frozen=True)
-class Facility:
-    """A validated facility file with lookup tables, and the hash of its bytes."""
-
-    model: FacilityModel
-    path: Path | None
-    sha256: str
-
-    @property
-    def site(self) -> str:
-        return self.model.site
-
-    @cached_property
-    def rooms(self) -> Mapping[str, Room]:
-        return {r.id: r for r in self.model.rooms}
-
-    @cached_property
-    def sensors(self) -> Mapping[str, Sensor]:
-        return {s.id: s for s in self.model.sensors}
-
-    def sensors_in(self, room_id: str) -> list[Sensor]:
-        return [s for s in self.model.sensors if s.room == room_id]
-
-
-def parse_facility(text: str, path: Path | None = None) -> Facility:
-    """Validate facility TOML text; raises ``ConfigError`` naming the file and key."""
-    where = str(path) if path else "<facility>"
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
-    try:
-        model = FacilityModel.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(where, exc)) from None
-    return Facility(model=model, path=path, sha256=hashlib.sha256(text.encode()).hexdigest())
-
-
-def load_facility(path: Path) -> Facility:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read facility file: {exc.strerror}") from None
-    return parse_facility(text, path)

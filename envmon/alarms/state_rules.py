@@ -1,0 +1,61 @@
+"""A room state's ``ResolvedLimits``, compiled once for the per-reading path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from envmon.alarms.rules import Persistence
+from envmon.gmp import ResolvedLimits
+from envmon.readings import NS_PER_S
+
+_NO_PERSISTENCE: Final = Persistence()
+
+
+@dataclass(frozen=True, slots=True)
+class StateRules:
+    """``ResolvedLimits`` of one room state, compiled for the hot path."""
+
+    limits: tuple[float | None, float | None, float | None, float | None]
+    persistence: Persistence
+    window_ns: int
+    """0 when judging each reading on its own."""
+    window_s: float | None = None
+    rate_high: float | None = None
+    rate_low: float | None = None
+    rate_persistence: Persistence = _NO_PERSISTENCE
+    """The parameter's delay and persistence without its deadband (``rules.py``)."""
+
+    @classmethod
+    def compile(cls, resolved: ResolvedLimits) -> StateRules:
+        persistence = Persistence.from_seconds(
+            resolved.delay_s, resolved.consecutive, resolved.n_of_m, resolved.deadband
+        )
+        rate_persistence = _NO_PERSISTENCE
+        if resolved.has_rate:
+            rate_persistence = Persistence.from_seconds(
+                resolved.delay_s, resolved.consecutive, resolved.n_of_m, 0.0
+            )
+        return cls(
+            limits=(
+                resolved.alert_high,
+                resolved.action_high,
+                resolved.alert_low,
+                resolved.action_low,
+            ),
+            persistence=persistence,
+            window_ns=round(resolved.window_s * NS_PER_S) if resolved.window_s else 0,
+            window_s=resolved.window_s,
+            rate_high=resolved.rate_per_min_high,
+            rate_low=resolved.rate_per_min_low,
+            rate_persistence=rate_persistence,
+        )
+
+    @property
+    def has_rate(self) -> bool:
+        return self.rate_high is not None or self.rate_low is not None
+
+
+NO_RULES: Final = StateRules(
+    limits=(None, None, None, None), persistence=Persistence(), window_ns=0
+)

@@ -1,0 +1,119 @@
+"""A loaded facility file: validated, its sensors placed, with lookup tables."""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from envmon.errors import ConfigError, format_validation_error
+from envmon.facility.checks import problems
+from envmon.facility.model import Equipment, FacilityModel, Room, Sensor
+from envmon.facility.parameters import ParameterInfo, parameter_registry
+from envmon.readings import PARAMETERS_BY_KIND, Kind
+
+
+@dataclass(frozen=True)
+class Facility:
+    """A validated facility file with lookup tables, and the hash of its bytes.
+
+    Every sensor in ``model.sensors`` has its room set, for a sensor on
+    equipment the equipment's room.
+    """
+
+    model: FacilityModel
+    path: Path | None
+    sha256: str
+
+    @property
+    def site(self) -> str:
+        return self.model.site
+
+    @cached_property
+    def rooms(self) -> Mapping[str, Room]:
+        return {r.id: r for r in self.model.rooms}
+
+    @cached_property
+    def sensors(self) -> Mapping[str, Sensor]:
+        return {s.id: s for s in self.model.sensors}
+
+    @cached_property
+    def equipment(self) -> Mapping[str, Equipment]:
+        return {e.id: e for e in self.model.equipment}
+
+    @cached_property
+    def parameters(self) -> Mapping[str, ParameterInfo]:
+        """Every parameter: the five built-in ones, then the declared ones."""
+        return parameter_registry(self.model.parameters)
+
+    def sensors_in(self, room_id: str) -> list[Sensor]:
+        """The room's own sensors (not those on its equipment)."""
+        return [s for s in self.model.sensors if s.room == room_id and s.equipment is None]
+
+    def sensors_on(self, equipment_id: str) -> list[Sensor]:
+        return [s for s in self.model.sensors if s.equipment == equipment_id]
+
+    def equipment_in(self, room_id: str) -> list[Equipment]:
+        return [e for e in self.model.equipment if e.room == room_id]
+
+    def unit_of(self, parameter: str) -> str:
+        info = self.parameters.get(parameter)
+        return info.unit if info is not None else ""
+
+    def range_of(self, sensor: Sensor, parameter: str) -> tuple[float, float]:
+        """The sensor's measuring range for ``parameter``: its datasheet's, else the
+        parameter's plausible range."""
+        narrowed = sensor.range.get(parameter)
+        if narrowed is not None:
+            return narrowed
+        return self.parameters[parameter].range
+
+
+def parameters_of(sensor: Sensor) -> tuple[str, ...]:
+    """What a sensor measures: its kind's parameters, or the ones an equipment sensor lists."""
+    if sensor.kind is Kind.EQUIPMENT:
+        return sensor.parameters or ()
+    return PARAMETERS_BY_KIND[sensor.kind]
+
+
+def parse_facility(text: str, path: Path | None = None) -> Facility:
+    """Validate facility TOML text; raises ``ConfigError`` naming the file and key
+    (one line per problem)."""
+    where = str(path) if path else "<facility>"
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    try:
+        model = FacilityModel.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(where, exc)) from None
+    found = problems(model)
+    if found:
+        raise ConfigError("\n".join(f"{where}: {p}" for p in found))
+    return Facility(
+        model=_placed(model), path=path, sha256=hashlib.sha256(text.encode()).hexdigest()
+    )
+
+
+def _placed(model: FacilityModel) -> FacilityModel:
+    """Sensors on equipment get the equipment's room."""
+    rooms = {e.id: e.room for e in model.equipment}
+    sensors = [
+        s.model_copy(update={"room": rooms[s.equipment]}) if s.equipment is not None else s
+        for s in model.sensors
+    ]
+    return model.model_copy(update={"sensors": sensors})
+
+
+def load_facility(path: Path) -> Facility:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read facility file: {exc.strerror}") from None
+    return parse_facility(text, path)
