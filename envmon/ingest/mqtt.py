@@ -10,11 +10,15 @@ reconnects with exponential backoff (paho's own reconnect loop would hide the
 reason of a failure). ``on_messages`` is called on that thread with the
 messages of one socket read, in arrival order, and must only hand them on
 (as one batch: one lock and one wake-up per read, not per message). ``ack``,
-``ack_many`` and ``publish`` may be called from any thread.
+``ack_many`` and ``publish`` may be called from any thread: they only queue
+the packet and wake the network thread, which alone writes to the socket
+(paho would otherwise write on the caller's thread, and two threads writing
+one socket, or one TLS connection, can interleave or corrupt what they send).
+PUBACKs are queued, and so written, in the order of the ``ack`` calls.
 
-The client is ``_paho_fast.BufferedClient`` (paho with buffered reads and
-bulk PUBACKs, see there) when this paho version allows it: ``ack_many`` then
-sends a batch of acknowledgements as one write.
+The client (``[mqtt] reader``) is ``_paho_fast.BufferedClient`` (paho with
+buffered reads and bulk PUBACKs, for the paho versions it was verified
+against) or plain ``paho.Client``; one INFO line at start names it.
 
 Acks are tied to the connection a message arrived on: after a reconnect the
 broker redelivers every unacknowledged message, so an ack for a delivery from
@@ -24,6 +28,7 @@ an older connection is dropped (the redelivered copy gets its own ack).
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -38,11 +43,14 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
+from envmon.errors import ConfigError
 from envmon.ingest import _paho_fast
 from envmon.ingest.config import MqttSettings
 
 log = logging.getLogger("envmon.ingest")
 _JOIN_TIMEOUT_S: Final = 10.0
+# How long one round of the network loop waits in select() for the socket or a wake-up.
+_LOOP_TIMEOUT_S: Final = 1.0
 
 
 Delivery = _paho_fast.Delivery
@@ -83,7 +91,18 @@ class MqttSource:
 
     def _make_client(self) -> paho.Client:
         s = self._settings
-        client_class = _paho_fast.BufferedClient if _paho_fast.supported() else paho.Client
+        buffered = _use_buffered(s.reader)
+        client_class = _paho_fast.BufferedClient if buffered else paho.Client
+        log.info(
+            "MQTT client: %s, paho-mqtt %s",
+            "buffered reader (envmon.ingest._paho_fast)" if buffered else "plain paho",
+            _paho_fast.paho_version(),
+        )
+        if s.read_coalesce_s is not None:
+            log.warning(
+                "[mqtt] read_coalesce_s is no longer used and is ignored "
+                "(reads are batched without waiting); remove it from the settings"
+            )
         client = client_class(
             CallbackAPIVersion.VERSION2,
             client_id=s.client_id,
@@ -107,8 +126,12 @@ class MqttSource:
         client.on_message = self._handle_message
         if isinstance(client, _paho_fast.BufferedClient):
             client.on_publishes_received = self._handle_publishes
-            client.read_coalesce_s = s.read_coalesce_s
         client.on_subscribe = self._handle_subscribe
+        # With this callback set, paho's _packet_queue no longer writes on the
+        # caller's thread: it queues and wakes the network loop, which writes.
+        client.on_socket_register_write = _no_write_watch
+        if s.socket_send_buffer_bytes is not None:
+            client.on_socket_open = self._set_send_buffer
         return client
 
     @property
@@ -154,7 +177,7 @@ class MqttSource:
             log.debug("MQTT %s: ack of mid %d not sent (%s)", self._where, mid, rc)
 
     def ack_many(self, deliveries: Sequence[tuple[int, int]]) -> None:
-        """Acknowledge ``(mid, qos)`` deliveries, in arrival order, as one write.
+        """Acknowledge ``(mid, qos)`` deliveries, in arrival order, as one packet write.
 
         The same as calling ``ack`` for each in turn (deliveries from an older
         connection are dropped the same way), in one packet write.
@@ -179,7 +202,7 @@ class MqttSource:
             client.queue_pubacks(mids)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        """Queue a message; paho sends it now or after the next reconnect."""
+        """Queue a message; the network thread sends it now or after the next reconnect."""
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             log.warning("MQTT %s: cannot publish to %s: %s", self._where, topic, info.rc)
@@ -224,7 +247,7 @@ class MqttSource:
                 delay_s,
             )
             return delay_s
-        self._client.loop_forever(retry_first_connection=False)
+        self._loop_until_disconnected()
         if self._connected.is_set():
             self._set_connected(False, "connection lost")
         if self._accepted:
@@ -234,6 +257,31 @@ class MqttSource:
         if not self._stopping.is_set():
             log.info("MQTT %s: reconnecting in %.3g s", self._where, delay_s)
         return delay_s
+
+    def _loop_until_disconnected(self) -> None:
+        """paho's network loop for one connection.
+
+        Not ``loop_forever``: it never creates paho's wake-up socket pair
+        (``loop`` and ``loop_start`` do), so a packet queued by another thread
+        would wait for select()'s timeout or the next incoming bytes.
+        """
+        client = self._client
+        while client.loop(_LOOP_TIMEOUT_S) == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            pass
+
+    def _set_send_buffer(self, client: paho.Client, userdata: Any, sock: Any) -> None:
+        """``on_socket_open``: the configured SO_SNDBUF on each new connection."""
+        try:
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_SNDBUF, self._settings.socket_send_buffer_bytes
+            )
+            log.info(
+                "MQTT %s: socket send buffer %d bytes",
+                self._where,
+                sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF),
+            )
+        except OSError as exc:
+            log.warning("MQTT %s: cannot set the socket send buffer: %s", self._where, exc)
 
     def _connect_properties(self) -> Properties:
         props = Properties(PacketTypes.CONNECT)
@@ -359,3 +407,22 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
+
+
+def _use_buffered(reader: str) -> bool:
+    """Whether ``[mqtt] reader`` means the buffered client on this paho-mqtt."""
+    if reader == "paho":
+        return False
+    if reader == "buffered" and not _paho_fast.supported():
+        low, high = _paho_fast.VERIFIED_PAHO
+        raise ConfigError(
+            f'[mqtt] reader = "buffered": envmon\'s buffered reader is verified for '
+            f"paho-mqtt >= {low[0]}.{low[1]}, < {high[0]}.{high[1]}, and "
+            f"{_paho_fast.paho_version()} is installed; "
+            'set reader = "auto" or "paho", or install a verified paho-mqtt'
+        )
+    return _paho_fast.supported()
+
+
+def _no_write_watch(client: paho.Client, userdata: Any, sock: Any) -> None:
+    """``on_socket_register_write``: nothing to register; the loop selects for writing."""
