@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import functools
 import re
+import select
 import struct
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -227,6 +228,7 @@ class BufferedClient(paho.Client):
         self._rbuf_sock: object = None
         self._may_recv = True
         self._end: _End | None = None
+        self._poll: select.poll | None = None
         self.on_publishes_received: PublishesReceived | None = None
         """Set to take QoS 0/1 PUBLISH packets past paho's MQTTMessage path."""
 
@@ -236,6 +238,7 @@ class BufferedClient(paho.Client):
             # A new connection: bytes of the old one must never be parsed.
             buf.clear()
             self._end = None
+            self._poll = None
             self._rbuf_sock = self._sock
         return buf
 
@@ -265,7 +268,7 @@ class BufferedClient(paho.Client):
         if not data or not _reads_records(self._sock):
             return data
         parts, have = [data], len(data)
-        while have < RECV_CHUNK_BYTES:
+        while have < RECV_CHUNK_BYTES and self._more_to_read():
             try:
                 more = super()._sock_recv(RECV_CHUNK_BYTES - have)
             except BlockingIOError:  # paho's for SSLWantRead too: all read for now
@@ -279,6 +282,20 @@ class BufferedClient(paho.Client):
             parts.append(more)
             have += len(more)
         return b"".join(parts) if len(parts) > 1 else data
+
+    def _more_to_read(self) -> bool:
+        """Whether a TLS socket has more for ``recv`` now: decrypted bytes not yet read,
+        or bytes in the kernel (a part of a record, or a close, is told by ``recv``).
+        Asked instead of a ``recv`` that would fail, which costs several times more."""
+        sock = self._sock
+        if sock is None:
+            return False
+        if sock.pending():  # type: ignore[attr-defined]  # see _reads_records
+            return True
+        if self._poll is None:
+            self._poll = select.poll()
+            self._poll.register(sock, select.POLLIN)
+        return bool(self._poll.poll(0))
 
     def _sock_recv(self, bufsize: int) -> bytes:
         buf = self._buffer()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 
 import paho.mqtt.client as paho
@@ -79,18 +80,42 @@ class _ChunkedSocket:
 
 class _RecordSocket(_ChunkedSocket):
     """Like a TLS socket: each ``recv`` returns at most one record (the given sizes,
-    then whatever is asked for), and ``pending()`` marks it as one."""
+    then whatever is asked for), and ``pending()`` marks it as one. Its ``fileno`` is
+    a pipe that polls readable while ``recv`` has something to say."""
 
     def __init__(self, data: bytes, sizes: list[int]) -> None:
         super().__init__(data, sizes)
         self.reads = 0
+        self._r, self._w = os.pipe()
+        self._signalled = False
+        self._sync()
+
+    def _readable(self) -> bool:
+        return not self.exhausted
+
+    def _sync(self) -> None:
+        if self._readable() and not self._signalled:
+            os.write(self._w, b"x")
+        elif not self._readable() and self._signalled:
+            os.read(self._r, 1)
+        self._signalled = self._readable()
 
     def recv(self, bufsize: int) -> bytes:
         self.reads += 1
-        return super().recv(bufsize)
+        try:
+            return super().recv(bufsize)
+        finally:
+            self._sync()
+
+    def fileno(self) -> int:
+        return self._r
 
     def pending(self) -> int:
         return 0
+
+    def __del__(self) -> None:
+        os.close(self._r)
+        os.close(self._w)
 
 
 Delivery = tuple[str, bytes, int, int]
@@ -295,8 +320,11 @@ class _FailingRecordSocket(_RecordSocket):
     """A TLS-like socket that serves its records, then fails with ``error``."""
 
     def __init__(self, data: bytes, sizes: list[int], error: OSError) -> None:
-        super().__init__(data, sizes)
         self.error = error
+        super().__init__(data, sizes)
+
+    def _readable(self) -> bool:
+        return True  # a socket in error polls readable
 
     def recv(self, bufsize: int) -> bytes:
         if self.exhausted:
@@ -307,6 +335,9 @@ class _FailingRecordSocket(_RecordSocket):
 class _ClosingRecordSocket(_RecordSocket):
     """A TLS-like socket that serves its records, then reports the connection closed."""
 
+    def _readable(self) -> bool:
+        return True  # a closed connection polls readable
+
     def recv(self, bufsize: int) -> bytes:
         if self.exhausted:
             return b""
@@ -316,13 +347,13 @@ class _ClosingRecordSocket(_RecordSocket):
 class TestRecordReads:
     def test_a_burst_of_records_is_one_batch(self) -> None:
         """50 packets in 50 TLS records, all there: one loop_read hands them on as one
-        batch, reading until the socket would block."""
+        batch, reading while the socket has more (and no read that would block)."""
         packets = _readings(50)
         sock = _RecordSocket(b"".join(packets), [len(p) for p in packets])
         client, batches = _connected(sock)
         client.loop_read()
         assert [len(b) for b in batches] == [50]
-        assert sock.reads == 51  # the last one would block
+        assert sock.reads == 50
 
     def test_a_plain_socket_is_read_once_per_round(self) -> None:
         """On a plain socket one recv returns all that is there: one read per round."""
@@ -380,6 +411,16 @@ class TestRecordReads:
         sock = _ClosingRecordSocket(data, [len(packets[0]), len(packets[1]), 5])
         client, batches = _connected(sock)
         assert client.loop_read() == paho.MQTT_ERR_CONN_LOST
+        assert [d[2] for b in batches for d in b] == [1, 2]
+
+    def test_part_of_a_record_ends_the_chunk(self) -> None:
+        """The socket polls readable but holds only part of a record (recv would block):
+        the chunk ends there and the connection stays up."""
+        packets = _readings(2)
+        sock = _FailingRecordSocket(b"".join(packets), [len(p) for p in packets], BlockingIOError())
+        client, batches = _connected(sock)
+        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
+        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
         assert [d[2] for b in batches for d in b] == [1, 2]
 
     def test_a_new_connection_forgets_the_old_end(self) -> None:
