@@ -16,9 +16,10 @@ the packet and wake the network thread, which alone writes to the socket
 one socket, or one TLS connection, can interleave or corrupt what they send).
 PUBACKs are queued, and so written, in the order of the ``ack`` calls.
 
-The client (``[mqtt] reader``) is ``_paho_fast.BufferedClient`` (paho with
-buffered reads and bulk PUBACKs, for the paho versions it was verified
-against) or plain ``paho.Client``; one INFO line at start names it.
+The client (``[mqtt] reader``, see ``mqtt_client``) is
+``_paho_fast.BufferedClient`` (paho with buffered reads and bulk PUBACKs, for
+the paho versions it was verified against) or plain ``paho.Client``; one INFO
+line at start names it.
 
 Acks are tied to the connection a message arrived on: after a reconnect the
 broker redelivers every unacknowledged message, so an ack for a delivery from
@@ -28,8 +29,6 @@ an older connection is dropped (the redelivered copy gets its own ack).
 from __future__ import annotations
 
 import logging
-import socket
-import ssl
 import threading
 import time
 from collections import deque
@@ -37,15 +36,15 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from envmon.errors import ConfigError
-from envmon.ingest import _paho_fast
+from envmon.ingest import _mqtt_frames, _paho_fast
 from envmon.ingest.config import MqttSettings
+from envmon.ingest.mqtt_client import new_client
 
 log = logging.getLogger("envmon.ingest")
 _JOIN_TIMEOUT_S: Final = 10.0
@@ -53,7 +52,7 @@ _JOIN_TIMEOUT_S: Final = 10.0
 _LOOP_TIMEOUT_S: Final = 1.0
 
 
-Delivery = _paho_fast.Delivery
+Delivery = _mqtt_frames.Delivery
 """One received PUBLISH: ``(topic, payload, mid, qos)``; ``mid`` and ``qos`` are
 what ``ack`` needs. A plain tuple: one is built per reading (bench/README.md)."""
 OnMessages = Callable[[list[Delivery], int], None]
@@ -90,48 +89,13 @@ class MqttSource:
         self._client = self._make_client()
 
     def _make_client(self) -> paho.Client:
-        s = self._settings
-        buffered = _use_buffered(s.reader)
-        client_class = _paho_fast.BufferedClient if buffered else paho.Client
-        log.info(
-            "MQTT client: %s, paho-mqtt %s",
-            "buffered reader (envmon.ingest._paho_fast)" if buffered else "plain paho",
-            _paho_fast.paho_version(),
-        )
-        if s.read_coalesce_s is not None:
-            log.warning(
-                "[mqtt] read_coalesce_s is no longer used and is ignored "
-                "(reads are batched without waiting); remove it from the settings"
-            )
-        client = client_class(
-            CallbackAPIVersion.VERSION2,
-            client_id=s.client_id,
-            protocol=paho.MQTTv5,
-            reconnect_on_failure=False,
-            manual_ack=True,
-        )
-        if s.username is not None:
-            password = s.password.get_secret_value() if s.password is not None else None
-            client.username_pw_set(s.username, password)
-        if s.tls or s.ca_file is not None or s.cert_file is not None:
-            client.tls_set(
-                ca_certs=str(s.ca_file) if s.ca_file else None,
-                certfile=str(s.cert_file) if s.cert_file else None,
-                keyfile=str(s.key_file) if s.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        client.max_queued_messages_set(0)
+        client = new_client(self._settings)
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         if isinstance(client, _paho_fast.BufferedClient):
             client.on_publishes_received = self._handle_publishes
         client.on_subscribe = self._handle_subscribe
-        # With this callback set, paho's _packet_queue no longer writes on the
-        # caller's thread: it queues and wakes the network loop, which writes.
-        client.on_socket_register_write = _no_write_watch
-        if s.socket_send_buffer_bytes is not None:
-            client.on_socket_open = self._set_send_buffer
         return client
 
     @property
@@ -177,10 +141,11 @@ class MqttSource:
             log.debug("MQTT %s: ack of mid %d not sent (%s)", self._where, mid, rc)
 
     def ack_many(self, deliveries: Sequence[tuple[int, int]]) -> None:
-        """Acknowledge ``(mid, qos)`` deliveries, in arrival order, as one packet write.
+        """Acknowledge ``(mid, qos)`` deliveries, in arrival order.
 
         The same as calling ``ack`` for each in turn (deliveries from an older
-        connection are dropped the same way), in one packet write.
+        connection are dropped the same way); the buffered client queues their
+        PUBACKs as one packet.
         """
         client = self._client
         if not isinstance(client, _paho_fast.BufferedClient):
@@ -268,20 +233,6 @@ class MqttSource:
         client = self._client
         while client.loop(_LOOP_TIMEOUT_S) == MQTTErrorCode.MQTT_ERR_SUCCESS:
             pass
-
-    def _set_send_buffer(self, client: paho.Client, userdata: Any, sock: Any) -> None:
-        """``on_socket_open``: the configured SO_SNDBUF on each new connection."""
-        try:
-            sock.setsockopt(
-                socket.SOL_SOCKET, socket.SO_SNDBUF, self._settings.socket_send_buffer_bytes
-            )
-            log.info(
-                "MQTT %s: socket send buffer %d bytes",
-                self._where,
-                sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF),
-            )
-        except OSError as exc:
-            log.warning("MQTT %s: cannot set the socket send buffer: %s", self._where, exc)
 
     def _connect_properties(self) -> Properties:
         props = Properties(PacketTypes.CONNECT)
@@ -407,22 +358,3 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
-
-
-def _use_buffered(reader: str) -> bool:
-    """Whether ``[mqtt] reader`` means the buffered client on this paho-mqtt."""
-    if reader == "paho":
-        return False
-    if reader == "buffered" and not _paho_fast.supported():
-        low, high = _paho_fast.VERIFIED_PAHO
-        raise ConfigError(
-            f'[mqtt] reader = "buffered": envmon\'s buffered reader is verified for '
-            f"paho-mqtt >= {low[0]}.{low[1]}, < {high[0]}.{high[1]}, and "
-            f"{_paho_fast.paho_version()} is installed; "
-            'set reader = "auto" or "paho", or install a verified paho-mqtt'
-        )
-    return _paho_fast.supported()
-
-
-def _no_write_watch(client: paho.Client, userdata: Any, sock: Any) -> None:
-    """``on_socket_register_write``: nothing to register; the loop selects for writing."""

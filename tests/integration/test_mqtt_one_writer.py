@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import paho.mqtt.client as paho
 import pytest
 
-from envmon.ingest import _paho_fast
+from envmon.ingest import _mqtt_frames
 from envmon.ingest.config import MqttSettings
 from envmon.ingest.mqtt import Delivery, MqttSource
 from tests.support.mqtt_endpoint import Endpoint, wait_client_gone
@@ -75,7 +75,7 @@ def packets(stream: bytes) -> Iterator[tuple[int, bytes]]:
     """``(command byte, body)`` of each MQTT packet in ``stream``; fails on a cut one."""
     pos = 0
     while pos < len(stream):
-        framed = _paho_fast.frame(stream, pos)
+        framed = _mqtt_frames.frame(stream, pos)
         assert framed is not None, f"a packet cut short or malformed at byte {pos}"
         start, end = framed
         yield stream[pos], stream[start:end]

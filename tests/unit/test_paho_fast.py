@@ -8,7 +8,7 @@ import struct
 import paho.mqtt.client as paho
 import pytest
 
-from envmon.ingest import _paho_fast
+from envmon.ingest import _mqtt_frames, _paho_fast
 
 
 class TestPubackPackets:
@@ -16,16 +16,16 @@ class TestPubackPackets:
         """Each PUBACK is paho's own: type 0x40, remaining length 2, the packet id."""
         mids = [1, 2, 255, 256, 65535]
         expected = b"".join(struct.pack("!BBH", int(paho.PUBACK), 2, mid) for mid in mids)
-        assert _paho_fast.puback_packets(mids) == expected
+        assert _mqtt_frames.puback_packets(mids) == expected
 
     def test_order_kept(self) -> None:
         """PUBACKs go out in the order given (MQTT 3.1.1 §4.6: arrival order)."""
-        packets = _paho_fast.puback_packets([7, 3, 9])
+        packets = _mqtt_frames.puback_packets([7, 3, 9])
         assert [int.from_bytes(packets[i + 2 : i + 4], "big") for i in (0, 4, 8)] == [7, 3, 9]
 
     def test_nothing_for_no_mids(self) -> None:
         """An empty batch is no bytes at all."""
-        assert _paho_fast.puback_packets([]) == b""
+        assert _mqtt_frames.puback_packets([]) == b""
 
 
 def _varint(n: int) -> bytes:
@@ -229,7 +229,7 @@ class TestSplitPublishes:
     def test_stops_at_the_first_other_packet(self) -> None:
         """Publishes before a PINGRESP are split off; the PINGRESP and all after it stay."""
         data = bytearray(_STREAM[0] + _STREAM[1] + b"\xd0\x00" + _STREAM[4])
-        deliveries, used = _paho_fast.split_publishes(data, mqtt5=True)
+        deliveries, used = _mqtt_frames.split_publishes(data, mqtt5=True)
         assert [d[2] for d in deliveries] == [1, 65535]
         assert used == len(_STREAM[0]) + len(_STREAM[1])
 
@@ -237,7 +237,7 @@ class TestSplitPublishes:
         """A packet cut by the end of the buffer waits for the rest of its bytes."""
         whole = _STREAM[0] + _STREAM[1]
         for cut in range(1, len(_STREAM[4])):
-            deliveries, used = _paho_fast.split_publishes(
+            deliveries, used = _mqtt_frames.split_publishes(
                 bytearray(whole + _STREAM[4][:cut]), mqtt5=True
             )
             assert (len(deliveries), used) == (2, len(whole))
@@ -246,32 +246,32 @@ class TestSplitPublishes:
         """A corrupt topic length must not read the next packet's bytes as this one's."""
         bad = bytearray(_STREAM[0])
         bad[2:4] = (200).to_bytes(2, "big")  # the topic length, past the packet's end
-        deliveries, used = _paho_fast.split_publishes(bad + _STREAM[1], mqtt5=True)
+        deliveries, used = _mqtt_frames.split_publishes(bad + _STREAM[1], mqtt5=True)
         assert (deliveries, used) == ([], 0)
 
     def test_every_packet_shape_alone_and_as_paho_frames_it(self) -> None:
         """Each sample packet alone: the same delivery from the buffer and from the
         body paho framed (parse_publish), with every length encoding up to 3 bytes."""
         for packet in _STREAM:
-            (delivery,), used = _paho_fast.split_publishes(bytearray(packet), mqtt5=True)
+            (delivery,), used = _mqtt_frames.split_publishes(bytearray(packet), mqtt5=True)
             assert used == len(packet)
-            start, end = _paho_fast.frame(packet, 0) or (0, 0)
-            assert _paho_fast.parse_publish(packet[0], packet[start:end], True) == delivery
-        assert _paho_fast.parse_publish(0x34, b"\x00\x01a\x00\x05\x00", True) is None
+            start, end = _mqtt_frames.frame(packet, 0) or (0, 0)
+            assert _mqtt_frames.parse_publish(packet[0], packet[start:end], True) == delivery
+        assert _mqtt_frames.parse_publish(0x34, b"\x00\x01a\x00\x05\x00", True) is None
 
     def test_remaining_length_is_mqtt_s_encoding(self) -> None:
         for n in (0, 1, 127, 128, 300, 16_383, 16_384, 2_097_151, 2_097_152, 268_435_455):
-            encoded = _paho_fast.remaining_length(n)
+            encoded = _mqtt_frames.remaining_length(n)
             assert len(encoded) == 1 + (n > 127) + (n > 16_383) + (n > 2_097_151)
             # frame() reads it back (a body of n bytes is only built where small)
             body = b"x" * n if n < 100_000 else b""
-            framed = _paho_fast.frame(b"\x30" + encoded + body, 0)
+            framed = _mqtt_frames.frame(b"\x30" + encoded + body, 0)
             assert framed == ((1 + len(encoded), 1 + len(encoded) + n) if body or not n else None)
 
     def test_qos2_is_left_to_paho(self) -> None:
         """QoS 2 needs paho's PUBREC/PUBREL handshake."""
         data = bytearray(_STREAM[0] + _publish(b"a/b", b"x", 5, 2) + _STREAM[1])
-        deliveries, used = _paho_fast.split_publishes(data, mqtt5=True)
+        deliveries, used = _mqtt_frames.split_publishes(data, mqtt5=True)
         assert [d[2] for d in deliveries] == [1]
         assert used == len(_STREAM[0])
 
