@@ -171,6 +171,32 @@ def assert_one_clean_connection(tls: Endpoint, svc: ServiceProcess) -> None:
     assert log.count("MQTT connected") == 1 and "disconnected" not in log
 
 
+def run_and_check(
+    svc: ServiceProcess,
+    config: Path,
+    tls: Endpoint,
+    influx: InfluxDB1,
+    *,
+    total: int,
+    alarm_every: int,
+    rate_per_s: float,
+) -> tuple[Published, float]:
+    """Publish the workload through the running envmon, require every reading stored
+    exactly, the alarms exact and one clean connection, stop envmon; returns what
+    was published and how long after the last PUBACK all readings were stored."""
+    sent, alarms_sent = workload(total, alarm_every)
+    published = publish(tls, sent, rate_per_s)
+    assert published.confirmed == len(sent)
+    stored, done = wait_all_stored(influx, len(sent), timeout_s=60)
+    assert stored == len(sent), f"{stored} of {len(sent)} stored after 60 s"
+    assert influx_points(influx) == expected_points(sent)
+    assert_alarms_exact(config, tls, alarms_sent)
+    assert_one_clean_connection(tls, svc)
+    code, _ = svc.terminate()
+    assert code == 0
+    return published, done - published.finished
+
+
 class TestTlsUnderLoad:
     def test_500_readings_per_s_for_30_s_with_alarms_stored_exactly_and_drained(
         self, tmp_path: Path, tls: Endpoint, influxdb: InfluxDB1
@@ -179,19 +205,11 @@ class TestTlsUnderLoad:
         meanwhile: every reading stored exactly, all within 5 s of the last publish."""
         svc, config = start_envmon(tmp_path, tls, influxdb)
         try:
-            sent, alarms_sent = workload(total=18_600, alarm_every=25)
-            published = publish(tls, sent, rate_per_s=600)
-            assert published.confirmed == len(sent)
+            published, drained_s = run_and_check(
+                svc, config, tls, influxdb, total=18_600, alarm_every=25, rate_per_s=600
+            )
             assert published.seconds >= 30 and published.rate_per_s >= 500, published
-            stored, done = wait_all_stored(influxdb, len(sent), timeout_s=60)
-            assert stored == len(sent), f"{stored} of {len(sent)} stored after 60 s"
-            drained_s = done - published.finished
             assert drained_s <= DRAIN_BOUND_S, f"all stored {drained_s:.1f} s after the last"
-            assert influx_points(influxdb) == expected_points(sent)
-            assert_alarms_exact(config, tls, alarms_sent)
-            assert_one_clean_connection(tls, svc)
-            code, _ = svc.terminate()
-            assert code == 0
         finally:
             svc.ensure_stopped()
         print(
@@ -218,16 +236,9 @@ class TestTlsUnderLoad:
         )
         try:
             assert "socket send buffer 8192 bytes" in svc.log()
-            sent, alarms_sent = workload(total=12_000, alarm_every=8)
-            published = publish(tls, sent, rate_per_s=1500)
-            assert published.confirmed == len(sent)
-            stored, _ = wait_all_stored(influxdb, len(sent), timeout_s=60)
-            assert stored == len(sent), f"{stored} of {len(sent)} stored after 60 s"
-            assert influx_points(influxdb) == expected_points(sent)
-            assert_alarms_exact(config, tls, alarms_sent)
-            assert_one_clean_connection(tls, svc)
-            code, _ = svc.terminate()
-            assert code == 0
+            published, _ = run_and_check(
+                svc, config, tls, influxdb, total=12_000, alarm_every=8, rate_per_s=1500
+            )
         finally:
             svc.ensure_stopped()
         print(f"small send buffer: {published.confirmed} at {published.rate_per_s:.0f}/s")
