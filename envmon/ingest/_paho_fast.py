@@ -14,16 +14,17 @@ socket in chunks and serves paho's small reads from the chunk, and its
 would not wake ``select``). A chunk is one ``recv`` of up to
 ``RECV_CHUNK_BYTES`` on a plain socket, which returns all that is there. A TLS
 socket returns one TLS record per ``recv`` and Mosquitto writes one record per
-packet, so there the chunk is filled from ``recv`` after ``recv`` until it is
-full or the socket would block: a burst is framed and handed on as one batch
-either way, and nothing waits for more to arrive. The end of a connection
+packet, so there the chunk is filled from ``recv`` after ``recv`` while the
+socket has more (asked with ``poll``, cheaper than a ``recv`` that fails) and
+the chunk is not full: a burst is framed and handed on as one batch either
+way, and nothing waits for more to arrive. The end of a connection
 (closed, or an error) met while filling a chunk is reported by the next read,
 after the chunk's packets are delivered.
 
 ``loop_read`` reads at most one chunk: a packet cut at the end of a chunk
-waits for the next round of paho's loop, which first writes what is queued
-(PUBACKs, alarm messages), so a steady inflow can never starve the outgoing
-side. ``queue_pubacks`` queues many PUBACKs as one packet write.
+waits for the next round of paho's loop, and the loop writes what is queued
+(PUBACKs, alarm messages) in between, so a steady inflow can never starve the
+outgoing side. ``queue_pubacks`` queues many PUBACKs as one packet write.
 
 The QoS 0/1 PUBLISH packets (with a valid UTF-8 topic) that sit whole in the
 chunk are framed here all in one loop (``split_publishes``) and go straight,
