@@ -23,13 +23,19 @@ BENCH_DIR: Final = Path(__file__).resolve().parent
 REPO_DIR: Final = BENCH_DIR.parent
 sys.path.insert(0, str(REPO_DIR))
 
-from tests.support.fleet import FIELDS_BY_KIND, facility_toml  # noqa: E402
+from tests.support.certs import Pki  # noqa: E402
+from tests.support.fleet import FIELDS_BY_KIND, alarm_rooms_toml, facility_toml  # noqa: E402
 from tests.support.servers import InfluxDB1  # noqa: E402
 
 LOADGEN_SRC: Final = BENCH_DIR / "loadgen.c"
 LOADGEN_BIN: Final = BENCH_DIR / "build" / "loadgen"
-ALARM_ROOMS: Final = 300
+ALARM_ROOMS: Final = 400
+"""Grade A rooms with one particle counter each; an injection raises an alarm in a
+room of its own: rooms 0-199 for the latency phase at 5 000/s, 200-399 for the
+steady 300/s phase."""
 SITE: Final = "site1"
+HOUR_MS: Final = 3_600_000
+"""Each phase publishes from an hour of event time of its own."""
 CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
 # One field per measurement that every reading of that kind has.
 COUNTED_FIELD: Final = {kind: fields[0] for kind, fields in FIELDS_BY_KIND.items()}
@@ -65,17 +71,21 @@ def bench_settings(
     facility: Path,
     database: str,
     client_id: str = "envmon-bench",
+    mqtt_extra: str = "",
+    name: str = "envmon.toml",
 ) -> Path:
     """envmon.toml for the bench: the shipped defaults, except addresses, paths and a
-    2 s maximum retry backoff (so the outage phase does not wait 30 s for a probe)."""
+    2 s maximum retry backoff (so the outage phase does not wait 30 s for a probe).
+    ``mqtt_extra`` goes into ``[mqtt]`` (TLS keys, ``reader``)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    path = workdir / "envmon.toml"
+    path = workdir / name
     path.write_text(
         f"""[mqtt]
 host = "127.0.0.1"
 port = {broker_port}
 client_id = "{client_id}"
 topics = ["fac/#"]
+{mqtt_extra}
 
 [influx]
 url = "{influx_url}"
@@ -95,20 +105,7 @@ file = "{facility}"
 
 def facility_text(n_sensors: int) -> str:
     """The fleet's facility file plus the Grade A alarm-probe rooms."""
-    out = [facility_toml(n_sensors, site=SITE)]
-    for i in range(ALARM_ROOMS):
-        out += ["[[rooms]]", f'id = "AL{i:03d}"', 'grade = "A"', ""]
-    for i in range(ALARM_ROOMS):
-        out += [
-            "[[sensors]]",
-            f'id = "AP{i:03d}"',
-            f'room = "AL{i:03d}"',
-            'kind = "particles"',
-            "interval_s = 60",
-            "stale_after_s = 3600",
-            "",
-        ]
-    return "\n".join(out)
+    return facility_toml(n_sensors, site=SITE) + "\n" + alarm_rooms_toml(ALARM_ROOMS)
 
 
 @dataclass(frozen=True)
@@ -136,6 +133,7 @@ class Load:
         rate_per_s: float = 0.0,
         procs: int = 1,
         tag: str = "lg",
+        pki: Pki | None = None,
     ) -> None:
         if sensors % procs:
             raise ValueError("sensors must divide among loadgen processes (per-sensor order)")
@@ -164,6 +162,7 @@ class Load:
                         str(procs),
                         "--client-id",
                         f"{tag}-{j}",
+                        *_tls_args(pki),
                     ],
                     stdout=subprocess.PIPE,
                     text=True,
@@ -181,6 +180,14 @@ class Load:
             t_start_ns=min(r["t_start_ns"] for r in results),
             t_acked_ns=max(r["t_acked_ns"] for r in results),
         )
+
+
+def _tls_args(pki: Pki | None) -> list[str]:
+    """loadgen's TLS options: the test CA and its client certificate."""
+    if pki is None:
+        return []
+    client = pki.client
+    return ["--cafile", str(pki.ca_cert), "--cert", str(client.cert), "--key", str(client.key)]
 
 
 def stored_count(influx: InfluxDB1, start_ms: int, end_ms: int) -> int:

@@ -11,6 +11,8 @@
  * --offset O --stride D publish readings O, O+D, O+2D, ... (count of them), so
  * D processes with offsets 0..D-1 share one fleet without overlap.
  *
+ * --cafile F --cert F --key F connect over TLS with that client certificate.
+ *
  * --rate 0 (default) publishes as fast as PUBACKs come back, with at most W
  * messages unacknowledged. At the end it prints one JSON object on stdout:
  * published, acked, t_start_ns, t_published_ns, t_acked_ns (CLOCK_REALTIME),
@@ -85,6 +87,7 @@ static int format_reading(char *topic, size_t tsz, char *payload, size_t psz,
 int main(int argc, char **argv) {
     const char *host = "127.0.0.1", *prefix = "fac", *site = "site1";
     const char *client_id = "envmon-loadgen";
+    const char *cafile = NULL, *certfile = NULL, *keyfile = NULL;
     int port = 0;
     long count = 0, sensors = 100, per_room = 4, window = 2000, offset = 0, stride = 1;
     double rate = 0;
@@ -96,7 +99,8 @@ int main(int argc, char **argv) {
         {"window", required_argument, 0, 'w'},   {"client-id", required_argument, 0, 'c'},
         {"prefix", required_argument, 0, 'x'},   {"site", required_argument, 0, 'e'},
         {"offset", required_argument, 0, 'o'},   {"stride", required_argument, 0, 'd'},
-        {0, 0, 0, 0}};
+        {"cafile", required_argument, 0, 'A'},   {"cert", required_argument, 0, 'C'},
+        {"key", required_argument, 0, 'K'},      {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -112,6 +116,9 @@ int main(int argc, char **argv) {
         case 'e': site = optarg; break;
         case 'o': offset = atol(optarg); break;
         case 'd': stride = atol(optarg); break;
+        case 'A': cafile = optarg; break;
+        case 'C': certfile = optarg; break;
+        case 'K': keyfile = optarg; break;
         default: return 2;
         }
     }
@@ -127,7 +134,15 @@ int main(int argc, char **argv) {
     mosquitto_max_inflight_messages_set(m, (unsigned int)window);
     mosquitto_connect_callback_set(m, on_connect);
     mosquitto_publish_callback_set(m, on_publish);
-    int rc = mosquitto_connect(m, host, port, 60);
+    int rc;
+    if (cafile) {
+        rc = mosquitto_tls_set(m, cafile, NULL, certfile, keyfile, NULL);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            fprintf(stderr, "loadgen: TLS settings refused: %s\n", mosquitto_strerror(rc));
+            return 1;
+        }
+    }
+    rc = mosquitto_connect(m, host, port, 60);
     if (rc != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, "loadgen: cannot connect to %s:%d: %s\n", host, port, mosquitto_strerror(rc));
         return 1;

@@ -10,9 +10,13 @@ Phases, in order (each with its own base time, so its stored count is exact):
    channel exists) at full rate: ingest rate and loss;
 5. envmon at a steady 1 000 readings/s: CPU per 1 000 readings;
 6. envmon at 5 000 readings/s with alarms injected: alarm latency;
-7. InfluxDB stopped for ``outage_s`` at 1 000 readings/s, then started: spool
+7. a steady 300 readings/s with alarms injected: envmon's alarm latency and a
+   naive bridge's, side by side (bench/edge_phases.py);
+8. InfluxDB stopped for ``outage_s`` at 1 000 readings/s, then started: spool
    drain rate while readings keep arriving; loss through the outage;
-8. envmon's peak RSS (VmHWM) over the whole run.
+9. envmon's peak RSS (VmHWM) over phases 4-8;
+10. envmon restarted on the broker's TLS listener (client certificates
+    required): ingest rate and loss as in 4 (bench/edge_phases.py).
 """
 
 from __future__ import annotations
@@ -27,9 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.alarm_probe import AlarmProbe, percentile
+from bench.alarm_probe import ENVMON, AlarmProbe, percentile
+from bench.edge_phases import steady_alarm_latency, tls_ingest
 from bench.harness import (
     BENCH_DIR,
+    HOUR_MS,
     Load,
     bench_settings,
     cpu_ms_per_1000,
@@ -38,10 +44,10 @@ from bench.harness import (
     memory_mb,
     wait_stored,
 )
-from tests.support.servers import InfluxDB1, Mosquitto
+from tests.support.certs import make_pki
+from tests.support.mqtt_endpoint import mosquitto_tls_conf
+from tests.support.servers import InfluxDB1, Mosquitto, free_port
 from tests.support.service_proc import ServiceProcess
-
-HOUR_MS = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,12 @@ class RunConfig:
     steady_s: float = 20.0
     alarm_rate: float = 5_000.0
     alarm_injections: int = 200
+    steady_injections: int = 200
+    """Alarms injected at a steady 300 readings/s (envmon against the naive bridge)."""
+    tls_publisher: bool = True
+    """TLS ingest: loadgen publishes over TLS too (else on the plain listener)."""
+    mqtt_reader: str | None = None
+    """envmon's ``[mqtt] reader``; None leaves the key out (its default, "auto")."""
     outage_s: float = 30.0
     loadgen_procs: int = 1
     keep_dir: Path | None = None
@@ -61,7 +73,7 @@ class RunConfig:
     """Run the envmon of this source tree instead of the installed one."""
 
 
-PHASES = ("ceilings", "ingest", "cpu", "latency", "spool")
+PHASES = ("ceilings", "ingest", "cpu", "latency", "latency300", "spool", "tls")
 
 
 class BenchRun:
@@ -73,9 +85,15 @@ class BenchRun:
         root = cfg.keep_dir or Path(tempfile.mkdtemp(prefix="envmon-bench-"))
         root.mkdir(parents=True, exist_ok=True)
         self.root = root
-        self.broker = Mosquitto(root / "mosquitto")
+        self.pki = make_pki(root / "pki")
+        self.tls_port = free_port()
+        self.broker = Mosquitto(
+            root / "mosquitto",
+            extra_conf=f"listener {self.tls_port} 127.0.0.1\n" + mosquitto_tls_conf(self.pki),
+        )
         self.influx = InfluxDB1(root / "influxdb")
         self.envmon: ServiceProcess | None = None
+        self.envmon_logs: list[Path] = []
         # Each phase publishes an hour of event time after the previous one.
         self._base_ms = (int(time.time()) - 24 * 3600) * 1000
         self._phase = 0
@@ -86,16 +104,20 @@ class BenchRun:
         self._phase += 1
         return self._base_ms + self._phase * HOUR_MS
 
-    def _load(self, count: int, base_ms: int, rate: float = 0.0, tag: str = "lg") -> Load:
-        procs = self.cfg.loadgen_procs
+    def load(
+        self, count: int, base_ms: int, rate: float = 0.0, tag: str = "lg", tls: bool = False
+    ) -> Load:
+        """loadgen publishing ``count`` fleet readings from ``base_ms`` (over TLS: to the
+        TLS listener with the client certificate)."""
         return Load(
-            self.broker.port,
+            self.tls_port if tls else self.broker.port,
             count,
             self.cfg.sensors,
             base_ms,
             rate_per_s=rate,
-            procs=procs,
+            procs=self.cfg.loadgen_procs,
             tag=tag,
+            pki=self.pki if tls else None,
         )
 
     def measure(self) -> dict[str, float]:
@@ -109,19 +131,21 @@ class BenchRun:
                 self._broker_ceiling()
                 self._paho_ceiling()
                 self._paho_steady_cpu()
-            self._start_envmon()
-            self._warm_up()
+            self.start_envmon()
+            self.warm_up()
             if "ingest" in wanted:
                 self._ingest()
             if "cpu" in wanted:
                 self._steady_cpu()
             if "latency" in wanted:
                 self._alarm_latency()
+            if "latency300" in wanted:
+                steady_alarm_latency(self)
             if "spool" in wanted:
                 self._spool_drain()
-            assert self.envmon is not None and self.envmon.proc is not None
-            mem = memory_mb(self.envmon.proc.pid)
-            self.figures["rss_peak_mb"] = mem["VmHWM"]
+            self.figures["rss_peak_mb"] = memory_mb(self.pid())["VmHWM"]
+            if "tls" in wanted:
+                tls_ingest(self)
             self._check_log()
         finally:
             if self.envmon is not None:
@@ -135,7 +159,7 @@ class BenchRun:
     # -- ceilings ---------------------------------------------------------------------
 
     def _loadgen_ceiling(self) -> None:
-        result = self._load(self.cfg.ceiling_count, self.next_base(), tag="lg-ceiling").wait()
+        result = self.load(self.cfg.ceiling_count, self.next_base(), tag="lg-ceiling").wait()
         self.figures["loadgen_per_s"] = result.rate_per_s
         self.log(f"  loadgen alone: {result.rate_per_s:,.0f}/s")
 
@@ -160,7 +184,7 @@ class BenchRun:
             stdout=subprocess.DEVNULL,
         )
         time.sleep(1.0)  # subscribed (mosquitto_sub has no ready signal)
-        load = self._load(n, self.next_base(), tag="lg-broker")
+        load = self.load(n, self.next_base(), tag="lg-broker")
         sub.wait(timeout=600)
         done = time.time_ns()
         result = load.wait()
@@ -190,7 +214,7 @@ class BenchRun:
     def _paho_ceiling(self) -> None:
         n = self.cfg.ceiling_count
         sub = self._paho_subscriber(n)
-        load = self._load(n, self.next_base(), tag="lg-paho")
+        load = self.load(n, self.next_base(), tag="lg-paho")
         out = sub.stdout.read()
         sub.wait(timeout=600)
         result = load.wait()
@@ -204,7 +228,7 @@ class BenchRun:
         n = int(rate * seconds)
         sub = self._paho_subscriber(n)
         cpu0 = cpu_seconds(sub.pid)
-        self._load(n, self.next_base(), rate=rate, tag="lg-paho-steady").wait()
+        self.load(n, self.next_base(), rate=rate, tag="lg-paho-steady").wait()
         time.sleep(0.2)
         cpu1 = cpu_seconds(sub.pid)
         sub.communicate(timeout=60)
@@ -214,49 +238,86 @@ class BenchRun:
 
     # -- envmon -----------------------------------------------------------------------
 
-    def _start_envmon(self) -> None:
+    def start_envmon(self, tls: bool = False) -> None:
+        """``envmon run`` on the plain listener, or (again, same client id and state)
+        on the TLS listener; a running one is stopped first."""
+        if self.envmon is not None:
+            self.envmon.terminate()
         facility = self.root / "facility.toml"
         facility.write_text(facility_text(self.cfg.sensors))
+        mqtt_extra = f'reader = "{self.cfg.mqtt_reader}"\n' if self.cfg.mqtt_reader else ""
+        if tls:
+            mqtt_extra += (
+                f'tls = true\nca_file = "{self.pki.ca_cert}"\n'
+                f'cert_file = "{self.pki.client.cert}"\nkey_file = "{self.pki.client.key}"\n'
+            )
         config = bench_settings(
-            self.root / "envmon", self.broker.port, self.influx.url, facility, self.influx.database
+            self.root / "envmon",
+            self.tls_port if tls else self.broker.port,
+            self.influx.url,
+            facility,
+            self.influx.database,
+            mqtt_extra=mqtt_extra,
+            name="envmon-tls.toml" if tls else "envmon.toml",
         )
-        self.envmon = ServiceProcess(config, self.root / "envmon.log", src=self.cfg.envmon_src)
+        log = self.root / ("envmon-tls.log" if tls else "envmon.log")
+        self.envmon_logs.append(log)
+        self.envmon = ServiceProcess(config, log, src=self.cfg.envmon_src)
         self.envmon.start(timeout_s=120)
 
-    def _pid(self) -> int:
+    def pid(self) -> int:
         assert self.envmon is not None and self.envmon.proc is not None
         return self.envmon.proc.pid
 
-    def _warm_up(self) -> None:
+    def warm_up(self, tls: bool = False) -> None:
         """One reading per sensor, so the engine has every channel before measuring."""
         base = self.next_base()
-        result = self._load(self.cfg.sensors, base, rate=5000.0, tag="lg-warm").wait()
+        result = self.load(self.cfg.sensors, base, rate=5000.0, tag="lg-warm", tls=tls).wait()
         wait_stored(self.influx, base, base + HOUR_MS, result.acked)
         time.sleep(1.0)
 
     def _ingest(self) -> None:
+        self.measure_ingest("ingest", tls=False)
+        if "paho_per_s" in self.figures:
+            self.figures["ingest_pct_of_paho"] = (
+                100 * self.figures["ingest_per_s"] / (self.figures["paho_per_s"])
+            )
+
+    def measure_ingest(self, key: str, tls: bool) -> None:
+        """``ingest_count`` readings as fast as loadgen goes: figures ``<key>_per_s``,
+        ``_lost``, and envmon's and the broker's CPU per 1 000 readings."""
         n, base = self.cfg.ingest_count, self.next_base()
-        result = self._load(n, base, tag="lg-ingest").wait()
+        assert self.broker.proc is not None
+        pids = (self.pid(), self.broker.proc.pid)
+        cpu0 = [cpu_seconds(pid) for pid in pids]
+        result = self.load(n, base, tag=f"lg-{key}", tls=tls).wait()
         stored, done = wait_stored(self.influx, base, base + HOUR_MS, result.acked)
+        envmon_cpu, broker_cpu = (cpu_seconds(pid) - c for pid, c in zip(pids, cpu0, strict=True))
         rate = stored / (done - result.t_start_ns / 1e9)
         self.figures.update(
-            ingest_per_s=rate,
-            ingest_published=result.acked,
-            ingest_stored=stored,
-            ingest_lost=result.acked - stored,
+            {
+                f"{key}_per_s": rate,
+                f"{key}_published": result.acked,
+                f"{key}_stored": stored,
+                f"{key}_lost": result.acked - stored,
+                f"{key}_envmon_cpu_ms_per_1000": 1000 * envmon_cpu / (stored / 1000),
+                f"{key}_broker_cpu_ms_per_1000": 1000 * broker_cpu / (stored / 1000),
+            }
         )
-        if "paho_per_s" in self.figures:
-            self.figures["ingest_pct_of_paho"] = 100 * rate / self.figures["paho_per_s"]
-        self.log(f"  envmon ingest: {rate:,.0f}/s, {stored}/{result.acked} stored")
+        self.log(
+            f"  {key}: {rate:,.0f}/s, {stored}/{result.acked} stored; CPU per 1000: envmon "
+            f"{self.figures[f'{key}_envmon_cpu_ms_per_1000']:.1f} ms, broker "
+            f"{self.figures[f'{key}_broker_cpu_ms_per_1000']:.1f} ms"
+        )
 
     def _steady_cpu(self) -> None:
         rate, base, warmup_s = 1000.0, self.next_base(), 5.0
         n = int(rate * (self.cfg.steady_s + warmup_s))
-        load = self._load(n, base, rate=rate, tag="lg-steady")
+        load = self.load(n, base, rate=rate, tag="lg-steady")
         time.sleep(warmup_s)
-        cpu0, t0 = cpu_seconds(self._pid()), time.monotonic()
+        cpu0, t0 = cpu_seconds(self.pid()), time.monotonic()
         result = load.wait()
-        cpu1, t1 = cpu_seconds(self._pid()), time.monotonic()
+        cpu1, t1 = cpu_seconds(self.pid()), time.monotonic()
         ms_per_1000 = cpu_ms_per_1000(cpu1 - cpu0, t1 - t0, rate)
         stored, _ = wait_stored(self.influx, base, base + HOUR_MS, result.acked)
         self.figures.update(cpu_ms_per_1000=ms_per_1000, steady_lost=result.acked - stored)
@@ -266,13 +327,13 @@ class BenchRun:
         cfg, base = self.cfg, self.next_base()
         interval_s = 0.075
         duration_s = 4.0 + cfg.alarm_injections * interval_s
-        load = self._load(
+        load = self.load(
             int(cfg.alarm_rate * duration_s), base, rate=cfg.alarm_rate, tag="lg-alarm"
         )
         probe = AlarmProbe(self.broker.port)
         try:
             time.sleep(2.0)
-            res = probe.run(cfg.alarm_injections, interval_s)
+            res = probe.run(cfg.alarm_injections, interval_s)[ENVMON]
         finally:
             probe.close()
         result = load.wait()
@@ -305,7 +366,7 @@ class BenchRun:
         rate, base, outage_s = 1000.0, self.next_base(), self.cfg.outage_s
         self.influx.stop()
         n = int(rate * (outage_s + 30))
-        load = self._load(n, base, rate=rate, tag="lg-drain")
+        load = self.load(n, base, rate=rate, tag="lg-drain")
         time.sleep(outage_s)
         skip = len(self.envmon.log())
         self.influx.start()
@@ -340,8 +401,7 @@ class BenchRun:
         raise TimeoutError(f"no {text!r} in the envmon log")
 
     def _check_log(self) -> None:
-        assert self.envmon is not None
-        text = self.envmon.log()
+        text = "".join(log.read_text(errors="replace") for log in self.envmon_logs)
         errors = [x for x in text.splitlines() if x.startswith(("ERROR", "CRITICAL", "Traceback"))]
         self.figures["envmon_log_errors"] = len(errors)
         for x in errors[:5]:

@@ -1,6 +1,7 @@
 """envmon's benchmark: one command, every figure of issue 7, medians over runs.
 
     python bench/run.py [--runs 3] [--sensors 10000] [--quick] [--label before]
+                        [--mqtt-reader auto|buffered|paho] [--plain-publisher]
 
 Starts its own Mosquitto, InfluxDB 1.x and ``envmon run`` per run (fresh
 directories), prints a table and writes ``bench/results/<timestamp>.json``
@@ -33,12 +34,36 @@ ROWS = [
     ("ingest_per_s", "envmon ingest into InfluxDB", "readings/s", "", None),
     ("ingest_pct_of_paho", "  as % of the paho ceiling", "%", ">= 70", lambda v, f: v >= 70),
     ("ingest_lost", "  lost (published - stored)", "readings", "0", lambda v, f: v == 0),
+    ("ingest_envmon_cpu_ms_per_1000", "  envmon CPU per 1000 while ingesting", "ms", "", None),
+    ("ingest_broker_cpu_ms_per_1000", "  broker CPU per 1000 while ingesting", "ms", "", None),
+    ("ingest_tls_per_s", "envmon ingest over TLS", "readings/s", "", None),
+    ("ingest_tls_pct_of_plain", "  as % of plain ingest", "%", ">= 90", lambda v, f: v >= 90),
+    ("ingest_tls_lost", "  lost over TLS", "readings", "0", lambda v, f: v == 0),
+    ("ingest_tls_envmon_cpu_ms_per_1000", "  envmon CPU per 1000 over TLS", "ms", "", None),
+    ("ingest_tls_broker_cpu_ms_per_1000", "  broker CPU per 1000 over TLS", "ms", "", None),
     ("cpu_ms_per_1000", "CPU per 1000 readings at 1000/s", "ms", "< 50", lambda v, f: v < 50),
     ("rss_peak_mb", "peak RSS (VmHWM), 10k sensors", "MiB", "< 150", lambda v, f: v < 150),
     ("alarm_p50_ms", "alarm latency p50 at 5000/s", "ms", "", None),
     ("alarm_p99_ms", "alarm latency p99 at 5000/s", "ms", "< 50", lambda v, f: v < 50),
     ("alarm_max_ms", "alarm latency max at 5000/s", "ms", "", None),
     ("alarm_missed", "  alarms not seen", "alarms", "0", lambda v, f: v == 0),
+    ("alarm300_p50_ms", "alarm latency p50 at 300/s", "ms", "", None),
+    (
+        "alarm300_p99_ms",
+        "alarm latency p99 at 300/s",
+        "ms",
+        "<= bridge",
+        lambda v, f: v <= f.get("bridge300_p99_ms", float("inf")),
+    ),
+    ("alarm300_max_ms", "alarm latency max at 300/s", "ms", "", None),
+    ("alarm300_missed", "  alarms not seen at 300/s", "alarms", "0", lambda v, f: v == 0),
+    ("bridge300_p50_ms", "naive bridge latency p50 at 300/s", "ms", "", None),
+    ("bridge300_p99_ms", "naive bridge latency p99 at 300/s", "ms", "", None),
+    ("bridge300_max_ms", "naive bridge latency max at 300/s", "ms", "", None),
+    ("bridge300_missed", "  bridge alarms not seen", "alarms", "", None),
+    ("envmon300_cpu_ms_per_1000", "envmon CPU per 1000 at 300/s", "ms", "", None),
+    ("bridge300_cpu_ms_per_1000", "naive bridge CPU per 1000 at 300/s", "ms", "", None),
+    ("steady300_lost", "  lost at 300/s", "readings", "0", lambda v, f: v == 0),
     ("spool_drain_per_s", "spool drain (arrivals 1000/s)", "lines/s", "", None),
     ("spool_drain_x_arrival", "  drain / arrival rate", "x", ">= 5", lambda v, f: v >= 5),
     ("spool_recovery_s", "  InfluxDB back -> spool empty", "s", "", None),
@@ -113,6 +138,16 @@ def main() -> int:
         default="",
         help=f"comma-separated phases to run, of {','.join(PHASES)} (default: all)",
     )
+    ap.add_argument(
+        "--mqtt-reader",
+        choices=("auto", "buffered", "paho"),
+        help="envmon's [mqtt] reader (default: not set, which is auto)",
+    )
+    ap.add_argument(
+        "--plain-publisher",
+        action="store_true",
+        help="TLS ingest: loadgen publishes on the plain listener (only envmon uses TLS)",
+    )
     args = ap.parse_args()
     if args.envmon_src:
         args.envmon_src = args.envmon_src.resolve()
@@ -126,6 +161,8 @@ def main() -> int:
         loadgen_procs=args.loadgen_procs,
         only=only,
         envmon_src=args.envmon_src,
+        mqtt_reader=args.mqtt_reader,
+        tls_publisher=not args.plain_publisher,
     )
     if args.quick:
         cfg = replace(
@@ -134,6 +171,7 @@ def main() -> int:
             ingest_count=30_000,
             steady_s=5,
             alarm_injections=40,
+            steady_injections=40,
             outage_s=8,
         )
     runs: list[dict[str, float]] = []

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from envmon.signing.testing import cheap_hashes
+from tests.support.mqtt_endpoint import READERS, TRANSPORTS, Endpoint, start_endpoint
 from tests.support.servers import InfluxDB1, Mosquitto, VictoriaMetrics, have
 
 
@@ -49,3 +50,18 @@ def cheap() -> Iterator[None]:
     """Hash passwords with the cheap test profile (``envmon.signing.testing``)."""
     with cheap_hashes():
         yield
+
+
+@pytest.fixture(params=TRANSPORTS)
+def endpoint(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Endpoint]:
+    """A broker over plain TCP, then (second run) over TLS with client certificates."""
+    _require("mosquitto")
+    started = start_endpoint(tmp_path / "endpoint", request.param)
+    yield started
+    started.broker.stop()
+
+
+@pytest.fixture(params=READERS)
+def reader(request: pytest.FixtureRequest) -> str:
+    """envmon's ``[mqtt] reader``: the buffered fast reader, then plain paho."""
+    return str(request.param)

@@ -3,174 +3,123 @@ batched PUBACKs.
 
 paho reads each packet with three or more ``recv`` calls (command byte, each
 length byte, body) and goes back to ``select`` after every packet; it sends
-each PUBACK as its own TCP write after waking its network thread. Each of
-those calls releases and retakes the GIL, which the alarm and store threads
-are waiting for. On a 2-core VM, removing them raised envmon's full-rate
-ingest by about a third (bench/README.md).
+each PUBACK as its own write. Each of those calls releases and retakes the
+GIL, which the alarm and store threads are waiting for. On a 2-core VM,
+removing them raised envmon's full-rate ingest by about a third
+(bench/README.md).
 
 ``BufferedClient`` changes only how bytes move, not the protocol: it reads the
 socket in chunks and serves paho's small reads from the chunk, and its
 ``loop_read`` keeps going until the chunk is used up (data left in a buffer
-would not wake ``select``). It reads the socket at most once per
-``loop_read``: a packet cut at the end of a chunk waits for the next round of
-paho's loop, which first writes what is queued (PUBACKs, alarm messages), so
-a steady inflow can never starve the outgoing side. ``queue_pubacks`` sends
-many PUBACKs as one write.
+would not wake ``select``). A chunk is one ``recv`` of up to
+``RECV_CHUNK_BYTES`` on a plain socket, which returns all that is there. A TLS
+socket returns one TLS record per ``recv`` and Mosquitto writes one record per
+packet, so there the chunk is filled from ``recv`` after ``recv`` while the
+socket has more (asked with ``poll``, cheaper than a ``recv`` that fails) and
+the chunk is not full: a burst is framed and handed on as one batch either
+way, and nothing waits for more to arrive. The end of a connection
+(closed, or an error) met while filling a chunk is reported by the next read,
+after the chunk's packets are delivered.
+
+``loop_read`` reads at most one chunk: a packet cut at the end of a chunk
+waits for the next round of paho's loop, and the loop writes what is queued
+(PUBACKs, alarm messages) in between, so a steady inflow can never starve the
+outgoing side. ``queue_pubacks`` queues many PUBACKs as one packet write.
 
 The QoS 0/1 PUBLISH packets (with a valid UTF-8 topic) that sit whole in the
 chunk are framed here all in one loop (``split_publishes``) and go straight,
-as one list per socket read, to ``on_publishes_received([(topic, payload,
-mid, qos), ...])``. paho would take a
-round of its ``loop_read``, byte-at-a-time reads and packet dispatch for each,
-then build a ``Properties`` object and an ``MQTTMessage`` and match the topic
-against its per-topic callbacks: most of the network thread's CPU per reading
-at 1 000 readings/s (bench/README.md). envmon needs none of that (it
-subscribes at QoS 1, sets no per-topic callback and uses no PUBLISH
-property). Any other whole packet is framed in one step and handed to paho's
-dispatch (a PUBLISH that came in pieces over several reads is then delivered
-the same lean way); any PUBLISH this path does not take (QoS 2, a bad topic,
-a malformed packet) goes through paho's own code unchanged.
+as one list per chunk, to ``on_publishes_received([(topic, payload, mid,
+qos), ...])``. paho would take a round of its ``loop_read``, byte-at-a-time
+reads and packet dispatch for each, then build a ``Properties`` object and an
+``MQTTMessage`` and match the topic against its per-topic callbacks: most of
+the network thread's CPU per reading at 1 000 readings/s (bench/README.md).
+envmon needs none of that (it subscribes at QoS 1, sets no per-topic callback
+and uses no PUBLISH property). Any other whole packet is framed in one step
+and handed to paho's dispatch (a PUBLISH that came in pieces over several
+reads is then delivered the same lean way); any PUBLISH this path does not
+take (QoS 2, a bad topic, a malformed packet) goes through paho's own code
+unchanged.
 
-All of this relies on private paho members (``_sock_recv``, ``_packet_read``,
-``_in_packet``, ``_packet_handle``, ``_handle_publish``, ``_packet_queue``),
-stable since paho-mqtt 1.x; ``supported()`` says whether they are there, and
-``MqttSource`` falls back to the plain client when not.
+All of this overrides or calls private paho members (``PRIVATE_NAMES``), which
+paho changes between minor releases (2.1 has no ``MalformedPacket`` and calls
+the keepalive clock ``_last_msg_in``). It is verified against paho-mqtt 2.2
+only: ``supported()`` is true for a paho version in ``VERIFIED_PAHO`` that has
+every one of those names, and ``MqttSource`` uses plain paho otherwise.
 """
 
 from __future__ import annotations
 
-import struct
-import time
-from collections.abc import Callable, Iterable
+import functools
+import re
+import select
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
+import paho.mqtt as paho_package
 import paho.mqtt.client as paho
-from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+
+from envmon.ingest._mqtt_frames import (
+    PUBACK,
+    Delivery,
+    frame,
+    parse_publish,
+    puback_packets,
+    split_publishes,
+)
 
 RECV_CHUNK_BYTES: Final = 16 * 1024
-# PUBACK with remaining length 2: packet id only, reason "success" implied
-# (MQTT 5 §3.4.2.1), the same bytes paho's own ack() sends.
-_PUBACK: Final = int(paho.PUBACK)
-_PUBACK_PACKET: Final = struct.Struct("!BBH")
-_PUBLISH: Final = int(paho.PUBLISH)
 
-Delivery = tuple[str, bytes, int, int]
-"""``(topic, payload, mid, qos)`` of an incoming PUBLISH."""
 PublishesReceived = Callable[[list[Delivery]], None]
 """Called with the ``Delivery`` of one or more PUBLISHes, in order; must not raise."""
 
 
+VERIFIED_PAHO: Final = ((2, 2), (2, 3))
+"""paho-mqtt versions ``>= 2.2, < 2.3``: where ``BufferedClient`` was checked
+against paho's source and its differential tests (tests/unit/test_paho_fast.py)."""
+PRIVATE_NAMES: Final = (
+    # methods overridden or called
+    "_sock_recv",
+    "_packet_read",
+    "_packet_handle",
+    "_handle_publish",
+    "_packet_queue",
+    # state read or written
+    "_sock",
+    "_in_packet",
+    "_protocol",
+    "_msgtime_mutex",
+    "_last_bytes_received",
+)
+"""The private members of ``paho.Client`` that ``BufferedClient`` relies on
+(besides ``paho.mqtt.client.MalformedPacket`` and ``time_func``)."""
+
+
+def paho_version() -> str:
+    """The version of the paho-mqtt that is imported."""
+    return str(getattr(paho_package, "__version__", "unknown"))
+
+
+def version_verified(version: str) -> bool:
+    """Whether ``version`` (e.g. ``"2.2.0"``) lies in ``VERIFIED_PAHO``."""
+    match = re.match(r"(\d+)\.(\d+)", version)
+    if match is None:
+        return False
+    low, high = VERIFIED_PAHO
+    return low <= (int(match[1]), int(match[2])) < high
+
+
+@functools.cache
 def supported() -> bool:
-    """Whether this paho version has the private methods ``BufferedClient`` uses."""
-    return all(
-        hasattr(paho.Client, name)
-        for name in (
-            "_sock_recv",
-            "_packet_queue",
-            "_packet_read",
-            "_packet_handle",
-            "_handle_publish",
-        )
+    """Whether ``BufferedClient`` may run on the imported paho: a verified version
+    that has every private name it uses."""
+    if not version_verified(paho_version()):
+        return False
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="envmon-probe")
+    return all(hasattr(client, name) for name in PRIVATE_NAMES) and all(
+        hasattr(paho, name) for name in ("MalformedPacket", "time_func")
     )
-
-
-def puback_packets(mids: Iterable[int]) -> bytes:
-    """PUBACKs for ``mids``, in order, as one byte string."""
-    pack = _PUBACK_PACKET.pack
-    return b"".join(pack(_PUBACK, 2, mid) for mid in mids)
-
-
-def frame(buf: bytes | bytearray, pos: int) -> tuple[int, int] | None:
-    """Where the body of the packet starting at ``pos`` lies in ``buf``: ``(start,
-    end)``; None when it is not all there yet or its length is malformed."""
-    have = len(buf)
-    remaining, mult, i = 0, 1, pos + 1
-    while True:
-        if i >= have or i > pos + 4:
-            return None
-        byte = buf[i]
-        i += 1
-        if byte < 128:  # the last length byte; for most packets the first or second
-            remaining += byte * mult
-            break
-        remaining += (byte - 128) * mult
-        mult <<= 7
-    end = i + remaining
-    return None if end > have else (i, end)
-
-
-def remaining_length(n: int) -> bytes:
-    """MQTT's variable-length encoding of a packet's remaining length ``n``."""
-    out = bytearray()
-    while True:
-        n, byte = n >> 7, n & 127
-        out.append(byte | 128 if n else byte)
-        if not n:
-            return bytes(out)
-
-
-def parse_publish(command: int, body: bytes | bytearray, mqtt5: bool) -> Delivery | None:
-    """The PUBLISH with this command byte and body, if it is QoS 0 or 1 with a valid
-    UTF-8 topic; None for anything to leave to paho. (Rare: a packet paho framed.)"""
-    packet = bytes((command,)) + remaining_length(len(body)) + bytes(body)
-    deliveries, used = split_publishes(packet, mqtt5)
-    return deliveries[0] if used == len(packet) else None
-
-
-def split_publishes(buf: bytes | bytearray, mqtt5: bool) -> tuple[list[Delivery], int]:
-    """The whole QoS 0/1 PUBLISH packets with a valid UTF-8 topic at the front of
-    ``buf``, in order, and how many bytes they take; stops at the first packet
-    that is anything else (paho's to handle, or to wait for).
-
-    The per-message path of the network thread: one loop, no calls per packet
-    for lengths under 16 KiB, one or two bytes (bench/README.md).
-    """
-    out: list[Delivery] = []
-    append = out.append
-    data = bytes(buf)  # slices of bytes are one copy (of a bytearray, two)
-    pos, have = 0, len(data)
-    while pos + 1 < have:
-        command = data[pos]
-        if command & 0xF4 != _PUBLISH:  # not a PUBLISH, or QoS 2 (3 is malformed)
-            break
-        length = data[pos + 1]
-        if length < 128:
-            start, end = pos + 2, pos + 2 + length
-        elif pos + 2 < have and data[pos + 2] < 128:
-            start, end = pos + 3, pos + 3 + length - 128 + (data[pos + 2] << 7)
-        else:
-            framed = frame(data, pos)
-            if framed is None:
-                break
-            start, end = framed
-        if end > have or end - start < 2:
-            break
-        try:
-            topic_end = start + 2 + (data[start] << 8 | data[start + 1])
-            topic = data[start + 2 : topic_end].decode()
-            at = topic_end
-            mid = 0
-            if command & 0x02:
-                mid = data[at] << 8 | data[at + 1]
-                at += 2
-            if mqtt5:
-                props, mult = 0, 1
-                while True:
-                    byte = data[at]
-                    at += 1
-                    if byte < 128:
-                        props += byte * mult
-                        break
-                    props += (byte - 128) * mult
-                    mult <<= 7
-                at += props
-        except (IndexError, UnicodeDecodeError):
-            break
-        if at > end or topic_end > end or not topic or "\0" in topic:
-            break
-        append((topic, data[at:end], mid, (command & 0x06) >> 1))
-        pos = end
-    return out, pos
 
 
 class BufferedClient(paho.Client):
@@ -181,39 +130,27 @@ class BufferedClient(paho.Client):
         self._rbuf = bytearray()
         self._rbuf_sock: object = None
         self._may_recv = True
-        self._socket_emptied = False
-        self._read_again_at = 0.0
+        self._end: _End | None = None
+        self._poll: select.poll | None = None
         self.on_publishes_received: PublishesReceived | None = None
         """Set to take QoS 0/1 PUBLISH packets past paho's MQTTMessage path."""
-        self.read_coalesce_s = 0.0
-        """After delivering PUBLISHes from a read that emptied the socket, wait this
-        long before reading again (see ``_loop``)."""
-
-    def _loop(self, timeout: float = 1.0) -> MQTTErrorCode:
-        # Readings that arrive during the wait are read, decoded and handed on as
-        # one batch: each thread of the pipeline wakes once for them instead of
-        # several times, and on a VM each wake-up costs more than the work of a
-        # reading (bench/README.md). Outgoing packets do not wait: paho writes
-        # them on the thread that sends them, as this thread runs no callback.
-        wait_s = self._read_again_at - paho.time_func()
-        if wait_s > 0:
-            time.sleep(min(wait_s, timeout))
-        return super()._loop(timeout)
 
     def _buffer(self) -> bytearray:
         buf = self._rbuf
         if self._rbuf_sock is not self._sock:
             # A new connection: bytes of the old one must never be parsed.
             buf.clear()
+            self._end = None
+            self._poll = None
             self._rbuf_sock = self._sock
         return buf
 
     def _fill(self) -> None:
-        """This round's one socket read, before paho starts on a packet: its packets
-        are then framed here, the first one included. On anything but data (would
+        """This round's one chunk, before paho starts on a packet: its packets are
+        then framed here, the first one included. On anything but data (would
         block, closed, an error) paho's own read meets the same condition next."""
         buf = self._buffer()
-        if buf or not self._may_recv:
+        if buf or not self._may_recv or self._end is not None:
             return
         try:
             data = self._recv_chunk()
@@ -224,14 +161,50 @@ class BufferedClient(paho.Client):
             buf += data
 
     def _recv_chunk(self) -> bytes:
-        """One socket read of up to a chunk; a short one means the socket is empty."""
+        """Up to ``RECV_CHUNK_BYTES``: one read, or on a socket that returns a record
+        per read (TLS), reads until the chunk is full or the socket would block.
+
+        Raises what the first read raises (``BlockingIOError`` when nothing is
+        there); an end met after data is kept in ``_end`` for the next read.
+        """
         data = super()._sock_recv(RECV_CHUNK_BYTES)
-        self._socket_emptied = len(data) < RECV_CHUNK_BYTES
-        return data
+        if not data or not _reads_records(self._sock):
+            return data
+        parts, have = [data], len(data)
+        while have < RECV_CHUNK_BYTES and self._more_to_read():
+            try:
+                more = super()._sock_recv(RECV_CHUNK_BYTES - have)
+            except BlockingIOError:  # paho's for SSLWantRead too: all read for now
+                break
+            except OSError as exc:
+                self._end = _End(exc)
+                break
+            if not more:
+                self._end = _End(None)
+                break
+            parts.append(more)
+            have += len(more)
+        return b"".join(parts) if len(parts) > 1 else data
+
+    def _more_to_read(self) -> bool:
+        """Whether a TLS socket has more for ``recv`` now: decrypted bytes not yet read,
+        or bytes in the kernel (a part of a record, or a close, is told by ``recv``).
+        Asked instead of a ``recv`` that would fail, which costs several times more."""
+        sock = self._sock
+        if sock is None:
+            return False
+        if sock.pending():  # type: ignore[attr-defined]  # see _reads_records
+            return True
+        if self._poll is None:
+            self._poll = select.poll()
+            self._poll.register(sock, select.POLLIN)
+        return bool(self._poll.poll(0))
 
     def _sock_recv(self, bufsize: int) -> bytes:
         buf = self._buffer()
         if not buf:
+            if self._end is not None:
+                return self._end.meet()  # at once: the connection is over
             if not self._may_recv:
                 raise BlockingIOError  # paho keeps the partial packet for the next round
             self._may_recv = False
@@ -245,10 +218,14 @@ class BufferedClient(paho.Client):
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         # paho reads one packet per call; go on while bytes wait in the buffer,
-        # where select() cannot see them.
+        # where select() cannot see them, and to report an end already met.
         self._may_recv = True
         rc = super().loop_read(max_packets)
-        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._rbuf and self._sock is not None:
+        while (
+            rc == MQTTErrorCode.MQTT_ERR_SUCCESS
+            and self._sock is not None
+            and (self._rbuf or self._end is not None)
+        ):
             rc = super().loop_read(max_packets)
         return rc
 
@@ -296,9 +273,6 @@ class BufferedClient(paho.Client):
         del buf[:used]
         deliver(deliveries)
         self._touch()
-        if self.read_coalesce_s and self._socket_emptied:
-            # A backlog (a full chunk read) is read on at once: full speed.
-            self._read_again_at = paho.time_func() + self.read_coalesce_s
         return True
 
     def _touch(self) -> None:
@@ -323,6 +297,30 @@ class BufferedClient(paho.Client):
         return self._protocol == MQTTProtocolVersion.MQTTv5
 
     def queue_pubacks(self, mids: list[int]) -> None:
-        """Send PUBACKs for ``mids`` (QoS 1, in this order) as one write; any thread."""
+        """Queue PUBACKs for ``mids`` (QoS 1, in this order) as one packet; any thread.
+
+        paho writes it on the calling thread unless the network loop is paho's
+        own thread or ``on_socket_register_write`` is set (``MqttSource`` sets it).
+        """
         if mids:
-            self._packet_queue(_PUBACK, puback_packets(mids), 0, 0)
+            self._packet_queue(PUBACK, puback_packets(mids), 0, 0)
+
+
+def _reads_records(sock: object) -> bool:
+    """Whether one ``recv`` returns at most one record of a framed stream: paho's own
+    test for a TLS socket (or its websocket wrapper) is ``pending()``."""
+    return hasattr(sock, "pending")
+
+
+@dataclass(frozen=True, slots=True)
+class _End:
+    """How a connection ended (closed when ``error`` is None), met while filling a
+    chunk and reported by every later read of that connection."""
+
+    error: OSError | None
+
+    def meet(self) -> bytes:
+        """What a read returns now: b"" for a close, else the error again."""
+        if self.error is not None:
+            raise self.error
+        return b""

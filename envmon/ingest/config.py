@@ -30,12 +30,16 @@ class MqttSettings(_Section):
     # MQTT 5 Receive Maximum: how many unacknowledged readings the broker may
     # have in flight to us; acks wait for durability, so this must cover a batch.
     receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 20000
-    # After a socket read that emptied the socket, wait this long before the next
-    # one: readings arriving meanwhile are decoded, stored and judged as one batch
-    # (one wake-up of each thread instead of several). Less CPU per reading at
-    # low and medium rates, up to this much added alarm latency; 0 turns it off.
-    # Needs the buffered client (_paho_fast.supported()); plain paho reads at once.
-    read_coalesce_s: Annotated[float, Field(ge=0, le=1)] = 0.02
+    # Which MQTT client reads the socket: "buffered" (envmon's fast reader,
+    # envmon/ingest/_paho_fast.py, for the paho-mqtt versions it was verified
+    # against), "paho" (plain paho-mqtt), or "auto" (buffered when supported).
+    reader: Literal["auto", "buffered", "paho"] = "auto"
+    # SO_SNDBUF of envmon's MQTT socket, bytes (the kernel doubles it); unset
+    # leaves the kernel's autotuning. Only to test behaviour under back-pressure.
+    socket_send_buffer_bytes: Annotated[int, Field(ge=1024)] | None = None
+    # No longer used (reads are batched without waiting): accepted, so an old
+    # envmon.toml still loads, and ignored with a warning at start.
+    read_coalesce_s: float | None = None
     reconnect_min_s: Annotated[float, Field(gt=0)] = 1.0
     reconnect_max_s: Annotated[float, Field(gt=0)] = 60.0
     username: str | None = None

@@ -10,11 +10,16 @@ reconnects with exponential backoff (paho's own reconnect loop would hide the
 reason of a failure). ``on_messages`` is called on that thread with the
 messages of one socket read, in arrival order, and must only hand them on
 (as one batch: one lock and one wake-up per read, not per message). ``ack``,
-``ack_many`` and ``publish`` may be called from any thread.
+``ack_many`` and ``publish`` may be called from any thread: they only queue
+the packet and wake the network thread, which alone writes to the socket
+(paho would otherwise write on the caller's thread, and two threads writing
+one socket, or one TLS connection, can interleave or corrupt what they send).
+PUBACKs are queued, and so written, in the order of the ``ack`` calls.
 
-The client is ``_paho_fast.BufferedClient`` (paho with buffered reads and
-bulk PUBACKs, see there) when this paho version allows it: ``ack_many`` then
-sends a batch of acknowledgements as one write.
+The client (``[mqtt] reader``, see ``mqtt_client``) is
+``_paho_fast.BufferedClient`` (paho with buffered reads and bulk PUBACKs, for
+the paho versions it was verified against) or plain ``paho.Client``; one INFO
+line at start names it.
 
 Acks are tied to the connection a message arrived on: after a reconnect the
 broker redelivers every unacknowledged message, so an ack for a delivery from
@@ -24,7 +29,6 @@ an older connection is dropped (the redelivered copy gets its own ack).
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 import time
 from collections import deque
@@ -32,20 +36,23 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from envmon.ingest import _paho_fast
+from envmon.ingest import _mqtt_frames, _paho_fast
 from envmon.ingest.config import MqttSettings
+from envmon.ingest.mqtt_client import new_client
 
 log = logging.getLogger("envmon.ingest")
 _JOIN_TIMEOUT_S: Final = 10.0
+# How long one round of the network loop waits in select() for the socket or a wake-up.
+_LOOP_TIMEOUT_S: Final = 1.0
 
 
-Delivery = _paho_fast.Delivery
+Delivery = _mqtt_frames.Delivery
 """One received PUBLISH: ``(topic, payload, mid, qos)``; ``mid`` and ``qos`` are
 what ``ack`` needs. A plain tuple: one is built per reading (bench/README.md)."""
 OnMessages = Callable[[list[Delivery], int], None]
@@ -82,32 +89,12 @@ class MqttSource:
         self._client = self._make_client()
 
     def _make_client(self) -> paho.Client:
-        s = self._settings
-        client_class = _paho_fast.BufferedClient if _paho_fast.supported() else paho.Client
-        client = client_class(
-            CallbackAPIVersion.VERSION2,
-            client_id=s.client_id,
-            protocol=paho.MQTTv5,
-            reconnect_on_failure=False,
-            manual_ack=True,
-        )
-        if s.username is not None:
-            password = s.password.get_secret_value() if s.password is not None else None
-            client.username_pw_set(s.username, password)
-        if s.tls or s.ca_file is not None or s.cert_file is not None:
-            client.tls_set(
-                ca_certs=str(s.ca_file) if s.ca_file else None,
-                certfile=str(s.cert_file) if s.cert_file else None,
-                keyfile=str(s.key_file) if s.key_file else None,
-                cert_reqs=ssl.CERT_REQUIRED,
-            )
-        client.max_queued_messages_set(0)
+        client = new_client(self._settings)
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         if isinstance(client, _paho_fast.BufferedClient):
             client.on_publishes_received = self._handle_publishes
-            client.read_coalesce_s = s.read_coalesce_s
         client.on_subscribe = self._handle_subscribe
         return client
 
@@ -154,10 +141,11 @@ class MqttSource:
             log.debug("MQTT %s: ack of mid %d not sent (%s)", self._where, mid, rc)
 
     def ack_many(self, deliveries: Sequence[tuple[int, int]]) -> None:
-        """Acknowledge ``(mid, qos)`` deliveries, in arrival order, as one write.
+        """Acknowledge ``(mid, qos)`` deliveries, in arrival order.
 
         The same as calling ``ack`` for each in turn (deliveries from an older
-        connection are dropped the same way), in one packet write.
+        connection are dropped the same way); the buffered client queues their
+        PUBACKs as one packet.
         """
         client = self._client
         if not isinstance(client, _paho_fast.BufferedClient):
@@ -179,7 +167,7 @@ class MqttSource:
             client.queue_pubacks(mids)
 
     def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
-        """Queue a message; paho sends it now or after the next reconnect."""
+        """Queue a message; the network thread sends it now or after the next reconnect."""
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             log.warning("MQTT %s: cannot publish to %s: %s", self._where, topic, info.rc)
@@ -224,7 +212,7 @@ class MqttSource:
                 delay_s,
             )
             return delay_s
-        self._client.loop_forever(retry_first_connection=False)
+        self._loop_until_disconnected()
         if self._connected.is_set():
             self._set_connected(False, "connection lost")
         if self._accepted:
@@ -234,6 +222,17 @@ class MqttSource:
         if not self._stopping.is_set():
             log.info("MQTT %s: reconnecting in %.3g s", self._where, delay_s)
         return delay_s
+
+    def _loop_until_disconnected(self) -> None:
+        """paho's network loop for one connection.
+
+        Not ``loop_forever``: it never creates paho's wake-up socket pair
+        (``loop`` and ``loop_start`` do), so a packet queued by another thread
+        would wait for select()'s timeout or the next incoming bytes.
+        """
+        client = self._client
+        while client.loop(_LOOP_TIMEOUT_S) == MQTTErrorCode.MQTT_ERR_SUCCESS:
+            pass
 
     def _connect_properties(self) -> Properties:
         props = Properties(PacketTypes.CONNECT)

@@ -1,7 +1,8 @@
 """Issue 2 end to end: ``envmon run`` between a real Mosquitto and a real database.
 
 Every test publishes an exact set of readings and then requires exactly that
-set back from the database: same count, values and timestamps.
+set back from the database: same count, values and timestamps. The delivery
+tests run with each MQTT reader (``[mqtt] reader``), over plain TCP and TLS.
 """
 
 from __future__ import annotations
@@ -14,45 +15,21 @@ from pathlib import Path
 import pytest
 
 from tests.support.fleet import FIELDS_BY_KIND, SentReading, readings, write_facility
+from tests.support.mqtt_endpoint import Endpoint
 from tests.support.servers import InfluxDB1, Mosquitto, VictoriaMetrics
 from tests.support.service_proc import Publisher, ServiceProcess, write_settings
+from tests.support.stored import (
+    expected_points,
+    influx_points,
+    wait_for_count,
+)
 
 pytestmark = pytest.mark.integration
 
 N_SENSORS = 100
 N_READINGS = 20_000
-
-
-def influx_points(influx: InfluxDB1) -> dict[tuple[str, str, int], dict[str, float]]:
-    """(kind, sensor, ts_ms) -> fields, for every stored reading."""
-    out: dict[tuple[str, str, int], dict[str, float]] = {}
-    for kind, fields in FIELDS_BY_KIND.items():
-        cols = ", ".join(f'"{f}"' for f in fields)
-        res = influx.query(f'SELECT {cols} FROM "{kind}" GROUP BY "sensor"')["results"][0]
-        for series in res.get("series", []):
-            sensor = series["tags"]["sensor"]
-            for row in series["values"]:
-                ts_ns = row[0]
-                assert ts_ns % 1_000_000 == 0, f"timestamp {ts_ns} not ms-exact"
-                out[(kind, sensor, ts_ns // 1_000_000)] = dict(zip(fields, row[1:], strict=True))
-    return out
-
-
-def expected_points(sent: list[SentReading]) -> dict[tuple[str, str, int], dict[str, float]]:
-    return {(r.kind, r.sensor, r.ts_ms): r.fields for r in sent}
-
-
-def wait_for_count(influx: InfluxDB1, n: int, timeout_s: float = 90.0) -> int:
-    deadline = time.monotonic() + timeout_s
-    got = 0
-    while time.monotonic() < deadline:
-        got = sum(influx.count(kind, fields[0]) for kind, fields in FIELDS_BY_KIND.items())
-        if got >= n:
-            # settle: a late duplicate would show as a count above n
-            time.sleep(1.0)
-            return sum(influx.count(kind, fields[0]) for kind, fields in FIELDS_BY_KIND.items())
-        time.sleep(0.5)
-    return got
+CLIENT_LOG = {"buffered": "buffered reader", "paho": "plain paho"}
+"""The start of the client's name in envmon's "MQTT client: ..." line."""
 
 
 def publish_in_background(
@@ -103,16 +80,24 @@ class TestExactDelivery:
     def test_v1_api_stores_every_reading_exactly(
         self,
         tmp_path: Path,
-        mosquitto: Mosquitto,
+        endpoint: Endpoint,
+        reader: str,
         influxdb: InfluxDB1,
         facility: Path,
         service_factory: list[ServiceProcess],
     ) -> None:
         """20 000 readings from 100 sensors arrive in InfluxDB 1.x with exact values and times."""
-        config = write_settings(tmp_path / "svc", mosquitto, facility, influx=influxdb)
+        config = write_settings(
+            tmp_path / "svc",
+            endpoint.broker,
+            facility,
+            influx=influxdb,
+            mqtt_extra=f'reader = "{reader}"\n' + endpoint.toml(),
+        )
         svc = start_service(config, tmp_path, service_factory)
+        assert f"MQTT client: {CLIENT_LOG[reader]}" in svc.log()
         sent = readings(N_SENSORS, N_READINGS)
-        pub = Publisher(mosquitto.port)
+        pub = Publisher(endpoint.port, pki=endpoint.pki)
         t0 = time.monotonic()
         assert pub.publish_all([(r.topic, r.payload) for r in sent]) == N_READINGS
         assert wait_for_count(influxdb, N_READINGS) == N_READINGS
@@ -123,20 +108,28 @@ class TestExactDelivery:
         assert code == 0
         assert stop_s < 10
         print(
-            f"v1: {N_READINGS} readings stored in {elapsed:.1f} s "
-            f"({N_READINGS / elapsed:.0f}/s end to end); SIGTERM exit in {stop_s:.1f} s"
+            f"v1, {reader} reader, {endpoint.transport}: {N_READINGS} readings stored in "
+            f"{elapsed:.1f} s ({N_READINGS / elapsed:.0f}/s end to end); "
+            f"SIGTERM exit in {stop_s:.1f} s"
         )
 
     def test_v2_api_stores_every_reading_exactly(
         self,
         tmp_path: Path,
         mosquitto: Mosquitto,
+        reader: str,
         victoria: VictoriaMetrics,
         facility: Path,
         service_factory: list[ServiceProcess],
     ) -> None:
         """The influxdb-client v2 write path stores 20 000 readings exactly (VictoriaMetrics)."""
-        config = write_settings(tmp_path / "svc", mosquitto, facility, victoria=victoria)
+        config = write_settings(
+            tmp_path / "svc",
+            mosquitto,
+            facility,
+            victoria=victoria,
+            mqtt_extra=f'reader = "{reader}"\n',
+        )
         svc = start_service(config, tmp_path, service_factory)
         sent = readings(N_SENSORS, N_READINGS)
         pub = Publisher(mosquitto.port)
@@ -199,12 +192,19 @@ class TestFaults:
         self,
         tmp_path: Path,
         mosquitto: Mosquitto,
+        reader: str,
         influxdb: InfluxDB1,
         facility: Path,
         service_factory: list[ServiceProcess],
     ) -> None:
         """SIGKILL while readings flow: after a restart the broker redelivers; exactly N stored."""
-        config = write_settings(tmp_path / "svc", mosquitto, facility, influx=influxdb)
+        config = write_settings(
+            tmp_path / "svc",
+            mosquitto,
+            facility,
+            influx=influxdb,
+            mqtt_extra=f'reader = "{reader}"\n',
+        )
         svc = start_service(config, tmp_path, service_factory)
         sent = readings(N_SENSORS, N_READINGS)
         pub = Publisher(mosquitto.port)

@@ -1,4 +1,5 @@
-"""MqttSource.ack_many and the buffered paho client against a real Mosquitto."""
+"""MqttSource.ack_many and buffered reads against a real Mosquitto, with each reader
+(``[mqtt] reader``) over plain TCP and TLS."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ from collections.abc import Iterator
 
 import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from envmon.ingest import _paho_fast
 from envmon.ingest.config import MqttSettings
 from envmon.ingest.mqtt import MqttSource
+from tests.support.mqtt_endpoint import Endpoint, wait_client_gone
 from tests.support.mqtt_messages import Message, each_message
-from tests.support.servers import Mosquitto
 
 pytestmark = pytest.mark.integration
 
@@ -24,22 +24,22 @@ TOPIC = "fac/site1/R1/climate/TH1"
 PROBE = "fac/site1/R1/climate/PROBE"
 
 
-def _settings(port: int) -> MqttSettings:
+def _settings(endpoint: Endpoint, reader: str) -> MqttSettings:
     return MqttSettings(
-        host="127.0.0.1",
-        port=port,
+        **endpoint.settings(),
         client_id="envmon-ack-many",
         topics=["fac/#"],
+        reader=reader,
         reconnect_min_s=0.2,
         reconnect_max_s=1.0,
     )
 
 
 @pytest.fixture
-def publisher(mosquitto: Mosquitto) -> Iterator[paho.Client]:
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-publisher")
+def publisher(endpoint: Endpoint) -> Iterator[paho.Client]:
+    client = endpoint.client("test-publisher")
     client.max_inflight_messages_set(1000)
-    client.connect("127.0.0.1", mosquitto.port)
+    client.connect("127.0.0.1", endpoint.port)
     client.loop_start()
     yield client
     client.disconnect()
@@ -49,11 +49,17 @@ def publisher(mosquitto: Mosquitto) -> Iterator[paho.Client]:
 class _Source:
     """A started MqttSource, subscribed for sure; probe messages acked and left out."""
 
-    def __init__(self, port: int, publisher: paho.Client, handle_delay_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        reader: str,
+        publisher: paho.Client,
+        handle_delay_s: float = 0.0,
+    ) -> None:
         self._delay_s = handle_delay_s
         self.messages: queue.Queue[Message] = queue.Queue()
         self._probes: queue.Queue[Message] = queue.Queue()
-        self.source = MqttSource(_settings(port), each_message(self._route))
+        self.source = MqttSource(_settings(endpoint, reader), each_message(self._route))
         self.source.start()
         assert self.source.wait_connected(20)
         # "Connected" comes before the SUBACK: probe until a probe comes back.
@@ -98,38 +104,38 @@ def _publish(client: paho.Client, payloads: list[bytes]) -> None:
 
 class TestAckMany:
     def test_all_acked_in_one_call_never_come_back(
-        self, mosquitto: Mosquitto, publisher: paho.Client
+        self, endpoint: Endpoint, reader: str, publisher: paho.Client
     ) -> None:
         """500 messages acked by one ack_many are not redelivered to the next session."""
-        first = _Source(mosquitto.port, publisher)
+        first = _Source(endpoint, reader, publisher)
         payloads = [f"m{i}".encode() for i in range(500)]
         _publish(publisher, payloads)
         got = first.take(500)
         assert [m.payload for m in got] == payloads
         first.source.ack_many([(m.mid, m.qos) for m in got])
-        time.sleep(0.5)  # the PUBACKs leave on paho's thread
         first.stop()
+        wait_client_gone(endpoint.broker, "envmon-ack-many")
 
-        second = _Source(mosquitto.port, publisher)
+        second = _Source(endpoint, reader, publisher)
         try:
             assert second.take(1, timeout_s=1.5) == [], "acked messages came back"
         finally:
             second.stop()
 
     def test_unacked_tail_redelivered_in_order(
-        self, mosquitto: Mosquitto, publisher: paho.Client
+        self, endpoint: Endpoint, reader: str, publisher: paho.Client
     ) -> None:
         """After acking the first 100 of 300, exactly the other 200 come back, in order."""
-        first = _Source(mosquitto.port, publisher)
+        first = _Source(endpoint, reader, publisher)
         payloads = [f"m{i}".encode() for i in range(300)]
         _publish(publisher, payloads)
         got = first.take(300)
         assert len(got) == 300
         first.source.ack_many([(m.mid, m.qos) for m in got[:100]])
-        time.sleep(0.5)
         first.stop()
+        wait_client_gone(endpoint.broker, "envmon-ack-many")
 
-        second = _Source(mosquitto.port, publisher)
+        second = _Source(endpoint, reader, publisher)
         try:
             again = second.take(200) + second.take(1, timeout_s=1.0)
             assert [m.payload for m in again] == payloads[100:]
@@ -140,14 +146,14 @@ class TestAckMany:
 
 class TestBufferedReads:
     def test_sizes_across_chunk_boundaries_arrive_intact(
-        self, mosquitto: Mosquitto, publisher: paho.Client
+        self, endpoint: Endpoint, reader: str, publisher: paho.Client
     ) -> None:
         """Messages of 1 B to 3 read chunks arrive byte for byte and in order."""
         rng = random.Random(7)
         sizes = [1, 2, 127, 128, 16383, 16384, 16385, 3 * _paho_fast.RECV_CHUNK_BYTES]
         sizes += [rng.randrange(1, 40_000) for _ in range(300)]
         payloads = [rng.randbytes(n) for n in sizes]
-        src = _Source(mosquitto.port, publisher)
+        src = _Source(endpoint, reader, publisher)
         try:
             _publish(publisher, payloads)
             got = src.take(len(payloads))
@@ -157,17 +163,17 @@ class TestBufferedReads:
             src.stop()
 
     def test_outgoing_not_starved_by_a_backlog(
-        self, mosquitto: Mosquitto, publisher: paho.Client
+        self, endpoint: Endpoint, reader: str, publisher: paho.Client
     ) -> None:
         """While a backlog of readings is being read, a message published goes out at once."""
         seen = threading.Event()
-        watcher = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-watcher")
+        watcher = endpoint.client("test-watcher")
         watcher.on_message = lambda client, userdata, msg: seen.set()
-        watcher.connect("127.0.0.1", mosquitto.port)
+        watcher.connect("127.0.0.1", endpoint.port)
         watcher.subscribe("fac/site1/envmon/alarms/#", qos=1)
         watcher.loop_start()
         # Slower than the publisher: the socket fills up.
-        slow = _Source(mosquitto.port, publisher, handle_delay_s=0.0003)
+        slow = _Source(endpoint, reader, publisher, handle_delay_s=0.0003)
         try:
             infos = [publisher.publish(TOPIC, b"x" * 100, qos=1) for _ in range(15_000)]
             time.sleep(1.0)  # a backlog of thousands now waits in the socket

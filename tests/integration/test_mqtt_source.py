@@ -1,4 +1,8 @@
-"""MqttSource against a real Mosquitto: order, manual acks, persistent session."""
+"""MqttSource against a real Mosquitto: order, manual acks, persistent session.
+
+Each test runs with both readers (``[mqtt] reader``) over plain TCP and over TLS
+with client certificates required by the broker.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,12 @@ from collections.abc import Iterator
 
 import paho.mqtt.client as paho
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from envmon.ingest.config import MqttSettings
 from envmon.ingest.mqtt import MqttSource
+from tests.support.mqtt_endpoint import Endpoint, wait_client_gone
 from tests.support.mqtt_messages import Message, each_message
-from tests.support.servers import Mosquitto, free_port
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -52,22 +56,29 @@ class _Collector:
         return self.take(10**9, timeout_s=seconds)
 
 
-def _settings(port: int, client_id: str = "envmon-test") -> MqttSettings:
+def _settings(
+    endpoint: Endpoint, reader: str = "auto", client_id: str = "envmon-test"
+) -> MqttSettings:
     return MqttSettings(
-        host="127.0.0.1",
-        port=port,
+        **endpoint.settings(),
         client_id=client_id,
         topics=["fac/#"],
+        reader=reader,
         reconnect_min_s=0.2,
         reconnect_max_s=1.0,
     )
 
 
-@pytest.fixture
-def publisher(mosquitto: Mosquitto) -> Iterator[paho.Client]:
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-publisher")
-    client.connect("127.0.0.1", mosquitto.port)
+def _connected_client(endpoint: Endpoint, client_id: str) -> paho.Client:
+    client = endpoint.client(client_id)
+    client.connect("127.0.0.1", endpoint.port)
     client.loop_start()
+    return client
+
+
+@pytest.fixture
+def publisher(endpoint: Endpoint) -> Iterator[paho.Client]:
+    client = _connected_client(endpoint, "test-publisher")
     yield client
     client.disconnect()
     client.loop_stop()
@@ -88,10 +99,12 @@ def _start(settings: MqttSettings, collector: _Collector) -> MqttSource:
 
 
 class TestMqttSource:
-    def test_many_messages_in_order(self, mosquitto: Mosquitto, publisher: paho.Client) -> None:
+    def test_many_messages_in_order(
+        self, endpoint: Endpoint, reader: str, publisher: paho.Client
+    ) -> None:
         """2 000 QoS-1 messages all arrive, in publish order, each with its mid and QoS."""
         collector = _Collector()
-        source = _start(_settings(mosquitto.port), collector)
+        source = _start(_settings(endpoint, reader), collector)
         try:
             payloads = [f"{i}".encode() for i in range(2000)]
             _publish(publisher, payloads)
@@ -107,20 +120,21 @@ class TestMqttSource:
         assert not source.connected
 
     def test_unacked_redelivered_acked_not(
-        self, mosquitto: Mosquitto, publisher: paho.Client
+        self, endpoint: Endpoint, reader: str, publisher: paho.Client
     ) -> None:
         """After a stop, a new source with the same client id gets exactly the unacked messages."""
         first = _Collector()
-        source = _start(_settings(mosquitto.port), first)
+        source = _start(_settings(endpoint, reader), first)
         _publish(publisher, [f"m{i}".encode() for i in range(10)])
         got = first.take(10)
         assert len(got) == 10
         for msg in got[:4]:
             source.ack(msg.mid, msg.qos)
         source.stop()
+        wait_client_gone(endpoint.broker, "envmon-test")
 
         second = _Collector()
-        again = _start(_settings(mosquitto.port), second)
+        again = _start(_settings(endpoint, reader), second)
         try:
             redelivered = second.take(6, timeout_s=20) + second.quiet(1.5)
             assert [m.payload for m in redelivered] == [f"m{i}".encode() for i in range(4, 10)]
@@ -128,25 +142,26 @@ class TestMqttSource:
                 again.ack(msg.mid, msg.qos)
         finally:
             again.stop()
+        wait_client_gone(endpoint.broker, "envmon-test", times=2)
 
         third = _Collector()
-        last = _start(_settings(mosquitto.port), third)
+        last = _start(_settings(endpoint, reader), third)
         try:
             assert third.quiet(1.5) == [], "acked messages came back"
         finally:
             last.stop()
 
     def test_published_while_stopped_arrive_later(
-        self, mosquitto: Mosquitto, publisher: paho.Client
+        self, endpoint: Endpoint, reader: str, publisher: paho.Client
     ) -> None:
         """Messages published while the source is stopped wait in the persistent session."""
         collector = _Collector()
-        _start(_settings(mosquitto.port, "envmon-offline"), collector).stop()
+        _start(_settings(endpoint, reader, "envmon-offline"), collector).stop()
         payloads = [f"offline-{i}".encode() for i in range(300)]
         _publish(publisher, payloads)
 
         later = _Collector()
-        source = _start(_settings(mosquitto.port, "envmon-offline"), later)
+        source = _start(_settings(endpoint, reader, "envmon-offline"), later)
         try:
             got = later.take(300)
             for msg in got:
@@ -156,7 +171,11 @@ class TestMqttSource:
             source.stop()
 
     def test_callback_exception_does_not_kill_loop(
-        self, mosquitto: Mosquitto, publisher: paho.Client, caplog: pytest.LogCaptureFixture
+        self,
+        endpoint: Endpoint,
+        reader: str,
+        publisher: paho.Client,
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
         """An exception in the message callback is logged and later messages still arrive."""
         collector = _Collector()
@@ -166,7 +185,7 @@ class TestMqttSource:
                 raise RuntimeError("callback failed")
             collector(msg)
 
-        source = MqttSource(_settings(mosquitto.port), each_message(flaky))
+        source = MqttSource(_settings(endpoint, reader), each_message(flaky))
         source.start()
         assert source.wait_connected(20)
         try:
@@ -185,13 +204,13 @@ class TestMqttSource:
             source.stop()
 
     def test_reconnects_after_broker_restart(
-        self, mosquitto: Mosquitto, publisher: paho.Client
+        self, endpoint: Endpoint, reader: str, publisher: paho.Client
     ) -> None:
         """When the broker comes back, the source reconnects and resubscribes by itself."""
         collector = _Collector()
-        source = _start(_settings(mosquitto.port, "envmon-restart"), collector)
+        source = _start(_settings(endpoint, reader, "envmon-restart"), collector)
         try:
-            mosquitto.restart()
+            endpoint.broker.restart()
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline and not (
                 source.connected and len(collector.connections) >= 3
@@ -199,9 +218,7 @@ class TestMqttSource:
                 time.sleep(0.1)
             assert [c for c, _ in collector.connections] == [True, False, True]
             assert source.connected
-            fresh = paho.Client(CallbackAPIVersion.VERSION2, client_id="test-publisher-2")
-            fresh.connect("127.0.0.1", mosquitto.port)
-            fresh.loop_start()
+            fresh = _connected_client(endpoint, "test-publisher-2")
             try:
                 _publish(fresh, [b"after-restart"])
             finally:
@@ -217,7 +234,8 @@ class TestConnectionFailure:
     def test_refused_logged_as_one_line(self, caplog: pytest.LogCaptureFixture) -> None:
         """A refused connection is logged with host:port and the reason, without a traceback."""
         port = free_port()
-        source = MqttSource(_settings(port), lambda batch, received_ns: None)
+        settings = MqttSettings(port=port, reconnect_min_s=0.2, reconnect_max_s=1.0)
+        source = MqttSource(settings, lambda batch, received_ns: None)
         with caplog.at_level(logging.WARNING, logger="envmon.ingest"):
             source.start()
             assert not source.wait_connected(1.0)

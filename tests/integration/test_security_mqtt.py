@@ -19,6 +19,7 @@ import pytest
 from tests.integration.test_ingest_e2e import expected_points, influx_points, wait_for_count
 from tests.support.certs import KeyPair, Pki, make_pki
 from tests.support.fleet import readings, write_facility
+from tests.support.mqtt_endpoint import mosquitto_tls_conf
 from tests.support.servers import InfluxDB1, Mosquitto
 from tests.support.service_proc import ServiceProcess, write_settings
 
@@ -91,17 +92,7 @@ def pki(tmp_path: Path) -> Pki:
 
 @pytest.fixture
 def tls_broker(tmp_path: Path, pki: Pki) -> Mosquitto:
-    server = Mosquitto(
-        tmp_path / "mosquitto-tls",
-        extra_conf=(
-            f"cafile {pki.ca_cert}\n"
-            f"certfile {pki.server.cert}\n"
-            f"keyfile {pki.server.key}\n"
-            "require_certificate true\n"
-            "use_identity_as_username true\n"
-            "tls_version tlsv1.2\n"
-        ),
-    )
+    server = Mosquitto(tmp_path / "mosquitto-tls", extra_conf=mosquitto_tls_conf(pki))
     server.start()
     yield server
     server.stop()

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from tests.support.certs import Pki
+from tests.support.mqtt_endpoint import configure_tls
 from tests.support.servers import InfluxDB1, Mosquitto, VictoriaMetrics
 
 
@@ -25,7 +27,10 @@ def write_settings(
     victoria: VictoriaMetrics | None = None,
     extra: str = "",
     client_id: str = "envmon-test",
+    mqtt_extra: str = "",
 ) -> Path:
+    """envmon.toml for a test: ``extra`` is appended (whole sections), ``mqtt_extra``
+    goes into ``[mqtt]`` (e.g. ``Endpoint.toml()``, ``reader = "paho"``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     if influx is not None:
         influx_section = f'url = "{influx.url}"\napi = "v1"\ndatabase = "{influx.database}"\n'
@@ -46,7 +51,7 @@ client_id = "{client_id}"
 topics = ["fac/#"]
 reconnect_min_s = 0.2
 reconnect_max_s = 2
-
+{mqtt_extra}
 [influx]
 {influx_section}
 retry_min_s = 0.2
@@ -145,10 +150,13 @@ class ServiceProcess:
 class Publisher:
     """A QoS-1 MQTT publisher that confirms every PUBACK."""
 
-    def __init__(self, port: int, client_id: str = "test-publisher") -> None:
+    def __init__(
+        self, port: int, client_id: str = "test-publisher", pki: Pki | None = None
+    ) -> None:
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv311
         )
+        configure_tls(self.client, pki)
         self.client.max_inflight_messages_set(500)
         self.client.max_queued_messages_set(0)
         self.client.connect("127.0.0.1", port)

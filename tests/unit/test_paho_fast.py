@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import struct
 
 import paho.mqtt.client as paho
+import pytest
 
-from envmon.ingest import _paho_fast
+from envmon.ingest import _mqtt_frames, _paho_fast
 
 
 class TestPubackPackets:
@@ -14,20 +16,16 @@ class TestPubackPackets:
         """Each PUBACK is paho's own: type 0x40, remaining length 2, the packet id."""
         mids = [1, 2, 255, 256, 65535]
         expected = b"".join(struct.pack("!BBH", int(paho.PUBACK), 2, mid) for mid in mids)
-        assert _paho_fast.puback_packets(mids) == expected
+        assert _mqtt_frames.puback_packets(mids) == expected
 
     def test_order_kept(self) -> None:
         """PUBACKs go out in the order given (MQTT 3.1.1 §4.6: arrival order)."""
-        packets = _paho_fast.puback_packets([7, 3, 9])
+        packets = _mqtt_frames.puback_packets([7, 3, 9])
         assert [int.from_bytes(packets[i + 2 : i + 4], "big") for i in (0, 4, 8)] == [7, 3, 9]
 
     def test_nothing_for_no_mids(self) -> None:
         """An empty batch is no bytes at all."""
-        assert _paho_fast.puback_packets([]) == b""
-
-    def test_installed_paho_is_supported(self) -> None:
-        """The installed paho-mqtt has the private methods the fast client relies on."""
-        assert _paho_fast.supported()
+        assert _mqtt_frames.puback_packets([]) == b""
 
 
 def _varint(n: int) -> bytes:
@@ -79,15 +77,53 @@ class _ChunkedSocket:
     def fileno(self) -> int:
         return -1
 
+
+class _RecordSocket(_ChunkedSocket):
+    """Like a TLS socket: each ``recv`` returns at most one record (the given sizes,
+    then whatever is asked for), and ``pending()`` marks it as one. Its ``fileno`` is
+    a pipe that polls readable while ``recv`` has something to say."""
+
+    def __init__(self, data: bytes, sizes: list[int]) -> None:
+        super().__init__(data, sizes)
+        self.reads = 0
+        self._r, self._w = os.pipe()
+        self._signalled = False
+        self._sync()
+
+    def _readable(self) -> bool:
+        return not self.exhausted
+
+    def _sync(self) -> None:
+        if self._readable() and not self._signalled:
+            os.write(self._w, b"x")
+        elif not self._readable() and self._signalled:
+            os.read(self._r, 1)
+        self._signalled = self._readable()
+
+    def recv(self, bufsize: int) -> bytes:
+        self.reads += 1
+        try:
+            return super().recv(bufsize)
+        finally:
+            self._sync()
+
+    def fileno(self) -> int:
+        return self._r
+
     def pending(self) -> int:
         return 0
+
+    def __del__(self) -> None:
+        os.close(self._r)
+        os.close(self._w)
 
 
 Delivery = tuple[str, bytes, int, int]
 
 
-def _receive(data: bytes, sizes: list[int], fast: bool) -> list[Delivery]:
-    """Feed ``data`` to a connected client; what reaches the application, in order."""
+def _receive(data: bytes, sizes: list[int], fast: bool, records: bool = False) -> list[Delivery]:
+    """Feed ``data`` to a connected client; what reaches the application, in order.
+    ``records``: over a socket that returns one record per read, like TLS."""
     client = _paho_fast.BufferedClient(
         paho.CallbackAPIVersion.VERSION2,
         client_id="t",
@@ -102,7 +138,7 @@ def _receive(data: bytes, sizes: list[int], fast: bool) -> list[Delivery]:
     client.on_message = on_message
     if fast:
         client.on_publishes_received = got.extend
-    sock = _ChunkedSocket(data, sizes)
+    sock = (_RecordSocket if records else _ChunkedSocket)(data, sizes)
     client._sock = sock  # type: ignore[assignment]
     client._state = paho._ConnectionState.MQTT_CS_CONNECTED
     for _ in range(len(data) + 100):
@@ -193,7 +229,7 @@ class TestSplitPublishes:
     def test_stops_at_the_first_other_packet(self) -> None:
         """Publishes before a PINGRESP are split off; the PINGRESP and all after it stay."""
         data = bytearray(_STREAM[0] + _STREAM[1] + b"\xd0\x00" + _STREAM[4])
-        deliveries, used = _paho_fast.split_publishes(data, mqtt5=True)
+        deliveries, used = _mqtt_frames.split_publishes(data, mqtt5=True)
         assert [d[2] for d in deliveries] == [1, 65535]
         assert used == len(_STREAM[0]) + len(_STREAM[1])
 
@@ -201,7 +237,7 @@ class TestSplitPublishes:
         """A packet cut by the end of the buffer waits for the rest of its bytes."""
         whole = _STREAM[0] + _STREAM[1]
         for cut in range(1, len(_STREAM[4])):
-            deliveries, used = _paho_fast.split_publishes(
+            deliveries, used = _mqtt_frames.split_publishes(
                 bytearray(whole + _STREAM[4][:cut]), mqtt5=True
             )
             assert (len(deliveries), used) == (2, len(whole))
@@ -210,32 +246,32 @@ class TestSplitPublishes:
         """A corrupt topic length must not read the next packet's bytes as this one's."""
         bad = bytearray(_STREAM[0])
         bad[2:4] = (200).to_bytes(2, "big")  # the topic length, past the packet's end
-        deliveries, used = _paho_fast.split_publishes(bad + _STREAM[1], mqtt5=True)
+        deliveries, used = _mqtt_frames.split_publishes(bad + _STREAM[1], mqtt5=True)
         assert (deliveries, used) == ([], 0)
 
     def test_every_packet_shape_alone_and_as_paho_frames_it(self) -> None:
         """Each sample packet alone: the same delivery from the buffer and from the
         body paho framed (parse_publish), with every length encoding up to 3 bytes."""
         for packet in _STREAM:
-            (delivery,), used = _paho_fast.split_publishes(bytearray(packet), mqtt5=True)
+            (delivery,), used = _mqtt_frames.split_publishes(bytearray(packet), mqtt5=True)
             assert used == len(packet)
-            start, end = _paho_fast.frame(packet, 0) or (0, 0)
-            assert _paho_fast.parse_publish(packet[0], packet[start:end], True) == delivery
-        assert _paho_fast.parse_publish(0x34, b"\x00\x01a\x00\x05\x00", True) is None
+            start, end = _mqtt_frames.frame(packet, 0) or (0, 0)
+            assert _mqtt_frames.parse_publish(packet[0], packet[start:end], True) == delivery
+        assert _mqtt_frames.parse_publish(0x34, b"\x00\x01a\x00\x05\x00", True) is None
 
     def test_remaining_length_is_mqtt_s_encoding(self) -> None:
         for n in (0, 1, 127, 128, 300, 16_383, 16_384, 2_097_151, 2_097_152, 268_435_455):
-            encoded = _paho_fast.remaining_length(n)
+            encoded = _mqtt_frames.remaining_length(n)
             assert len(encoded) == 1 + (n > 127) + (n > 16_383) + (n > 2_097_151)
             # frame() reads it back (a body of n bytes is only built where small)
             body = b"x" * n if n < 100_000 else b""
-            framed = _paho_fast.frame(b"\x30" + encoded + body, 0)
+            framed = _mqtt_frames.frame(b"\x30" + encoded + body, 0)
             assert framed == ((1 + len(encoded), 1 + len(encoded) + n) if body or not n else None)
 
     def test_qos2_is_left_to_paho(self) -> None:
         """QoS 2 needs paho's PUBREC/PUBREL handshake."""
         data = bytearray(_STREAM[0] + _publish(b"a/b", b"x", 5, 2) + _STREAM[1])
-        deliveries, used = _paho_fast.split_publishes(data, mqtt5=True)
+        deliveries, used = _mqtt_frames.split_publishes(data, mqtt5=True)
         assert [d[2] for d in deliveries] == [1]
         assert used == len(_STREAM[0])
 
@@ -264,37 +300,159 @@ class TestConnectionEnds:
         assert client.loop_read() == paho.MQTT_ERR_CONN_LOST
 
 
-def _coalescing_client(data: bytes, sizes: list[int]) -> _paho_fast.BufferedClient:
+def _connected(sock: _ChunkedSocket) -> tuple[_paho_fast.BufferedClient, list[list[Delivery]]]:
+    """A buffered client reading ``sock``, and the batches it hands on."""
     client = _paho_fast.BufferedClient(
         paho.CallbackAPIVersion.VERSION2, client_id="t", protocol=paho.MQTTv5, manual_ack=True
     )
-    client.on_publishes_received = lambda deliveries: None
-    client.read_coalesce_s = 0.02
-    client._sock = _ChunkedSocket(data, sizes)  # type: ignore[assignment]
+    batches: list[list[Delivery]] = []
+    client.on_publishes_received = batches.append
+    client._sock = sock  # type: ignore[assignment]
     client._state = paho._ConnectionState.MQTT_CS_CONNECTED
-    return client
+    return client, batches
 
 
-class TestReadCoalescing:
-    def test_a_short_read_waits_before_the_next(self) -> None:
-        """After PUBLISHes from a read that emptied the socket, the next read waits
-        ``read_coalesce_s``, so what arrives meanwhile comes as one batch."""
-        client = _coalescing_client(_publish(b"fac/s/R/climate/T", b"{}", 1, 1), [])
-        before = paho.time_func()
+def _readings(n: int, payload: bytes = b'{"ts": 1, "temperature_c": 20.5}') -> list[bytes]:
+    return [_publish(b"fac/site1/R1/climate/TH1", payload, i + 1, 1) for i in range(n)]
+
+
+class _FailingRecordSocket(_RecordSocket):
+    """A TLS-like socket that serves its records, then fails with ``error``."""
+
+    def __init__(self, data: bytes, sizes: list[int], error: OSError) -> None:
+        self.error = error
+        super().__init__(data, sizes)
+
+    def _readable(self) -> bool:
+        return True  # a socket in error polls readable
+
+    def recv(self, bufsize: int) -> bytes:
+        if self.exhausted:
+            raise self.error
+        return super().recv(bufsize)
+
+
+class _ClosingRecordSocket(_RecordSocket):
+    """A TLS-like socket that serves its records, then reports the connection closed."""
+
+    def _readable(self) -> bool:
+        return True  # a closed connection polls readable
+
+    def recv(self, bufsize: int) -> bytes:
+        if self.exhausted:
+            return b""
+        return super().recv(bufsize)
+
+
+class TestRecordReads:
+    def test_a_burst_of_records_is_one_batch(self) -> None:
+        """50 packets in 50 TLS records, all there: one loop_read hands them on as one
+        batch, reading while the socket has more (and no read that would block)."""
+        packets = _readings(50)
+        sock = _RecordSocket(b"".join(packets), [len(p) for p in packets])
+        client, batches = _connected(sock)
         client.loop_read()
-        assert before + 0.02 <= client._read_again_at <= paho.time_func() + 0.02
+        assert [len(b) for b in batches] == [50]
+        assert sock.reads == 50
 
-    def test_a_full_chunk_is_read_on_at_once(self) -> None:
-        """A read that filled the whole chunk means a backlog: no wait, full speed."""
-        one = _publish(b"fac/s/R/climate/T", b"x" * 100, 1, 1)
-        backlog = one * (2 * _paho_fast.RECV_CHUNK_BYTES // len(one) + 1)
-        client = _coalescing_client(backlog, [])
+    def test_a_plain_socket_is_read_once_per_round(self) -> None:
+        """On a plain socket one recv returns all that is there: one read per round."""
+        packets = _readings(4)
+        sock = _ChunkedSocket(b"".join(packets), [len(p) for p in packets])
+        client, batches = _connected(sock)
         client.loop_read()
-        assert client._read_again_at == 0.0
+        assert [len(b) for b in batches] == [1]
 
-    def test_off_when_zero(self) -> None:
-        """``read_coalesce_s = 0`` never waits."""
-        client = _coalescing_client(_publish(b"fac/s/R/climate/T", b"{}", 1, 1), [])
-        client.read_coalesce_s = 0.0
+    def test_a_chunk_stops_filling_when_full(self) -> None:
+        """A backlog larger than a chunk is read a chunk per round (writes go out
+        between rounds), and every packet arrives once, in order."""
+        packets = _readings(300, b"x" * 200)
+        sock = _RecordSocket(b"".join(packets), [len(p) for p in packets])
+        client, batches = _connected(sock)
         client.loop_read()
-        assert client._read_again_at == 0.0
+        first = sum(len(p) for p in packets[: len(batches[0])])
+        assert first <= _paho_fast.RECV_CHUNK_BYTES
+        assert 0 < len(batches[0]) < 300
+        while not sock.exhausted or client._rbuf:
+            client.loop_read()
+        assert [d[2] for b in batches for d in b] == list(range(1, 301))
+
+    def test_records_cut_anywhere_deliver_what_paho_delivers(self) -> None:
+        """However the records cut the packets, the same deliveries as paho's own reader."""
+        data = b"".join(_STREAM * 3)
+        expected = _receive(data, [], fast=False)
+        for sizes in ([1] * len(data), [3, 5, 7, 11, 13] * 4000, [100, 16_384, 2] * 100):
+            assert _receive(data, list(sizes), fast=True, records=True) == expected
+
+    def test_a_close_after_records_is_reported_after_their_packets(self) -> None:
+        """Records, then the close, met in one chunk: the packets are handed on, then
+        the same round reports the connection lost."""
+        packets = _readings(3)
+        sock = _ClosingRecordSocket(b"".join(packets), [len(p) for p in packets])
+        client, batches = _connected(sock)
+        assert client.loop_read() == paho.MQTT_ERR_CONN_LOST
+        assert [d[2] for b in batches for d in b] == [1, 2, 3]
+
+    def test_an_error_after_records_is_reported_after_their_packets(self) -> None:
+        """Records, then a reset: the packets are handed on, then the connection is lost."""
+        packets = _readings(3)
+        sock = _FailingRecordSocket(
+            b"".join(packets), [len(p) for p in packets], ConnectionResetError(104, "reset")
+        )
+        client, batches = _connected(sock)
+        assert client.loop_read() == paho.MQTT_ERR_CONN_LOST
+        assert [d[2] for b in batches for d in b] == [1, 2, 3]
+
+    def test_an_end_with_a_packet_cut_short_is_still_reported(self) -> None:
+        """The close comes after half a packet: the whole ones are handed on, the
+        half one is dropped, and the connection is lost."""
+        packets = _readings(2)
+        data = b"".join(packets) + packets[0][:5]
+        sock = _ClosingRecordSocket(data, [len(packets[0]), len(packets[1]), 5])
+        client, batches = _connected(sock)
+        assert client.loop_read() == paho.MQTT_ERR_CONN_LOST
+        assert [d[2] for b in batches for d in b] == [1, 2]
+
+    def test_part_of_a_record_ends_the_chunk(self) -> None:
+        """The socket polls readable but holds only part of a record (recv would block):
+        the chunk ends there and the connection stays up."""
+        packets = _readings(2)
+        sock = _FailingRecordSocket(b"".join(packets), [len(p) for p in packets], BlockingIOError())
+        client, batches = _connected(sock)
+        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
+        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
+        assert [d[2] for b in batches for d in b] == [1, 2]
+
+    def test_a_new_connection_forgets_the_old_end(self) -> None:
+        """An end met on one socket is not reported on the next connection's socket."""
+        packets = _readings(1)
+        client, batches = _connected(_ClosingRecordSocket(packets[0], [len(packets[0])]))
+        assert client.loop_read() == paho.MQTT_ERR_CONN_LOST
+        client._sock = _RecordSocket(packets[0], [len(packets[0])])  # type: ignore[assignment]
+        client._state = paho._ConnectionState.MQTT_CS_CONNECTED
+        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
+        assert len(batches) == 2
+
+
+class TestVerifiedVersion:
+    def test_the_verified_minor_release(self) -> None:
+        """Every 2.2.x is verified; the releases around it are not."""
+        for version in ("2.2.0", "2.2.1", "2.2.17", "2.2"):
+            assert _paho_fast.version_verified(version), version
+        for version in ("2.1.0", "2.3.0", "3.0.0", "1.6.1", "20.2.0", "", "unknown"):
+            assert not _paho_fast.version_verified(version), version
+
+    def test_installed_paho_is_supported(self) -> None:
+        """The installed paho-mqtt (2.2) is verified and has every private name used."""
+        assert _paho_fast.paho_version().startswith("2.2.")
+        assert _paho_fast.supported()
+
+    def test_a_missing_private_name_is_unsupported(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A verified version number alone is not enough: each private name must be there."""
+        monkeypatch.delattr(paho.Client, "_handle_publish")
+        assert not _paho_fast.supported.__wrapped__()
+
+    def test_another_version_is_unsupported(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """paho-mqtt 2.1 (different private members) falls back to plain paho."""
+        monkeypatch.setattr(_paho_fast.paho_package, "__version__", "2.1.0")
+        assert not _paho_fast.supported.__wrapped__()
