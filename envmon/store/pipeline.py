@@ -136,8 +136,7 @@ class DurableWriter(Generic[T]):
                 log.error("store is stopped: not storing %.200s", line)
                 return
             self._queue.append((line, token, self._clock()))
-            n = len(self._queue)
-            if n == 1 or n == self._batch_size:
+            if len(self._queue) == self._batch_size:
                 self._cond.notify()
 
     def submit_many(self, items: Sequence[tuple[Point | None, T]]) -> None:
@@ -152,7 +151,10 @@ class DurableWriter(Generic[T]):
             was = len(q)
             now = self._clock()
             q.extend([(line, token, now) for line, token in items])
-            if was == 0 or was < self._batch_size <= len(q):
+            # Only a full batch wakes the writer: below that it looks at the queue
+            # every flush interval by itself (see ``_take_items``), instead of being
+            # woken for every socket read that brings a reading or two.
+            if was < self._batch_size <= len(q):
                 self._cond.notify()
 
     def start(self) -> None:
@@ -246,9 +248,10 @@ class DurableWriter(Generic[T]):
                 wait_s = self._background_wait(now)
                 if wait_s <= 0:
                     return None
-                if q:
-                    wait_s = min(wait_s, q[0][2] + self._flush_interval_s - now)
-                self._cond.wait(wait_s)
+                # A new point does not wake this thread (``submit_many``): it is at
+                # most one flush interval away from being looked at.
+                next_flush = q[0][2] + self._flush_interval_s - now if q else self._flush_interval_s
+                self._cond.wait(min(wait_s, next_flush))
 
     def _lines(self, items: list[tuple[Point | None, T, float]]) -> list[str]:
         """The batch's lines: readings formatted here, off the network thread."""
