@@ -1,9 +1,10 @@
 """Service settings: envmon.toml, overridden by ``ENVMON_<SECTION>__<KEY>``.
 
-Secrets (InfluxDB token and password, MQTT password, SMTP password) come from
-the environment, from a ``*_file`` key, or from a systemd credential
-(``$CREDENTIALS_DIRECTORY/<section>_<key>``, e.g. ``influx_token``), in that
-order. They are ``SecretStr`` so that printing settings never shows them.
+Secrets (InfluxDB token and password, MQTT password, SMTP password, the
+journal key) come from the environment, from a ``*_file`` key, or from a
+systemd credential (``$CREDENTIALS_DIRECTORY/<section>_<key>``, e.g.
+``influx_token``, ``storage_journal_key``), in that order. They are
+``SecretStr`` so that printing settings never shows them.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic_settings import (
 
 from envmon.errors import ConfigError, format_validation_error
 from envmon.ingest.config import IngestSettings, MqttSettings
+from envmon.journal.chain import MIN_KEY_CHARS
 from envmon.notify.config import NotifySettings
 from envmon.signing.config import SecuritySettings, SignatureSettings
 from envmon.store.config import InfluxSettings, StorageSettings
@@ -146,6 +148,7 @@ def _relative_to(base: Path, p: Path) -> Path:
 def _resolve_secrets(settings: Settings, base: Path) -> None:
     """Fill each secret from its ``*_file`` key or a systemd credential."""
     pairs: list[tuple[str, Any, str, str]] = [
+        ("storage", settings.storage, "journal_key", "journal_key_file"),
         ("influx", settings.influx, "token", "token_file"),
         ("influx", settings.influx, "password", "password_file"),
         ("mqtt", settings.mqtt, "password", "password_file"),
@@ -171,3 +174,18 @@ def _resolve_secrets(settings: Settings, base: Path) -> None:
                 f"{exc.strerror}"
             ) from None
         setattr(model, key, SecretStr(value))
+    _check_journal_key(settings)
+
+
+def _check_journal_key(settings: Settings) -> None:
+    key = settings.storage.journal_key
+    if key is None:
+        return
+    length = len(key.get_secret_value())
+    if length < MIN_KEY_CHARS:
+        source = settings.storage.journal_key_file
+        where = f"storage.journal_key_file: the key in {source}" if source else "the journal key"
+        raise ConfigError(
+            f"{settings.config_path}: {where} has {length} characters, fewer than "
+            f"{MIN_KEY_CHARS} (make one with `head -c 32 /dev/urandom | base64`)"
+        )
