@@ -207,3 +207,15 @@ def event_from_params(batch: str, params: Mapping[str, Any]) -> BatchEvent:
     except (KeyError, TypeError, ValueError):
         raise EnvmonError(f"refused: malformed batch request for {batch!r}") from None
     return BatchEvent(batch=batch, event=kind, at_ns=at_ns, rooms=rooms, product=product)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchMessage:
+    """A batch event from the MES, as ingest decoded it from ``topic``."""
+
+    event: BatchEvent
+    topic: str
+
+    @property
+    def by(self) -> BatchBy:
+        return BatchBy.mqtt(self.topic)

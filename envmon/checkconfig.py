@@ -1,15 +1,28 @@
 """``envmon check-config``: what the service would run with, in words.
 
 Prints the settings (never a secret's value), then per room its sensors and
-the resolved limits for each room state with where each number came from.
+the resolved limits for each room state with where each number came from,
+and warnings a QA reviewer would raise: a Grade D room whose particles are
+measured but have no in-operation limit (Annex 1 leaves them to the site),
+a Grade A or B parameter without an alert level.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from envmon.alarms.schedule import validate_schedules
 from envmon.facility import Facility, Room
 from envmon.gmp import ResolvedLimits, resolve_limits
-from envmon.readings import PARAMETERS_BY_KIND, UNIT_OF_PARAMETER, RoomState
+from envmon.readings import (
+    PARAMETERS_BY_KIND,
+    PARTICLES_0_5UM,
+    PARTICLES_5_0UM,
+    UNIT_OF_PARAMETER,
+    Kind,
+    RoomState,
+)
 from envmon.settings import Settings
 
 _LIMIT_KEYS = ("alert_high", "action_high", "alert_low", "action_low")
@@ -40,7 +53,63 @@ def describe_settings(settings: Settings) -> list[str]:
         f"  storage   {s.state_dir} (journal.sqlite, spool.sqlite; spool up to "
         f"{s.spool_max_mb:g} MB)"
     )
+    lines.append(f"  journal   {_journal_key_words(settings)}")
+    lines.append(
+        f"  anchors   the journal's chain head to InfluxDB (audit_anchor) every "
+        f"{s.anchor_interval_s:g} s"
+    )
     return lines
+
+
+def _journal_key_words(settings: Settings) -> str:
+    s = settings.storage
+    if s.journal_key is None:
+        return (
+            "key not set: entries chained with SHA-256 only (whoever can write the file can "
+            "rewrite the chain; set storage.journal_key_file)"
+        )
+    source = f"from {s.journal_key_file}" if s.journal_key_file else "from the environment"
+    if s.journal_key_file is None and _credential_named("storage_journal_key"):
+        source = "from the systemd credential storage_journal_key"
+    return f"key set ({source}): entries chained with HMAC-SHA256"
+
+
+def _credential_named(name: str) -> bool:
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    return directory is not None and (Path(directory) / name).exists()
+
+
+def limit_warnings(room: Room, parameters: list[str], kinds: list[Kind]) -> list[str]:
+    """What a reviewer would object to in a room's limits, one line each."""
+    warnings = []
+    if room.grade == "D" and Kind.PARTICLES in kinds:
+        missing = [
+            p
+            for p in (PARTICLES_0_5UM, PARTICLES_5_0UM)
+            if not resolve_limits(room, p, RoomState.IN_OPERATION).has_limits
+        ]
+        if missing:
+            warnings.append(
+                f"grade D in operation: no limits for {', '.join(missing)}: measured, never "
+                "judged (Annex 1 leaves them to the site: set "
+                f"[rooms.limits.{missing[0]}.in_operation] action_high)"
+            )
+    if room.grade in ("A", "B"):
+        without = [p for p in parameters if not _has_alert_level(room, p)]
+        if without:
+            warnings.append(
+                f"grade {room.grade}: no alert levels for {', '.join(without)} (early warnings "
+                "before action limits are expected in grades A and B: set alert_high / "
+                "alert_low)"
+            )
+    return warnings
+
+
+def _has_alert_level(room: Room, parameter: str) -> bool:
+    return any(
+        limits.alert_high is not None or limits.alert_low is not None
+        for limits in (resolve_limits(room, parameter, state) for state in RoomState)
+    )
 
 
 def _limit_words(limits: ResolvedLimits) -> list[str]:
@@ -85,6 +154,8 @@ def describe_room(room: Room, facility: Facility, prefix: str) -> list[str]:
             kinds.append(sensor.kind)
     parameters = [p for kind in kinds for p in PARAMETERS_BY_KIND[kind]]
     parameters += [p for p in room.limits if p not in parameters]
+    for warning in limit_warnings(room, parameters, kinds):
+        lines.append(f"  WARNING   {warning}")
     for parameter in parameters:
         unit = UNIT_OF_PARAMETER[parameter]
         for state in RoomState:
