@@ -122,6 +122,12 @@ class Journal:
         with self._lock:
             self._conn.close()
 
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     # --- writing -------------------------------------------------------------
 
     @contextmanager

@@ -135,6 +135,11 @@ class Reloader:
 
     def record_start(self, settings: Settings, facility_text: str | None) -> None:
         """Journal the settings and the facility the service starts with."""
+        self.record_settings(settings)
+        self.record_facility(facility_text)
+
+    def record_settings(self, settings: Settings) -> None:
+        """Journal the settings at start, unsigned, with their difference."""
         by = LoadBy(ConfigSource.SERVICE_START)
         flat = flatten_settings(settings)
         previous = self._journal.configs.last(SETTINGS)
@@ -144,6 +149,11 @@ class Reloader:
             settings_load_data(path, settings.config_sha256, flat, compared, by, envmon.__version__)
         )
         _log_changes("settings", path, compared, "unsigned (service start)")
+
+    def record_facility(self, facility_text: str | None) -> None:
+        """Journal the facility at start, unsigned, with its difference (``facility_text``:
+        the file's text as loaded; None when not known)."""
+        by = LoadBy(ConfigSource.SERVICE_START)
         facility = self.facility
         text = facility_text
         if text is not None and hashlib.sha256(text.encode()).hexdigest() != facility.sha256:
