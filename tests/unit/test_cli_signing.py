@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import sqlite3
@@ -13,8 +12,8 @@ from typing import Any
 import pytest
 
 from envmon.alarms.engine import AlarmEngine
-from envmon.cli import main
 from envmon.journal.journal import Journal
+from tests.support.cli_run import Run
 from tests.support.signing import (
     FACILITY,
     PASSWORD,
@@ -26,38 +25,6 @@ from tests.support.signing import (
 
 pytestmark = pytest.mark.usefixtures("cheap")
 S = 1_000_000_000
-
-
-class Run:
-    """Runs ``envmon`` in-process, feeding stdin, keeping every output for the leak check."""
-
-    def __init__(self, config: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
-        self.config = config
-        self._monkeypatch = monkeypatch
-        self._capsys = capsys
-        self.outputs: list[str] = []
-
-    def __call__(self, *args: str, stdin: str = "") -> tuple[int, str, str]:
-        self._monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        rc = main([*args, "--config", str(self.config)])
-        captured = self._capsys.readouterr()
-        self.outputs += [captured.out, captured.err]
-        return rc, captured.out, captured.err
-
-    def signed(
-        self, *args: str, user: str = "jdoe", password: str = PASSWORD
-    ) -> tuple[int, str, str]:
-        return self(
-            *args,
-            "--user",
-            user,
-            "--comment",
-            "checked on the floor",
-            "--password-stdin",
-            "--wait",
-            "3",
-            stdin=password + "\n",
-        )
 
 
 @pytest.fixture
