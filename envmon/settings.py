@@ -137,6 +137,8 @@ def load_settings(path: Path) -> Settings:
     # whoever started the service.
     settings.facility.file = _relative_to(base, settings.facility.file)
     settings.storage.state_dir = _relative_to(base, settings.storage.state_dir)
+    if settings.storage.journal_key_file is not None:
+        settings.storage.journal_key_file = _relative_to(base, settings.storage.journal_key_file)
     _resolve_secrets(settings, base)
     return settings
 
