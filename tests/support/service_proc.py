@@ -25,7 +25,10 @@ def write_settings(
     victoria: VictoriaMetrics | None = None,
     extra: str = "",
     client_id: str = "envmon-test",
+    storage: str = "",
 ) -> Path:
+    """Settings for ``envmon run`` against these servers; ``storage`` adds keys to
+    ``[storage]``, ``extra`` whole sections."""
     workdir.mkdir(parents=True, exist_ok=True)
     if influx is not None:
         influx_section = f'url = "{influx.url}"\napi = "v1"\ndatabase = "{influx.database}"\n'
@@ -55,6 +58,7 @@ timeout_s = 3
 
 [storage]
 state_dir = "{workdir / "state"}"
+{storage}
 
 [facility]
 file = "{facility}"
