@@ -68,9 +68,12 @@ def _journal_key_words(settings: Settings) -> str:
             "key not set: entries chained with SHA-256 only (whoever can write the file can "
             "rewrite the chain; set storage.journal_key_file)"
         )
-    source = f"from {s.journal_key_file}" if s.journal_key_file else "from the environment"
-    if s.journal_key_file is None and _credential_named("storage_journal_key"):
+    if _credential_named("storage_journal_key"):
         source = "from the systemd credential storage_journal_key"
+    elif s.journal_key_file is not None:
+        source = f"from {s.journal_key_file}"
+    else:
+        source = "from the environment"
     return f"key set ({source}): entries chained with HMAC-SHA256"
 
 

@@ -1,9 +1,9 @@
 """Service settings: envmon.toml, overridden by ``ENVMON_<SECTION>__<KEY>``.
 
 Secrets (InfluxDB token and password, MQTT password, SMTP password, the
-journal key) come from the environment, from a ``*_file`` key, or from a
-systemd credential (``$CREDENTIALS_DIRECTORY/<section>_<key>``, e.g.
-``influx_token``, ``storage_journal_key``), in that order. They are
+journal key) come from the environment, from a systemd credential
+(``$CREDENTIALS_DIRECTORY/<section>_<key>``, e.g. ``influx_token``,
+``storage_journal_key``), or from a ``*_file`` key, in that order. They are
 ``SecretStr`` so that printing settings never shows them.
 """
 
@@ -148,7 +148,12 @@ def _relative_to(base: Path, p: Path) -> Path:
 
 
 def _resolve_secrets(settings: Settings, base: Path) -> None:
-    """Fill each secret from its ``*_file`` key or a systemd credential."""
+    """Fill each secret from a systemd credential, else its ``*_file`` key.
+
+    The credential first: the service gets it from systemd, while commands
+    run by people (which have no ``$CREDENTIALS_DIRECTORY``) read the file
+    the same settings name; a file private to root then serves both.
+    """
     pairs: list[tuple[str, Any, str, str]] = [
         ("storage", settings.storage, "journal_key", "journal_key_file"),
         ("influx", settings.influx, "token", "token_file"),
@@ -162,12 +167,13 @@ def _resolve_secrets(settings: Settings, base: Path) -> None:
         if getattr(model, key) is not None:
             continue
         secret_path: Path | None = getattr(model, file_key)
-        if secret_path is None and cred_dir:
+        if secret_path is not None:
+            secret_path = _relative_to(base, secret_path)
+        if cred_dir:
             candidate = Path(cred_dir) / f"{section.split('.')[-1]}_{key}"
-            secret_path = candidate if candidate.exists() else None
+            secret_path = candidate if candidate.exists() else secret_path
         if secret_path is None:
             continue
-        secret_path = _relative_to(base, secret_path)
         try:
             value = secret_path.read_text(encoding="utf-8").strip()
         except OSError as exc:

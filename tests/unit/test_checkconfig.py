@@ -101,6 +101,19 @@ class TestJournalSettings:
         assert settings.storage.journal_key_bytes == KEY.encode()
         assert "the systemd credential storage_journal_key" in self.text(config)
 
+    def test_the_credential_wins_over_the_file(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The service reads its credential; people's commands (no credentials) the file."""
+        creds = tmp_path / "creds"
+        creds.mkdir()
+        (creds / "storage_journal_key").write_text(KEY)
+        (tmp_path / "journal_key").write_text(KEY.upper())
+        config = self.write(tmp_path, 'journal_key_file = "journal_key"')
+        assert load_settings(config).storage.journal_key_bytes == KEY.upper().encode()
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+        assert load_settings(config).storage.journal_key_bytes == KEY.encode()
+
     def test_a_short_key_is_refused(self, tmp_path: Path) -> None:
         """A key shorter than 32 characters is a configuration error naming the file."""
         (tmp_path / "journal_key").write_text("short")
