@@ -4,7 +4,9 @@ Each load is journaled with who or what caused it and its key-by-key
 difference from the previous load (``envmon.config_load``):
 
 - at service start, the settings and the facility, ``unsigned`` (source
-  ``service start``): a file edited while the service was down shows here;
+  ``service start``): a file edited while the service was down shows here,
+  unless a reload signed meanwhile is exactly this load (then it is that
+  signed reload, applied at start);
 - on a bare SIGHUP, the facility, ``unsigned`` (source ``SIGHUP``);
 - on a signed ``envmon reload``, the facility, with the signature. The
   command signed the file's SHA-256 and its difference from the load the
@@ -48,6 +50,7 @@ from envmon.journal.journal import Journal
 from envmon.journal.requests import SignedRequest
 from envmon.limits_snapshot import LimitsSnapshot, snapshot_of
 from envmon.settings import Settings
+from envmon.signing.rules import Act
 
 log = logging.getLogger("envmon.service")
 
@@ -151,9 +154,10 @@ class Reloader:
         _log_changes("settings", path, compared, "unsigned (service start)")
 
     def record_facility(self, facility_text: str | None) -> None:
-        """Journal the facility at start, unsigned, with its difference (``facility_text``:
-        the file's text as loaded; None when not known)."""
-        by = LoadBy(ConfigSource.SERVICE_START)
+        """Journal the facility at start with its difference (``facility_text``: the
+        file's text as loaded; None when not known). Unsigned, unless a reload
+        signed while the service was down is exactly this load: then it is that
+        reload, applied now."""
         facility = self.facility
         text = facility_text
         if text is not None and hashlib.sha256(text.encode()).hexdigest() != facility.sha256:
@@ -161,8 +165,30 @@ class Reloader:
         limits = snapshot_of(facility)
         previous = self._journal.configs.last(FACILITY)
         compared = compare_facility(previous, facility, limits)
-        self._record_facility(facility, text, limits, previous, compared, by)
-        _log_changes("facility", str(facility.path or ""), compared, "unsigned (service start)")
+        request = self._signed_for(PreparedLoad(facility, text or "", limits, previous, compared))
+        if request is None:
+            by = LoadBy(ConfigSource.SERVICE_START)
+            self._record_facility(facility, text, limits, previous, compared, by)
+            _log_changes("facility", str(facility.path or ""), compared, "unsigned (service start)")
+            return
+        signature = request.signature
+        by = LoadBy(ConfigSource.SIGNED_RELOAD, signature, request.signature_seq, request.id)
+        self._record_facility(
+            facility, text, limits, previous, compared, by, finish_request=request.id
+        )
+        how = f"signed by {signature.user} before the start: {signature.comment}"
+        _log_changes("facility", str(facility.path or ""), compared, how)
+
+    def _signed_for(self, prepared: PreparedLoad) -> SignedRequest | None:
+        """The pending signed reload that is exactly ``prepared`` (the newest), if any."""
+        path = str(prepared.facility.path)
+        matching = [
+            request
+            for request in self._journal.requests.pending([Act.RELOAD.value])
+            if request.params.get("path") == path
+            and signed_mismatch(request.params, prepared) is None
+        ]
+        return matching[-1] if matching else None
 
     def reload_unsigned(self) -> bool:
         """SIGHUP: load the facility file again; keep the running one if it is wrong."""

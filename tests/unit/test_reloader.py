@@ -159,6 +159,36 @@ class TestSignedReload:
         assert outcome is not None and "the running facility changed since" in outcome
 
 
+class TestSignedWhileDown:
+    def test_a_reload_signed_while_the_service_was_down_is_applied_at_start(
+        self, site: Site
+    ) -> None:
+        """The start load that is exactly a pending signed reload is that reload, signed."""
+        site.path.write_text(EDITED)
+        request_id = site.sign_reload()
+        facility, text = read_facility(site.path)
+        Reloader(site.journal, facility, site.applied.append).record_facility(text)
+        load = site.journal.configs.last("facility")
+        assert load is not None and load.signature is not None
+        assert (load.source, load.request_id, load.signature.user) == (
+            "envmon reload",
+            request_id,
+            "jdoe",
+        )
+        assert site.journal.requests.outcome(request_id) == "ok"
+
+    def test_a_start_with_another_file_leaves_the_request_to_be_refused(self, site: Site) -> None:
+        """A signed reload that is not what the service starts with stays pending, unsigned load."""
+        site.path.write_text(EDITED)
+        request_id = site.sign_reload()
+        site.path.write_text(EDITED.replace("13.0", "14.0"))
+        facility, text = read_facility(site.path)
+        Reloader(site.journal, facility, site.applied.append).record_facility(text)
+        load = site.journal.configs.last("facility")
+        assert load is not None and not load.signed
+        assert site.journal.requests.outcome(request_id) is None
+
+
 class TestQueries:
     def test_loads_in_force_and_timeline(self, site: Site) -> None:
         """The loads of a window, the one in force at a time, and the timeline of a window."""
