@@ -3,14 +3,19 @@
 Prints the settings (never a secret's value), the parameters the facility
 declares, then per room its sensors (measuring range, calibration state), the
 resolved limits for each room state with where each number came from, and
-each piece of equipment in the room with its sensors and limits the same way.
+each piece of equipment in the room with its sensors and limits the same way;
+and warnings a QA reviewer would raise: a Grade D room whose particles are
+measured but have no in-operation limit (Annex 1 leaves them to the site),
+a Grade A or B parameter without an alert level.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from envmon.alarms.schedule import validate_schedules
 from envmon.calibration import CalibrationRecord, CalibrationStatus, state_of
@@ -19,7 +24,7 @@ from envmon.facility import Equipment, Facility, Room, Sensor, parameters_of
 from envmon.gmp import LIMIT_KEYS, RATE_KEYS, RULE_KEYS, ResolvedLimits, resolve_equipment_limits
 from envmon.gmp import resolve_limits as resolve_room_limits
 from envmon.ingest.ingestor import topic_field_problems
-from envmon.readings import RoomState
+from envmon.readings import PARTICLES_0_5UM, PARTICLES_5_0UM, Kind, RoomState
 from envmon.settings import Settings
 
 
@@ -49,7 +54,66 @@ def describe_settings(settings: Settings) -> list[str]:
     )
     days = ", ".join(str(d) for d in sorted(settings.calibration.remind_days, reverse=True))
     lines.append(f"  calibration reminders {days or 'none'} days before a due date")
+    lines.append(f"  journal   {_journal_key_words(settings)}")
+    lines.append(
+        f"  anchors   the journal's chain head to InfluxDB (audit_anchor) every "
+        f"{s.anchor_interval_s:g} s"
+    )
     return lines
+
+
+def _journal_key_words(settings: Settings) -> str:
+    s = settings.storage
+    if s.journal_key is None:
+        return (
+            "key not set: entries chained with SHA-256 only (whoever can write the file can "
+            "rewrite the chain; set storage.journal_key_file)"
+        )
+    if _credential_named("storage_journal_key"):
+        source = "from the systemd credential storage_journal_key"
+    elif s.journal_key_file is not None:
+        source = f"from {s.journal_key_file}"
+    else:
+        source = "from the environment"
+    return f"key set ({source}): entries chained with HMAC-SHA256"
+
+
+def _credential_named(name: str) -> bool:
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    return directory is not None and (Path(directory) / name).exists()
+
+
+def limit_warnings(room: Room, parameters: list[str], kinds: list[Kind]) -> list[str]:
+    """What a reviewer would object to in a room's limits, one line each."""
+    warnings = []
+    if room.grade == "D" and Kind.PARTICLES in kinds:
+        missing = [
+            p
+            for p in (PARTICLES_0_5UM, PARTICLES_5_0UM)
+            if not resolve_room_limits(room, p, RoomState.IN_OPERATION).has_limits
+        ]
+        if missing:
+            warnings.append(
+                f"grade D in operation: no limits for {', '.join(missing)}: measured, never "
+                "judged (Annex 1 leaves them to the site: set "
+                f"[rooms.limits.{missing[0]}.in_operation] action_high)"
+            )
+    if room.grade in ("A", "B"):
+        without = [p for p in parameters if not _has_alert_level(room, p)]
+        if without:
+            warnings.append(
+                f"grade {room.grade}: no alert levels for {', '.join(without)} (early warnings "
+                "before action limits are expected in grades A and B: set alert_high / "
+                "alert_low)"
+            )
+    return warnings
+
+
+def _has_alert_level(room: Room, parameter: str) -> bool:
+    return any(
+        limits.alert_high is not None or limits.alert_low is not None
+        for limits in (resolve_room_limits(room, parameter, state) for state in RoomState)
+    )
 
 
 def _limit_words(limits: ResolvedLimits) -> list[str]:
@@ -153,6 +217,9 @@ def describe_room(
         measured += [p for p in parameters_of(sensor) if p not in measured]
     parameters = [p for p in facility.parameters if p in measured]
     parameters += [p for p in room.limits if p not in parameters]
+    kinds = [sensor.kind for sensor in sensors]
+    for warning in limit_warnings(room, parameters, kinds):
+        lines.append(f"  WARNING   {warning}")
     lines += _limit_lines(facility, parameters, lambda p, s: resolve_room_limits(room, p, s), "  ")
     for item in equipment:
         lines += describe_equipment(item, facility, now_ns, records)

@@ -10,14 +10,16 @@ Threads, and what each owns: the MQTT network thread reads, decodes (ingest
 router) and writes every outgoing packet; the store thread owns InfluxDB and
 the spool; the alarm worker owns the engine and the journal's alarm records;
 the dispatcher has one thread per notifier; the scheduler's thread only hands
-work to the alarm worker; the main thread handles signals and reloads and
-feeds the systemd watchdog while ingest is healthy. A message is acknowledged
+work on (to the alarm worker, the main thread, the store); the main thread
+handles signals and reloads, signed or not (``runtime/reload.py`` journals
+each), and feeds the systemd watchdog while ingest is healthy. A message is acknowledged
 once it is durable and judged (``AckGate``), in arrival order.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import signal
 import threading
 from pathlib import Path
@@ -27,8 +29,7 @@ from typing import Final
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.worker import AlarmWorker, Reload
 from envmon.calibration.job import ReminderJob
-from envmon.errors import EnvmonError
-from envmon.facility import Facility, load_facility
+from envmon.facility import Facility
 from envmon.ingest.ackgate import AckGate, Pending
 from envmon.ingest.drift import ClockDriftMonitor
 from envmon.ingest.ingestor import Ingestor
@@ -37,15 +38,18 @@ from envmon.ingest.rejects import RejectLog
 from envmon.ingest.router import MessageToken, Router
 from envmon.ingest.stage import IngestStage
 from envmon.journal.journal import Journal
+from envmon.journal.requests import SignedRequest
 from envmon.notify.alarm_topic import MqttAlarmPublisher
 from envmon.notify.dispatcher import Dispatcher
 from envmon.notify.factory import build_notifiers
 from envmon.notify.fanout import AlarmFanout
+from envmon.runtime.anchors import AnchorWriter
 from envmon.runtime.clock import SYSTEM_CLOCK, Clock
 from envmon.runtime.health import IngestHealth
 from envmon.runtime.heap import freeze_long_lived
 from envmon.runtime.jobs import Jobs
 from envmon.runtime.lifecycle import Closes, Lifecycle
+from envmon.runtime.reload import Reloader, read_facility
 from envmon.runtime.stats import StatsCollector, StatsReporter
 from envmon.runtime.systemd import SystemdNotifier
 from envmon.sensor_service import ServiceStates
@@ -60,14 +64,26 @@ STOP_BUDGET_S: Final = 8.0
 class Service:
     """The running envmon: construct, ``start()``, ``run_until_stopped()``, ``stop()``."""
 
-    def __init__(self, settings: Settings, facility: Facility, clock: Clock = SYSTEM_CLOCK):
+    def __init__(
+        self,
+        settings: Settings,
+        facility: Facility,
+        clock: Clock = SYSTEM_CLOCK,
+        facility_text: str | None = None,
+    ):
         self.settings = settings
         self.facility = facility
         self.clock = clock
+        self._facility_text = facility_text
         settings.storage.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         prefix = settings.mqtt.prefix
 
-        self.journal = Journal(settings.storage.journal_path, clock_ns=clock.wall_ns)
+        self.journal = Journal(
+            settings.storage.journal_path,
+            clock_ns=clock.wall_ns,
+            key=settings.storage.journal_key_bytes,
+        )
+        self.reloader = Reloader(self.journal, facility, self._apply_facility)
         self.stats = StatsCollector()
         self.acks: AckGate[MessageToken] = AckGate(self._send_acks)
         self.store: StoreStage[Pending[MessageToken]] = StoreStage(
@@ -118,6 +134,9 @@ class Service:
         )
         self.router.set_service_states(self.worker.service_states)
         self.stats_reporter = StatsReporter(self.stats, self.store, facility.site, clock.wall_ns)
+        self.anchors = AnchorWriter(
+            self.journal, self.store, lambda: self.facility.site, clock.wall_ns
+        )
         self.jobs = Jobs(
             settings,
             facility,
@@ -128,13 +147,17 @@ class Service:
                 facility, settings.calibration, self.fanout.tell_people, clock_ns=clock.wall_ns
             ),
             clock,
+            write_anchor=self.anchors.write,
+            on_reload=self.request_signed_reload,
         )
         self.ingest = IngestStage(self.mqtt, self.router)
         # Consumers before producers; stopped in reverse, then closed in reverse.
+        # The last anchor is written once the alarm worker has stopped writing.
         self.lifecycle = Lifecycle(
             [
                 Closes("journal", self.journal.close),
                 self.store,
+                self.anchors,
                 self.fanout,
                 self.worker,
                 self.jobs,
@@ -145,8 +168,10 @@ class Service:
 
         self.health = IngestHealth(stuck_after_s=settings.ingest.stuck_after_s)
         self.systemd = SystemdNotifier()
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._reload = threading.Event()
+        self._signed_reloads: queue.SimpleQueue[SignedRequest] = queue.SimpleQueue()
 
     # --- wiring that closes a cycle: ingest feeds the store, the store's progress
     # releases acknowledgements through the MQTT client that feeds ingest.
@@ -174,15 +199,8 @@ class Service:
     # --- lifecycle -----------------------------------------------------------
 
     def start(self) -> None:
-        self.journal.record_config_load(
-            "settings",
-            str(self.settings.config_path or ""),
-            self.settings.config_sha256,
-            "service start",
-        )
-        self.journal.record_config_load(
-            "facility", str(self.facility.path or ""), self.facility.sha256, "service start"
-        )
+        self.reloader.record_start(self.settings, self._facility_text)
+        self._facility_text = None
         frozen, took_s = freeze_long_lived()
         log.debug("froze %d long-lived objects out of full GC passes in %.3f s", frozen, took_s)
         self.lifecycle.start()
@@ -208,23 +226,31 @@ class Service:
 
     def request_stop(self) -> None:
         self._stop.set()
+        self._wake.set()
 
     def request_reload(self) -> None:
+        """A bare SIGHUP: reload the facility file, journaled as unsigned."""
         self._reload.set()
-        self._stop.set()  # wakes the main loop; it tells reload from stop
+        self._wake.set()
+
+    def request_signed_reload(self, request: SignedRequest) -> None:
+        """A signed ``envmon reload`` (from the scheduler's poll of the journal)."""
+        self._signed_reloads.put(request)
+        self._wake.set()
 
     def run_until_stopped(self) -> None:
         """The main loop: reloads and the watchdog; returns when asked to stop."""
         watchdog_every = self.systemd.watchdog_interval_s()
         while True:
-            self._stop.wait(timeout=min(1.0, watchdog_every))
-            if self._reload.is_set():
-                self._reload.clear()
-                self._stop.clear()
-                self.reload_facility()
-                continue
+            self._wake.wait(timeout=min(1.0, watchdog_every))
+            self._wake.clear()
             if self._stop.is_set():
                 return
+            if self._reload.is_set():
+                self._reload.clear()
+                self.reload_facility()
+            while not self._signed_reloads.empty():
+                self.reloader.reload_signed(self._signed_reloads.get_nowait())
             healthy, why = self.health.check(
                 mqtt_connected=self.ingest.connected,
                 writer=self.store.stats(),
@@ -250,34 +276,21 @@ class Service:
         signal.signal(signal.SIGHUP, _hup)
 
     def reload_facility(self) -> None:
-        """Load the facility file again; keep the running one if the new one is wrong."""
-        path = self.facility.path
-        if path is None:
-            log.error("facility reload refused: the facility was not loaded from a file")
-            return
-        try:
-            new = load_facility(path)
-            self.jobs.reschedule_rooms(new)
-        except EnvmonError as exc:
-            log.error("facility reload refused, keeping the running facility: %s", exc)
-            return
+        """Load the facility file again (unsigned); keep the running one if it is wrong."""
+        self.reloader.reload_unsigned()
+
+    def _apply_facility(self, new: Facility) -> None:
+        """Put a validated, journaled facility in force (the main thread)."""
+        self.jobs.reschedule_rooms(new)
         self.router.ingestor.replace_facility(new)
         self.worker.submit(Reload(new))
         self.facility = new
-        self.journal.record_config_load("facility", str(path), new.sha256, "reload (SIGHUP)")
-        log.info(
-            "facility reloaded from %s (sha256 %s): %d rooms, %d sensors",
-            path,
-            new.sha256[:12],
-            len(new.rooms),
-            len(new.sensors),
-        )
 
 
 def run_service(settings: Settings) -> int:
     """Entry point of ``envmon run``; returns the process exit code."""
-    facility = load_facility(Path(settings.facility.file))
-    service = Service(settings, facility)
+    facility, text = read_facility(Path(settings.facility.file))
+    service = Service(settings, facility, facility_text=text)
     service.install_signal_handlers()
     service.start()
     try:

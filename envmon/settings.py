@@ -1,9 +1,10 @@
 """Service settings: envmon.toml, overridden by ``ENVMON_<SECTION>__<KEY>``.
 
-Secrets (InfluxDB token and password, MQTT password, SMTP password) come from
-the environment, from a ``*_file`` key, or from a systemd credential
-(``$CREDENTIALS_DIRECTORY/<section>_<key>``, e.g. ``influx_token``), in that
-order. They are ``SecretStr`` so that printing settings never shows them.
+Secrets (InfluxDB token and password, MQTT password, SMTP password, the
+journal key) come from the environment, from a systemd credential
+(``$CREDENTIALS_DIRECTORY/<section>_<key>``, e.g. ``influx_token``,
+``storage_journal_key``), or from a ``*_file`` key, in that order. They are
+``SecretStr`` so that printing settings never shows them.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pydantic_settings import (
 from envmon.calibration.config import CalibrationSettings
 from envmon.errors import ConfigError, format_validation_error
 from envmon.ingest.config import IngestSettings, MqttSettings
+from envmon.journal.chain import MIN_KEY_CHARS
 from envmon.notify.config import NotifySettings
 from envmon.signing.config import SecuritySettings, SignatureSettings
 from envmon.store.config import InfluxSettings, StorageSettings
@@ -137,6 +139,8 @@ def load_settings(path: Path) -> Settings:
     # whoever started the service.
     settings.facility.file = _relative_to(base, settings.facility.file)
     settings.storage.state_dir = _relative_to(base, settings.storage.state_dir)
+    if settings.storage.journal_key_file is not None:
+        settings.storage.journal_key_file = _relative_to(base, settings.storage.journal_key_file)
     _resolve_secrets(settings, base)
     return settings
 
@@ -146,8 +150,14 @@ def _relative_to(base: Path, p: Path) -> Path:
 
 
 def _resolve_secrets(settings: Settings, base: Path) -> None:
-    """Fill each secret from its ``*_file`` key or a systemd credential."""
+    """Fill each secret from a systemd credential, else its ``*_file`` key.
+
+    The credential first: the service gets it from systemd, while commands
+    run by people (which have no ``$CREDENTIALS_DIRECTORY``) read the file
+    the same settings name; a file private to root then serves both.
+    """
     pairs: list[tuple[str, Any, str, str]] = [
+        ("storage", settings.storage, "journal_key", "journal_key_file"),
         ("influx", settings.influx, "token", "token_file"),
         ("influx", settings.influx, "password", "password_file"),
         ("mqtt", settings.mqtt, "password", "password_file"),
@@ -159,12 +169,13 @@ def _resolve_secrets(settings: Settings, base: Path) -> None:
         if getattr(model, key) is not None:
             continue
         secret_path: Path | None = getattr(model, file_key)
-        if secret_path is None and cred_dir:
+        if secret_path is not None:
+            secret_path = _relative_to(base, secret_path)
+        if cred_dir:
             candidate = Path(cred_dir) / f"{section.split('.')[-1]}_{key}"
-            secret_path = candidate if candidate.exists() else None
+            secret_path = candidate if candidate.exists() else secret_path
         if secret_path is None:
             continue
-        secret_path = _relative_to(base, secret_path)
         try:
             value = secret_path.read_text(encoding="utf-8").strip()
         except OSError as exc:
@@ -173,3 +184,18 @@ def _resolve_secrets(settings: Settings, base: Path) -> None:
                 f"{exc.strerror}"
             ) from None
         setattr(model, key, SecretStr(value))
+    _check_journal_key(settings)
+
+
+def _check_journal_key(settings: Settings) -> None:
+    key = settings.storage.journal_key
+    if key is None:
+        return
+    length = len(key.get_secret_value())
+    if length < MIN_KEY_CHARS:
+        source = settings.storage.journal_key_file
+        where = f"storage.journal_key_file: the key in {source}" if source else "the journal key"
+        raise ConfigError(
+            f"{settings.config_path}: {where} has {length} characters, fewer than "
+            f"{MIN_KEY_CHARS} (make one with `head -c 32 /dev/urandom | base64`)"
+        )

@@ -1,8 +1,9 @@
 """The alarm worker: the one thread that owns the alarm engine.
 
-Work arrives on one queue, in order: batches of readings and room-state
-changes to judge (from the ingest router, one batch per socket read) and
-commands (from scheduled jobs, acknowledgement requests and reloads). Each
+Work arrives on one queue, in order: batches of readings, room-state
+changes and MES batch messages to judge or journal (from the ingest router,
+one batch per socket read) and commands (from scheduled jobs, signed
+requests and reloads). Each
 transition the engine produces is written to the journal first, with the
 engine's checkpoint in the same transaction (the record of truth), then sent
 to the outputs (``AlarmOutputs``: InfluxDB, the retained topic, notifiers).
@@ -25,10 +26,11 @@ from typing import Final, Protocol
 
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
+from envmon.batches import BatchBy, BatchEvent, BatchMessage
 from envmon.errors import EnvmonError
 from envmon.facility import Facility
 from envmon.ingest.router import JudgeBatch
-from envmon.journal.journal import Journal
+from envmon.journal.journal import Journal, JournalError
 from envmon.journal.requests import OUTCOME_OK, SignedRequest
 from envmon.notify.escalation import due_escalations
 from envmon.readings import Reading, RoomStateChange
@@ -80,7 +82,7 @@ class Reload:
 @dataclass(frozen=True, slots=True)
 class ApplySigned:
     """A signed request from the journal: ack, shelve, unshelve, out-of-service,
-    in-service or room state (``envmon.signing.apply``)."""
+    in-service, room state or batch (``envmon.signing.apply``)."""
 
     request: SignedRequest
 
@@ -278,6 +280,9 @@ class AlarmWorker:
             try:
                 if isinstance(item, Reading):
                     events = self.engine.on_reading(item)
+                elif isinstance(item, BatchMessage):
+                    self._mes_batch(item)
+                    continue
                 else:
                     events = self._room_state(item)
                 self._emit(events)
@@ -292,6 +297,36 @@ class AlarmWorker:
             # MQTT states were stored on arrival; the others exist only here.
             self._store.submit_lines([room_state_line(change)])
         return events
+
+    def _mes_batch(self, message: BatchMessage) -> None:
+        """An MES batch event: journaled, or its refusal journaled (a redelivery: nothing)."""
+        event = message.event
+        try:
+            recorded = self._journal.batches.record(
+                event, message.by, rooms_known=self.engine.facility.rooms
+            )
+        except JournalError:
+            raise
+        except EnvmonError as exc:
+            log.warning("batch %s on %s refused: %s", event.event.value, message.topic, exc)
+            self._journal.batches.refuse(event, message.by, str(exc))
+            return
+        if recorded is not None:
+            log.info("batch %s %s (MES, %s)", event.batch, event.event.value, message.topic)
+
+    def _record_batch(self, event: BatchEvent, by: BatchBy, request_id: int) -> bool:
+        """A signed batch event and its request's outcome, in one journal write;
+        False when the registry's rules refused it (the refusal is the outcome)."""
+        try:
+            self._journal.batches.record(
+                event, by, rooms_known=self.engine.facility.rooms, finish_request=request_id
+            )
+        except JournalError:
+            raise
+        except EnvmonError as exc:
+            self._journal.requests.finish(request_id, f"refused: {exc}")
+            return False
+        return True
 
     def _emit(self, events: Sequence[AlarmEvent]) -> None:
         """The journal first (the record of truth, with the checkpoint), then the outputs."""
@@ -341,7 +376,12 @@ class AlarmWorker:
         if applied.room_state is not None:
             events += self._room_state(applied.room_state)
         self._emit(events)
-        self._journal.requests.finish(request.id, OUTCOME_OK)
+        if applied.batch is not None:
+            by = BatchBy.signed(request.signature, request.signature_seq, request.id)
+            if not self._record_batch(applied.batch, by, request.id):
+                return
+        else:
+            self._journal.requests.finish(request.id, OUTCOME_OK)
         if applied.service_changed:
             # The finish entry is what opens or closes the period: read it back.
             self.service_states = self._journal.requests.service_states()

@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from envmon import __version__
-from envmon.cli import alarms, audit, report, service, signed, users
+from envmon.cli import alarms, audit, batch, reload, report, service, signed, users
 from envmon.cli.common import EXIT_ERROR, Subcommands
 from envmon.errors import EnvmonError
 
-_GROUPS = (service, alarms, signed, users, report, audit)
+_GROUPS = (service, alarms, signed, reload, batch, users, report, audit)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +36,11 @@ def _join_relative_times(argv: Sequence[str]) -> list[str]:
     items = list(argv)
     i = 0
     while i < len(items):
-        if items[i] in ("--from", "--to") and i + 1 < len(items) and items[i + 1][:1] == "-":
+        if (
+            items[i] in ("--from", "--to", "--at")
+            and i + 1 < len(items)
+            and items[i + 1][:1] == "-"
+        ):
             out.append(f"{items[i]}={items[i + 1]}")
             i += 2
             continue

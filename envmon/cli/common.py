@@ -73,7 +73,7 @@ def open_journal_creating(settings: Settings) -> Journal:
     -wal and -shm files."""
     path = settings.storage.journal_path
     created = not path.exists()
-    journal = Journal(path)
+    journal = Journal(path, key=settings.storage.journal_key_bytes)
     if created and os.geteuid() == 0:
         owner = path.parent.stat()
         if owner.st_uid != 0:
@@ -91,4 +91,4 @@ def open_journal(settings: Settings, readonly: bool = True) -> Journal:
             f"{path}: no journal yet (envmon run creates it in storage.state_dir "
             f"{settings.storage.state_dir})"
         )
-    return Journal(path, readonly=readonly)
+    return Journal(path, readonly=readonly, key=settings.storage.journal_key_bytes)

@@ -16,13 +16,22 @@ def register(sub: Subcommands) -> None:
     p.add_argument(
         "--from",
         dest="from_",
-        required=True,
         metavar="T",
-        help="window start: ISO 8601 with zone, epoch seconds, or -24h style",
+        help="window start: ISO 8601 with zone, epoch seconds, or -24h style "
+        "(default: the batch's start)",
     )
-    p.add_argument("--to", required=True, metavar="T", help="window end (same forms, or now)")
-    p.add_argument("--room", action="append", metavar="R", help="a room (repeatable)")
-    p.add_argument("--batch", metavar="ID", help="batch id printed on the report")
+    p.add_argument(
+        "--to", metavar="T", help="window end (same forms, or now; default: the batch's end)"
+    )
+    p.add_argument(
+        "--room", action="append", metavar="R", help="a room (repeatable; default: the batch's)"
+    )
+    p.add_argument(
+        "--batch",
+        metavar="ID",
+        help="a batch of the registry (envmon batches): its window and rooms, unless "
+        "--from/--to/--room say otherwise; printed on the report",
+    )
     p.add_argument("--format", choices=["pdf", "html", "csv", "json"], default="pdf")
     p.add_argument("-o", "--output", metavar="FILE", help="output file (default stdout)")
 
@@ -34,19 +43,23 @@ def register(sub: Subcommands) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from envmon.facility import load_facility
-    from envmon.report.command import generate
+    from envmon.report.command import batch_scope, generate, read_batch
 
     settings = settings_of(args)
     facility = load_facility(Path(settings.facility.file))
     now_ns = time.time_ns()
-    from_ns = parse_time(args.from_, now_ns, "--from")
-    to_ns = parse_time(args.to, now_ns, "--to")
+    from_ns = parse_time(args.from_, now_ns, "--from") if args.from_ else None
+    to_ns = parse_time(args.to, now_ns, "--to") if args.to else None
+    batch = read_batch(settings.storage.journal_path, args.batch) if args.batch else None
+    scope = batch_scope(args.batch, batch, from_ns, to_ns, args.room or None, now_ns)
+    for note in scope.notes:
+        print(f"envmon: note: {note}", file=sys.stderr)
     data = generate(
         settings,
         facility,
-        from_ns,
-        to_ns,
-        args.room or None,
+        scope.from_ns,
+        scope.to_ns,
+        scope.rooms,
         args.batch,
         args.format,
         current_os_user(),

@@ -24,9 +24,17 @@ from envmon.signing.signer import SignatureAttempt, SignatureRefused, Signed, Si
 POLL_S = 0.1
 
 
-def add_signing_options(p: argparse.ArgumentParser, *, wait: bool = True) -> None:
+def add_signing_options(
+    p: argparse.ArgumentParser,
+    *,
+    wait: bool = True,
+    comment: str = "--comment",
+    wait_s: float = 5.0,
+) -> None:
+    """``--user``, the comment (``comment`` names its option), ``--meaning``,
+    ``--password-stdin`` and ``--wait``."""
     p.add_argument("--user", required=True, help="who signs (envmon user list)")
-    p.add_argument("--comment", required=True, help="why (required)")
+    p.add_argument(comment, dest="comment", required=True, help="why (required)")
     p.add_argument("--meaning", help="what the signature means (from [signatures] meanings)")
     p.add_argument(
         "--password-stdin",
@@ -34,7 +42,7 @@ def add_signing_options(p: argparse.ArgumentParser, *, wait: bool = True) -> Non
         help="read the password from one line of standard input instead of the terminal",
     )
     if wait:
-        p.add_argument("--wait", type=float, default=5.0, help="seconds to wait for the service")
+        p.add_argument("--wait", type=float, default=wait_s, help="seconds to wait for the service")
 
 
 def check_signing_args(args: argparse.Namespace, act: Act) -> None:

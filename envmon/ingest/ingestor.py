@@ -2,7 +2,8 @@
 
 Pure: no I/O, no clock (the receive time is passed in). The service calls
 ``Ingestor.handle`` for every message; the answer is a ``Reading``, a
-``RoomStateChange``, a ``Reject`` (counted, logged, published by the caller)
+``RoomStateChange``, a ``BatchMessage`` (from the MES), a ``Reject``
+(counted, logged, published by the caller)
 or ``None`` for a topic ignored on purpose (envmon's own output topics, and an
 emptied retained state topic).
 
@@ -21,9 +22,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from envmon.batches import BatchMessage
 from envmon.calibration import CalibrationRecord, OverdueTimeline
 from envmon.errors import ConfigError
 from envmon.facility import Facility, Room, Sensor, parameters_of
+from envmon.ingest.batch_payload import decode_batch
 from envmon.ingest.config import IngestSettings, TopicRule
 from envmon.ingest.decoders import CONTRACT_SPEC, PayloadSpec, build_spec, decode
 from envmon.ingest.topics import TopicMap, TopicMatch
@@ -169,7 +172,7 @@ class Ingestor:
 
     def handle(
         self, topic: str, payload: bytes, received_ns: int
-    ) -> Reading | RoomStateChange | Reject | None:
+    ) -> Reading | RoomStateChange | BatchMessage | Reject | None:
         """Decide what one received message is; never raises for bad input."""
         index = self._index
         # A topic seen before skips matching: the per-reading path (bench/README.md).
@@ -191,6 +194,8 @@ class Ingestor:
                 return _reject(topic, "unknown_topic", "topic fits no configured pattern", payload)
             if match.state:
                 return self._state(index, match, payload, received_ns)
+            if match.batch:
+                return self._batch(index, match, topic, payload, received_ns)
             route = self._route(index, match)
             if len(index.routes) >= index.max_routes:
                 index.routes.clear()  # wildcard levels can make topics without end
@@ -297,6 +302,17 @@ class Ingestor:
             shown = repr(raw)[:40] if raw is not None else "missing"
             raise DecodeError("bad_state", f"state is {shown}: expected {' or '.join(_STATES)}")
         return RoomStateChange(ts_ns=ts_ns, site=index.site, room=room, state=state)
+
+    def _batch(
+        self, index: _Index, match: TopicMatch, topic: str, payload: bytes, received_ns: int
+    ) -> BatchMessage:
+        if match.site is not None and match.site != index.site:
+            raise DecodeError(
+                "site_mismatch", f"topic site {match.site!r} is not this facility's {index.site!r}"
+            )
+        event = decode_batch(payload, received_ns, index.rooms)
+        self._check_time(event.at_ns, received_ns, "ts")
+        return BatchMessage(event, topic)
 
     def _check_time(self, ts_ns: int, received_ns: int, name: str) -> None:
         ahead = ts_ns - received_ns

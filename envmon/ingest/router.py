@@ -4,9 +4,11 @@ The MQTT source calls ``Router.on_messages`` on its network thread with the
 messages of one socket read. Each message gets its place in arrival order
 (``seq``) and goes to the store with its MQTT token, so acknowledgements go
 out in order (``AckGate``): a reading or room-state change to be stored and
-judged, anything else (a reject, one of envmon's own topics) with nothing to
-store, acknowledged once everything before it is. Readings and room states
-then go, as one batch per read, to the alarm worker.
+judged; an MES batch message with nothing to store, acknowledged once the
+alarm worker has journaled it, as a judged reading; anything else (a reject,
+one of envmon's own topics) with nothing to store, acknowledged once
+everything before it is. Readings, room states and batch messages then go,
+as one batch per read, to the alarm worker.
 
 Never blocks and never raises: a bug on one message costs only that message,
 which stays unacknowledged until the broker redelivers it.
@@ -19,6 +21,7 @@ import threading
 from collections.abc import Sequence
 from typing import Final, Protocol
 
+from envmon.batches import BatchMessage
 from envmon.ingest.ackgate import Pending
 from envmon.ingest.drift import ClockDriftMonitor, warnings_topic
 from envmon.ingest.ingestor import Ingestor, Reject
@@ -34,7 +37,7 @@ log = logging.getLogger("envmon.ingest")
 
 MessageToken = tuple[int, int]
 """``(mid, qos)`` of a message: what the MQTT source needs to acknowledge it."""
-Judged = Reading | RoomStateChange
+Judged = Reading | RoomStateChange | BatchMessage
 JudgeBatch = list[tuple[int, Judged]]
 """Messages to judge, in arrival order, with their arrival numbers."""
 StoreItem = tuple[Point | None, Pending[MessageToken] | None]
@@ -104,7 +107,7 @@ class Router:
             seq = self._seq
             try:
                 result = self.ingestor.handle(topic, payload, received_ns)
-                judged = isinstance(result, Reading | RoomStateChange)
+                judged = isinstance(result, Reading | RoomStateChange | BatchMessage)
                 token = Pending(seq, judged, (mid, qos)) if qos else None
                 if isinstance(result, Reading):
                     readings += 1
@@ -115,6 +118,9 @@ class Router:
                     self._check_drift(result)
                 elif isinstance(result, RoomStateChange):
                     to_store.append((room_state_line(result), token))
+                    to_judge.append((seq, result))
+                elif isinstance(result, BatchMessage):
+                    to_store.append((None, token))
                     to_judge.append((seq, result))
                 else:
                     to_store.append((None, token))

@@ -6,8 +6,9 @@ topic level, either a literal, a named capture (``{site}``, ``{room}``,
 ``{prefix}`` stands for the configured MQTT prefix.
 
 Order: configured data rules, configured state patterns, then the contract
-layout (``<prefix>/<site>/<room>/state`` and
-``<prefix>/<site>/<room>/<kind>/<sensor_id>``). Our own output topics
+layout (``<prefix>/<site>/<room>/state``,
+``<prefix>/<site>/<room>/<kind>/<sensor_id>`` and the MES's
+``<prefix>/<site>/batch``). Our own output topics
 (``<prefix>/<site>/envmon/...``) are recognised before any pattern, so they
 are never read back as input.
 """
@@ -21,6 +22,7 @@ from typing import Final
 CAPTURES: Final = frozenset({"site", "room", "kind", "sensor"})
 STATE_CAPTURES: Final = frozenset({"site", "room"})
 OWN_LEVEL: Final = "envmon"
+BATCH_LEVEL: Final = "batch"
 
 _LITERAL: Final = 0
 _CAPTURE: Final = 1
@@ -32,7 +34,8 @@ class TopicMatch:
     """What a topic names; ``None`` where the pattern does not capture it.
 
     ``rule`` is the index of the configured data rule, ``None`` for the
-    contract layout. ``state`` marks a room-state topic.
+    contract layout. ``state`` marks a room-state topic, ``batch`` the MES's
+    batch topic.
     """
 
     site: str | None
@@ -41,6 +44,7 @@ class TopicMatch:
     sensor: str | None
     rule: int | None = None
     state: bool = False
+    batch: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +165,8 @@ class TopicMap:
             return TopicMatch(site=parts[1], room=parts[2], kind=parts[3], sensor=parts[4])
         if len(parts) == 4 and parts[3] == "state":
             return TopicMatch(site=parts[1], room=parts[2], kind=None, sensor=None, state=True)
+        if len(parts) == 3 and parts[2] == BATCH_LEVEL:
+            return TopicMatch(site=parts[1], room=None, kind=None, sensor=None, batch=True)
         return None
 
 

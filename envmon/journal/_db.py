@@ -19,13 +19,15 @@ from envmon.journal.audit import (
     AuditEntry,
     DerivedWrite,
     derived_writes,
-    entry_hash,
 )
+from envmon.journal.chain import KIND_CHAIN_KEYED, UNKEYED, ChainMode, chain_hash, keyed_data
+from envmon.journal.chain import key_id as key_id_of
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """1: alarms, excursions, room states, unsigned ack requests. 2: users,
 credentials, signatures, refused attempts, signed requests of every act,
-sensor service periods (``_migrate.py`` takes a schema 1 journal there)."""
+sensor service periods. 3: batches (``_migrate.py`` takes an older journal
+here)."""
 BUSY_TIMEOUT_S: Final = 15.0
 
 SCHEMA: Final = """
@@ -147,6 +149,18 @@ CREATE TABLE IF NOT EXISTS sensor_service (
     return_signature_seq INTEGER
 );
 CREATE INDEX IF NOT EXISTS sensor_service_sensor ON sensor_service (sensor, from_ns);
+CREATE TABLE IF NOT EXISTS batches (
+    id TEXT PRIMARY KEY,
+    product TEXT NOT NULL,
+    rooms TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER,
+    started_by TEXT NOT NULL,
+    ended_by TEXT,
+    start_seq INTEGER NOT NULL,
+    end_seq INTEGER
+);
+CREATE INDEX IF NOT EXISTS batches_start ON batches (start_ns);
 """
 
 
@@ -154,9 +168,13 @@ class JournalError(EnvmonError):
     """The journal cannot be opened or written; the message names the file."""
 
 
-def connect(path: Path, readonly: bool, *, ts_ns: int = 0, os_user: str = "") -> sqlite3.Connection:
+def connect(
+    path: Path, readonly: bool, *, ts_ns: int = 0, os_user: str = "", key: bytes | None = None
+) -> sqlite3.Connection:
     """Open the journal; a writable open creates the file (0600) and the schema,
-    or migrates an older schema (journaled at ``ts_ns`` under ``os_user``)."""
+    migrates an older schema, and with ``key`` keys an unkeyed chain (each
+    journaled at ``ts_ns`` under ``os_user``). A writable open of a keyed
+    journal without its key is refused: nothing could be appended."""
     if readonly:
         if not path.exists():
             raise JournalError(f"{path}: no journal here (the service creates it when it starts)")
@@ -198,7 +216,8 @@ def connect(path: Path, readonly: bool, *, ts_ns: int = 0, os_user: str = "") ->
         if 0 < version < SCHEMA_VERSION:
             from envmon.journal._migrate import migrate
 
-            migrate(conn, version, Appender(conn, ts_ns, os_user))
+            migrate(conn, version, Appender(conn, ts_ns, os_user, key))
+        _check_key(path, conn, key, ts_ns, os_user)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -208,17 +227,73 @@ def connect(path: Path, readonly: bool, *, ts_ns: int = 0, os_user: str = "") ->
     return conn
 
 
-class Appender:
-    """Appends entries to the chain inside an open write transaction."""
+def chain_mode(conn: sqlite3.Connection) -> ChainMode:
+    """Whether the journal is keyed, from its first ``chain_keyed`` entry."""
+    row = conn.execute(
+        "SELECT seq, data FROM audit WHERE kind = ? ORDER BY seq LIMIT 1", (KIND_CHAIN_KEYED,)
+    ).fetchone()
+    if row is None:
+        return UNKEYED
+    try:
+        named = json.loads(row[1]).get("key_id")
+    except (TypeError, ValueError, AttributeError):
+        named = None
+    return ChainMode(keyed_from=int(row[0]), key_id=str(named))
 
-    def __init__(self, conn: sqlite3.Connection, ts_ns: int, os_user: str) -> None:
+
+def _check_key(
+    path: Path, conn: sqlite3.Connection, key: bytes | None, ts_ns: int, os_user: str
+) -> None:
+    """Key an unkeyed chain with ``key``; refuse a keyed one without it or with another key."""
+    mode = chain_mode(conn)
+    if mode.keyed_from is None:
+        if key is not None:
+            append = Appender(conn, ts_ns, os_user, key)
+            append(KIND_CHAIN_KEYED, "journal", keyed_data(key))
+            append.save_head()
+        return
+    if key is None:
+        raise JournalError(
+            f"{path}: the journal is keyed (HMAC-SHA256 from seq {mode.keyed_from}, key id "
+            f"{mode.key_id}) and this process has no journal key: set storage.journal_key_file "
+            "(or the systemd credential storage_journal_key)"
+        )
+    if key_id_of(key) != mode.key_id:
+        raise JournalError(
+            f"{path}: the journal is keyed with key id {mode.key_id}, the configured journal "
+            f"key has id {key_id_of(key)}: wrong storage.journal_key_file"
+        )
+
+
+class Appender:
+    """Appends entries to the chain inside an open write transaction.
+
+    The journal's chain mode is read inside the transaction, so an entry is
+    never chained unkeyed after another process keyed the journal.
+    """
+
+    def __init__(
+        self, conn: sqlite3.Connection, ts_ns: int, os_user: str, key: bytes | None = None
+    ) -> None:
         self.conn = conn
         self.ts_ns = ts_ns
         self.os_user = os_user
+        self.key = key
         head = conn.execute("SELECT seq, hash FROM chain_head WHERE id = 1").fetchone()
         # The recorded head, not the last row: appending after a deleted last
         # row must leave the gap visible, not paper over it.
         self.seq, self.hash = (int(head[0]), str(head[1])) if head else (0, GENESIS_HASH)
+        self.mode = chain_mode(conn)
+
+    def hash_of(self, seq: int, prev_hash: str, content: dict[str, Any]) -> str:
+        """The hash entry ``seq`` gets (or must have) in this journal."""
+        expected = chain_hash(seq, prev_hash, content, self.mode, self.key)
+        if expected is None:
+            raise JournalError(
+                f"the journal is keyed from seq {self.mode.keyed_from} and this process has "
+                "no journal key (storage.journal_key_file)"
+            )
+        return expected
 
     def __call__(
         self, kind: str, subject: str, data: dict[str, Any], os_user: str | None = None
@@ -228,8 +303,16 @@ class Appender:
         # Hash what a reader will see: the data after a JSON round trip.
         data = json.loads(json.dumps(data))
         content = {**unhashed.content(), "data": data}
+        if kind == KIND_CHAIN_KEYED and self.mode.keyed_from is None and self.key is not None:
+            self.mode = ChainMode(keyed_from=seq, key_id=key_id_of(self.key))
         entry = AuditEntry(
-            seq, self.ts_ns, kind, subject, data, unhashed.os_user, entry_hash(self.hash, content)
+            seq,
+            self.ts_ns,
+            kind,
+            subject,
+            data,
+            unhashed.os_user,
+            self.hash_of(seq, self.hash, content),
         )
         self.conn.execute(
             "INSERT INTO audit (seq, ts_ns, kind, subject, data, os_user, hash) "

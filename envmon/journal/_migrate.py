@@ -26,10 +26,18 @@ UNSIGNED_REFUSED: Final = (
 
 
 def migrate(conn: sqlite3.Connection, version: int, append: Appender) -> None:
-    """From schema ``version`` to the current one; the caller commits."""
+    """From schema ``version`` to the current one, a step at a time; the
+    caller has created the current schema's new tables and commits."""
     if version == 1:
         _from_1(conn, append)
+    if version <= 2:
+        _from_2(append)
     append.save_head()
+
+
+def _from_2(append: Appender) -> None:
+    """Schema 3 adds the batch registry, empty: no earlier entry records a batch."""
+    append(KIND_SCHEMA_MIGRATED, "journal", {"from": 2, "to": 3, "detail": "batch registry"})
 
 
 def _from_1(conn: sqlite3.Connection, append: Appender) -> None:

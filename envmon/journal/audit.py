@@ -2,9 +2,11 @@
 
 Every journal entry is one row of an append-only audit table, chained by
 SHA-256: ``hash = sha256(prev_hash ‖ canonical JSON of the row's content)``,
-the first row chaining to ``GENESIS_HASH``. The journal's derived tables
-(alarms, excursions, room states, users, signatures, refused attempts,
-signed requests, sensor service periods) are a fold of that trail:
+the first row chaining to ``GENESIS_HASH``; from a ``chain_keyed`` entry
+on, by HMAC-SHA256 under the journal key instead (``chain.py``). The
+journal's derived tables (alarms, excursions, room states, users,
+signatures, refused attempts, signed requests, sensor service periods,
+batches) are a fold of that trail:
 ``derived_writes`` says which columns each entry sets, the journal applies
 exactly those, and ``verify_journal`` replays the whole trail to check that
 every derived row agrees with it. So editing or deleting any row, in any
@@ -21,7 +23,7 @@ from dataclasses import asdict
 from typing import Any, Final
 
 from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
-from envmon.journal import audit_signing
+from envmon.journal import audit_batches, audit_signing
 from envmon.journal.audit_signing import KIND_ACK_OUTCOME, KIND_ACK_REQUEST
 from envmon.journal.audit_types import (
     GENESIS_HASH,
@@ -32,6 +34,7 @@ from envmon.journal.audit_types import (
     canonical_json,
     entry_hash,
 )
+from envmon.journal.chain import KIND_CHAIN_KEYED, check_chain, missing_rows
 from envmon.readings import RoomState, RoomStateChange
 from envmon.signing.signature import Signature
 
@@ -62,6 +65,7 @@ DERIVED_TABLES: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = {
     ),
     "room_states": ("seq", ("seq", "site", "room", "state", "source", "ts_ns")),
     **audit_signing.TABLES,
+    **audit_batches.TABLES,
 }
 
 
@@ -157,8 +161,10 @@ def derived_writes(entry: AuditEntry) -> list[DerivedWrite]:
                     mode="insert",
                 )
             ]
-        if entry.kind == KIND_CONFIG_LOAD:
+        if entry.kind in (KIND_CONFIG_LOAD, KIND_CHAIN_KEYED):
             return []
+        if entry.kind in audit_batches.KINDS:
+            return audit_batches.batch_writes(entry)
         if entry.kind in audit_signing.KINDS:
             return audit_signing.signing_writes(entry)
     except (KeyError, TypeError) as exc:
@@ -221,30 +227,22 @@ def verify_journal(
     head: tuple[int, str] | None,
     tables: Mapping[str, Sequence[Mapping[str, Any]]],
     credentials: Mapping[str, str] | None = None,
+    key: bytes | None = None,
 ) -> VerifyResult:
-    """Check the hash chain, the recorded chain head, every derived row, and
-    each stored password hash against its user's ``credential_sha256``.
+    """Check the hash chain (keyed from its ``chain_keyed`` entry on, with
+    ``key``), the recorded chain head, every derived row, and each stored
+    password hash against its user's ``credential_sha256``.
 
     ``entries`` in seq order; ``head`` the recorded (last seq, last hash), or
     None for an empty journal; ``tables`` every row of each derived table;
-    ``credentials`` user name -> stored hash (None: not checked).
+    ``credentials`` user name -> stored hash (None: not checked); ``key`` the
+    journal key (None: keyed entries are reported as unverified).
     """
-    problems: list[str] = []
+    entries = list(entries)
+    chain = check_chain(entries, key)
+    problems = list(chain.problems)
     expected: dict[str, dict[int | str, dict[str, Any]]] = {t: {} for t in DERIVED_TABLES}
-    prev_hash = GENESIS_HASH
-    next_seq = 1
-    count = 0
     for entry in entries:
-        count += 1
-        if entry.seq != next_seq:
-            problems.append(_missing(next_seq, entry.seq - 1))
-        if entry_hash(prev_hash, entry.content()) != entry.hash:
-            problems.append(
-                f"audit seq {entry.seq}: hash mismatch: this row was altered, "
-                "or the row before it was altered or deleted"
-            )
-        prev_hash = entry.hash
-        next_seq = entry.seq + 1
         try:
             writes = derived_writes(entry)
         except ValueError as exc:
@@ -254,23 +252,32 @@ def verify_journal(
             problem = _apply(expected[write.table], write)
             if problem:
                 problems.append(f"audit seq {entry.seq}: {problem}")
-    last_seq = next_seq - 1
+    last_seq = chain.last_seq
     if head is None:
-        if count:
+        if entries:
             problems.append("chain head: missing (the head row was deleted)")
     else:
         head_seq, head_hash = head
         if head_seq > last_seq:
-            problems.append(_missing(last_seq + 1, head_seq) + " at the end")
+            problems.append(missing_rows(last_seq + 1, head_seq) + " at the end")
         elif head_seq < last_seq:
             problems.append(f"chain head: says seq {head_seq}, the trail ends at {last_seq}")
-        elif head_hash != prev_hash:
+        elif head_hash != chain.last_hash:
             problems.append(f"chain head: hash differs from audit seq {last_seq}'s")
     for table, (key_col, columns) in DERIVED_TABLES.items():
         problems.extend(_compare_table(table, key_col, columns, expected[table], tables[table]))
     if credentials is not None:
         problems.extend(_compare_credentials(expected["users"], credentials))
-    return VerifyResult(ok=not problems, entries=count, problems=problems)
+    return VerifyResult(
+        ok=not problems and not chain.unverified,
+        entries=chain.count,
+        problems=problems,
+        unverified=chain.unverified,
+        keyed_from=chain.mode.keyed_from,
+        key_id=chain.mode.key_id,
+        last_seq=last_seq,
+        last_hash=chain.last_hash,
+    )
 
 
 def _compare_credentials(
@@ -303,12 +310,6 @@ def _apply(rows: dict[int | str, dict[str, Any]], write: DerivedWrite) -> str | 
     else:
         rows[write.key] = dict(write.columns)
     return None
-
-
-def _missing(first: int, last: int) -> str:
-    if first == last:
-        return f"audit seq {first}: missing (row deleted)"
-    return f"audit seq {first}..{last}: missing (rows deleted)"
 
 
 def _compare_table(

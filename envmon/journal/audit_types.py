@@ -43,11 +43,22 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class VerifyResult:
-    """``ok`` when the chain and every derived row check out; ``problems`` name rows."""
+    """``ok`` when the chain and every derived row check out.
+
+    ``problems`` are evidence of tampering, each naming rows; ``unverified``
+    what could not be checked (keyed entries without the journal key). The
+    chain is keyed from ``keyed_from`` (None: unkeyed) with ``key_id``; it
+    ends at ``last_seq`` with ``last_hash`` (what anchors are compared with).
+    """
 
     ok: bool
     entries: int
     problems: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+    keyed_from: int | None = None
+    key_id: str | None = None
+    last_seq: int = 0
+    last_hash: str = GENESIS_HASH
 
 
 WriteMode = Literal["upsert", "insert", "update"]

@@ -12,7 +12,13 @@ Users and signatures: ``journal.people`` (``people.py``). How a signed act
 reaches the service: the signer queues a request with its signature
 (``journal.requests``, ``requests.py``); the service polls
 ``requests.pending()``, applies each, records the events and
-``requests.finish``; the signer waits on ``requests.outcome``.
+``requests.finish``; the signer waits on ``requests.outcome``. Configuration
+loads: ``journal.configs`` (``configs.py``); the batch registry:
+``journal.batches`` (``batches.py``).
+
+With a journal ``key`` every writer chains with HMAC-SHA256 (``chain.py``):
+a writable open keys an unkeyed journal, and refuses a keyed one without
+its key.
 """
 
 from __future__ import annotations
@@ -33,8 +39,8 @@ from envmon.alarms.events import Alarm, AlarmEvent, Excursion, Transition
 from envmon.journal._db import Appender, JournalError, connect, entry_from_row
 from envmon.journal.audit import (
     DERIVED_TABLES,
+    GENESIS_HASH,
     KIND_ALARM_PREFIX,
-    KIND_CONFIG_LOAD,
     KIND_ROOM_STATE,
     AuditEntry,
     VerifyResult,
@@ -45,6 +51,8 @@ from envmon.journal.audit import (
     room_state_from_row,
     verify_journal,
 )
+from envmon.journal.batches import Batches
+from envmon.journal.configs import Configs
 from envmon.journal.people import People
 from envmon.journal.requests import RequestQueue, SignedRequest
 from envmon.readings import RoomStateChange
@@ -78,7 +86,11 @@ def current_os_user() -> str:
 
 
 class Journal:
-    """The journal file at ``path``; created (mode 0600) unless ``readonly``."""
+    """The journal file at ``path``; created (mode 0600) unless ``readonly``.
+
+    ``key``: the journal key (``[storage] journal_key_file``); needed to write
+    to a keyed journal and to verify one.
+    """
 
     def __init__(
         self,
@@ -87,22 +99,34 @@ class Journal:
         *,
         clock_ns: Callable[[], int] = time.time_ns,
         os_user: str | None = None,
+        key: bytes | None = None,
     ) -> None:
         self.path = Path(path)
         self.readonly = readonly
         self._clock_ns = clock_ns
         self._os_user = os_user or current_os_user()
+        self._key = key
         self._lock = threading.Lock()
         try:
-            self._conn = connect(self.path, readonly, ts_ns=clock_ns(), os_user=self._os_user)
+            self._conn = connect(
+                self.path, readonly, ts_ns=clock_ns(), os_user=self._os_user, key=key
+            )
         except sqlite3.Error as exc:
             raise JournalError(f"{self.path}: cannot open the journal: {exc}") from None
         self.people = People(self)
         self.requests = RequestQueue(self)
+        self.configs = Configs(self)
+        self.batches = Batches(self)
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- writing -------------------------------------------------------------
 
@@ -132,7 +156,7 @@ class Journal:
     def _appending(self) -> Iterator[Appender]:
         """A transaction that appends to the audit chain."""
         with self._transaction("the journal") as conn:
-            appender = Appender(conn, self._clock_ns(), self._os_user)
+            appender = Appender(conn, self._clock_ns(), self._os_user, self._key)
             yield appender
             appender.save_head()
 
@@ -171,11 +195,6 @@ class Journal:
     def record_room_state(self, change: RoomStateChange) -> None:
         with self._appending() as append:
             append(KIND_ROOM_STATE, change.room, room_state_data(change))
-
-    def record_config_load(self, what: str, path: str, sha256: str, detail: str = "") -> None:
-        """A settings or facility file was (re)loaded: which, from where, its hash."""
-        with self._appending() as append:
-            append(KIND_CONFIG_LOAD, what, {"path": path, "sha256": sha256, "detail": detail})
 
     # --- reading -------------------------------------------------------------
 
@@ -269,8 +288,25 @@ class Journal:
             )
         return [entry_from_row(r) for r in rows]
 
+    def head(self) -> tuple[int, str]:
+        """The recorded chain head: (last seq, its hash); (0, genesis) when empty."""
+        rows = self._query("SELECT seq, hash FROM chain_head WHERE id = 1")
+        return (int(rows[0]["seq"]), str(rows[0]["hash"])) if rows else (0, GENESIS_HASH)
+
+    def hashes(self, seqs: Sequence[int]) -> dict[int, str]:
+        """The stored hash of each of these entries that exists."""
+        out: dict[int, str] = {}
+        for start in range(0, len(seqs), 500):
+            chunk = list(seqs[start : start + 500])
+            rows = self._query(
+                f"SELECT seq, hash FROM audit WHERE seq IN ({','.join('?' * len(chunk))})", chunk
+            )
+            out.update({int(r["seq"]): str(r["hash"]) for r in rows})
+        return out
+
     def verify(self) -> VerifyResult:
-        """Check the chain and every derived row, from one consistent snapshot."""
+        """Check the chain (with the journal key, if given) and every derived row,
+        from one consistent snapshot."""
         with self._lock:
             conn = self._conn
             try:
@@ -293,7 +329,7 @@ class Journal:
             except sqlite3.Error as exc:
                 raise JournalError(f"{self.path}: cannot read the journal: {exc}") from None
         head = None if head_row is None else (int(head_row["seq"]), str(head_row["hash"]))
-        return verify_journal(entries, head, tables, credentials)
+        return verify_journal(entries, head, tables, credentials, key=self._key)
 
 
 def _upsert_checkpoint(conn: sqlite3.Connection, checkpoint: Mapping[str, str]) -> None:

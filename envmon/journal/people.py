@@ -28,7 +28,7 @@ from envmon.journal.audit_signing import (
     check_user_row,
     user_data,
 )
-from envmon.journal.audit_types import RowLike, canonical_json, entry_hash
+from envmon.journal.audit_types import GENESIS_HASH, RowLike, canonical_json
 from envmon.signing.passwords import credential_digest
 from envmon.signing.signature import Signature
 
@@ -183,8 +183,11 @@ class SigningTransaction:
         entry = entry_from_row(entries[-1]) if entries else None
         if entry is None or entry.seq != row["audit_seq"] or not check_user_row(row, entry):
             return False
-        prev_hash = entries[0]["hash"] if len(entries) == 2 else "0" * 64
-        if entry_hash(prev_hash, entry.content()) != entry.hash:
+        prev_hash = entries[0]["hash"] if len(entries) == 2 else GENESIS_HASH
+        try:
+            if self._append.hash_of(entry.seq, prev_hash, entry.content()) != entry.hash:
+                return False
+        except JournalError:
             return False
         return credential_digest(stored) == row["credential_sha256"]
 

@@ -122,36 +122,7 @@ class RequestQueue:
         from now; an applied in-service request closes the open one.
         """
         with self._journal._appending() as append:
-            row = append.conn.execute(
-                "SELECT act, subject, params, signature_seq, outcome FROM requests WHERE id = ?",
-                (request_id,),
-            ).fetchone()
-            if row is None:
-                raise JournalError(f"{self._journal.path}: no request {request_id}")
-            if row["outcome"] is not None:
-                raise JournalError(
-                    f"{self._journal.path}: request {request_id} is already finished"
-                )
-            data: dict[str, Any] = {"id": request_id, "outcome": outcome}
-            if outcome == OUTCOME_OK and row["act"] == ACT_OUT_OF_SERVICE:
-                params = json.loads(row["params"])
-                data["service"] = {
-                    "opens": True,
-                    "sensor": row["subject"],
-                    "until_ns": params.get("until_ns"),
-                    "signature_seq": row["signature_seq"],
-                }
-            elif outcome == OUTCOME_OK and row["act"] == ACT_IN_SERVICE:
-                period = _open_period(append, row["subject"])
-                if period is None:
-                    data["outcome"] = f"refused: sensor {row['subject']} is in service"
-                else:
-                    data["service"] = {
-                        "opens": False,
-                        "period_seq": period,
-                        "signature_seq": row["signature_seq"],
-                    }
-            append(KIND_REQUEST_OUTCOME, row["subject"], data)
+            finish_in(append, request_id, outcome, self._journal.path)
 
     def outcome(self, request_id: int) -> str | None:
         """``None`` while pending (or unknown), else ``OUTCOME_OK`` or the refusal."""
@@ -188,6 +159,39 @@ class RequestQueue:
     def service_states(self) -> ServiceStates:
         """Every sensor's periods, for the service (ingest stamping, comm loss)."""
         return ServiceStates(self.service_periods())
+
+
+def finish_in(append: Appender, request_id: int, outcome: str, path: object = "journal") -> None:
+    """``RequestQueue.finish`` inside a transaction already open, so that what a
+    request did (a batch, a configuration load) and its outcome are one write."""
+    row = append.conn.execute(
+        "SELECT act, subject, params, signature_seq, outcome FROM requests WHERE id = ?",
+        (request_id,),
+    ).fetchone()
+    if row is None:
+        raise JournalError(f"{path}: no request {request_id}")
+    if row["outcome"] is not None:
+        raise JournalError(f"{path}: request {request_id} is already finished")
+    data: dict[str, Any] = {"id": request_id, "outcome": outcome}
+    if outcome == OUTCOME_OK and row["act"] == ACT_OUT_OF_SERVICE:
+        params = json.loads(row["params"])
+        data["service"] = {
+            "opens": True,
+            "sensor": row["subject"],
+            "until_ns": params.get("until_ns"),
+            "signature_seq": row["signature_seq"],
+        }
+    elif outcome == OUTCOME_OK and row["act"] == ACT_IN_SERVICE:
+        period = _open_period(append, row["subject"])
+        if period is None:
+            data["outcome"] = f"refused: sensor {row['subject']} is in service"
+        else:
+            data["service"] = {
+                "opens": False,
+                "period_seq": period,
+                "signature_seq": row["signature_seq"],
+            }
+    append(KIND_REQUEST_OUTCOME, row["subject"], data)
 
 
 def _open_period(append: Appender, sensor: str) -> int | None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import envmon
+from envmon.batches import Batch
 from envmon.calibration import CalibrationRecord
 from envmon.errors import EnvmonError
 from envmon.facility import Facility, Sensor, parameters_of
@@ -126,6 +128,62 @@ def _lines(resolved: ResolvedLimits) -> LimitLines:
         alert_low=resolved.alert_low,
         action_low=resolved.action_low,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ReportScope:
+    """The window and rooms a report covers; ``notes`` say what was assumed."""
+
+    from_ns: int
+    to_ns: int
+    rooms: list[str] | None
+    notes: tuple[str, ...] = ()
+
+
+def batch_scope(
+    batch_id: str | None,
+    batch: Batch | None,
+    from_ns: int | None,
+    to_ns: int | None,
+    rooms: list[str] | None,
+    now_ns: int,
+) -> ReportScope:
+    """The report's window and rooms: ``--from``/``--to``/``--room`` where given,
+    else the registered batch's start, end and rooms (a batch still running
+    ends now). Raises ``EnvmonError`` when neither says."""
+    notes: list[str] = []
+    if batch is None:
+        if from_ns is None or to_ns is None:
+            if batch_id is None:
+                raise EnvmonError("report: give --from and --to, or --batch ID")
+            raise EnvmonError(
+                f"report: no batch {batch_id!r} in the registry (see `envmon batches`): "
+                "give --from and --to"
+            )
+        if batch_id is not None:
+            notes.append(f"batch {batch_id} is not in the registry: named on the report as given")
+        return ReportScope(from_ns, to_ns, rooms, tuple(notes))
+    end_ns = batch.end_ns
+    if to_ns is None and end_ns is None:
+        notes.append(f"batch {batch.id} has not ended: the report runs to now")
+        end_ns = now_ns
+    return ReportScope(
+        from_ns=from_ns if from_ns is not None else batch.start_ns,
+        to_ns=to_ns if to_ns is not None else int(end_ns or now_ns),
+        rooms=rooms if rooms else list(batch.rooms),
+        notes=tuple(notes),
+    )
+
+
+def read_batch(path: Path, batch_id: str) -> Batch | None:
+    """The registered batch ``batch_id``, or None (also without a journal)."""
+    if not path.exists():
+        return None
+    journal = Journal(path, readonly=True)
+    try:
+        return journal.batches.get(batch_id)
+    finally:
+        journal.close()
 
 
 def read_journal(

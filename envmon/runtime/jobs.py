@@ -3,10 +3,14 @@
 - every ``alarms.stale_check_interval_s``: look for silent sensors;
 - every quarter of ``notify.escalate_after_s`` (at most 30 s): escalations;
 - every ``alarms.limits_write_interval_s`` and at start: the limits in force;
-- every 0.5 s: signed requests waiting in the journal (``envmon ack``, ``shelve``...);
+- every 0.5 s: signed requests waiting in the journal (``envmon ack``, ``shelve``...),
+  handed to the alarm worker, except reloads, which the service's main
+  thread applies (``on_reload``);
 - every second: alarms whose shelving has ended;
 - every ``log.stats_interval_s``: envmon's own statistics;
 - hourly and at start: calibration reminders (``envmon.calibration.job``);
+- every ``storage.anchor_interval_s`` and at start: the journal's chain head to
+  InfluxDB (``audit_anchor``);
 - the facility's room-state schedules (``envmon.alarms.schedule``).
 
 Every job tolerates lateness (``misfire_grace_time=None``): a late check must
@@ -35,10 +39,12 @@ from envmon.calibration.job import CHECK_EVERY_S as CALIBRATION_CHECK_S
 from envmon.calibration.job import ReminderJob
 from envmon.facility import Facility
 from envmon.journal.journal import Journal
+from envmon.journal.requests import SignedRequest
 from envmon.readings import RoomStateChange
 from envmon.runtime.clock import Clock
 from envmon.runtime.lifecycle import Deadline
 from envmon.settings import Settings
+from envmon.signing.rules import Act
 
 REQUEST_POLL_S: Final = 0.5
 SHELVING_CHECK_S: Final = 1.0
@@ -63,6 +69,9 @@ class Jobs:
         report_stats: Callable[[], None],
         reminders: ReminderJob,
         clock: Clock,
+        *,
+        write_anchor: Callable[[], None] = lambda: None,
+        on_reload: Callable[[SignedRequest], None] = lambda request: None,
     ) -> None:
         self._settings = settings
         self._facility = facility
@@ -71,6 +80,8 @@ class Jobs:
         self._report_stats = report_stats
         self.reminders = reminders
         self._clock = clock
+        self._write_anchor = write_anchor
+        self._on_reload = on_reload
         self._scheduler = BackgroundScheduler(timezone="UTC")
 
     def validate(self) -> None:
@@ -103,6 +114,12 @@ class Jobs:
             "calibration-reminders",
             self.reminders.check,
             max_instances=1,
+            next_run_time=datetime.now(UTC),
+        )
+        self._every(
+            s.storage.anchor_interval_s,
+            "audit-anchor",
+            self._write_anchor,
             next_run_time=datetime.now(UTC),
         )
         self.reschedule_rooms(self._facility)
@@ -140,4 +157,7 @@ class Jobs:
 
     def _poll_requests(self) -> None:
         for request in self._journal.requests.pending():
-            self._worker.submit(ApplySigned(request))
+            if request.act == Act.RELOAD:
+                self._on_reload(request)
+            else:
+                self._worker.submit(ApplySigned(request))

@@ -6,7 +6,8 @@ when the act cannot be applied any more (the alarm closed meanwhile, the
 sensor is already out of service), and that message is the outcome to
 record. The worker then, in order: journals and publishes ``events`` (with
 ``room_state`` applied through its usual room-state path first), records
-``journal.requests.finish(request.id, OUTCOME_OK)``, and, if
+``journal.requests.finish(request.id, OUTCOME_OK)`` (for a ``batch``, the
+batch and the outcome together, or the registry's refusal), and, if
 ``service_changed``, hands ``journal.requests.service_states()`` to the
 engine and to ingest (the finish entry is what opens or closes the period).
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
+from envmon.batches import BatchEvent, BatchEventKind, event_from_params
 from envmon.errors import EnvmonError
 from envmon.journal.requests import SignedRequest
 from envmon.readings import RoomState, RoomStateChange, isoformat_ns
@@ -36,6 +38,10 @@ class Applied:
     """For the worker's room-state path (engine, journal, InfluxDB)."""
     service_changed: bool = False
     """An out-of-service or in-service request: reload the service states after finishing."""
+    batch: BatchEvent | None = None
+    """A batch start or end, for the registry: the worker journals it with the
+    request's outcome (``journal.batches.record``), which applies the
+    registry's rules."""
 
 
 def apply_request(
@@ -92,6 +98,12 @@ def apply_request(
             source=SIGNED_SOURCE_PREFIX + signature.user,
         )
         return Applied(room_state=change)
+    if act is Act.BATCH:
+        event = event_from_params(subject, request.params)
+        unknown = [r for r in event.rooms if r not in engine.facility.rooms]
+        if event.event is BatchEventKind.START and unknown:
+            raise EnvmonError(f"refused: no room {', '.join(unknown)} in the facility")
+        return Applied(batch=event)
     raise EnvmonError(f"refused: the service does not apply {act.value} requests")
 
 

@@ -42,6 +42,21 @@ class StorageSettings(_Section):
     spool_max_mb: Annotated[float, Field(gt=0)] = 1024.0
     # Warn loudly from this fill level on, so an operator acts before refusal.
     spool_warn_pct: Annotated[float, Field(gt=0, le=100)] = 80.0
+    # The journal key: with it every journal entry is chained with HMAC-SHA256,
+    # so the chain cannot be rewritten by someone who can write the file but
+    # lacks the key. From the environment, this file, or the systemd credential
+    # storage_journal_key.
+    journal_key: SecretStr | None = None
+    journal_key_file: Path | None = None
+    # How often the journal's chain head is written to InfluxDB (`audit_anchor`).
+    anchor_interval_s: Annotated[float, Field(gt=0)] = 300.0
+
+    @property
+    def journal_key_bytes(self) -> bytes | None:
+        """The journal key as the chain uses it; None when not set."""
+        if self.journal_key is None:
+            return None
+        return self.journal_key.get_secret_value().encode("utf-8")
 
     @property
     def journal_path(self) -> Path:

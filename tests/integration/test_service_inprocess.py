@@ -93,7 +93,10 @@ class TestServiceInProcess:
         finally:
             watcher.close()
             service.stop()
-        assert "components in order: journal, store, notify, alarm worker, " in caplog.text
+        assert (
+            "components in order: journal, store, audit anchors, notify, alarm worker, "
+            in caplog.text
+        )
         assert "envmon stopped" in caplog.text
 
     def test_a_second_service_continues_without_loss(

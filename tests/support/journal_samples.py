@@ -75,3 +75,13 @@ def acked(a: Alarm, at_ns: int, user: str = "alice", comment: str = "door left o
     state = AlarmState.ACTIVE_ACKED if a.active else AlarmState.CLOSED
     after = a.with_(state=state, acked_by=user, acked_ns=at_ns, comment=comment)
     return AlarmEvent(Transition.ACKED, after, at_ns)
+
+
+def settings_load(
+    path: str = "/etc/envmon/envmon.toml", sha256: str = "ab" * 32
+) -> dict[str, object]:
+    """The data of a settings load at service start, as the service journals it."""
+    from envmon.config_load import Compared, ConfigSource, LoadBy, settings_load_data
+
+    by = LoadBy(ConfigSource.SERVICE_START)
+    return settings_load_data(path, sha256, {"settings.mqtt.port": 1883}, Compared(None), by, "0.1")

@@ -28,9 +28,11 @@ def write_settings(
     extra: str = "",
     client_id: str = "envmon-test",
     mqtt_extra: str = "",
+    storage: str = "",
 ) -> Path:
     """envmon.toml for a test: ``extra`` is appended (whole sections), ``mqtt_extra``
-    goes into ``[mqtt]`` (e.g. ``Endpoint.toml()``, ``reader = "paho"``)."""
+    goes into ``[mqtt]`` (e.g. ``Endpoint.toml()``, ``reader = "paho"``), ``storage``
+    into ``[storage]``."""
     workdir.mkdir(parents=True, exist_ok=True)
     if influx is not None:
         influx_section = f'url = "{influx.url}"\napi = "v1"\ndatabase = "{influx.database}"\n'
@@ -60,6 +62,7 @@ timeout_s = 3
 
 [storage]
 state_dir = "{workdir / "state"}"
+{storage}
 
 [facility]
 file = "{facility}"

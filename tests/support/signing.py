@@ -1,20 +1,24 @@
 """What signing tests share: a stepping clock, users, and a stand-in for the
-service's application of signed requests (what the alarm worker does)."""
+service's application of signed requests (what the alarm worker does, and
+the main thread for reloads)."""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from envmon.alarms.engine import AlarmEngine
+from envmon.batches import BatchBy
 from envmon.errors import EnvmonError
 from envmon.facility import Facility, parse_facility
 from envmon.journal.journal import Journal
-from envmon.journal.requests import OUTCOME_OK
+from envmon.journal.requests import OUTCOME_OK, SignedRequest
 from envmon.readings import Kind, Reading
+from envmon.runtime.reload import Reloader, read_facility
 from envmon.signing.apply import apply_request
 from envmon.signing.passwords import hash_password
-from envmon.signing.rules import SecurityPolicy
+from envmon.signing.rules import Act, SecurityPolicy
 from envmon.signing.signature import Signature
 from envmon.signing.signer import SignatureAttempt, Signer
 from tests.support.journal_samples import T0
@@ -63,10 +67,17 @@ def attempt(
     )
 
 
-def apply_pending(journal: Journal, engine: AlarmEngine, now_ns: int) -> int:
-    """Apply every pending request the way the alarm worker does; returns how many."""
+def apply_pending(
+    journal: Journal, engine: AlarmEngine, now_ns: int, reloader: Reloader | None = None
+) -> int:
+    """Apply every pending request the way the alarm worker does (reloads the way the
+    service's main thread does, with ``reloader``); returns how many."""
     done = 0
     for request in journal.requests.pending():
+        if request.act == Act.RELOAD and reloader is not None:
+            reloader.reload_signed(request)
+            done += 1
+            continue
         try:
             applied = apply_request(engine, request, now_ns, journal.requests.service_states())
         except EnvmonError as exc:  # the outcome is the refusal, as in the worker
@@ -77,7 +88,19 @@ def apply_pending(journal: Journal, engine: AlarmEngine, now_ns: int) -> int:
                 events += engine.on_room_state(applied.room_state)
                 journal.record_room_state(applied.room_state)
             journal.record_events(events)
-            journal.requests.finish(request.id, OUTCOME_OK)
+            if applied.batch is not None:
+                by = BatchBy.signed(request.signature, request.signature_seq, request.id)
+                try:
+                    journal.batches.record(
+                        applied.batch,
+                        by,
+                        rooms_known=engine.facility.rooms,
+                        finish_request=request.id,
+                    )
+                except EnvmonError as exc:
+                    journal.requests.finish(request.id, f"refused: {exc}")
+            else:
+                journal.requests.finish(request.id, OUTCOME_OK)
             if applied.service_changed:
                 engine.set_service_states(journal.requests.service_states())
         done += 1
@@ -86,16 +109,34 @@ def apply_pending(journal: Journal, engine: AlarmEngine, now_ns: int) -> int:
 
 class ServiceStandIn:
     """A thread applying signed requests from the journal at ``path`` every 20 ms,
-    with its own connection (another process in real life)."""
+    with its own connection (another process in real life).
 
-    def __init__(self, path: Path, engine: AlarmEngine) -> None:
+    With ``facility_path`` it also applies signed reloads of that file, having
+    journaled the facility as the service does at start; ``before_reload`` runs
+    first (a test changes the file there, between signing and applying).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        engine: AlarmEngine,
+        *,
+        facility_path: Path | None = None,
+        before_reload: Callable[[SignedRequest], None] = lambda request: None,
+        key: bytes | None = None,
+    ) -> None:
         self._path = path
         self._engine = engine
+        self._facility_path = facility_path
+        self._before_reload = before_reload
+        self._key = key
+        self._started = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> ServiceStandIn:
         self._thread.start()
+        self._started.wait(5)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -105,12 +146,35 @@ class ServiceStandIn:
     def _run(self) -> None:
         import time
 
-        journal = Journal(self._path, os_user="envmon")
+        journal = Journal(self._path, os_user="envmon", key=self._key)
+        reloader = None
         try:
+            if self._facility_path is not None:
+                facility, text = read_facility(self._facility_path)
+                reloader = _StandInReloader(journal, facility, self._engine, self._before_reload)
+                reloader.record_facility(text)
+            self._started.set()
             while not self._stop.wait(0.02):
-                apply_pending(journal, self._engine, time.time_ns())
+                apply_pending(journal, self._engine, time.time_ns(), reloader)
         finally:
+            self._started.set()
             journal.close()
+
+
+class _StandInReloader(Reloader):
+    def __init__(
+        self,
+        journal: Journal,
+        facility: Facility,
+        engine: AlarmEngine,
+        before: Callable[[SignedRequest], None],
+    ) -> None:
+        super().__init__(journal, facility, engine.replace_facility)
+        self._before = before
+
+    def reload_signed(self, request: SignedRequest) -> None:
+        self._before(request)
+        super().reload_signed(request)
 
 
 FACILITY = """

@@ -20,6 +20,7 @@ from envmon.alarms.worker import (
     SetRoomState,
     WriteLimits,
 )
+from envmon.batches import BatchBy, BatchEvent, BatchEventKind, BatchMessage, event_params
 from envmon.facility import parse_facility
 from envmon.journal.journal import Journal, JournalError
 from envmon.readings import Kind, Reading, RoomState, RoomStateChange
@@ -299,3 +300,70 @@ class TestCommands:
         rig.worker.judge([(1, dp(T0, 10.5))])
         wait_for(lambda: rig.outputs.events, 5, "the alarm under the new limit")
         assert {e.alarm.level for e in rig.outputs.events} == {Level.ALERT, Level.ACTION}
+
+
+class TestBatches:
+    """MES batch messages and signed batch requests reach the registry through the worker."""
+
+    TOPIC = "fac/site1/batch"
+
+    def mes(self, event: BatchEventKind, at_s: int, rooms: tuple[str, ...] = ()) -> BatchMessage:
+        return BatchMessage(BatchEvent("B-7", event, at_s * NS, rooms), self.TOPIC)
+
+    def test_an_mes_start_and_end_are_journaled_then_acknowledged(self, rig: Rig) -> None:
+        """Each message is in the registry, from its topic, before its ack is released."""
+        rig.worker.judge([(1, self.mes(BatchEventKind.START, T0, ("PREP-C",)))])
+        wait_for(lambda: 1 in rig.judged, 5, "the start acknowledged")
+        started = rig.journal.batches.get("B-7")
+        assert started is not None and started.started_by == BatchBy.mqtt(self.TOPIC)
+        rig.worker.judge([(2, self.mes(BatchEventKind.END, T0 + 60))])
+        wait_for(lambda: 2 in rig.judged, 5, "the end acknowledged")
+        ended = rig.journal.batches.get("B-7")
+        assert ended is not None and ended.end_ns == (T0 + 60) * NS
+
+    def test_a_redelivered_start_writes_nothing(self, rig: Rig) -> None:
+        """The broker's second copy of a start is recognised and not journaled again."""
+        start = self.mes(BatchEventKind.START, T0, ("PREP-C",))
+        rig.worker.judge([(1, start), (2, start)])
+        wait_for(lambda: 2 in rig.judged, 5, "both acknowledged")
+        kinds = [e.kind for e in rig.journal.audit_entries()]
+        assert kinds.count("batch_started") == 1 and "batch_refused" not in kinds
+
+    def test_a_refused_mes_event_is_journaled_with_why(self, rig: Rig) -> None:
+        """Ending an unknown batch is refused; the refusal is in the trail with its reason."""
+        rig.worker.judge([(1, self.mes(BatchEventKind.END, T0))])
+        wait_for(lambda: 1 in rig.judged, 5, "the message acknowledged")
+        [refused] = [e for e in rig.journal.audit_entries() if e.kind == "batch_refused"]
+        assert refused.data["reason"] == "no batch B-7 (see `envmon batches`)"
+        assert refused.data["by"] == {"how": "mqtt", "topic": self.TOPIC}
+
+    def test_a_signed_start_is_journaled_with_its_outcome(self, rig: Rig, cheap: None) -> None:
+        """A signed start is in the registry with its signature, and its request is ok."""
+        add_user(rig.journal, "jdoe", "engineer")
+        event = BatchEvent("B-8", BatchEventKind.START, T0 * NS, ("PREP-C",), "lot 8")
+        request_id = TestCommands().sign(rig, "jdoe", Act.BATCH, "B-8", **event_params(event))
+        assert TestCommands().outcome(rig, request_id) == "ok"
+        batch = rig.journal.batches.get("B-8")
+        assert batch is not None and batch.started_by.signature is not None
+        assert (batch.started_by.signature.user, batch.started_by.request_id) == (
+            "jdoe",
+            request_id,
+        )
+
+    def test_a_signed_start_of_an_unknown_room_is_refused(self, rig: Rig, cheap: None) -> None:
+        """Rooms are checked against the running facility; the refusal is the outcome."""
+        add_user(rig.journal, "jdoe", "engineer")
+        event = BatchEvent("B-9", BatchEventKind.START, T0 * NS, ("NOPE",))
+        request_id = TestCommands().sign(rig, "jdoe", Act.BATCH, "B-9", **event_params(event))
+        assert TestCommands().outcome(rig, request_id) == "refused: no room NOPE in the facility"
+        assert rig.journal.batches.get("B-9") is None
+
+    def test_a_signed_second_start_is_refused_by_the_registry(self, rig: Rig, cheap: None) -> None:
+        """The registry's rules apply to signed requests too: an id is never reused."""
+        add_user(rig.journal, "jdoe", "engineer")
+        event = BatchEvent("B-10", BatchEventKind.START, T0 * NS, ("PREP-C",))
+        first = TestCommands().sign(rig, "jdoe", Act.BATCH, "B-10", **event_params(event))
+        assert TestCommands().outcome(rig, first) == "ok"
+        again = TestCommands().sign(rig, "jdoe", Act.BATCH, "B-10", **event_params(event))
+        outcome = TestCommands().outcome(rig, again)
+        assert outcome.startswith("refused: batch B-10 exists already")

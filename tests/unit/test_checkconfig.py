@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from envmon.calibration import CalibrationRecord
-from envmon.checkconfig import describe
+from envmon.checkconfig import describe, limit_warnings
 from envmon.errors import ConfigError
 from envmon.facility import parse_facility
 from envmon.ingest.config import IngestSettings, TopicRule
-from envmon.readings import NS_PER_S
-from envmon.settings import Settings
+from envmon.readings import NS_PER_S, Kind
+from envmon.settings import Settings, load_settings
 
 NOW = 1_795_082_400 * NS_PER_S  # 2026-11-19T10:00:00Z
 FACILITY = parse_facility("""
@@ -109,3 +110,113 @@ class TestDescribe:
         settings = Settings(ingest=IngestSettings(topics=[rule]))
         with pytest.raises(ConfigError, match=r"ingest\.topics\[0\]\.fields\.o2: no parameter"):
             describe(settings, FACILITY, now_ns=NOW)
+
+
+KEY = "0123456789abcdef0123456789abcdef"
+
+
+def room(text: str) -> object:
+    return parse_facility('site = "s"\n[[rooms]]\n' + text).model.rooms[0]
+
+
+class TestLimitWarnings:
+    def test_grade_d_particles_without_in_operation_limits(self) -> None:
+        """Grade D with a particle counter and no in-operation limits is warned, per size."""
+        d = room('id = "CORR-D"\ngrade = "D"\n')
+        [warning] = limit_warnings(d, [], [Kind.PARTICLES])  # type: ignore[arg-type]
+        assert warning.startswith(
+            "grade D in operation: no limits for particles_0_5um, particles_5_0um"
+        )
+
+    def test_grade_d_with_site_limits_is_not_warned(self) -> None:
+        """Both sizes set for in operation: no warning."""
+        d = room(
+            'id = "CORR-D"\ngrade = "D"\n'
+            "[rooms.limits.particles_0_5um.in_operation]\naction_high = 3520000\n"
+            "[rooms.limits.particles_5_0um.in_operation]\naction_high = 29300\n"
+        )
+        assert limit_warnings(d, [], [Kind.PARTICLES]) == []  # type: ignore[arg-type]
+
+    def test_grade_d_without_a_particle_counter_is_not_warned(self) -> None:
+        """Nothing measured, nothing to judge."""
+        d = room('id = "STORE-D"\ngrade = "D"\n')
+        assert limit_warnings(d, [], [Kind.CLIMATE]) == []  # type: ignore[arg-type]
+
+    @pytest.mark.parametrize("grade", ["A", "B"])
+    def test_grade_a_b_parameters_without_alert_levels(self, grade: str) -> None:
+        """Grades A and B: each measured parameter without an alert level is named."""
+        r = room(
+            f'id = "R"\ngrade = "{grade}"\n'
+            "[rooms.limits.particles_0_5um]\nalert_high = 2000\n"
+            "[rooms.limits.diff_pressure]\naction_low = 10\n"
+        )
+        parameters = ["particles_0_5um", "particles_5_0um", "diff_pressure"]
+        [warning] = limit_warnings(r, parameters, [Kind.PARTICLES, Kind.PRESSURE])  # type: ignore[arg-type]
+        assert warning.startswith(
+            f"grade {grade}: no alert levels for particles_5_0um, diff_pressure"
+        )
+
+    def test_grade_c_needs_no_alert_levels(self) -> None:
+        """Alert levels are not demanded below grade B."""
+        r = room('id = "R"\ngrade = "C"\n')
+        assert limit_warnings(r, ["particles_0_5um"], [Kind.PARTICLES]) == []  # type: ignore[arg-type]
+
+
+class TestJournalSettings:
+    def write(self, tmp_path: Path, storage: str = "") -> Path:
+        (tmp_path / "facility.toml").write_text('site = "s"\n[[rooms]]\nid = "R"\ngrade = "C"\n')
+        path = tmp_path / "envmon.toml"
+        path.write_text(f'[storage]\nstate_dir = "state"\n{storage}\n[facility]\nfile = '
+                        '"facility.toml"\n')  # fmt: skip
+        return path
+
+    def text(self, config: Path) -> str:
+        settings = load_settings(config)
+        return describe(settings, parse_facility(Path(settings.facility.file).read_text()))
+
+    def test_no_key_says_what_that_means(self, tmp_path: Path) -> None:
+        """Without a key: not set, SHA-256 only; the anchor interval is shown."""
+        text = self.text(self.write(tmp_path))
+        assert "journal   key not set: entries chained with SHA-256 only" in text
+        assert "every 300 s" in text
+
+    def test_a_key_file_is_shown_as_set_never_its_value(self, tmp_path: Path) -> None:
+        """With a key file: set, from which file, HMAC; the key itself never appears."""
+        (tmp_path / "journal_key").write_text(KEY + "\n")
+        config = self.write(tmp_path, 'journal_key_file = "journal_key"\nanchor_interval_s = 60')
+        text = self.text(config)
+        assert f"key set (from {tmp_path / 'journal_key'}): entries chained with HMAC" in text
+        assert "every 60 s" in text and KEY not in text
+
+    def test_the_systemd_credential_is_read(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The credential storage_journal_key in $CREDENTIALS_DIRECTORY is the key."""
+        creds = tmp_path / "creds"
+        creds.mkdir()
+        (creds / "storage_journal_key").write_text(KEY)
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+        config = self.write(tmp_path)
+        settings = load_settings(config)
+        assert settings.storage.journal_key_bytes == KEY.encode()
+        assert "the systemd credential storage_journal_key" in self.text(config)
+
+    def test_the_credential_wins_over_the_file(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The service reads its credential; people's commands (no credentials) the file."""
+        creds = tmp_path / "creds"
+        creds.mkdir()
+        (creds / "storage_journal_key").write_text(KEY)
+        (tmp_path / "journal_key").write_text(KEY.upper())
+        config = self.write(tmp_path, 'journal_key_file = "journal_key"')
+        assert load_settings(config).storage.journal_key_bytes == KEY.upper().encode()
+        monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(creds))
+        assert load_settings(config).storage.journal_key_bytes == KEY.encode()
+
+    def test_a_short_key_is_refused(self, tmp_path: Path) -> None:
+        """A key shorter than 32 characters is a configuration error naming the file."""
+        (tmp_path / "journal_key").write_text("short")
+        config = self.write(tmp_path, 'journal_key_file = "journal_key"')
+        with pytest.raises(ConfigError, match="has 5 characters, fewer than 32"):
+            load_settings(config)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import sqlite3
@@ -13,8 +12,8 @@ from typing import Any
 import pytest
 
 from envmon.alarms.engine import AlarmEngine
-from envmon.cli import main
 from envmon.journal.journal import Journal
+from tests.support.cli_run import Run
 from tests.support.signing import (
     FACILITY,
     PASSWORD,
@@ -26,38 +25,6 @@ from tests.support.signing import (
 
 pytestmark = pytest.mark.usefixtures("cheap")
 S = 1_000_000_000
-
-
-class Run:
-    """Runs ``envmon`` in-process, feeding stdin, keeping every output for the leak check."""
-
-    def __init__(self, config: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
-        self.config = config
-        self._monkeypatch = monkeypatch
-        self._capsys = capsys
-        self.outputs: list[str] = []
-
-    def __call__(self, *args: str, stdin: str = "") -> tuple[int, str, str]:
-        self._monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-        rc = main([*args, "--config", str(self.config)])
-        captured = self._capsys.readouterr()
-        self.outputs += [captured.out, captured.err]
-        return rc, captured.out, captured.err
-
-    def signed(
-        self, *args: str, user: str = "jdoe", password: str = PASSWORD
-    ) -> tuple[int, str, str]:
-        return self(
-            *args,
-            "--user",
-            user,
-            "--comment",
-            "checked on the floor",
-            "--password-stdin",
-            "--wait",
-            "3",
-            stdin=password + "\n",
-        )
 
 
 @pytest.fixture
@@ -332,7 +299,7 @@ class TestSignedActs:
         run("user", "list", "--json")
         run("alarms", "--all", "--json")
         run("audit")
-        assert run("audit", "--verify")[0] == 0
+        assert run("audit", "--verify", "--chain-only")[0] == 0
         with sqlite3.connect(config.parent / "state" / "journal.sqlite") as db:
             hashes = [r[0] for r in db.execute("SELECT password_hash FROM credentials")]
         secrets = [PASSWORD, "wrong secret 123", "another secret 456", *SECRETS_LEAK_MARKERS]
