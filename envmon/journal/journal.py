@@ -12,7 +12,8 @@ Users and signatures: ``journal.people`` (``people.py``). How a signed act
 reaches the service: the signer queues a request with its signature
 (``journal.requests``, ``requests.py``); the service polls
 ``requests.pending()``, applies each, records the events and
-``requests.finish``; the signer waits on ``requests.outcome``.
+``requests.finish``; the signer waits on ``requests.outcome``. Calibration
+records and reminders sent: ``journal.calibration`` (``calibration.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from envmon.journal.audit import (
     room_state_from_row,
     verify_journal,
 )
+from envmon.journal.calibration import CalibrationLog
 from envmon.journal.people import People
 from envmon.journal.requests import RequestQueue, SignedRequest
 from envmon.readings import RoomStateChange
@@ -99,6 +101,7 @@ class Journal:
             raise JournalError(f"{self.path}: cannot open the journal: {exc}") from None
         self.people = People(self)
         self.requests = RequestQueue(self)
+        self.calibration = CalibrationLog(self)
 
     def close(self) -> None:
         with self._lock:

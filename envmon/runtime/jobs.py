@@ -122,7 +122,9 @@ class Jobs:
     def close(self) -> None:
         pass
 
-    def _every(self, seconds: float, job_id: str, func: Callable[[], object], **options: Any) -> None:
+    def _every(
+        self, seconds: float, job_id: str, func: Callable[[], object], **options: Any
+    ) -> None:
         self._scheduler.add_job(
             func,
             "interval",

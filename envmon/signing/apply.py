@@ -8,7 +8,9 @@ record. The worker then, in order: journals and publishes ``events`` (with
 ``room_state`` applied through its usual room-state path first), records
 ``journal.requests.finish(request.id, OUTCOME_OK)``, and, if
 ``service_changed``, hands ``journal.requests.service_states()`` to the
-engine and to ingest (the finish entry is what opens or closes the period).
+engine and to ingest (the finish entry is what opens or closes the period),
+and, if ``calibration_changed``, hands ``journal.calibration.records()`` to
+ingest and to the reminder job (a record counts once its outcome is ``ok``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
+from envmon.calibration.records import from_params, record_problem
 from envmon.errors import EnvmonError
 from envmon.journal.requests import SignedRequest
 from envmon.readings import RoomState, RoomStateChange, isoformat_ns
@@ -36,6 +39,8 @@ class Applied:
     """For the worker's room-state path (engine, journal, InfluxDB)."""
     service_changed: bool = False
     """An out-of-service or in-service request: reload the service states after finishing."""
+    calibration_changed: bool = False
+    """A calibration record: reload the calibration records after finishing."""
 
 
 def apply_request(
@@ -92,9 +97,25 @@ def apply_request(
             source=SIGNED_SOURCE_PREFIX + signature.user,
         )
         return Applied(room_state=change)
+    if act is Act.CALIBRATION:
+        _calibration(engine, request, now_ns)
+        return Applied(calibration_changed=True)
     raise EnvmonError(f"refused: the service does not apply {act.value} requests")
 
 
 def _known_sensor(engine: AlarmEngine, sensor: str) -> None:
     if sensor not in engine.facility.sensors:
         raise EnvmonError(f"refused: no sensor {sensor!r} in the facility")
+
+
+def _calibration(engine: AlarmEngine, request: SignedRequest, now_ns: int) -> None:
+    """Refuse a record the facility or the calendar no longer allows."""
+    try:
+        record = from_params(request.subject, request.params, request.signature.signed_ns)
+    except EnvmonError as exc:
+        raise EnvmonError(f"refused: {exc}") from None
+    problem = record_problem(
+        record.sensor, record.due, record.certificate, engine.facility.sensors, now_ns
+    )
+    if problem is not None:
+        raise EnvmonError(f"refused: {problem}")
