@@ -180,9 +180,25 @@ class TestCalibrationRecordEndToEnd:
         assert (th["record"]["signed_by"], th["record"]["full_name"]) == ("jdoe", "Jane Doe")
         verified = site.envmon("audit", "--verify")
         assert verified.returncode == 0, verified.stdout + verified.stderr
+        self._check_report(site, start=now - 60, signed_at=th["record"]["signed_at"])
 
         self._restart(site)
         assert "Traceback" not in site.svc.log()
+
+    def _check_report(self, site: Site, start: float, signed_at: str) -> None:
+        """The report's calibration section: the signed record, overdue until it was signed."""
+        report = site.envmon(
+            "report", "--from", str(int(start)), "--to", str(int(time.time()) + 1),
+            "--format", "json",
+        )  # fmt: skip
+        assert report.returncode == 0, report.stderr
+        th = next(c for c in json.loads(report.stdout)["calibration"] if c["sensor"] == "TH-1")
+        assert (th["due"], th["certificate"], th["state"], th["uncalibrated_samples"]) == (
+            NEXT_YEAR, "CAL-2026-0412", "in_date", 2
+        )  # fmt: skip
+        assert th["source"] == f"record signed {signed_at} by jdoe"
+        [overdue] = th["overdue"]
+        assert overdue["end"] == signed_at
 
     def _restart(self, site: Site) -> None:
         """The record is loaded from the journal at start; reminders sent stay sent."""
