@@ -266,10 +266,13 @@ def describe(
     *,
     now_ns: int | None = None,
     records: Sequence[CalibrationRecord] = (),
+    records_from: str | None = None,
 ) -> str:
     """The whole check-config output; raises ``ConfigError`` on any inconsistency.
 
-    ``now_ns`` (default: the wall clock) is when calibration states are told.
+    ``now_ns`` (default: the wall clock) is when calibration states are told;
+    ``records`` the signed calibration records, read from ``records_from``
+    (said in the output when given).
     """
     validate_schedules(facility)
     problems = topic_field_problems(settings.ingest, facility)
@@ -282,6 +285,8 @@ def describe(
         f"{len(facility.rooms)} rooms, {len(facility.equipment)} pieces of equipment, "
         f"{len(facility.sensors)} sensors"
     )
+    if records_from is not None:
+        lines.append(f"calibration records: {len(records)} signed, from {records_from}")
     lines += describe_parameters(facility)
     for room in facility.model.rooms:
         lines.append("")

@@ -22,6 +22,7 @@ import logging
 import queue
 import signal
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Final
@@ -29,6 +30,7 @@ from typing import Final
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.worker import AlarmWorker, Reload
 from envmon.calibration.job import ReminderJob
+from envmon.calibration.state import CalibrationRecord
 from envmon.facility import Facility
 from envmon.ingest.ackgate import AckGate, Pending
 from envmon.ingest.drift import ClockDriftMonitor
@@ -84,6 +86,8 @@ class Service:
             key=settings.storage.journal_key_bytes,
         )
         self.reloader = Reloader(self.journal, facility, self._apply_facility)
+        # Signed calibration records and reminders sent, as the journal has them.
+        calibration = self.journal.calibration.records()
         self.stats = StatsCollector()
         self.acks: AckGate[MessageToken] = AckGate(self._send_acks)
         self.store: StoreStage[Pending[MessageToken]] = StoreStage(
@@ -117,9 +121,10 @@ class Service:
             clock=clock,
             on_active_count=self._on_active_count,
             on_service_states=self._on_service_states,
+            on_calibration=self._on_calibration,
         )
         self.router = Router(
-            Ingestor(facility, settings.ingest, prefix),
+            Ingestor(facility, settings.ingest, prefix, calibration),
             self.store,
             self.worker,
             self.mqtt.publish,
@@ -144,7 +149,13 @@ class Service:
             self.journal,
             self.stats_reporter.report,
             ReminderJob(
-                facility, settings.calibration, self.fanout.tell_people, clock_ns=clock.wall_ns
+                facility,
+                settings.calibration,
+                self.fanout.tell_people,
+                records=calibration,
+                already=self.journal.calibration.reminders_sent(),
+                journal=self.journal.calibration.record_reminders,
+                clock_ns=clock.wall_ns,
             ),
             clock,
             write_anchor=self.anchors.write,
@@ -192,6 +203,12 @@ class Service:
 
     def _on_service_states(self, states: ServiceStates) -> None:
         self.router.set_service_states(states)
+
+    def _on_calibration(self, records: Sequence[CalibrationRecord]) -> None:
+        """A calibration record applied (alarm worker): ingest stamps by it from the next
+        reading on, the reminders follow its due date."""
+        self.router.ingestor.replace_calibration(records)
+        self.jobs.reminders.replace_records(records)
 
     def _on_active_count(self, active: int) -> None:
         self.stats.alarms_active = active

@@ -27,6 +27,7 @@ from typing import Final, Protocol
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
 from envmon.batches import BatchBy, BatchEvent, BatchMessage
+from envmon.calibration.state import CalibrationRecord
 from envmon.errors import EnvmonError
 from envmon.facility import Facility
 from envmon.ingest.router import JudgeBatch
@@ -82,7 +83,7 @@ class Reload:
 @dataclass(frozen=True, slots=True)
 class ApplySigned:
     """A signed request from the journal: ack, shelve, unshelve, out-of-service,
-    in-service, room state or batch (``envmon.signing.apply``)."""
+    in-service, room state, batch or calibration record (``envmon.signing.apply``)."""
 
     request: SignedRequest
 
@@ -149,6 +150,7 @@ class AlarmWorker:
         clock: Clock,
         on_active_count: Callable[[int], None] = lambda n: None,
         on_service_states: Callable[[ServiceStates], None] = lambda states: None,
+        on_calibration: Callable[[Sequence[CalibrationRecord]], None] = lambda records: None,
     ) -> None:
         self.engine = engine
         self._journal = journal
@@ -159,6 +161,7 @@ class AlarmWorker:
         self._clock = clock
         self._on_active_count = on_active_count
         self._on_service_states = on_service_states
+        self._on_calibration = on_calibration
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="envmon-alarms", daemon=True)
         # The worker thread's own, from here on.
@@ -387,6 +390,9 @@ class AlarmWorker:
             self.service_states = self._journal.requests.service_states()
             self.engine.set_service_states(self.service_states)
             self._on_service_states(self.service_states)
+        if applied.calibration_changed:
+            # A record counts once its outcome is journaled: read them all back.
+            self._on_calibration(self._journal.calibration.records())
         signature = request.signature
         log.info(
             "signed %s of %s by %s (%s; OS user %s, %s): %s",

@@ -3,6 +3,8 @@
 - ``state``: the calibration state of a sensor at any time (pure), the timeline
   ingest stamps ``calibration_overdue`` from, overdue spans for reports;
 - ``reminders``: reminders before the due date, as notifier events (pure);
+- ``records``: what a signed calibration record carries, and when one is
+  refused (pure; the records themselves live in the journal);
 - ``config``: the ``[calibration]`` settings section;
 - ``job``: the hourly reminder check the service schedules (imported on its own:
   it needs APScheduler).

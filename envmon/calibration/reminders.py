@@ -54,14 +54,19 @@ class Reminder:
     @property
     def id(self) -> str:
         """Deterministic, so that a reminder sent is known after a restart."""
-        key = f"{self.sensor}\x1f{self.due.isoformat()}\x1f{self.days_before}"
-        return "cal-" + hashlib.sha256(key.encode()).hexdigest()[:10]
+        return reminder_id(self.sensor, self.due, self.days_before)
 
     @property
     def detail(self) -> str:
         when = {0: "today", 1: "tomorrow"}.get(self.days_left, f"in {self.days_left} days")
         cert = f" (certificate {self.certificate})" if self.certificate else ""
         return f"calibration of {self.sensor} due {when}, on {self.due.isoformat()}{cert}"
+
+
+def reminder_id(sensor: str, due: date, days_before: int) -> str:
+    """The id of the reminder ``days_before`` the due date ``due`` of ``sensor``."""
+    key = f"{sensor}\x1f{due.isoformat()}\x1f{days_before}"
+    return "cal-" + hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
 def due_reminders(
@@ -124,11 +129,11 @@ def reminder_event(reminder: Reminder, site: str, now_ns: int) -> AlarmEvent:
 
 
 class CalibrationReminders:
-    """The reminders due at each check, each sent once per run of the service.
+    """The reminders due at each check, each sent once.
 
-    ``already`` holds the ids sent before (the service may restore them from
-    its journal after a restart; without that, a restart sends the reminder
-    in force once more).
+    ``already`` holds the ids sent before: the service journals every reminder
+    it sends and restores their ids at start, so a restart does not send the
+    reminder in force again.
     """
 
     def __init__(
@@ -143,10 +148,14 @@ class CalibrationReminders:
         self.records: tuple[CalibrationRecord, ...] = tuple(records)
         self.already: set[str] = set(already)
 
-    def due(self, now_ns: int) -> list[AlarmEvent]:
-        """The reminder events to hand to the notifiers now."""
+    def take(self, now_ns: int) -> list[Reminder]:
+        """The reminders due now, from then on counted as sent."""
         reminders = due_reminders(
             self.facility, self.records, self.remind_days, now_ns, self.already
         )
         self.already.update(r.id for r in reminders)
-        return [reminder_event(r, self.facility.site, now_ns) for r in reminders]
+        return reminders
+
+    def due(self, now_ns: int) -> list[AlarmEvent]:
+        """The reminder events to hand to the notifiers now (``take``, as events)."""
+        return [reminder_event(r, self.facility.site, now_ns) for r in self.take(now_ns)]

@@ -36,12 +36,21 @@ SOURCE_FILE: Final = "facility file"
 
 @dataclass(frozen=True, slots=True)
 class CalibrationRecord:
-    """A signed calibration record: in force for its sensor from ``signed_ns`` on."""
+    """A signed calibration record: in force for its sensor from ``signed_ns`` on
+    (when the engineer signed it, not when the service applied it)."""
 
     sensor: str
     due: date
     certificate: str
     signed_ns: int
+    signed_by: str = ""
+    """The signer's user name (empty in records made by hand, e.g. in tests)."""
+
+    @property
+    def source(self) -> str:
+        """Where a state from this record comes from, in words."""
+        by = f" by {self.signed_by}" if self.signed_by else ""
+        return f"record signed {isoformat_ns(self.signed_ns)}{by}"
 
 
 class CalibrationStatus(StrEnum):
@@ -64,6 +73,8 @@ class CalibrationState:
     status: CalibrationStatus
     overdue_from_ns: int | None
     """00:00 UTC the day after ``due``; None without a due date."""
+    record: CalibrationRecord | None = None
+    """The signed record in force; None when the facility file's entry is."""
 
     def days_left(self, at_ns: int) -> int | None:
         """Whole days from ``at_ns`` to the end of the due date (negative: overdue)."""
@@ -96,17 +107,20 @@ def calibration_state(
     at_ns: int,
 ) -> CalibrationState:
     """The sensor's calibration at ``at_ns``: the latest record signed by then, else the file."""
-    due, certificate, source = file_due, file_certificate, SOURCE_FILE
+    due, certificate = file_due, file_certificate
+    in_force: CalibrationRecord | None = None
     for record in _records_of(sensor, records):
         if record.signed_ns > at_ns:
             break
-        due, certificate = record.due, record.certificate
-        source = f"record signed {isoformat_ns(record.signed_ns)}"
+        due, certificate, in_force = record.due, record.certificate, record
+    source = SOURCE_FILE if in_force is None else in_force.source
     if due is None:
-        return CalibrationState(sensor, None, certificate, source, CalibrationStatus.NOT_SET, None)
+        return CalibrationState(
+            sensor, None, certificate, source, CalibrationStatus.NOT_SET, None, in_force
+        )
     overdue_ns = overdue_from_ns(due)
     status = CalibrationStatus.OVERDUE if at_ns >= overdue_ns else CalibrationStatus.IN_DATE
-    return CalibrationState(sensor, due, certificate, source, status, overdue_ns)
+    return CalibrationState(sensor, due, certificate, source, status, overdue_ns, in_force)
 
 
 def state_of(sensor: Sensor, records: Iterable[CalibrationRecord], at_ns: int) -> CalibrationState:

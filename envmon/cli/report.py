@@ -43,6 +43,7 @@ def register(sub: Subcommands) -> None:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from envmon.facility import load_facility
+    from envmon.journal.calibration import read_records
     from envmon.report.command import batch_scope, generate, read_batch
 
     settings = settings_of(args)
@@ -63,6 +64,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         args.batch,
         args.format,
         current_os_user(),
+        calibration_records=read_records(settings.storage.journal_path),
     )
     if args.output and args.output != "-":
         Path(args.output).write_bytes(data)

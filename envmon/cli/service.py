@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from envmon.cli.common import EXIT_OK, Subcommands, settings_of, setup_logging
+from envmon.errors import EnvmonError
 
 
 def register(sub: Subcommands) -> None:
@@ -25,8 +26,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     from envmon.checkconfig import describe
     from envmon.facility import load_facility
+    from envmon.journal.calibration import read_records
 
     settings = settings_of(args)
     facility = load_facility(Path(settings.facility.file))
-    sys.stdout.write(describe(settings, facility))
+    path = settings.storage.journal_path
+    records_from = f"the journal {path}" if path.exists() else f"none: no journal at {path} yet"
+    try:
+        records = read_records(path)
+    except EnvmonError as exc:
+        # The configuration can still be checked; the dates shown are the file's.
+        print(f"envmon: warning: calibration records not read: {exc}", file=sys.stderr)
+        records, records_from = [], "none read: the facility file's dates are shown"
+    sys.stdout.write(describe(settings, facility, records=records, records_from=records_from))
     return EXIT_OK

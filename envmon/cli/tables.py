@@ -12,6 +12,15 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:g}"
 
 
+def format_rows(rows: Sequence[Sequence[object]]) -> str:
+    """Columns padded to their widest cell, two spaces apart; the first row is the header."""
+    widths = [max(len(str(r[i])) for r in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def format_alarm_table(alarms: Sequence[Alarm]) -> str:
     """One line per alarm, most recent first; an empty list says so."""
     if not alarms:
@@ -21,6 +30,7 @@ def format_alarm_table(alarms: Sequence[Alarm]) -> str:
         "STATE",
         "LEVEL",
         "ROOM",
+        "EQUIPMENT",
         "PARAMETER",
         "SENSOR",
         "RAISED",
@@ -28,7 +38,7 @@ def format_alarm_table(alarms: Sequence[Alarm]) -> str:
         "LIMIT",
         "ACKNOWLEDGED",
     )
-    rows = [header]
+    rows: list[Sequence[object]] = [header]
     for a in sorted(alarms, key=lambda a: a.raised_ns, reverse=True):
         rows.append(
             (
@@ -36,6 +46,7 @@ def format_alarm_table(alarms: Sequence[Alarm]) -> str:
                 _state(a),
                 a.level.value,
                 a.room,
+                a.equipment or "-",
                 a.parameter,
                 a.sensor,
                 isoformat_ns(a.raised_ns),
@@ -44,11 +55,7 @@ def format_alarm_table(alarms: Sequence[Alarm]) -> str:
                 _acknowledged(a),
             )
         )
-    widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
-    ]
-    return "\n".join(lines) + "\n"
+    return format_rows(rows)
 
 
 def _state(alarm: Alarm) -> str:

@@ -18,6 +18,7 @@ load, not per reading.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -129,6 +130,7 @@ class Ingestor:
         "_max_past_ns",
         "_max_payload",
         "_records",
+        "_replacing",
         "_specs",
         "_topics",
     )
@@ -154,6 +156,9 @@ class Ingestor:
         self._facility = facility
         self._records: tuple[CalibrationRecord, ...] = tuple(records)
         self._index = _index_of(facility, self._records)
+        # Reloads (main thread) and calibration records (alarm worker) each build
+        # the index from both; one at a time, so neither swap loses the other's.
+        self._replacing = threading.Lock()
 
     @property
     def site(self) -> str:
@@ -162,13 +167,15 @@ class Ingestor:
 
     def replace_facility(self, facility: Facility) -> None:
         """Use a reloaded facility file from the next message on (one atomic swap)."""
-        self._facility = facility
-        self._index = _index_of(facility, self._records)
+        with self._replacing:
+            self._facility = facility
+            self._index = _index_of(facility, self._records)
 
     def replace_calibration(self, records: Sequence[CalibrationRecord]) -> None:
         """Signed calibration records (all of them) in force from the next message on."""
-        self._records = tuple(records)
-        self._index = _index_of(self._facility, self._records)
+        with self._replacing:
+            self._records = tuple(records)
+            self._index = _index_of(self._facility, self._records)
 
     def handle(
         self, topic: str, payload: bytes, received_ns: int

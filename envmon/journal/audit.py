@@ -54,6 +54,8 @@ __all__ = [
 KIND_ALARM_PREFIX: Final = "alarm."
 KIND_ROOM_STATE: Final = "room_state"
 KIND_CONFIG_LOAD: Final = "config_load"
+KIND_CALIBRATION_REMINDER: Final = "calibration_reminder"
+"""A calibration reminder sent (``journal/calibration.py``); no derived row."""
 
 # Derived tables: name -> (key column, all columns in order). The journal's
 # DDL uses the same names; verification compares every column.
@@ -142,6 +144,8 @@ def derived_writes(entry: AuditEntry) -> list[DerivedWrite]:
     """The derived-table changes an entry makes; raises ``ValueError`` on a
     malformed entry (only a tampered trail has one)."""
     data = entry.data
+    if entry.kind == KIND_CALIBRATION_REMINDER:
+        return []
     try:
         if entry.kind.startswith(KIND_ALARM_PREFIX):
             return _alarm_writes(entry)

@@ -14,7 +14,8 @@ reaches the service: the signer queues a request with its signature
 ``requests.pending()``, applies each, records the events and
 ``requests.finish``; the signer waits on ``requests.outcome``. Configuration
 loads: ``journal.configs`` (``configs.py``); the batch registry:
-``journal.batches`` (``batches.py``).
+``journal.batches`` (``batches.py``); calibration records and reminders sent:
+``journal.calibration`` (``calibration.py``).
 
 With a journal ``key`` every writer chains with HMAC-SHA256 (``chain.py``):
 a writable open keys an unkeyed journal, and refuses a keyed one without
@@ -52,6 +53,7 @@ from envmon.journal.audit import (
     verify_journal,
 )
 from envmon.journal.batches import Batches
+from envmon.journal.calibration import CalibrationLog
 from envmon.journal.configs import Configs
 from envmon.journal.people import People
 from envmon.journal.requests import RequestQueue, SignedRequest
@@ -117,6 +119,7 @@ class Journal:
         self.requests = RequestQueue(self)
         self.configs = Configs(self)
         self.batches = Batches(self)
+        self.calibration = CalibrationLog(self)
 
     def close(self) -> None:
         with self._lock:

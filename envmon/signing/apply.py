@@ -9,7 +9,9 @@ record. The worker then, in order: journals and publishes ``events`` (with
 ``journal.requests.finish(request.id, OUTCOME_OK)`` (for a ``batch``, the
 batch and the outcome together, or the registry's refusal), and, if
 ``service_changed``, hands ``journal.requests.service_states()`` to the
-engine and to ingest (the finish entry is what opens or closes the period).
+engine and to ingest (the finish entry is what opens or closes the period),
+and, if ``calibration_changed``, hands ``journal.calibration.records()`` to
+ingest and to the reminder job (a record counts once its outcome is ``ok``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
 from envmon.batches import BatchEvent, BatchEventKind, event_from_params
+from envmon.calibration.records import from_params, record_problem
 from envmon.errors import EnvmonError
 from envmon.journal.requests import SignedRequest
 from envmon.readings import RoomState, RoomStateChange, isoformat_ns
@@ -42,6 +45,8 @@ class Applied:
     """A batch start or end, for the registry: the worker journals it with the
     request's outcome (``journal.batches.record``), which applies the
     registry's rules."""
+    calibration_changed: bool = False
+    """A calibration record: reload the calibration records after finishing."""
 
 
 def apply_request(
@@ -104,9 +109,25 @@ def apply_request(
         if event.event is BatchEventKind.START and unknown:
             raise EnvmonError(f"refused: no room {', '.join(unknown)} in the facility")
         return Applied(batch=event)
+    if act is Act.CALIBRATION:
+        _calibration(engine, request, now_ns)
+        return Applied(calibration_changed=True)
     raise EnvmonError(f"refused: the service does not apply {act.value} requests")
 
 
 def _known_sensor(engine: AlarmEngine, sensor: str) -> None:
     if sensor not in engine.facility.sensors:
         raise EnvmonError(f"refused: no sensor {sensor!r} in the facility")
+
+
+def _calibration(engine: AlarmEngine, request: SignedRequest, now_ns: int) -> None:
+    """Refuse a record the facility or the calendar no longer allows."""
+    try:
+        record = from_params(request.subject, request.params, request.signature.signed_ns)
+    except EnvmonError as exc:
+        raise EnvmonError(f"refused: {exc}") from None
+    problem = record_problem(
+        record.sensor, record.due, record.certificate, engine.facility.sensors, now_ns
+    )
+    if problem is not None:
+        raise EnvmonError(f"refused: {problem}")
