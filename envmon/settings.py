@@ -22,6 +22,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from envmon.console.config import ConsoleSettings
 from envmon.errors import ConfigError, format_validation_error
 from envmon.ingest.config import IngestSettings, MqttSettings
 from envmon.notify.config import NotifySettings
@@ -69,6 +70,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     _config_path: Path | None = PrivateAttr(default=None)
     _config_sha256: str = PrivateAttr(default="")
 
@@ -130,6 +132,10 @@ def load_settings(path: Path) -> Settings:
     # whoever started the service.
     settings.facility.file = _relative_to(base, settings.facility.file)
     settings.storage.state_dir = _relative_to(base, settings.storage.state_dir)
+    for key in ("cert_file", "key_file"):
+        value = getattr(settings.console, key)
+        if value is not None:
+            setattr(settings.console, key, _relative_to(base, value))
     _resolve_secrets(settings, base)
     return settings
 

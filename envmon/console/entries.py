@@ -1,0 +1,108 @@
+"""Audit entries as a person reads them: when, what, who, and a one-line summary.
+
+Pure. Nothing secret is ever shown: keys that name a password, a hash, a salt,
+a token or a secret are dropped from the summary wherever they occur.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from envmon.console.views import format_value, time_label
+from envmon.journal.audit import AuditEntry
+
+_SECRET_WORDS: Final = ("password", "hash", "salt", "token", "secret", "key")
+
+KIND_LABELS: Final = {
+    "alarm.raised": "raised",
+    "alarm.cleared": "cleared",
+    "alarm.acked": "acknowledged",
+    "alarm.closed": "closed",
+    "alarm.escalated": "escalated",
+    "ack_request": "acknowledgement asked",
+    "ack_outcome": "acknowledgement applied",
+    "room_state": "room state",
+    "config_load": "configuration loaded",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EntryView:
+    seq: int
+    when: str
+    kind: str
+    label: str
+    subject: str
+    who: str
+    os_user: str
+    summary: str
+
+
+def redact(value: Any) -> Any:
+    """``value`` without any mapping key that names a secret, at any depth."""
+    if isinstance(value, Mapping):
+        return {
+            k: redact(v)
+            for k, v in value.items()
+            if not any(word in str(k).lower() for word in _SECRET_WORDS)
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def who_of(data: Mapping[str, Any]) -> str:
+    """The named person behind an entry: a signature's user, a request's user."""
+    signature = data.get("signature")
+    if isinstance(signature, Mapping) and signature.get("user"):
+        return str(signature["user"])
+    if data.get("user"):
+        return str(data["user"])
+    alarm = data.get("alarm")
+    if isinstance(alarm, Mapping) and data.get("transition") == "acked" and alarm.get("acked_by"):
+        return str(alarm["acked_by"])
+    return ""
+
+
+def summary_of(entry: AuditEntry) -> str:
+    data = entry.data
+    alarm = data.get("alarm") if isinstance(data.get("alarm"), Mapping) else None
+    if entry.kind.startswith("alarm.") and alarm is not None:
+        parameter = str(alarm.get("parameter", ""))
+        parts = [f"{alarm.get('level', '')} alarm, {parameter} in {alarm.get('room', '')}"]
+        if alarm.get("value") is not None:
+            parts.append(f"value {format_value(alarm['value'], parameter)}")
+        if alarm.get("peak") is not None:
+            parts.append(f"peak {format_value(alarm['peak'], parameter)}")
+        if alarm.get("limit") is not None:
+            parts.append(f"limit {format_value(alarm['limit'], parameter)}")
+        if entry.kind == "alarm.acked" and alarm.get("comment"):
+            parts.append(f"comment: {alarm['comment']}")
+        parts.append(f"now {alarm.get('state', '')}")
+        return "; ".join(parts)
+    if entry.kind == "room_state":
+        return f"{data.get('room')} → {data.get('state')} (source: {data.get('source')})"
+    if entry.kind == "ack_request":
+        return f"comment: {data.get('comment', '')}"
+    if entry.kind == "ack_outcome":
+        return str(data.get("outcome", ""))
+    if entry.kind == "config_load":
+        return f"{entry.subject} from {data.get('path', '')}"
+    shown = redact(data)
+    return json.dumps(shown, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))[:400]
+
+
+def entry_view(entry: AuditEntry) -> EntryView:
+    return EntryView(
+        seq=entry.seq,
+        when=time_label(entry.ts_ns),
+        kind=entry.kind,
+        label=KIND_LABELS.get(entry.kind, entry.kind.replace("_", " ").replace(".", " ")),
+        subject=entry.subject,
+        who=who_of(entry.data),
+        os_user=entry.os_user,
+        summary=summary_of(entry),
+    )
