@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from envmon.console.views import format_value, time_label
+from envmon.console.views import format_value, level_label, parameter_label, time_label
 from envmon.journal.audit import AuditEntry
 
 _SECRET_WORDS: Final = ("password", "hash", "salt", "token", "secret", "key")
@@ -72,7 +72,8 @@ def summary_of(entry: AuditEntry) -> str:
     alarm = data.get("alarm") if isinstance(data.get("alarm"), Mapping) else None
     if entry.kind.startswith("alarm.") and alarm is not None:
         parameter = str(alarm.get("parameter", ""))
-        parts = [f"{alarm.get('level', '')} alarm, {parameter} in {alarm.get('room', '')}"]
+        level = level_label(str(alarm.get("level", "")))
+        parts = [f"{level} alarm, {parameter_label(parameter)} in {alarm.get('room', '')}"]
         if alarm.get("value") is not None:
             parts.append(f"value {format_value(alarm['value'], parameter)}")
         if alarm.get("peak") is not None:
@@ -96,9 +97,11 @@ def summary_of(entry: AuditEntry) -> str:
 
 
 def entry_view(entry: AuditEntry) -> EntryView:
+    """``when`` is when it happened: an alarm transition's own time, else the entry's."""
+    at_ns = entry.data.get("at_ns")
     return EntryView(
         seq=entry.seq,
-        when=time_label(entry.ts_ns),
+        when=time_label(at_ns if isinstance(at_ns, int) else entry.ts_ns),
         kind=entry.kind,
         label=KIND_LABELS.get(entry.kind, entry.kind.replace("_", " ").replace(".", " ")),
         subject=entry.subject,

@@ -32,7 +32,7 @@ from envmon.console.context import (
 )
 from envmon.console.gate import Act, Outcome, SignRequest
 from envmon.console.sessions import Flash
-from envmon.console.views import age_label
+from envmon.console.views import age_label, level_label, parameter_label
 from envmon.readings import RoomState, datetime_to_ns
 
 SIGNED_ACTS: Final = (
@@ -78,7 +78,10 @@ def _target(console: Console, act: Act, target_id: str) -> Target | None:
         alarm = console.journal.get_alarm(target_id)
         if alarm is None:
             return None
-        text = f"{alarm.level.value} alarm on {alarm.parameter} in {alarm.room} ({alarm.sensor})"
+        text = (
+            f"{level_label(alarm.level.value)} alarm: {parameter_label(alarm.parameter)} "
+            f"in {alarm.room} ({alarm.sensor})"
+        )
         return Target("alarm", alarm.id, text, f"/alarms/{alarm.id}")
     facility = console.facility()
     if act in (Act.OUT_OF_SERVICE, Act.IN_SERVICE):

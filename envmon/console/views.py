@@ -16,8 +16,12 @@ from envmon.readings import NS_PER_S, UNIT_OF_PARAMETER, isoformat_ns
 DASH: Final = "\u2013"
 """What a page shows for a value that is not there."""
 
-# Highest first, as the Level enum orders them lowest first.
-_SEVERITY = {level.value: rank for rank, level in enumerate(reversed(list(Level)))}
+# Most urgent first: an action excursion is product at risk; losing a sensor's
+# data or the sensor itself blinds the room; an alert is an early warning.
+_SEVERITY: Final = {
+    level: rank
+    for rank, level in enumerate(("action", "comm_loss", "fault", "alert", "calibration"))
+}
 _STATE_ORDER = {
     AlarmState.ACTIVE_UNACKED.value: 0,
     AlarmState.CLEARED_UNACKED.value: 1,
@@ -31,6 +35,25 @@ STATE_LABELS = {
     "closed": "CLOSED",
     "shelved": "SHELVED",
 }
+
+
+PARAMETER_LABELS: Final = {
+    "particles_0_5um": "particles \u2265 0.5 \u00b5m",
+    "particles_5_0um": "particles \u2265 5.0 \u00b5m",
+    "temperature": "temperature",
+    "humidity": "humidity",
+    "diff_pressure": "differential pressure",
+    "comm_loss": "communication loss",
+    "sensor_fault": "sensor fault",
+}
+
+
+def parameter_label(parameter: str) -> str:
+    return PARAMETER_LABELS.get(parameter, parameter.replace("_", " "))
+
+
+def level_label(level: str) -> str:
+    return level.replace("_", " ")
 
 
 class SortKey(StrEnum):
@@ -52,6 +75,7 @@ class AlarmRow:
     room: str
     sensor: str
     parameter: str
+    parameter_label: str
     level: str
     state: str
     state_label: str
@@ -60,6 +84,7 @@ class AlarmRow:
     age: str
     value: str
     limit: str
+    """Empty when the alarm has no limit (communication loss, sensor fault)."""
     acked_by: str
     needs_ack: bool
 
@@ -103,6 +128,7 @@ def alarm_row(alarm: Alarm, now_ns: int) -> AlarmRow:
         room=alarm.room,
         sensor=alarm.sensor,
         parameter=alarm.parameter,
+        parameter_label=parameter_label(alarm.parameter),
         level=alarm.level.value,
         state=state,
         state_label=STATE_LABELS.get(state, state),
@@ -110,7 +136,7 @@ def alarm_row(alarm: Alarm, now_ns: int) -> AlarmRow:
         raised_label=time_label(alarm.raised_ns),
         age=age_label((now_ns - alarm.raised_ns) / NS_PER_S),
         value=format_value(alarm.peak if alarm.peak is not None else alarm.value, alarm.parameter),
-        limit=format_value(alarm.limit, alarm.parameter),
+        limit="" if alarm.limit is None else format_value(alarm.limit, alarm.parameter),
         acked_by=alarm.acked_by or "",
         needs_ack=state in ("active_unacked", "cleared_unacked"),
     )
