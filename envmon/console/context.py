@@ -111,7 +111,6 @@ def render(
         "may": may,
         "flash": flash,
         "path": request.url.path,
-        "head_seq": console.watcher.seq,
         **(context or {}),
     }
     return console.templates.TemplateResponse(request, template, ctx, status_code=status)

@@ -1,7 +1,8 @@
 """Audit entries as a person reads them: when, what, who, and a one-line summary.
 
-Pure. Nothing secret is ever shown: keys that name a password, a hash, a salt,
-a token or a secret are dropped from the summary wherever they occur.
+Pure. Nothing secret is ever shown: keys that name a password, a hash, a
+credential, a salt, a token or a secret are dropped from the summary wherever
+they occur.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Final
 from envmon.console.views import format_value, level_label, parameter_label, time_label
 from envmon.journal.audit import AuditEntry
 
-_SECRET_WORDS: Final = ("password", "hash", "salt", "token", "secret", "key")
+_SECRET_WORDS: Final = ("password", "hash", "credential", "salt", "token", "secret", "key")
 
 KIND_LABELS: Final = {
     "alarm.raised": "raised",

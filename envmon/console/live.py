@@ -31,7 +31,8 @@ class HeadWatcher:
     def __init__(self, read_head: Callable[[], int], interval_s: float = POLL_INTERVAL_S) -> None:
         self._read_head = read_head
         self.interval_s = interval_s
-        self.seq = 0
+        self.seq: int | None = None
+        """The last head read; None before the first read."""
         self._listeners = 0
         self._changed = asyncio.Condition()
         self._wake = asyncio.Event()
@@ -58,6 +59,7 @@ class HeadWatcher:
                 self._wake.clear()
                 await self._wake.wait()
                 continue
+            seq: int | None = self.seq
             try:
                 seq = await run_in_threadpool(self._read_head)
                 failed = False
@@ -65,8 +67,7 @@ class HeadWatcher:
                 if not failed:
                     log.warning("live updates paused: %s", exc)
                 failed = True
-                seq = self.seq
-            if seq != self.seq:
+            if seq is not None and seq != self.seq:
                 self.seq = seq
                 async with self._changed:
                     self._changed.notify_all()
@@ -82,12 +83,13 @@ class HeadWatcher:
         try:
             while not self._closing:
                 async with self._changed:
-                    if self.seq == last:
+                    if self.seq is None or self.seq == last:
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._changed.wait(), tick_s)
                 if self._closing:
                     return
-                last = self.seq
+                if self.seq is not None:
+                    last = self.seq
                 yield last
         finally:
             self._listeners -= 1

@@ -17,6 +17,8 @@ from envmon.journal.audit import excursion_from_record
 
 
 def _list_context(console: Console, request: Request) -> dict[str, Any]:
+    # The head first: a change after this read reaches the page as an event.
+    head_seq = console.reader.head_seq()
     sort = parse_sort(request.query_params.get("sort"))
     descending = request.query_params.get("dir") == "desc"
     alarms = console.journal.open_alarms()
@@ -28,6 +30,7 @@ def _list_context(console: Console, request: Request) -> dict[str, Any]:
         "descending": descending,
         "unacked": sum(1 for r in rows if r.needs_ack),
         "query": request.url.query,
+        "head_seq": head_seq,
     }
 
 
@@ -61,7 +64,7 @@ def _excursions(console: Console, alarm_id: str) -> list[Excursion]:
     return sorted(latest.values(), key=lambda e: e.start_ns)
 
 
-def _detail_context(console: Console, alarm: Alarm) -> dict[str, Any]:
+def _detail_context(console: Console, alarm: Alarm, head_seq: int) -> dict[str, Any]:
     now_ns = console.clock_ns()
     entries = [entry_view(e) for e in console.reader.about(alarm.id)]
     excursions = [
@@ -87,12 +90,14 @@ def _detail_context(console: Console, alarm: Alarm) -> dict[str, Any]:
         "value": format_value(alarm.value, alarm.parameter),
         "peak": format_value(alarm.peak, alarm.parameter),
         "limit": format_value(alarm.limit, alarm.parameter),
+        "head_seq": head_seq,
     }
 
 
 async def _detail(request: Request, template: str) -> Response:
     console = console_of(request)
     alarm_id = request.path_params["alarm_id"]
+    head_seq = await run_in_threadpool(console.reader.head_seq)
     alarm = await run_in_threadpool(console.journal.get_alarm, alarm_id)
     if alarm is None:
         return render(
@@ -101,7 +106,7 @@ async def _detail(request: Request, template: str) -> Response:
             {"title": "No such alarm", "message": f"The journal has no alarm {alarm_id}."},
             404,
         )
-    context = await run_in_threadpool(_detail_context, console, alarm)
+    context = await run_in_threadpool(_detail_context, console, alarm, head_seq)
     return render(request, template, context)
 
 

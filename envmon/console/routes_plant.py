@@ -19,18 +19,21 @@ def service_views(console: Console, now_ns: int) -> dict[str, ServiceView]:
 
 
 def _sensors_context(console: Console) -> dict[str, Any]:
+    head_seq = console.reader.head_seq()
     now_ns = console.clock_ns()
     facility = console.facility()
     alarms = console.journal.open_alarms()
-    return {"sensors": sensor_rows(facility, service_views(console, now_ns), alarms, now_ns)}
+    rows = sensor_rows(facility, service_views(console, now_ns), alarms, now_ns)
+    return {"sensors": rows, "head_seq": head_seq}
 
 
 def _rooms_context(console: Console) -> dict[str, Any]:
+    head_seq = console.reader.head_seq()
     now_ns = console.clock_ns()
     facility = console.facility()
     latest = console.journal.room_state_changes(now_ns + 1, now_ns + 1)
     alarms = console.journal.open_alarms()
-    return {"rooms": room_rows(facility, latest, alarms, now_ns)}
+    return {"rooms": room_rows(facility, latest, alarms, now_ns), "head_seq": head_seq}
 
 
 @signed_in
