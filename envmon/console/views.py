@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from envmon.alarms.events import Alarm, AlarmState, Level
+from envmon.alarms.events import Alarm, AlarmState
 from envmon.readings import NS_PER_S, UNIT_OF_PARAMETER, isoformat_ns
 
 DASH: Final = "\u2013"

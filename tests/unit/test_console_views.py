@@ -19,7 +19,7 @@ from envmon.console.views import (
     time_label,
 )
 from envmon.journal.audit import AuditEntry, event_data
-from tests.support.journal_samples import S, T0, acked, alarm, raised
+from tests.support.journal_samples import T0, S, acked, alarm, raised
 
 A_ACTION = alarm("a-action", room="FILL-A", raised_ns=T0)
 A_ALERT = alarm("a-alert", room="BG-B", level=Level.ALERT, raised_ns=T0 + 10 * S)
