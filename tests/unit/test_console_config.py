@@ -22,7 +22,7 @@ class TestParseListen:
     @pytest.mark.parametrize("value", ["8443", ":8443", "host:", "host:x", "host:0", "h:70000"])
     def test_nonsense_names_the_key(self, value: str) -> None:
         """A wrong value is one error naming console.listen."""
-        with pytest.raises(ConfigError, match="console.listen"):
+        with pytest.raises(ConfigError, match=r"console\.listen"):
             parse_listen(value)
 
 
@@ -47,7 +47,7 @@ class TestResolveListen:
 
     def test_other_address_without_certificate_is_refused(self) -> None:
         """One clear error says HTTPS is needed beyond loopback."""
-        with pytest.raises(ConfigError, match="only on loopback.*cert_file and console.key_file"):
+        with pytest.raises(ConfigError, match=r"only on loopback.*cert_file and console\.key_file"):
             resolve_listen(ConsoleSettings(listen="0.0.0.0:8443"), Path("/etc/envmon/envmon.toml"))
 
     def test_with_certificate_any_address_serves_https(self, tmp_path: Path) -> None:
@@ -63,11 +63,11 @@ class TestResolveListen:
         """A certificate without its key names the missing key."""
         cert = tmp_path / "c.pem"
         cert.write_text("x")
-        with pytest.raises(ConfigError, match="console.key_file"):
+        with pytest.raises(ConfigError, match=r"console\.key_file"):
             resolve_listen(ConsoleSettings(cert_file=cert))
 
     def test_missing_file_is_named(self, tmp_path: Path) -> None:
         """A certificate file that is not there is named."""
         settings = ConsoleSettings(cert_file=tmp_path / "no.pem", key_file=tmp_path / "no.key")
-        with pytest.raises(ConfigError, match="console.cert_file.*no.pem"):
+        with pytest.raises(ConfigError, match=r"console\.cert_file.*no\.pem"):
             resolve_listen(settings)
