@@ -35,10 +35,11 @@ class AckGate(Generic[T]):
         self._waiting: deque[Pending[T]] = deque()
         self._judged_upto = -1
 
-    def durable(self, pending: Sequence[Pending[T]]) -> None:
-        """These messages (in arrival order) are stored."""
+    def durable(self, pending: Sequence[Pending[T] | None]) -> None:
+        """These messages (in arrival order) are stored; None stands for a point with
+        no message behind it (an alarm, a statistic)."""
         with self._lock:
-            self._waiting.extend(pending)
+            self._waiting.extend(p for p in pending if p is not None)
             self._release()
 
     def judged(self, upto_seq: int) -> None:

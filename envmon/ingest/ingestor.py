@@ -95,6 +95,11 @@ class Ingestor:
         self._max_past_ns = int(settings.max_past_s * NS_PER_S)
         self._index = _index_of(facility)
 
+    @property
+    def site(self) -> str:
+        """The site of the facility in use."""
+        return self._index.site
+
     def replace_facility(self, facility: Facility) -> None:
         """Use a reloaded facility file from the next message on (one atomic swap)."""
         self._index = _index_of(facility)

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Protocol
+
+from envmon.store.lineproto import stats_line
+
+log = logging.getLogger("envmon.service")
 
 
 class WriterStatsView(Protocol):
@@ -60,3 +66,34 @@ class StatsCollector:
         for reason, n in rejects.items():
             fields[f"rejects_{reason}"] = n
         return fields
+
+
+class StatsSink(Protocol):
+    def stats(self) -> WriterStatsView: ...
+
+    def submit_lines(self, lines: Sequence[str]) -> None: ...
+
+
+class StatsReporter:
+    """Writes a snapshot of the counters to InfluxDB (``envmon_stats``) and the log."""
+
+    def __init__(
+        self, collector: StatsCollector, store: StatsSink, site: str, clock_ns: Callable[[], int]
+    ) -> None:
+        self._collector = collector
+        self._store = store
+        self.site = site
+        self._clock_ns = clock_ns
+
+    def report(self) -> None:
+        writer = self._store.stats()
+        fields = self._collector.snapshot(writer)
+        self._store.submit_lines([stats_line(self.site, fields, self._clock_ns())])
+        log.info(
+            "stats: %.1f readings/s, %d rejected, spool %d lines (%.1f %%), InfluxDB %s",
+            fields["readings_per_s"],
+            fields["rejects_total"],
+            writer.spool_depth_lines,
+            writer.spool_fill_pct,
+            "healthy" if writer.influx_healthy else "UNREACHABLE",
+        )

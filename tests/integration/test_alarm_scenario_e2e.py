@@ -14,15 +14,14 @@ import json
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 import pytest
 
 from envmon.journal.journal import Journal
+from tests.support.mqtt_watch import TopicWatcher
 from tests.support.receivers import smtp_inbox, webhook_receiver
 from tests.support.servers import InfluxDB1, Mosquitto
 from tests.support.service_proc import Publisher, ServiceProcess, write_settings
@@ -115,29 +114,6 @@ def alarms_json(config: Path) -> list[dict[str, Any]]:
 
 def key(a: dict[str, Any]) -> tuple[str, str, str]:
     return (a["room"], a["parameter"], a["level"])
-
-
-class RetainedWatcher:
-    def __init__(self, port: int) -> None:
-        self.messages: dict[str, dict[str, Any]] = {}
-        self.lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="alarm-watcher")
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", port)
-        self.client.subscribe("fac/site1/envmon/alarms/#", qos=1)
-        self.client.loop_start()
-
-    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        with self.lock:
-            self.messages[msg.topic] = json.loads(msg.payload)
-
-    def get(self, topic: str) -> dict[str, Any] | None:
-        with self.lock:
-            return self.messages.get(topic)
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
 
 
 class TestAlarmScenario:
@@ -304,14 +280,14 @@ class TestAlarmScenario:
         assert any("ACTION" in m["Subject"] and "FILL-A" in m["Subject"] for m in inbox.mails)
 
         # Retained topics and `envmon ack` closing the loop within seconds.
-        watcher = RetainedWatcher(mosquitto.port)
+        watcher = TopicWatcher(mosquitto.port)
         try:
             topic = "fac/site1/envmon/alarms/FILL-A/particles_5_0um"
             # The broker sends the retained alarms as a burst, handled on paho's thread:
             # wait for each, not just the first.
-            wait_for(lambda: watcher.get(topic), what="retained particle alarm")
+            wait_for(lambda: watcher.latest(topic), what="retained particle alarm")
             wait_for(
-                lambda: watcher.get("fac/site1/envmon/alarms/BG-B/comm_loss"),
+                lambda: watcher.latest("fac/site1/envmon/alarms/BG-B/comm_loss"),
                 what="retained comm_loss alarm",
             )
             t_ack = time.monotonic()
@@ -327,7 +303,7 @@ class TestAlarmScenario:
             assert result.returncode == 0, result.stderr
             closed = wait_for(
                 lambda: (
-                    (m := watcher.get(topic))
+                    (m := watcher.latest(topic))
                     and m["id"] == burst["id"]
                     and m["state"] == "closed"
                     and m

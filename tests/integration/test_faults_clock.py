@@ -9,13 +9,12 @@ logs and publishes one warning on ``.../envmon/warnings`` for that sensor.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
 
+from tests.support.mqtt_watch import TopicWatcher
 from tests.support.servers import InfluxDB1, Mosquitto
 from tests.support.service_proc import Publisher, ServiceProcess, write_settings
 
@@ -61,30 +60,6 @@ WILD_S = (400.0, -7200.0, 1e7)
 ROUNDS = 25  # 5 s at 5 readings/s per sensor: two drift windows and more
 
 
-class Watcher:
-    """Collects JSON notices from envmon's rejected and warnings topics."""
-
-    def __init__(self, port: int) -> None:
-        self.rejected: list[dict] = []
-        self.warnings: list[dict] = []
-        self.subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="time-watcher")
-        self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *a: self.subscribed.set()
-        self.client.connect("127.0.0.1", port)
-        self.client.subscribe([("fac/site1/envmon/rejected", 1), ("fac/site1/envmon/warnings", 1)])
-        self.client.loop_start()
-        assert self.subscribed.wait(10)
-
-    def _on_message(self, c: mqtt.Client, u: object, msg: mqtt.MQTTMessage) -> None:
-        target = self.warnings if msg.topic.endswith("/warnings") else self.rejected
-        target.append(json.loads(msg.payload))
-
-    def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
-
-
 class TestSensorClocks:
     def test_wild_timestamps_rejected_and_drifting_clocks_warned_once(
         self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1
@@ -96,7 +71,9 @@ class TestSensorClocks:
             tmp_path / "svc", mosquitto, facility, influx=influxdb, extra=TIME_SETTINGS
         )
         svc = ServiceProcess(config, tmp_path / "envmon.log")
-        watcher = Watcher(mosquitto.port)
+        watcher = TopicWatcher(
+            mosquitto.port, ("fac/site1/envmon/rejected", "fac/site1/envmon/warnings")
+        )
         pub = Publisher(mosquitto.port)
         try:
             svc.start()
@@ -115,7 +92,8 @@ class TestSensorClocks:
             deadline = time.monotonic() + 30
             expected = ROUNDS * len(OFFSETS_S)
             while time.monotonic() < deadline and (
-                influxdb.count("climate", "temperature") < expected or len(watcher.rejected) < 3
+                influxdb.count("climate", "temperature") < expected
+                or len(watcher.all("/rejected")) < 3
             ):
                 time.sleep(0.3)
             time.sleep(1)
@@ -125,14 +103,14 @@ class TestSensorClocks:
             pub.close()
             watcher.close()
             svc.ensure_stopped()
-        assert sorted(r["reason"] for r in watcher.rejected) == [
+        assert sorted(r["reason"] for r in watcher.all("/rejected")) == [
             "future_timestamp", "future_timestamp", "past_timestamp"
         ]  # fmt: skip
-        assert all("WILD" in r["topic"] and r["detail"] for r in watcher.rejected)
+        assert all("WILD" in r["topic"] and r["detail"] for r in watcher.all("/rejected"))
         assert influxdb.count("climate", "temperature", "WHERE sensor = 'WILD'") == 0
         assert influxdb.count("climate", "temperature") == ROUNDS * len(OFFSETS_S)
-        by_sensor = {w["sensor"]: w for w in watcher.warnings}
-        assert sorted(w["sensor"] for w in watcher.warnings) == ["AHEAD", "BEHIND"]
+        by_sensor = {w["sensor"]: w for w in watcher.all("/warnings")}
+        assert sorted(w["sensor"] for w in watcher.all("/warnings")) == ["AHEAD", "BEHIND"]
         assert 80 <= by_sensor["AHEAD"]["offset_s"] <= 91
         assert -610 <= by_sensor["BEHIND"]["offset_s"] <= -599
         log = svc.log()

@@ -1,0 +1,320 @@
+"""The alarm worker: the one thread that owns the alarm engine.
+
+Work arrives on one queue, in order: batches of readings and room-state
+changes to judge (from the ingest router, one batch per socket read) and
+commands (from scheduled jobs, acknowledgement requests and reloads). Each
+transition the engine produces is written to the journal first, with the
+engine's checkpoint in the same transaction (the record of truth), then sent
+to the outputs (``AlarmOutputs``: InfluxDB, the retained topic, notifiers).
+
+Acknowledgements to the broker wait for judgement: while busy, the worker
+checkpoints the engine at most every ``CHECKPOINT_EVERY_S`` (each checkpoint
+is a journal transaction, so not per batch) and then reports the last
+message it judged to ``on_judged``; a message is acknowledged once it is
+durable and judged (``envmon.ingest.ackgate``).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from envmon.alarms.engine import AlarmEngine
+from envmon.alarms.events import AlarmEvent
+from envmon.errors import EnvmonError
+from envmon.facility import Facility
+from envmon.ingest.router import JudgeBatch
+from envmon.journal.journal import AckRequest, Journal
+from envmon.notify.escalation import due_escalations
+from envmon.readings import Reading, RoomStateChange
+from envmon.runtime.clock import Clock
+from envmon.runtime.heap import freeze_long_lived
+from envmon.runtime.lifecycle import Deadline
+from envmon.store.limits_points import LimitsPoints
+from envmon.store.lineproto import room_state_line
+
+log = logging.getLogger("envmon.alarms")
+
+CHECKPOINT_EVERY_S: Final = 0.25
+LIMITS_ROOMS_PER_SLICE: Final = 100
+# On stop, what the worker leaves for the components stopped after it.
+_STOP_RESERVE_S: Final = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class CheckStale:
+    """Raise communication-loss alarms for sensors silent too long (wall time)."""
+
+    now_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class CheckEscalations:
+    """Escalate action alarms nobody acknowledged in time."""
+
+    now_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class WriteLimits:
+    """Write the limits in force, for Grafana; a slice of rooms at a time from ``first_room``."""
+
+    now_ns: int
+    first_room: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Reload:
+    """Judge against a reloaded facility from now on."""
+
+    facility: Facility
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyAck:
+    """An acknowledgement asked for through the journal (``envmon ack``)."""
+
+    request: AckRequest
+
+
+@dataclass(frozen=True, slots=True)
+class SetRoomState:
+    """A room state from a schedule (MQTT ones arrive with the readings)."""
+
+    change: RoomStateChange
+
+
+class _CheckpointDue:
+    """What waiting returns when the checkpoint is due before more work arrives."""
+
+
+_CHECKPOINT_DUE: Final = _CheckpointDue()
+
+Command = CheckStale | CheckEscalations | WriteLimits | Reload | ApplyAck | SetRoomState
+_Item = JudgeBatch | Command | None
+"""``None`` asks the worker to finish."""
+
+
+class AlarmOutputs(Protocol):
+    def send(self, events: Sequence[AlarmEvent]) -> None:
+        """Everything but the journal: InfluxDB, the retained topic, notifiers."""
+        ...
+
+
+class LineSink(Protocol):
+    def submit_lines(self, lines: Sequence[str]) -> None:
+        """Store lines of line protocol; nothing waits for them."""
+        ...
+
+
+class AlarmWorker:
+    """Judges readings on its own thread; see the module docstring."""
+
+    name = "alarm worker"
+
+    def __init__(
+        self,
+        engine: AlarmEngine,
+        journal: Journal,
+        outputs: AlarmOutputs,
+        store: LineSink,
+        *,
+        on_judged: Callable[[int], None],
+        escalate_after_s: float,
+        clock: Clock,
+        on_active_count: Callable[[int], None] = lambda n: None,
+    ) -> None:
+        self.engine = engine
+        self._journal = journal
+        self._outputs = outputs
+        self._store = store
+        self._on_judged = on_judged
+        self._escalate_after_s = escalate_after_s
+        self._clock = clock
+        self._on_active_count = on_active_count
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="envmon-alarms", daemon=True)
+        # The worker thread's own, from here on.
+        self._escalated: set[str] = journal.escalated_alarm_ids()
+        self._limits_points: LimitsPoints | None = None
+        self._judged_seq = -1
+        self._checkpointed_seq = -1
+
+    # --- any thread -----------------------------------------------------------
+
+    def judge(self, batch: JudgeBatch) -> None:
+        """Judge these messages, in order (the router's batch of one socket read)."""
+        self._queue.put(batch)
+
+    def submit(self, command: Command) -> None:
+        self._queue.put(command)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    # --- lifecycle --------------------------------------------------------------
+
+    def validate(self) -> None:
+        pass
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, deadline: Deadline) -> None:
+        """Judge what is queued, checkpoint it, and end the thread."""
+        self._queue.put(None)
+        self._thread.join(timeout=deadline.remaining(0.5, reserve_s=_STOP_RESERVE_S))
+        if self._thread.is_alive():
+            log.error("alarm worker did not finish in time; unjudged readings are redelivered")
+
+    def close(self) -> None:
+        pass
+
+    # --- the worker thread ------------------------------------------------------
+
+    def _run(self) -> None:
+        next_checkpoint = self._clock.monotonic() + CHECKPOINT_EVERY_S
+        while True:
+            item = self._next(next_checkpoint)
+            if item is None:
+                self._checkpoint()
+                return
+            if not isinstance(item, _CheckpointDue):
+                try:
+                    self._handle(item)
+                except Exception:
+                    # The worker must survive anything one item does; the readings
+                    # themselves are already on their way to storage.
+                    log.exception("alarm worker failed on %r", item)
+            if isinstance(item, _CheckpointDue) or self._clock.monotonic() >= next_checkpoint:
+                self._checkpoint()
+                next_checkpoint = self._clock.monotonic() + CHECKPOINT_EVERY_S
+
+    def _next(self, next_checkpoint: float) -> _Item | _CheckpointDue:
+        """The next item, or ``_CHECKPOINT_DUE`` when judged messages wait for their
+        checkpoint and it is due before more work arrives."""
+        unsaved = self._judged_seq > self._checkpointed_seq or self.engine.has_unsaved_state
+        if not unsaved:
+            return self._queue.get()
+        wait_s = next_checkpoint - self._clock.monotonic()
+        if wait_s <= 0:
+            return _CHECKPOINT_DUE
+        try:
+            return self._queue.get(timeout=wait_s)
+        except queue.Empty:
+            return _CHECKPOINT_DUE
+
+    def _checkpoint(self) -> None:
+        """Save what the engine judged, then let those messages be acknowledged."""
+        try:
+            self._journal.save_checkpoint(self.engine.checkpoint())
+        except EnvmonError as exc:
+            # Without the checkpoint the messages stay unacknowledged: the broker
+            # keeps them, and the next start judges them again.
+            self.engine.checkpoint_lost()
+            log.error("alarm checkpoint not saved, acknowledgements held back: %s", exc)
+            return
+        self._checkpointed_seq = self._judged_seq
+        self._on_judged(self._judged_seq)
+
+    def _handle(self, item: JudgeBatch | Command) -> None:
+        match item:
+            case list():
+                self._judge(item)
+            case CheckStale(now_ns):
+                self._emit(self.engine.check_stale(now_ns))
+            case CheckEscalations(now_ns):
+                events = due_escalations(
+                    self.engine.open_alarms(), now_ns, self._escalate_after_s, self._escalated
+                )
+                self._escalated.update(e.alarm.id for e in events)
+                self._emit(events)
+            case WriteLimits(now_ns, first_room):
+                next_room = self._write_limits(now_ns, first_room)
+                if next_room is not None:
+                    # The rest after the readings queued meanwhile: a campus in
+                    # one go held judgement back for a quarter of a second.
+                    self._queue.put(WriteLimits(now_ns, next_room))
+            case Reload(facility):
+                self._reload(facility)
+            case ApplyAck(request):
+                self._apply_ack(request)
+            case SetRoomState(change):
+                self._emit(self._room_state(change))
+
+    def _judge(self, batch: JudgeBatch) -> None:
+        for seq, item in batch:
+            self._judged_seq = seq  # stored whatever happens here: acked at the checkpoint
+            try:
+                if isinstance(item, Reading):
+                    events = self.engine.on_reading(item)
+                else:
+                    events = self._room_state(item)
+                self._emit(events)
+            except Exception:
+                # One bad item must not cost the rest of the batch their judgement.
+                log.exception("alarm worker failed on %r", item)
+
+    def _room_state(self, change: RoomStateChange) -> list[AlarmEvent]:
+        events = self.engine.on_room_state(change)
+        self._journal.record_room_state(change)
+        if change.source != "mqtt":
+            # MQTT states were stored on arrival; the others exist only here.
+            self._store.submit_lines([room_state_line(change)])
+        return events
+
+    def _emit(self, events: Sequence[AlarmEvent]) -> None:
+        """The journal first (the record of truth, with the checkpoint), then the outputs."""
+        if not events:
+            return
+        try:
+            self._journal.record_events(events, checkpoint=self.engine.checkpoint())
+        except EnvmonError:
+            self.engine.checkpoint_lost()
+            raise
+        self._outputs.send(events)
+        self._on_active_count(sum(1 for a in self.engine.open_alarms() if a.active))
+
+    def _write_limits(self, now_ns: int, first_room: int) -> int | None:
+        """The limits in force per room and measured parameter, for Grafana's limit
+        lines, ``LIMITS_ROOMS_PER_SLICE`` rooms from ``first_room`` on; returns where
+        the next slice starts, None when done."""
+        facility = self.engine.facility
+        if self._limits_points is None or self._limits_points.facility is not facility:
+            self._limits_points = LimitsPoints(facility)
+        rooms = facility.model.rooms[first_room : first_room + LIMITS_ROOMS_PER_SLICE]
+        lines = self._limits_points.lines(rooms, self.engine.room_state, self.engine.limits, now_ns)
+        self._store.submit_lines(list(lines))
+        next_room = first_room + LIMITS_ROOMS_PER_SLICE
+        return next_room if next_room < len(facility.model.rooms) else None
+
+    def _reload(self, facility: Facility) -> None:
+        self.engine.replace_facility(facility)
+        self.engine.prime()
+        frozen, took_s = freeze_long_lived()
+        log.info("reload: %d long-lived objects re-frozen in %.3f s", frozen, took_s)
+        self._queue.put(WriteLimits(self._clock.wall_ns()))
+
+    def _apply_ack(self, request: AckRequest) -> None:
+        """Outputs first, then the outcome: the CLI waiting on it then sees the topic updated."""
+        try:
+            events = self.engine.ack(
+                request.alarm_id, request.user, request.comment, self._clock.wall_ns()
+            )
+        except EnvmonError as exc:
+            self._journal.finish_ack_request(request.id, str(exc))
+            return
+        self._emit(events)
+        self._journal.finish_ack_request(request.id, "ok")
+        log.info(
+            "alarm %s acknowledged by %s (OS user %s): %s",
+            request.alarm_id,
+            request.user,
+            request.os_user,
+            request.comment,
+        )

@@ -1,0 +1,142 @@
+"""Where a received message goes: decoded once, then to the store and the alarm worker.
+
+The MQTT source calls ``Router.on_messages`` on its network thread with the
+messages of one socket read. Each message gets its place in arrival order
+(``seq``) and goes to the store with its MQTT token, so acknowledgements go
+out in order (``AckGate``): a reading or room-state change to be stored and
+judged, anything else (a reject, one of envmon's own topics) with nothing to
+store, acknowledged once everything before it is. Readings and room states
+then go, as one batch per read, to the alarm worker.
+
+Never blocks and never raises: a bug on one message costs only that message,
+which stays unacknowledged until the broker redelivers it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Final, Protocol
+
+from envmon.ingest.ackgate import Pending
+from envmon.ingest.drift import ClockDriftMonitor, warnings_topic
+from envmon.ingest.ingestor import Ingestor, Reject
+from envmon.ingest.mqtt import Delivery
+from envmon.ingest.rejects import RejectLog, rejected_payload
+from envmon.readings import Reading, RoomStateChange
+from envmon.runtime.stats import StatsCollector
+from envmon.store.lineproto import room_state_line
+from envmon.store.pipeline import Point
+
+log = logging.getLogger("envmon.ingest")
+
+MessageToken = tuple[int, int]
+"""``(mid, qos)`` of a message: what the MQTT source needs to acknowledge it."""
+Judged = Reading | RoomStateChange
+JudgeBatch = list[tuple[int, Judged]]
+"""Messages to judge, in arrival order, with their arrival numbers."""
+StoreItem = tuple[Point | None, Pending[MessageToken] | None]
+
+REJECTED_QOS: Final = 0
+WARNING_QOS: Final = 1
+
+
+class Store(Protocol):
+    def submit_many(self, items: Sequence[StoreItem]) -> None: ...
+
+
+class Judge(Protocol):
+    def judge(self, batch: JudgeBatch) -> None: ...
+
+
+class Publish(Protocol):
+    def __call__(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None: ...
+
+
+class Router:
+    """Decodes each message and hands it on; see the module docstring."""
+
+    def __init__(
+        self,
+        ingestor: Ingestor,
+        store: Store,
+        judge: Judge,
+        publish: Publish,
+        *,
+        prefix: str,
+        rejects: RejectLog,
+        drift: ClockDriftMonitor,
+        stats: StatsCollector,
+    ) -> None:
+        self.ingestor = ingestor
+        self._store = store
+        self._judge = judge
+        self._publish = publish
+        self._prefix = prefix
+        self._rejects = rejects
+        self._drift = drift
+        self._stats = stats
+        self._seq = 0  # the network thread's only
+        self._accepting = threading.Event()
+        self._accepting.set()
+
+    def stop_accepting(self) -> None:
+        """From now on messages are left unacknowledged: the broker redelivers them
+        to the next run."""
+        self._accepting.clear()
+
+    def on_messages(self, messages: list[Delivery], received_ns: int) -> None:
+        """The messages of one socket read, in arrival order, received at ``received_ns``."""
+        if not self._accepting.is_set():
+            return
+        to_store: list[StoreItem] = []
+        to_judge: JudgeBatch = []
+        readings = 0
+        for topic, payload, mid, qos in messages:
+            self._seq += 1
+            seq = self._seq
+            try:
+                result = self.ingestor.handle(topic, payload, received_ns)
+                judged = isinstance(result, Reading | RoomStateChange)
+                token = Pending(seq, judged, (mid, qos)) if qos else None
+                if isinstance(result, Reading):
+                    readings += 1
+                    # Formatted as line protocol on the store's thread (store/pipeline.py).
+                    to_store.append((result, token))
+                    to_judge.append((seq, result))
+                    self._check_drift(result)
+                elif isinstance(result, RoomStateChange):
+                    to_store.append((room_state_line(result), token))
+                    to_judge.append((seq, result))
+                else:
+                    to_store.append((None, token))
+                    if isinstance(result, Reject):
+                        self._reject(result, received_ns)
+            except Exception:
+                log.exception("error handling a message on %s", topic)
+        self._stats.readings(readings)
+        if to_store:
+            self._store.submit_many(to_store)
+        if to_judge:
+            self._judge.judge(to_judge)
+
+    def _check_drift(self, reading: Reading) -> None:
+        warning = self._drift.observe(reading)
+        if warning is None:
+            return
+        log.warning("clock drift: %s", warning.detail)
+        topic = warnings_topic(self._prefix, reading.site)
+        self._courtesy_publish(topic, warning.payload(), WARNING_QOS)
+
+    def _reject(self, reject: Reject, received_ns: int) -> None:
+        self._stats.reject(reject.reason)
+        self._rejects.note(reject, received_ns)
+        topic = f"{self._prefix}/{self.ingestor.site}/envmon/rejected"
+        self._courtesy_publish(topic, rejected_payload(reject, received_ns), REJECTED_QOS)
+
+    def _courtesy_publish(self, topic: str, payload: bytes, qos: int) -> None:
+        try:
+            self._publish(topic, payload, qos)
+        except Exception as exc:  # noqa: BLE001 - a failed courtesy publish must not stop ingest
+            log.debug("could not publish to %s: %s", topic, exc)

@@ -1,0 +1,124 @@
+"""Scheduled jobs: APScheduler 3.x runs them on its own thread, and they only hand work on.
+
+- every ``alarms.stale_check_interval_s``: look for silent sensors;
+- every quarter of ``notify.escalate_after_s`` (at most 30 s): escalations;
+- every ``alarms.limits_write_interval_s`` and at start: the limits in force;
+- every 0.5 s: acknowledgement requests waiting in the journal (``envmon ack``);
+- every ``log.stats_interval_s``: envmon's own statistics;
+- the facility's room-state schedules (``envmon.alarms.schedule``).
+
+Every job tolerates lateness (``misfire_grace_time=None``): a late check must
+still run, and several missed runs run once (``coalesce``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from envmon.alarms.schedule import schedule_room_states, validate_schedules
+from envmon.alarms.worker import (
+    ApplyAck,
+    CheckEscalations,
+    CheckStale,
+    Command,
+    SetRoomState,
+    WriteLimits,
+)
+from envmon.facility import Facility
+from envmon.journal.journal import Journal
+from envmon.readings import RoomStateChange
+from envmon.runtime.clock import Clock
+from envmon.runtime.lifecycle import Deadline
+from envmon.settings import Settings
+
+ACK_POLL_S: Final = 0.5
+MAX_ESCALATION_CHECK_S: Final = 30.0
+
+
+class Worker(Protocol):
+    def submit(self, command: Command) -> None: ...
+
+
+class Jobs:
+    """The scheduler and its jobs; see the module docstring."""
+
+    name = "scheduled jobs"
+
+    def __init__(
+        self,
+        settings: Settings,
+        facility: Facility,
+        worker: Worker,
+        journal: Journal,
+        report_stats: Callable[[], None],
+        clock: Clock,
+    ) -> None:
+        self._settings = settings
+        self._facility = facility
+        self._worker = worker
+        self._journal = journal
+        self._report_stats = report_stats
+        self._clock = clock
+        self._scheduler = BackgroundScheduler(timezone="UTC")
+
+    def validate(self) -> None:
+        validate_schedules(self._facility)
+
+    def start(self) -> None:
+        s = self._settings
+        now = self._clock.wall_ns
+        self._every(
+            s.alarms.stale_check_interval_s,
+            "stale-check",
+            lambda: self._worker.submit(CheckStale(now())),
+        )
+        self._every(
+            min(MAX_ESCALATION_CHECK_S, s.notify.escalate_after_s / 4),
+            "escalation-check",
+            lambda: self._worker.submit(CheckEscalations(now())),
+        )
+        self._every(
+            s.alarms.limits_write_interval_s,
+            "limits",
+            lambda: self._worker.submit(WriteLimits(now())),
+            next_run_time=datetime.now(UTC),
+        )
+        self._every(ACK_POLL_S, "ack-poll", self._poll_acks, max_instances=1)
+        self._every(s.log.stats_interval_s, "stats", self._report_stats)
+        self.reschedule_rooms(self._facility)
+        self._scheduler.start()
+
+    def reschedule_rooms(self, facility: Facility) -> None:
+        """The room-state schedules of ``facility``, replacing those of the last load."""
+        self._facility = facility
+        schedule_room_states(
+            self._scheduler, facility, self._set_room_state, clock_ns=self._clock.wall_ns
+        )
+
+    def stop(self, deadline: Deadline) -> None:
+        self._scheduler.shutdown(wait=False)
+
+    def close(self) -> None:
+        pass
+
+    def _every(self, seconds: float, job_id: str, func: Callable[[], None], **options: Any) -> None:
+        self._scheduler.add_job(
+            func,
+            "interval",
+            seconds=seconds,
+            id=job_id,
+            misfire_grace_time=None,
+            coalesce=True,
+            **options,
+        )
+
+    def _set_room_state(self, change: RoomStateChange) -> None:
+        self._worker.submit(SetRoomState(change))
+
+    def _poll_acks(self) -> None:
+        for request in self._journal.pending_ack_requests():
+            self._worker.submit(ApplyAck(request))

@@ -1,0 +1,248 @@
+"""The alarm worker in-process: judgement, the journal first, checkpoints and acks, commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from envmon.alarms import worker as worker_module
+from envmon.alarms.engine import AlarmEngine
+from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
+from envmon.alarms.worker import (
+    AlarmWorker,
+    ApplyAck,
+    CheckEscalations,
+    CheckStale,
+    Reload,
+    SetRoomState,
+    WriteLimits,
+)
+from envmon.facility import parse_facility
+from envmon.journal.journal import Journal, JournalError
+from envmon.readings import Kind, Reading, RoomState, RoomStateChange
+from envmon.runtime.lifecycle import Deadline
+from tests.support.clock import FakeClock
+from tests.support.facilities import SMALL_FACILITY, small_facility
+from tests.support.wait import wait_for
+
+NS = 1_000_000_000
+T0 = 1_795_082_400
+
+
+class FakeOutputs:
+    def __init__(self) -> None:
+        self.events: list[AlarmEvent] = []
+
+    def send(self, events: Sequence[AlarmEvent]) -> None:
+        self.events.extend(events)
+
+    def transitions(self) -> list[tuple[str, Transition]]:
+        return [(e.alarm.parameter, e.transition) for e in self.events]
+
+
+class FakeLines:
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def submit_lines(self, lines: Sequence[str]) -> None:
+        self.calls.append(list(lines))
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for call in self.calls for line in call]
+
+
+def dp(ts_s: int, pa: float) -> Reading:
+    return Reading(
+        ts_s * NS, "site1", "PREP-C", "C", "DP1", Kind.PRESSURE, {"diff_pressure": pa},
+        received_ns=ts_s * NS,
+    )  # fmt: skip
+
+
+class Rig:
+    def __init__(self, journal: Journal, clock: FakeClock) -> None:
+        self.journal = journal
+        self.clock = clock
+        self.outputs = FakeOutputs()
+        self.store = FakeLines()
+        self.judged: list[int] = []
+        self.engine = AlarmEngine(small_facility(), start_ns=clock.wall_ns())
+        self.worker = AlarmWorker(
+            self.engine,
+            journal,
+            self.outputs,
+            self.store,
+            on_judged=self.judged.append,
+            escalate_after_s=60.0,
+            clock=clock,
+        )
+
+    def stop(self) -> None:
+        self.worker.stop(Deadline(self.clock.monotonic() + 30, self.clock))
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    j = Journal(tmp_path / "journal.sqlite")
+    yield j
+    j.close()
+
+
+@pytest.fixture
+def rig(journal: Journal) -> Iterator[Rig]:
+    r = Rig(journal, FakeClock(wall_ns=T0 * NS))
+    r.worker.start()
+    yield r
+    if r.worker.alive:
+        r.stop()
+
+
+class TestJudgement:
+    def test_alarm_is_journaled_before_the_outputs_see_it(self, rig: Rig) -> None:
+        """A reading beyond the action limit raises an alarm: in the journal, then sent out."""
+        rig.worker.judge([(1, dp(T0, 14.0)), (2, dp(T0 + 1, 8.0))])
+        wait_for(lambda: rig.outputs.events, 5, "the alarm events")
+        levels = {e.alarm.level for e in rig.outputs.events}
+        assert levels == {Level.ALERT, Level.ACTION}
+        journaled = {a.id for a in rig.journal.alarms()}
+        assert {e.alarm.id for e in rig.outputs.events} <= journaled
+
+    def test_judged_messages_are_released_after_the_checkpoint(self, rig: Rig) -> None:
+        """Once idle, the worker checkpoints and reports the last message it judged."""
+        rig.worker.judge([(1, dp(T0, 14.0)), (2, dp(T0 + 1, 14.5))])
+        wait_for(lambda: rig.judged and rig.judged[-1] == 2, 5, "on_judged(2)")
+
+    def test_stop_judges_everything_queued(self, rig: Rig) -> None:
+        """Stopping finishes the queue first and releases the last message."""
+        rig.worker.judge([(i + 1, dp(T0 + i, 14.0)) for i in range(200)])
+        rig.stop()
+        assert rig.judged[-1] == 200
+        assert not rig.worker.alive
+
+    def test_a_failing_reading_costs_only_itself(
+        self, rig: Rig, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """An error judging one reading is logged; the rest of the batch is judged."""
+        real = AlarmEngine.on_reading
+
+        def flaky(self: AlarmEngine, r: Reading) -> list[AlarmEvent]:
+            if r.values["diff_pressure"] == 13.0:
+                raise RuntimeError("bug")
+            return real(self, r)
+
+        monkeypatch.setattr(AlarmEngine, "on_reading", flaky)
+        rig.worker.judge([(1, dp(T0, 13.0)), (2, dp(T0 + 1, 8.0))])
+        wait_for(lambda: rig.outputs.events, 5, "the alarm of the second reading")
+        wait_for(lambda: rig.judged and rig.judged[-1] == 2, 5, "on_judged(2)")
+        assert rig.worker.alive
+
+    def test_unsaved_checkpoint_holds_acknowledgements_back(
+        self, rig: Rig, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """If the checkpoint cannot be written, nothing is released; it is retried."""
+        attempts: list[bool] = []
+        real = Journal.save_checkpoint
+
+        def save(self: Journal, checkpoint: dict[str, str]) -> None:
+            attempts.append(len(attempts) < 2)
+            if attempts[-1]:
+                raise JournalError("disk full")
+            real(self, checkpoint)
+
+        monkeypatch.setattr(Journal, "save_checkpoint", save)
+        rig.worker.judge([(1, dp(T0, 14.0))])
+        wait_for(lambda: len(attempts) >= 2, 5, "two failed checkpoints")
+        assert rig.judged == []
+        wait_for(lambda: rig.judged == [1], 5, "the release after a saved checkpoint")
+
+    def test_mqtt_room_state_is_journaled_not_stored_again(self, rig: Rig) -> None:
+        """A room state from MQTT was stored on arrival; the worker journals it."""
+        change = RoomStateChange(T0 * NS, "site1", "FILL-A", RoomState.AT_REST)
+        rig.worker.judge([(1, change)])
+        wait_for(lambda: rig.judged and rig.judged[-1] == 1, 5, "the room state judged")
+        changes = rig.journal.room_state_changes(0, (T0 + 1) * NS)
+        assert [(c.room, c.state, c.source) for c in changes] == [
+            ("FILL-A", RoomState.AT_REST, "mqtt")
+        ]
+        assert rig.store.lines == []
+
+
+class TestCommands:
+    def test_scheduled_room_state_is_journaled_and_stored(self, rig: Rig) -> None:
+        """A schedule's room state exists only here: journaled and written to InfluxDB."""
+        change = RoomStateChange(T0 * NS, "site1", "FILL-A", RoomState.AT_REST, "schedule")
+        rig.worker.submit(SetRoomState(change))
+        wait_for(lambda: rig.store.lines, 5, "the room_state line")
+        assert rig.store.lines[0].startswith("room_state,")
+        assert rig.engine.room_state("FILL-A") is RoomState.AT_REST
+
+    def test_stale_check_raises_comm_loss(self, rig: Rig) -> None:
+        """A sensor silent past its stale_after_s gets a comm_loss alarm (wall clock)."""
+        rig.clock.advance(10)
+        rig.worker.submit(CheckStale(rig.clock.wall_ns()))
+        wait_for(lambda: rig.outputs.events, 5, "comm_loss alarms")
+        assert {e.alarm.level for e in rig.outputs.events} == {Level.COMM_LOSS}
+        assert {e.alarm.sensor for e in rig.outputs.events} == {"PC1", "DP1"}
+
+    def test_escalation_happens_once(self, rig: Rig) -> None:
+        """An unacknowledged action alarm escalates once, however often the job runs."""
+        rig.worker.judge([(1, dp(T0, 8.0))])
+        wait_for(lambda: rig.outputs.events, 5, "the alarm")
+        later = (T0 + 120) * NS
+        rig.worker.submit(CheckEscalations(later))
+        rig.worker.submit(CheckEscalations(later + NS))
+        wait_for(
+            lambda: any(e.transition is Transition.ESCALATED for e in rig.outputs.events),
+            5,
+            "the escalation",
+        )
+        rig.stop()
+        escalated = [e for e in rig.outputs.events if e.transition is Transition.ESCALATED]
+        assert [e.alarm.level for e in escalated] == [Level.ACTION]
+
+    def test_ack_request_is_applied_and_finished(self, rig: Rig) -> None:
+        """An ack request from the journal acknowledges the alarm and records the outcome."""
+        rig.worker.judge([(1, dp(T0, 8.0))])
+        wait_for(lambda: rig.journal.open_alarms(), 5, "the alarm in the journal")
+        action = next(a for a in rig.journal.open_alarms() if a.level is Level.ACTION)
+        request_id = rig.journal.request_ack(action.id, "jdoe", "door left open", "root")
+        request = rig.journal.pending_ack_requests()[0]
+        rig.worker.submit(ApplyAck(request))
+        wait_for(lambda: rig.journal.ack_request_outcome(request_id), 5, "the outcome")
+        assert rig.journal.ack_request_outcome(request_id) == "ok"
+        acked = rig.journal.get_alarm(action.id)
+        assert acked is not None and acked.state is AlarmState.ACTIVE_ACKED
+        assert acked.acked_by == "jdoe"
+
+    def test_refused_ack_request_records_why(self, rig: Rig) -> None:
+        """An ack of an alarm already acknowledged is refused with the engine's reason."""
+        rig.worker.judge([(1, dp(T0, 8.0))])
+        wait_for(lambda: rig.journal.open_alarms(), 5, "the alarm in the journal")
+        alarm_id = rig.journal.open_alarms()[0].id
+        first = rig.journal.request_ack(alarm_id, "jdoe", "seen", "root")
+        second = rig.journal.request_ack(alarm_id, "asmith", "seen too", "root")
+        for request in rig.journal.pending_ack_requests():
+            rig.worker.submit(ApplyAck(request))
+        wait_for(lambda: rig.journal.ack_request_outcome(second), 5, "the second outcome")
+        assert rig.journal.ack_request_outcome(first) == "ok"
+        assert "already" in (rig.journal.ack_request_outcome(second) or "")
+
+    def test_limits_are_written_a_slice_at_a_time(
+        self, rig: Rig, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Each room's limits go out in slices, readings judged in between."""
+        monkeypatch.setattr(worker_module, "LIMITS_ROOMS_PER_SLICE", 1)
+        rig.worker.submit(WriteLimits(T0 * NS))
+        wait_for(lambda: len(rig.store.calls) >= 2, 5, "two slices")
+        rooms = {line.split("room=")[1].split(",")[0] for line in rig.store.lines}
+        assert rooms == {"FILL-A", "PREP-C"}
+
+    def test_reload_judges_against_the_new_limits(self, rig: Rig) -> None:
+        """After a reload, a reading is judged against the reloaded facility's limits."""
+        stricter = SMALL_FACILITY.replace("action_low = 10.0", "action_low = 11.0")
+        rig.worker.submit(Reload(parse_facility(stricter)))
+        rig.worker.judge([(1, dp(T0, 10.5))])
+        wait_for(lambda: rig.outputs.events, 5, "the alarm under the new limit")
+        assert {e.alarm.level for e in rig.outputs.events} == {Level.ALERT, Level.ACTION}

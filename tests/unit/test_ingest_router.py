@@ -1,0 +1,178 @@
+"""The ingest router: each message decoded once, then to the store and the alarm worker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytest
+
+from envmon.ingest.ackgate import Pending
+from envmon.ingest.config import IngestSettings
+from envmon.ingest.drift import ClockDriftMonitor
+from envmon.ingest.ingestor import Ingestor
+from envmon.ingest.rejects import RejectLog
+from envmon.ingest.router import JudgeBatch, Router, StoreItem
+from envmon.readings import Reading, RoomState, RoomStateChange
+from envmon.runtime.stats import StatsCollector
+from tests.support.facilities import particles, pressure, small_facility
+
+NS = 1_000_000_000
+T0 = 1_795_082_400
+RECEIVED_NS = (T0 + 1) * NS
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.items: list[StoreItem] = []
+        self.calls = 0
+
+    def submit_many(self, items: Sequence[StoreItem]) -> None:
+        self.calls += 1
+        self.items.extend(items)
+
+
+class FakeJudge:
+    def __init__(self) -> None:
+        self.batches: list[JudgeBatch] = []
+
+    def judge(self, batch: JudgeBatch) -> None:
+        self.batches.append(batch)
+
+
+class FakePublish:
+    def __init__(self, fail: bool = False) -> None:
+        self.sent: list[tuple[str, bytes, int]] = []
+        self.fail = fail
+
+    def __call__(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> None:
+        if self.fail:
+            raise OSError("not connected")
+        self.sent.append((topic, payload, qos))
+
+
+class Rig:
+    def __init__(self, *, publish_fails: bool = False, drift_window_s: float = 300.0) -> None:
+        self.store = FakeStore()
+        self.judge = FakeJudge()
+        self.publish = FakePublish(publish_fails)
+        self.stats = StatsCollector()
+        self.router = Router(
+            Ingestor(small_facility(), IngestSettings(), "fac"),
+            self.store,
+            self.judge,
+            self.publish,
+            prefix="fac",
+            rejects=RejectLog(60.0),
+            drift=ClockDriftMonitor(30.0, drift_window_s, 3600.0),
+            stats=self.stats,
+        )
+
+    def deliver(self, *messages: tuple[str, bytes, int, int], later_s: int = 0) -> None:
+        self.router.on_messages(list(messages), RECEIVED_NS + later_s * NS)
+
+
+def msg(topic_payload: tuple[str, bytes], mid: int, qos: int = 1) -> tuple[str, bytes, int, int]:
+    return (*topic_payload, mid, qos)
+
+
+class TestRouter:
+    def test_reading_is_stored_with_its_token_and_judged(self) -> None:
+        """A reading goes to the store with a token that waits for judgement, and to the worker."""
+        rig = Rig()
+        rig.deliver(msg(pressure(T0, 14.0), mid=7))
+        ((point, token),) = rig.store.items
+        assert isinstance(point, Reading) and point.values == {"diff_pressure": 14.0}
+        assert token == Pending(1, True, (7, 1))
+        assert rig.judge.batches == [[(1, point)]]
+        assert rig.stats.readings_total == 1
+
+    def test_one_read_is_one_batch_each_way(self) -> None:
+        """The messages of one socket read reach the store and the worker as one batch each."""
+        rig = Rig()
+        rig.deliver(*(msg(pressure(T0 + i, 14.0), mid=i + 1) for i in range(5)))
+        assert rig.store.calls == 1 and len(rig.judge.batches) == 1
+        assert [seq for seq, _ in rig.judge.batches[0]] == [1, 2, 3, 4, 5]
+
+    def test_arrival_numbers_continue_across_reads(self) -> None:
+        """Each message's place in arrival order counts on across socket reads."""
+        rig = Rig()
+        rig.deliver(msg(pressure(T0, 14.0), mid=1))
+        rig.deliver(msg(pressure(T0 + 1, 14.0), mid=2))
+        assert [token.seq for _, token in rig.store.items if token] == [1, 2]
+
+    def test_room_state_is_stored_as_a_line_and_judged(self) -> None:
+        """A room-state message is stored as its ``room_state`` line and judged in order."""
+        rig = Rig()
+        rig.deliver(("fac/site1/FILL-A/state", b"at_rest", 3, 1))
+        ((point, token),) = rig.store.items
+        assert isinstance(point, str) and point.startswith("room_state,")
+        assert token == Pending(1, True, (3, 1))
+        ((_seq, change),) = rig.judge.batches[0]
+        assert isinstance(change, RoomStateChange) and change.state is RoomState.AT_REST
+
+    def test_reject_is_acknowledged_in_order_without_judgement(self) -> None:
+        """A reject stores nothing, needs no judgement, is counted and published."""
+        rig = Rig()
+        rig.deliver(("fac/site1/PREP-C/pressure/DP1", b"{not json", 4, 1))
+        assert rig.store.items == [(None, Pending(1, False, (4, 1)))]
+        assert rig.judge.batches == []
+        assert rig.stats.rejects["bad_json"] == 1
+        topic, payload, qos = rig.publish.sent[0]
+        assert topic == "fac/site1/envmon/rejected" and qos == 0 and b"bad_json" in payload
+
+    def test_own_topics_are_acknowledged_and_ignored(self) -> None:
+        """envmon's own alarm topics come back through the subscription and are left alone."""
+        rig = Rig()
+        rig.deliver(("fac/site1/envmon/alarms/FILL-A/particles_0_5um", b"{}", 5, 1))
+        assert rig.store.items == [(None, Pending(1, False, (5, 1)))]
+        assert rig.judge.batches == [] and rig.publish.sent == []
+
+    def test_qos0_message_has_no_token(self) -> None:
+        """A QoS 0 message is stored and judged but has nothing to acknowledge."""
+        rig = Rig()
+        rig.deliver(msg(pressure(T0, 14.0), mid=0, qos=0))
+        assert rig.store.items[0][1] is None
+        assert len(rig.judge.batches[0]) == 1
+
+    def test_failed_courtesy_publish_does_not_stop_ingest(self) -> None:
+        """A reject notice that cannot be published costs nothing else."""
+        rig = Rig(publish_fails=True)
+        rig.deliver(("fac/site1/PREP-C/pressure/DP1", b"[]", 1, 1), msg(pressure(T0, 9.0), mid=2))
+        assert len(rig.store.items) == 2 and len(rig.judge.batches[0]) == 1
+
+    def test_a_bug_costs_only_its_message(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        """An unexpected error on one message leaves it unacknowledged; the rest go on."""
+        rig = Rig()
+        handle = Ingestor.handle
+
+        def flaky(self: Ingestor, topic: str, payload: bytes, received_ns: int) -> object:
+            if b"13.0" in payload:
+                raise RuntimeError("bug")
+            return handle(self, topic, payload, received_ns)
+
+        monkeypatch.setattr(Ingestor, "handle", flaky)
+        rig.deliver(msg(pressure(T0, 13.0), mid=1), msg(pressure(T0 + 1, 14.0), mid=2))
+        assert [token.token for _, token in rig.store.items if token] == [(2, 1)]
+        assert [seq for seq, _ in rig.judge.batches[0]] == [2]
+
+    def test_nothing_is_taken_after_stop_accepting(self) -> None:
+        """Once stopped, messages are neither stored nor judged: the broker redelivers them."""
+        rig = Rig()
+        rig.router.stop_accepting()
+        rig.deliver(msg(pressure(T0, 14.0), mid=1))
+        assert rig.store.items == [] and rig.judge.batches == []
+
+    def test_clock_drift_is_published_as_a_warning(self) -> None:
+        """A sensor whose clock is far off gets a warning on the warnings topic."""
+        rig = Rig(drift_window_s=1.0)
+        for i in range(3):  # 120 s ahead of their receive times, over more than a window
+            rig.deliver(msg(pressure(T0 + 121 + i, 14.0), mid=i + 1), later_s=i)
+        assert [t for t, _, _ in rig.publish.sent] == ["fac/site1/envmon/warnings"]
+
+    def test_particles_reading_keeps_contract_values(self) -> None:
+        """The router hands on exactly what the ingestor decoded."""
+        rig = Rig()
+        rig.deliver(msg(particles(T0, 5000.0), mid=1))
+        reading = rig.store.items[0][0]
+        assert isinstance(reading, Reading)
+        assert reading.values == {"particles_0_5um": 5000.0, "particles_5_0um": 0.0}
