@@ -23,10 +23,20 @@ KIND_LABELS: Final = {
     "alarm.acked": "acknowledged",
     "alarm.closed": "closed",
     "alarm.escalated": "escalated",
+    "alarm.shelved": "shelved",
+    "alarm.unshelved": "unshelved",
     "ack_request": "acknowledgement asked",
     "ack_outcome": "acknowledgement applied",
     "room_state": "room state",
     "config_load": "configuration loaded",
+    "signature": "signed",
+    "signature_refused": "signature refused",
+    "sign_in": "signed in",
+    "request": "request queued",
+    "request_outcome": "request applied",
+    "user_added": "user added",
+    "user_password": "password changed",
+    "user_disabled": "user disabled",
 }
 
 
@@ -93,8 +103,35 @@ def summary_of(entry: AuditEntry) -> str:
         return str(data.get("outcome", ""))
     if entry.kind == "config_load":
         return f"{entry.subject} from {data.get('path', '')}"
+    if entry.kind == "signature":
+        who = f"{data.get('full_name', '')} ({data.get('user', '')}, {data.get('role', '')})"
+        return f"{data.get('act', '')}, meaning {data.get('meaning', '')!r}, by {who}: " + str(
+            data.get("comment", "")
+        )
+    if entry.kind == "signature_refused":
+        where = f" from {data['client']}" if data.get("client") else ""
+        return f"{data.get('act', '')} refused{where}: {data.get('reason', '')}"
+    if entry.kind == "sign_in":
+        return f"signed in from {data.get('client', '')}"
+    if entry.kind == "request":
+        params = {k: v for k, v in (data.get("params") or {}).items() if v is not None}
+        shown = ", ".join(f"{k} {_param(k, v)}" for k, v in params.items())
+        return f"{data.get('act', '')} {entry.subject}" + (f" ({shown})" if shown else "")
+    if entry.kind == "request_outcome":
+        return str(data.get("outcome", ""))
+    if entry.kind in ("user_added", "user_password", "user_disabled"):
+        text = f"{data.get('name', '')} ({data.get('full_name', '')}, {data.get('role', '')})"
+        if entry.kind == "user_disabled":
+            text += f": {data.get('disabled_reason', '')}"
+        return text
     shown = redact(data)
     return json.dumps(shown, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))[:400]
+
+
+def _param(key: str, value: Any) -> str:
+    if key.endswith("_ns") and isinstance(value, int):
+        return time_label(value)
+    return str(value)
 
 
 def entry_view(entry: AuditEntry) -> EntryView:

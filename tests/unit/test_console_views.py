@@ -170,3 +170,26 @@ class TestEntries:
         }
         view = entry_view(entry("user_added", {"user": "ada", "password_hash": "$argon2id$x"}))
         assert "argon2" not in view.summary
+
+    def test_signing_entries_read_as_sentences(self) -> None:
+        """Signatures, refusals, sign-ins and requests say who did what."""
+        signature = {
+            "user": "olga",
+            "full_name": "Olga E",
+            "role": "operator",
+            "meaning": "acknowledged",
+            "comment": "door",
+            "act": "ack",
+            "record_sha256": "ab" * 32,
+        }
+        view = entry_view(entry("signature", signature))
+        assert view.who == "olga"
+        assert view.summary == "ack, meaning 'acknowledged', by Olga E (olga, operator): door"
+        refused = {"user": "x", "act": "sign_in", "reason": "wrong_password", "client": "console 1"}
+        assert entry_view(entry("signature_refused", refused)).summary == (
+            "sign_in refused from console 1: wrong_password"
+        )
+        request = {"act": "shelve", "params": {"until_ns": T0}}
+        assert entry_view(entry("request", request)).summary == (
+            "shelve A1 (until_ns 2026-11-18 11:06:40 UTC)"
+        )
