@@ -36,7 +36,13 @@
         if (resp.status === 401 || resp.type === "opaqueredirect") { signedOut(); return null; }
         return resp.ok ? resp.text() : null;
       }).then(function (html) {
-        if (html !== null && html !== undefined) { el.innerHTML = html; refreshAges(); }
+        if (html !== null && html !== undefined) {
+          el.innerHTML = html;
+          refreshAges();
+          // The tab shows how many alarms wait for acknowledgement.
+          const titled = el.querySelector("[data-title]");
+          if (titled) document.title = titled.getAttribute("data-title");
+        }
       }).catch(function () { /* the next change tries again */ });
     });
   }
