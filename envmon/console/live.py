@@ -34,7 +34,9 @@ class HeadWatcher:
         self.seq: int | None = None
         """The last head read; None before the first read."""
         self._listeners = 0
-        self._changed = asyncio.Condition()
+        # Set when the head changes, then replaced by a fresh one: each waiter
+        # holds the event of its moment. (No lock to hold across a cancelled wait.)
+        self._changed = asyncio.Event()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -45,8 +47,7 @@ class HeadWatcher:
     async def stop(self) -> None:
         self._closing = True
         self._wake.set()
-        async with self._changed:
-            self._changed.notify_all()
+        self._changed.set()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -69,8 +70,8 @@ class HeadWatcher:
                 failed = True
             if seq is not None and seq != self.seq:
                 self.seq = seq
-                async with self._changed:
-                    self._changed.notify_all()
+                changed, self._changed = self._changed, asyncio.Event()
+                changed.set()
             await asyncio.sleep(self.interval_s)
 
     async def changes(self, since: int, tick_s: float) -> AsyncIterator[int]:
@@ -82,10 +83,10 @@ class HeadWatcher:
         last = since
         try:
             while not self._closing:
-                async with self._changed:
-                    if self.seq is None or self.seq == last:
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(self._changed.wait(), tick_s)
+                if self.seq is None or self.seq == last:
+                    changed = self._changed
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(changed.wait(), tick_s)
                 if self._closing:
                     return
                 if self.seq is not None:
