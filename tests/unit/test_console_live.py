@@ -99,3 +99,30 @@ class TestHeadWatcher:
             return task.done()
 
         assert asyncio.run(scenario())
+
+    def test_a_page_closed_mid_wait_leaves_the_others_working(self) -> None:
+        """A listener cancelled while waiting (browser gone) breaks nothing: the
+        others still see changes and the watcher still stops at once."""
+        head = Head()
+
+        async def scenario() -> list[int]:
+            watcher = HeadWatcher(head, interval_s=0.01)
+            watcher.start()
+            seen: list[int] = []
+
+            async def listen(into: list[int]) -> None:
+                async for seq in watcher.changes(since=5, tick_s=0.02):
+                    into.append(seq)
+
+            gone = asyncio.create_task(listen([]))
+            stays = asyncio.create_task(listen(seen))
+            await asyncio.sleep(0.1)
+            gone.cancel()
+            await asyncio.sleep(0.05)
+            head.seq = 9
+            await asyncio.sleep(0.1)
+            await asyncio.wait_for(watcher.stop(), 2)
+            await asyncio.wait_for(stays, 2)
+            return seen
+
+        assert 9 in asyncio.run(scenario())
