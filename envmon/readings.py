@@ -53,6 +53,9 @@ UNIT_OF_PARAMETER: Final[Mapping[str, str]] = {
 }
 
 STATUS_OK: Final = "ok"
+STATUS_OUT_OF_SERVICE: Final = "out_of_service"
+"""The sensor was signed out of service: stored, not judged, raises neither a fault
+nor a comm_loss alarm, excluded from statistics."""
 NS_PER_S: Final = 1_000_000_000
 
 

@@ -47,6 +47,7 @@ from envmon.runtime.jobs import Jobs
 from envmon.runtime.lifecycle import Closes, Lifecycle
 from envmon.runtime.stats import StatsCollector, StatsReporter
 from envmon.runtime.systemd import SystemdNotifier
+from envmon.sensor_service import ServiceStates
 from envmon.settings import Settings
 from envmon.store.stage import StoreStage
 
@@ -98,6 +99,7 @@ class Service:
             escalate_after_s=settings.notify.escalate_after_s,
             clock=clock,
             on_active_count=self._on_active_count,
+            on_service_states=self._on_service_states,
         )
         self.router = Router(
             Ingestor(facility, settings.ingest, prefix),
@@ -113,6 +115,7 @@ class Service:
             ),
             stats=self.stats,
         )
+        self.router.set_service_states(self.worker.service_states)
         self.stats_reporter = StatsReporter(self.stats, self.store, facility.site, clock.wall_ns)
         self.jobs = Jobs(
             settings, facility, self.worker, self.journal, self.stats_reporter.report, clock
@@ -152,6 +155,9 @@ class Service:
             log.info("MQTT connected to %s", where)
         else:
             log.warning("MQTT disconnected from %s: %s", where, reason)
+
+    def _on_service_states(self, states: ServiceStates) -> None:
+        self.router.set_service_states(states)
 
     def _on_active_count(self, active: int) -> None:
         self.stats.alarms_active = active

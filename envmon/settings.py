@@ -26,6 +26,7 @@ from envmon.console.config import ConsoleSettings
 from envmon.errors import ConfigError, format_validation_error
 from envmon.ingest.config import IngestSettings, MqttSettings
 from envmon.notify.config import NotifySettings
+from envmon.signing.config import SecuritySettings, SignatureSettings
 from envmon.store.config import InfluxSettings, StorageSettings
 
 DEFAULT_CONFIG = Path("/etc/envmon/envmon.toml")
@@ -42,6 +43,8 @@ class AlarmSettings(BaseModel):
     stale_check_interval_s: Annotated[float, Field(gt=0)] = 5.0
     # How often the limits in force are written to InfluxDB (`limits`), for Grafana.
     limits_write_interval_s: Annotated[float, Field(gt=0)] = 60.0
+    # Longest an alarm may be shelved (ISA-18.2): 8 hours.
+    max_shelve_s: Annotated[float, Field(gt=0)] = 28_800.0
 
 
 class ReportSettings(BaseModel):
@@ -70,6 +73,8 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     report: ReportSettings = Field(default_factory=ReportSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    signatures: SignatureSettings = Field(default_factory=SignatureSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     _config_path: Path | None = PrivateAttr(default=None)
     _config_sha256: str = PrivateAttr(default="")

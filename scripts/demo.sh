@@ -235,8 +235,14 @@ TO=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 ACK_ID=$("$ENVMON" alarms --json --config "$RUN/envmon.toml" | "$PY" -c \
   'import json, sys; print(next((a["id"] for a in json.load(sys.stdin) if a["level"] == "action"), ""))')
 if [ -n "$ACK_ID" ]; then
-  say "a facility engineer acknowledges action alarm $ACK_ID (envmon ack)"
-  "$ENVMON" ack "$ACK_ID" --user "demo-engineer" --comment "demo: burst investigated, line cleared" \
+  # Every acknowledgement is an electronic signature: a named user, a password
+  # re-entered, a meaning, a comment. The demo makes its user with a throwaway password.
+  DEMO_PASSWORD="demo-$(date +%s)-signature"
+  printf '%s\n' "$DEMO_PASSWORD" | "$ENVMON" user add demo-engineer --role engineer \
+    --full-name "Demo Engineer" --password-stdin --config "$RUN/envmon.toml" || true
+  say "a facility engineer signs the acknowledgement of action alarm $ACK_ID (envmon ack)"
+  printf '%s\n' "$DEMO_PASSWORD" | "$ENVMON" ack "$ACK_ID" --user "demo-engineer" \
+    --comment "demo: burst investigated, line cleared" --password-stdin \
     --config "$RUN/envmon.toml" || true
   sleep 1
 fi

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from envmon.signing.testing import cheap_hashes
 from tests.support.servers import InfluxDB1, Mosquitto, VictoriaMetrics, have
 
 
@@ -41,3 +42,10 @@ def victoria(tmp_path: Path) -> Iterator[VictoriaMetrics]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def cheap() -> Iterator[None]:
+    """Hash passwords with the cheap test profile (``envmon.signing.testing``)."""
+    with cheap_hashes():
+        yield

@@ -27,10 +27,13 @@ from envmon.readings import (
     NS_PER_S,
     PARAMETERS,
     PARAMETERS_BY_KIND,
+    STATUS_OUT_OF_SERVICE,
     Reading,
     RoomState,
     RoomStateChange,
 )
+from envmon.sensor_service import ServiceStates
+from envmon.signing.signature import Signature
 
 SENSOR_FAULT: Final = "sensor_fault"
 COMM_LOSS: Final = "comm_loss"
@@ -99,6 +102,7 @@ class AlarmEngine:
         self._dirty: set[Channel] = set()
         self._last_saved: list[Channel] = []
         self._watched: list[tuple[Sensor, _SensorState, int]] | None = None
+        self._service = ServiceStates()
         self._restore(list(restored), {e.alarm_id: e for e in open_excursions})
         self._load_checkpoint(checkpoint or {})
 
@@ -121,6 +125,8 @@ class AlarmEngine:
             events += self._end_sensor_alarm(st.comm_alarm_id, st.last_seen_ns)
             st.comm_alarm_id = None
         state = st.room_states.at(ts_ns)
+        if status == STATUS_OUT_OF_SERVICE:
+            return events  # stored, not judged; no fault either
         if status != "ok":
             if st.fault_alarm_id is None:
                 events += self._raise_fault(st, r, state)
@@ -269,6 +275,14 @@ class AlarmEngine:
             last_ns = st.last_seen_ns or start_ns
             if now_ns - last_ns < quiet_ns:
                 continue
+            if self._service and self._service.has_periods(sensor.id):
+                # Out of service: silence is expected. Back in service: silence
+                # counts from the return.
+                if self._service.out_of_service(sensor.id, now_ns):
+                    continue
+                last_ns = max(last_ns, self._service.returned_ns(sensor.id, now_ns) or 0)
+                if now_ns - last_ns < quiet_ns:
+                    continue
             silent_s = (now_ns - last_ns) / NS_PER_S
             if silent_s <= sensor.stale_after:
                 continue
@@ -321,10 +335,30 @@ class AlarmEngine:
         states = self._room_states.get(room)
         return states.current if states is not None else RoomState.IN_OPERATION
 
-    def ack(self, alarm_id: str, user: str, comment: str, at_ns: int) -> list[AlarmEvent]:
-        """Acknowledge an open alarm; raises ``UnknownAlarm``, ``AlarmAlreadyClosed``,
-        ``AlarmAlreadyAcked`` or ``AckRefused`` (blank user or comment)."""
-        return self._book.ack(alarm_id.strip().lower(), user, comment, at_ns)
+    def acknowledge(self, alarm_id: str, signature: Signature, at_ns: int) -> list[AlarmEvent]:
+        """A signed acknowledgement, applied at ``at_ns``; ``acked_ns`` is the
+        signature's ``signed_ns``. Raises ``AckRefused`` (or a subclass: unknown,
+        closed, already acknowledged, shelved)."""
+        return self._book.ack(_alarm_key(alarm_id), "", "", at_ns, signature)
+
+    def shelve(
+        self, alarm_id: str, signature: Signature, until_ns: int, at_ns: int
+    ) -> list[AlarmEvent]:
+        """Shelve an open alarm until ``until_ns``; raises ``AlarmActRefused``."""
+        return self._book.shelve(_alarm_key(alarm_id), signature, until_ns, at_ns)
+
+    def unshelve(self, alarm_id: str, signature: Signature, at_ns: int) -> list[AlarmEvent]:
+        """End a shelving by signature; raises ``AlarmActRefused``."""
+        return self._book.unshelve(_alarm_key(alarm_id), signature, at_ns)
+
+    def expire_shelved(self, now_ns: int) -> list[AlarmEvent]:
+        """Unshelve the alarms whose shelving ended by ``now_ns`` (wall clock)."""
+        return self._book.expire_shelved(now_ns)
+
+    def set_service_states(self, states: ServiceStates) -> None:
+        """Sensors' out-of-service periods (``Journal.service_states``): no
+        ``comm_loss`` while out of service, and silence counts from the return."""
+        self._service = states
 
     def open_alarms(self) -> list[Alarm]:
         """Alarms not yet closed (active, or latched awaiting ack), oldest first."""
@@ -380,6 +414,10 @@ class AlarmEngine:
             room_limits = limits.get(st.room, {})
             for parameter, channel in st.channels.items():
                 channel.set_limits(room_limits.get(parameter, {}))
+
+
+def _alarm_key(alarm_id: str) -> str:
+    return alarm_id.strip().lower()
 
 
 def _resolve_all(facility: Facility) -> dict[str, dict[str, LimitsByState]]:

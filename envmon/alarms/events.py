@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from envmon.readings import isoformat_ns
+from envmon.signing.signature import Signature
 
 
 class Level(StrEnum):
@@ -35,6 +36,9 @@ class AlarmState(StrEnum):
     """Back to normal, but latched until someone acknowledges it."""
     CLOSED = "closed"
     """Back to normal and acknowledged: the alarm's life is over."""
+    SHELVED = "shelved"
+    """Set aside by a signed shelving until ``shelved_until``: recorded and
+    published, not notified; its lifecycle goes on underneath."""
 
 
 class Transition(StrEnum):
@@ -46,6 +50,9 @@ class Transition(StrEnum):
     CLOSED = "closed"
     ESCALATED = "escalated"
     """Unacknowledged past ``notify.escalate_after_s``: sent to the escalation list."""
+    SHELVED = "shelved"
+    UNSHELVED = "unshelved"
+    """Shelving ended, by a signed unshelve or at ``shelved_until``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,10 +77,26 @@ class Alarm:
     acked_ns: int | None = None
     comment: str | None = None
     detail: str = ""
+    signatures: tuple[Signature, ...] = ()
+    """Every signature on this alarm, in order (ack, shelve, unshelve)."""
+    shelved_until_ns: int | None = None
+    underlying_state: AlarmState | None = None
+    """While shelved: the state the alarm would be in otherwise, kept up to
+    date; it returns to this state when unshelved. None otherwise."""
+
+    @property
+    def lifecycle_state(self) -> AlarmState:
+        """The ISA-18.2 state, looking through shelving."""
+        return self.underlying_state if self.underlying_state is not None else self.state
 
     @property
     def active(self) -> bool:
-        return self.state in (AlarmState.ACTIVE_UNACKED, AlarmState.ACTIVE_ACKED)
+        """The condition still holds (shelved or not)."""
+        return self.lifecycle_state in (AlarmState.ACTIVE_UNACKED, AlarmState.ACTIVE_ACKED)
+
+    @property
+    def shelved(self) -> bool:
+        return self.state is AlarmState.SHELVED
 
     @property
     def open(self) -> bool:
@@ -104,6 +127,10 @@ class Alarm:
             "room_state": self.room_state,
             "samples": self.samples,
             "detail": self.detail,
+            "signatures": [sig.to_json() for sig in self.signatures],
+            "shelved_until": (
+                isoformat_ns(self.shelved_until_ns) if self.shelved_until_ns is not None else None
+            ),
         }
 
 

@@ -5,6 +5,9 @@
 An alarm latches: back to normal it stays open until acknowledged. A
 transition that ends in ``closed`` is followed by a ``CLOSED`` event, so a
 consumer that only cares when an alarm's life is over listens for that.
+
+A shelved alarm (``shelving.py``) keeps its lifecycle underneath: it can
+return to normal while shelved, and is closed only once unshelved.
 """
 
 from __future__ import annotations
@@ -12,9 +15,17 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Final, Protocol
 
-from envmon.alarms.errors import AckRefused, AlarmAlreadyAcked, AlarmAlreadyClosed, UnknownAlarm
+from envmon.alarms.errors import (
+    AckRefused,
+    AlarmAlreadyAcked,
+    AlarmAlreadyClosed,
+    AlarmShelved,
+    UnknownAlarm,
+)
 from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
+from envmon.alarms.shelving import expire, shelve, unshelve
 from envmon.readings import isoformat_ns
+from envmon.signing.signature import Signature
 
 ALARM_ID_HEX_DIGITS: Final = 10
 _REMEMBERED_CLOSED: Final = 10_000
@@ -31,7 +42,17 @@ def make_alarm_id(
 def return_to_normal(
     alarm: Alarm, at_ns: int, excursion: Excursion | None = None, **changes: Any
 ) -> list[AlarmEvent]:
-    """The condition ended: ``CLEARED`` (and ``CLOSED`` if already acknowledged)."""
+    """The condition ended: ``CLEARED`` (and ``CLOSED`` if already acknowledged;
+    a shelved alarm stays shelved, closed underneath)."""
+    if alarm.state is AlarmState.SHELVED:
+        underneath = {
+            AlarmState.ACTIVE_UNACKED: AlarmState.CLEARED_UNACKED,
+            AlarmState.ACTIVE_ACKED: AlarmState.CLOSED,
+        }.get(alarm.lifecycle_state)
+        if underneath is None:
+            return []
+        after = alarm.with_(underlying_state=underneath, cleared_ns=at_ns, **changes)
+        return [AlarmEvent(Transition.CLEARED, after, at_ns, excursion)]
     if alarm.state is AlarmState.ACTIVE_UNACKED:
         after = alarm.with_(state=AlarmState.CLEARED_UNACKED, cleared_ns=at_ns, **changes)
         return [AlarmEvent(Transition.CLEARED, after, at_ns, excursion)]
@@ -44,8 +65,18 @@ def return_to_normal(
     return []
 
 
-def acknowledge(alarm: Alarm, user: str, comment: str, at_ns: int) -> list[AlarmEvent]:
-    """``ACKED`` (and ``CLOSED`` if it had returned to normal); raises ``AckRefused``."""
+def acknowledge(
+    alarm: Alarm, user: str, comment: str, at_ns: int, signature: Signature | None = None
+) -> list[AlarmEvent]:
+    """``ACKED`` (and ``CLOSED`` if it had returned to normal); raises ``AckRefused``.
+
+    With a ``signature``, the acknowledgement is that signature's: ``acked_by``
+    its user, ``acked_ns`` its ``signed_ns``, ``comment`` its comment, and it
+    is appended to ``signatures``; ``user``, ``comment`` and ``at_ns`` give the
+    event's time only.
+    """
+    if signature is not None:
+        user, comment = signature.user, signature.comment
     if not user.strip():
         raise AckRefused(f"alarm {alarm.id}: an acknowledgement needs a user name")
     if not comment.strip():
@@ -57,7 +88,12 @@ def acknowledge(alarm: Alarm, user: str, comment: str, at_ns: int) -> list[Alarm
         )
     if alarm.state is AlarmState.ACTIVE_ACKED:
         raise AlarmAlreadyAcked(f"alarm {alarm.id} was already acknowledged{_acked_by(alarm)}")
-    acked = {"acked_by": user, "acked_ns": at_ns, "comment": comment}
+    if alarm.state is AlarmState.SHELVED:
+        raise AlarmShelved(f"alarm {alarm.id} is shelved: unshelve it before acknowledging")
+    acked: dict[str, Any] = {"acked_by": user, "acked_ns": at_ns, "comment": comment}
+    if signature is not None:
+        acked["acked_ns"] = signature.signed_ns
+        acked["signatures"] = (*alarm.signatures, signature)
     if alarm.state is AlarmState.ACTIVE_UNACKED:
         after = alarm.with_(state=AlarmState.ACTIVE_ACKED, **acked)
         return [AlarmEvent(Transition.ACKED, after, at_ns)]
@@ -120,16 +156,45 @@ class AlarmBook:
             return alarm
         return alarm.with_(peak=live.peak, samples=live.samples)
 
-    def ack(self, alarm_id: str, user: str, comment: str, at_ns: int) -> list[AlarmEvent]:
-        alarm = self.get(alarm_id)
-        if alarm is None:
-            closed = self._closed.get(alarm_id)
-            if closed is not None:
-                return acknowledge(closed, user, comment, at_ns)  # raises AlarmAlreadyClosed
-            raise UnknownAlarm(f"no open alarm {alarm_id!r} (envmon alarms lists them)")
-        events = acknowledge(alarm, user, comment, at_ns)
+    def ack(
+        self,
+        alarm_id: str,
+        user: str,
+        comment: str,
+        at_ns: int,
+        signature: Signature | None = None,
+    ) -> list[AlarmEvent]:
+        events = acknowledge(self._open_alarm(alarm_id), user, comment, at_ns, signature)
         self.record(events)
         return events
+
+    def shelve(
+        self, alarm_id: str, signature: Signature, until_ns: int, at_ns: int
+    ) -> list[AlarmEvent]:
+        events = shelve(self._open_alarm(alarm_id), signature, until_ns, at_ns)
+        self.record(events)
+        return events
+
+    def unshelve(self, alarm_id: str, signature: Signature, at_ns: int) -> list[AlarmEvent]:
+        events = unshelve(self._open_alarm(alarm_id), at_ns, signature)
+        self.record(events)
+        return events
+
+    def expire_shelved(self, now_ns: int) -> list[AlarmEvent]:
+        """Unshelve every alarm whose shelving ended by ``now_ns``, oldest first."""
+        events: list[AlarmEvent] = []
+        for alarm in self.open_alarms():
+            found = expire(alarm, now_ns)
+            self.record(found)
+            events += found
+        return events
+
+    def _open_alarm(self, alarm_id: str) -> Alarm:
+        """The open alarm, or a closed one (every act refuses it, naming who closed it)."""
+        alarm = self.get(alarm_id) or self._closed.get(alarm_id)
+        if alarm is None:
+            raise UnknownAlarm(f"no open alarm {alarm_id!r} (envmon alarms lists them)")
+        return alarm
 
     def open_alarms(self) -> list[Alarm]:
         """Open alarms, oldest first."""

@@ -28,12 +28,15 @@ from envmon.alarms.events import AlarmEvent
 from envmon.errors import EnvmonError
 from envmon.facility import Facility
 from envmon.ingest.router import JudgeBatch
-from envmon.journal.journal import AckRequest, Journal
+from envmon.journal.journal import Journal
+from envmon.journal.requests import OUTCOME_OK, SignedRequest
 from envmon.notify.escalation import due_escalations
 from envmon.readings import Reading, RoomStateChange
 from envmon.runtime.clock import Clock
 from envmon.runtime.heap import freeze_long_lived
 from envmon.runtime.lifecycle import Deadline
+from envmon.sensor_service import ServiceStates
+from envmon.signing.apply import apply_request
 from envmon.store.limits_points import LimitsPoints
 from envmon.store.lineproto import room_state_line
 
@@ -75,10 +78,18 @@ class Reload:
 
 
 @dataclass(frozen=True, slots=True)
-class ApplyAck:
-    """An acknowledgement asked for through the journal (``envmon ack``)."""
+class ApplySigned:
+    """A signed request from the journal: ack, shelve, unshelve, out-of-service,
+    in-service or room state (``envmon.signing.apply``)."""
 
-    request: AckRequest
+    request: SignedRequest
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireShelved:
+    """Unshelve the alarms whose shelving has ended (wall time)."""
+
+    now_ns: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +105,15 @@ class _CheckpointDue:
 
 _CHECKPOINT_DUE: Final = _CheckpointDue()
 
-Command = CheckStale | CheckEscalations | WriteLimits | Reload | ApplyAck | SetRoomState
+Command = (
+    CheckStale
+    | CheckEscalations
+    | WriteLimits
+    | Reload
+    | ApplySigned
+    | ExpireShelved
+    | SetRoomState
+)
 _Item = JudgeBatch | Command | None
 """``None`` asks the worker to finish."""
 
@@ -127,6 +146,7 @@ class AlarmWorker:
         escalate_after_s: float,
         clock: Clock,
         on_active_count: Callable[[int], None] = lambda n: None,
+        on_service_states: Callable[[ServiceStates], None] = lambda states: None,
     ) -> None:
         self.engine = engine
         self._journal = journal
@@ -136,10 +156,13 @@ class AlarmWorker:
         self._escalate_after_s = escalate_after_s
         self._clock = clock
         self._on_active_count = on_active_count
+        self._on_service_states = on_service_states
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="envmon-alarms", daemon=True)
         # The worker thread's own, from here on.
         self._escalated: set[str] = journal.escalated_alarm_ids()
+        self.service_states = journal.requests.service_states()
+        engine.set_service_states(self.service_states)
         self._limits_points: LimitsPoints | None = None
         self._judged_seq = -1
         self._checkpointed_seq = -1
@@ -242,8 +265,10 @@ class AlarmWorker:
                     self._queue.put(WriteLimits(now_ns, next_room))
             case Reload(facility):
                 self._reload(facility)
-            case ApplyAck(request):
-                self._apply_ack(request)
+            case ApplySigned(request):
+                self._apply_signed(request)
+            case ExpireShelved(now_ns):
+                self._emit(self.engine.expire_shelved(now_ns))
             case SetRoomState(change):
                 self._emit(self._room_state(change))
 
@@ -300,21 +325,36 @@ class AlarmWorker:
         log.info("reload: %d long-lived objects re-frozen in %.3f s", frozen, took_s)
         self._queue.put(WriteLimits(self._clock.wall_ns()))
 
-    def _apply_ack(self, request: AckRequest) -> None:
-        """Outputs first, then the outcome: the CLI waiting on it then sees the topic updated."""
+    def _apply_signed(self, request: SignedRequest) -> None:
+        """Apply a person's signed act; outputs first, then the outcome, so the command
+        waiting on the outcome sees the retained topic already updated."""
+        if self._journal.requests.outcome(request.id) is not None:
+            return  # the poll queued it twice while it waited
         try:
-            events = self.engine.ack(
-                request.alarm_id, request.user, request.comment, self._clock.wall_ns()
+            applied = apply_request(
+                self.engine, request, self._clock.wall_ns(), self.service_states
             )
         except EnvmonError as exc:
-            self._journal.finish_ack_request(request.id, str(exc))
+            self._journal.requests.finish(request.id, str(exc))
             return
+        events = list(applied.events)
+        if applied.room_state is not None:
+            events += self._room_state(applied.room_state)
         self._emit(events)
-        self._journal.finish_ack_request(request.id, "ok")
+        self._journal.requests.finish(request.id, OUTCOME_OK)
+        if applied.service_changed:
+            # The finish entry is what opens or closes the period: read it back.
+            self.service_states = self._journal.requests.service_states()
+            self.engine.set_service_states(self.service_states)
+            self._on_service_states(self.service_states)
+        signature = request.signature
         log.info(
-            "alarm %s acknowledged by %s (OS user %s): %s",
-            request.alarm_id,
-            request.user,
-            request.os_user,
-            request.comment,
+            "signed %s of %s by %s (%s; OS user %s, %s): %s",
+            request.act,
+            request.subject,
+            signature.user,
+            signature.meaning,
+            signature.os_user,
+            signature.client,
+            signature.comment,
         )

@@ -18,6 +18,9 @@ __all__ = ["current_os_user"]
 EXIT_OK: Final = 0
 EXIT_ERROR: Final = 1
 EXIT_USAGE: Final = 2
+EXIT_SIGNATURE_REFUSED: Final = 2
+"""A signature was refused (wrong name or password, locked out, disabled,
+expired, or a role that may not): nothing changed but the refusal's record."""
 EXIT_UNCONFIRMED: Final = 3
 
 Handler = Callable[[argparse.Namespace], int]
@@ -61,6 +64,23 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=level, format=fmt, stream=sys.stderr, force=True)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.ERROR)
+
+
+def open_journal_creating(settings: Settings) -> Journal:
+    """The journal for writing, created if the service never ran (users are set
+    up before the first start). A journal created by root is handed to the
+    owner of the state directory (the service user), as SQLite does with its
+    -wal and -shm files."""
+    path = settings.storage.journal_path
+    created = not path.exists()
+    journal = Journal(path)
+    if created and os.geteuid() == 0:
+        owner = path.parent.stat()
+        if owner.st_uid != 0:
+            for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                if p.exists():
+                    os.chown(p, owner.st_uid, owner.st_gid)
+    return journal
 
 
 def open_journal(settings: Settings, readonly: bool = True) -> Journal:

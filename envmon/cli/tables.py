@@ -26,14 +26,14 @@ def format_alarm_table(alarms: Sequence[Alarm]) -> str:
         "RAISED",
         "PEAK",
         "LIMIT",
-        "ACKED BY",
+        "ACKNOWLEDGED",
     )
     rows = [header]
     for a in sorted(alarms, key=lambda a: a.raised_ns, reverse=True):
         rows.append(
             (
                 a.id,
-                a.state.value,
+                _state(a),
                 a.level.value,
                 a.room,
                 a.parameter,
@@ -41,7 +41,7 @@ def format_alarm_table(alarms: Sequence[Alarm]) -> str:
                 isoformat_ns(a.raised_ns),
                 _fmt(a.peak),
                 _fmt(a.limit),
-                a.acked_by or "-",
+                _acknowledged(a),
             )
         )
     widths = [max(len(str(r[i])) for r in rows) for i in range(len(header))]
@@ -49,3 +49,20 @@ def format_alarm_table(alarms: Sequence[Alarm]) -> str:
         "  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
     ]
     return "\n".join(lines) + "\n"
+
+
+def _state(alarm: Alarm) -> str:
+    if alarm.shelved and alarm.shelved_until_ns is not None:
+        return f"shelved until {isoformat_ns(alarm.shelved_until_ns)}"
+    return alarm.state.value
+
+
+def _acknowledged(alarm: Alarm) -> str:
+    """The acknowledging signature: printed name, when signed, meaning."""
+    if alarm.acked_by is None:
+        return "-"
+    for sig in reversed(alarm.signatures):
+        if sig.user == alarm.acked_by and sig.signed_ns == alarm.acked_ns:
+            return f"{sig.full_name} {isoformat_ns(sig.signed_ns)} ({sig.meaning})"
+    when = f" {isoformat_ns(alarm.acked_ns)}" if alarm.acked_ns is not None else ""
+    return f"{alarm.acked_by}{when} (unsigned)"

@@ -24,8 +24,9 @@ from envmon.ingest.drift import ClockDriftMonitor, warnings_topic
 from envmon.ingest.ingestor import Ingestor, Reject
 from envmon.ingest.mqtt import Delivery
 from envmon.ingest.rejects import RejectLog, rejected_payload
-from envmon.readings import Reading, RoomStateChange
+from envmon.readings import STATUS_OUT_OF_SERVICE, Reading, RoomStateChange
 from envmon.runtime.stats import StatsCollector
+from envmon.sensor_service import ServiceStates
 from envmon.store.lineproto import room_state_line
 from envmon.store.pipeline import Point
 
@@ -78,8 +79,13 @@ class Router:
         self._drift = drift
         self._stats = stats
         self._seq = 0  # the network thread's only
+        self._service = ServiceStates()
         self._accepting = threading.Event()
         self._accepting.set()
+
+    def set_service_states(self, states: ServiceStates) -> None:
+        """Sensors' out-of-service periods, from the alarm worker (one reference swap)."""
+        self._service = states
 
     def stop_accepting(self) -> None:
         """From now on messages are left unacknowledged: the broker redelivers them
@@ -102,6 +108,7 @@ class Router:
                 token = Pending(seq, judged, (mid, qos)) if qos else None
                 if isinstance(result, Reading):
                     readings += 1
+                    result = self._stamp_service(result)
                     # Formatted as line protocol on the store's thread (store/pipeline.py).
                     to_store.append((result, token))
                     to_judge.append((seq, result))
@@ -120,6 +127,13 @@ class Router:
             self._store.submit_many(to_store)
         if to_judge:
             self._judge.judge(to_judge)
+
+    def _stamp_service(self, reading: Reading) -> Reading:
+        """A reading of a sensor signed out of service is stored as such, not judged."""
+        service = self._service
+        if service and service.out_of_service(reading.sensor, reading.ts_ns):
+            return reading._replace(status=STATUS_OUT_OF_SERVICE)
+        return reading
 
     def _check_drift(self, reading: Reading) -> None:
         warning = self._drift.observe(reading)

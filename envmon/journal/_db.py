@@ -22,7 +22,10 @@ from envmon.journal.audit import (
     entry_hash,
 )
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+"""1: alarms, excursions, room states, unsigned ack requests. 2: users,
+credentials, signatures, refused attempts, signed requests of every act,
+sensor service periods (``_migrate.py`` takes a schema 1 journal there)."""
 BUSY_TIMEOUT_S: Final = 15.0
 
 SCHEMA: Final = """
@@ -76,17 +79,74 @@ CREATE TABLE IF NOT EXISTS engine_checkpoint (
     channel TEXT PRIMARY KEY,
     state TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS ack_requests (
-    id INTEGER PRIMARY KEY,
-    alarm_id TEXT NOT NULL,
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    full_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    disabled INTEGER NOT NULL,
+    disabled_reason TEXT NOT NULL,
+    created_ns INTEGER NOT NULL,
+    password_set_ns INTEGER NOT NULL,
+    credential_sha256 TEXT NOT NULL,
+    audit_seq INTEGER NOT NULL
+);
+-- Password hashes (argon2id), never in the audit trail: each user's entry
+-- holds the SHA-256 of its hash, and verification checks this table by it.
+CREATE TABLE IF NOT EXISTS credentials (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS signatures (
+    seq INTEGER PRIMARY KEY,
     "user" TEXT NOT NULL,
+    full_name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    meaning TEXT NOT NULL,
     comment TEXT NOT NULL,
+    signed_ns INTEGER NOT NULL,
+    os_user TEXT NOT NULL,
+    client TEXT NOT NULL,
+    act TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    record_sha256 TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS signatures_user ON signatures ("user", signed_ns);
+CREATE TABLE IF NOT EXISTS failed_signatures (
+    seq INTEGER PRIMARY KEY,
+    "user" TEXT NOT NULL,
+    attempted_ns INTEGER NOT NULL,
+    os_user TEXT NOT NULL,
+    client TEXT NOT NULL,
+    act TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    counts INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS failed_signatures_user ON failed_signatures ("user", attempted_ns);
+CREATE TABLE IF NOT EXISTS requests (
+    id INTEGER PRIMARY KEY,
+    act TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    params TEXT NOT NULL,
+    signature_seq INTEGER,
     os_user TEXT NOT NULL,
     requested_ns INTEGER NOT NULL,
     outcome TEXT,
     request_seq INTEGER NOT NULL,
     outcome_seq INTEGER
 );
+CREATE INDEX IF NOT EXISTS requests_pending ON requests (outcome, id);
+CREATE TABLE IF NOT EXISTS sensor_service (
+    seq INTEGER PRIMARY KEY,
+    sensor TEXT NOT NULL,
+    from_ns INTEGER NOT NULL,
+    until_ns INTEGER,
+    signature_seq INTEGER NOT NULL,
+    request_id INTEGER NOT NULL,
+    returned_ns INTEGER,
+    return_signature_seq INTEGER
+);
+CREATE INDEX IF NOT EXISTS sensor_service_sensor ON sensor_service (sensor, from_ns);
 """
 
 
@@ -94,8 +154,9 @@ class JournalError(EnvmonError):
     """The journal cannot be opened or written; the message names the file."""
 
 
-def connect(path: Path, readonly: bool) -> sqlite3.Connection:
-    """Open the journal; a writable open creates the file (0600) and the schema."""
+def connect(path: Path, readonly: bool, *, ts_ns: int = 0, os_user: str = "") -> sqlite3.Connection:
+    """Open the journal; a writable open creates the file (0600) and the schema,
+    or migrates an older schema (journaled at ``ts_ns`` under ``os_user``)."""
     if readonly:
         if not path.exists():
             raise JournalError(f"{path}: no journal here (the service creates it when it starts)")
@@ -104,6 +165,13 @@ def connect(path: Path, readonly: bool) -> sqlite3.Connection:
             uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
         )
         conn.row_factory = sqlite3.Row
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if 0 < version < SCHEMA_VERSION:
+            conn.close()
+            raise JournalError(
+                f"{path}: journal schema {version} predates this envmon's ({SCHEMA_VERSION}); "
+                "the service migrates it when it next starts (or any writing command)"
+            )
         return conn
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     # Create the file ourselves so it is never readable by others, not even
@@ -127,6 +195,10 @@ def connect(path: Path, readonly: bool) -> sqlite3.Connection:
         for statement in SCHEMA.split(";"):
             if statement.strip():
                 conn.execute(statement)
+        if 0 < version < SCHEMA_VERSION:
+            from envmon.journal._migrate import migrate
+
+            migrate(conn, version, Appender(conn, ts_ns, os_user))
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except BaseException:
@@ -165,11 +237,12 @@ class Appender:
             (seq, entry.ts_ns, kind, subject, json.dumps(data), entry.os_user, entry.hash),
         )
         for write in derived_writes(entry):
-            self._apply(write)
+            self.apply(write)
         self.seq, self.hash = seq, entry.hash
         return entry
 
-    def _apply(self, write: DerivedWrite) -> None:
+    def apply(self, write: DerivedWrite) -> None:
+        """Apply one derived write (the fold of an entry) to its table."""
         key_col = DERIVED_TABLES[write.table][0]
         cols = list(write.columns)
         quoted = ", ".join(f'"{c}"' for c in cols)

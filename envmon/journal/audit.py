@@ -3,31 +3,54 @@
 Every journal entry is one row of an append-only audit table, chained by
 SHA-256: ``hash = sha256(prev_hash ‖ canonical JSON of the row's content)``,
 the first row chaining to ``GENESIS_HASH``. The journal's derived tables
-(alarms, excursions, room states, ack requests) are a fold of that trail:
+(alarms, excursions, room states, users, signatures, refused attempts,
+signed requests, sensor service periods) are a fold of that trail:
 ``derived_writes`` says which columns each entry sets, the journal applies
 exactly those, and ``verify_journal`` replays the whole trail to check that
 every derived row agrees with it. So editing or deleting any row, in any
-table, is detected and named.
+table, is detected and named. Password hashes (``credentials``) are kept out
+of the trail; each user entry holds the SHA-256 of its hash, and verification
+checks the ``credentials`` table against it.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
-from typing import Any, Final, Literal
+from dataclasses import asdict
+from typing import Any, Final
 
 from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
+from envmon.journal import audit_signing
+from envmon.journal.audit_signing import KIND_ACK_OUTCOME, KIND_ACK_REQUEST
+from envmon.journal.audit_types import (
+    GENESIS_HASH,
+    AuditEntry,
+    DerivedWrite,
+    VerifyResult,
+    WriteMode,
+    canonical_json,
+    entry_hash,
+)
 from envmon.readings import RoomState, RoomStateChange
+from envmon.signing.signature import Signature
 
-GENESIS_HASH: Final = "0" * 64
+__all__ = [
+    "DERIVED_TABLES",
+    "GENESIS_HASH",
+    "KIND_ACK_OUTCOME",
+    "KIND_ACK_REQUEST",
+    "AuditEntry",
+    "DerivedWrite",
+    "VerifyResult",
+    "WriteMode",
+    "canonical_json",
+    "entry_hash",
+]
 
 KIND_ALARM_PREFIX: Final = "alarm."
 KIND_ROOM_STATE: Final = "room_state"
 KIND_CONFIG_LOAD: Final = "config_load"
-KIND_ACK_REQUEST: Final = "ack_request"
-KIND_ACK_OUTCOME: Final = "ack_outcome"
 
 # Derived tables: name -> (key column, all columns in order). The journal's
 # DDL uses the same names; verification compares every column.
@@ -38,80 +61,8 @@ DERIVED_TABLES: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = {
         ("id", "alarm_id", "room", "start_ns", "end_ns", "record", "audit_seq"),
     ),
     "room_states": ("seq", ("seq", "site", "room", "state", "source", "ts_ns")),
-    "ack_requests": (
-        "id",
-        (
-            "id",
-            "alarm_id",
-            "user",
-            "comment",
-            "os_user",
-            "requested_ns",
-            "outcome",
-            "request_seq",
-            "outcome_seq",
-        ),
-    ),
+    **audit_signing.TABLES,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One row of the audit trail; ``data`` is the entry's JSON content."""
-
-    seq: int
-    ts_ns: int
-    kind: str
-    subject: str
-    data: dict[str, Any]
-    os_user: str
-    hash: str
-
-    def content(self) -> dict[str, Any]:
-        """What the hash covers: every column but the hash itself."""
-        return {
-            "seq": self.seq,
-            "ts_ns": self.ts_ns,
-            "kind": self.kind,
-            "subject": self.subject,
-            "data": self.data,
-            "os_user": self.os_user,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyResult:
-    """``ok`` when the chain and every derived row check out; ``problems`` name rows."""
-
-    ok: bool
-    entries: int
-    problems: list[str] = field(default_factory=list)
-
-
-WriteMode = Literal["upsert", "insert", "update"]
-
-
-@dataclass(frozen=True, slots=True)
-class DerivedWrite:
-    """Set ``columns`` on the row of ``table`` whose key is ``key``.
-
-    ``insert``: the row must not exist yet; ``update``: it must exist (only
-    the named columns change); ``upsert``: either (all columns named).
-    """
-
-    table: str
-    key: int | str
-    columns: Mapping[str, Any]
-    mode: WriteMode = "upsert"
-
-
-def canonical_json(value: Any) -> str:
-    """Deterministic JSON: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def entry_hash(prev_hash: str, content: Mapping[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + canonical_json(content)).encode("utf-8")).hexdigest()
 
 
 # --- records: lossless JSON forms of the alarm types ------------------------
@@ -122,13 +73,20 @@ def alarm_to_record(alarm: Alarm) -> dict[str, Any]:
     record = asdict(alarm)
     record["level"] = alarm.level.value
     record["state"] = alarm.state.value
+    record["signatures"] = [sig.to_record() for sig in alarm.signatures]
+    if alarm.underlying_state is not None:
+        record["underlying_state"] = alarm.underlying_state.value
     return record
 
 
 def alarm_from_record(record: Mapping[str, Any]) -> Alarm:
+    """Also reads records written before signatures and shelving (schema 1)."""
     values = dict(record)
     values["level"] = Level(values["level"])
     values["state"] = AlarmState(values["state"])
+    values["signatures"] = tuple(Signature.from_record(s) for s in values.get("signatures", ()))
+    if values.get("underlying_state") is not None:
+        values["underlying_state"] = AlarmState(values["underlying_state"])
     return Alarm(**values)
 
 
@@ -199,36 +157,10 @@ def derived_writes(entry: AuditEntry) -> list[DerivedWrite]:
                     mode="insert",
                 )
             ]
-        if entry.kind == KIND_ACK_REQUEST:
-            return [
-                DerivedWrite(
-                    "ack_requests",
-                    data["id"],
-                    {
-                        "id": data["id"],
-                        "alarm_id": data["alarm_id"],
-                        "user": data["user"],
-                        "comment": data["comment"],
-                        "os_user": entry.os_user,
-                        "requested_ns": entry.ts_ns,
-                        "outcome": None,
-                        "request_seq": entry.seq,
-                        "outcome_seq": None,
-                    },
-                    mode="insert",
-                )
-            ]
-        if entry.kind == KIND_ACK_OUTCOME:
-            return [
-                DerivedWrite(
-                    "ack_requests",
-                    data["id"],
-                    {"outcome": data["outcome"], "outcome_seq": entry.seq},
-                    mode="update",
-                )
-            ]
         if entry.kind == KIND_CONFIG_LOAD:
             return []
+        if entry.kind in audit_signing.KINDS:
+            return audit_signing.signing_writes(entry)
     except (KeyError, TypeError) as exc:
         raise ValueError(f"malformed {entry.kind} entry: missing {exc}") from None
     raise ValueError(f"unknown entry kind {entry.kind!r}")
@@ -288,11 +220,14 @@ def verify_journal(
     entries: Iterable[AuditEntry],
     head: tuple[int, str] | None,
     tables: Mapping[str, Sequence[Mapping[str, Any]]],
+    credentials: Mapping[str, str] | None = None,
 ) -> VerifyResult:
-    """Check the hash chain, the recorded chain head, and every derived row.
+    """Check the hash chain, the recorded chain head, every derived row, and
+    each stored password hash against its user's ``credential_sha256``.
 
     ``entries`` in seq order; ``head`` the recorded (last seq, last hash), or
-    None for an empty journal; ``tables`` every row of each derived table.
+    None for an empty journal; ``tables`` every row of each derived table;
+    ``credentials`` user name -> stored hash (None: not checked).
     """
     problems: list[str] = []
     expected: dict[str, dict[int | str, dict[str, Any]]] = {t: {} for t in DERIVED_TABLES}
@@ -333,7 +268,27 @@ def verify_journal(
             problems.append(f"chain head: hash differs from audit seq {last_seq}'s")
     for table, (key_col, columns) in DERIVED_TABLES.items():
         problems.extend(_compare_table(table, key_col, columns, expected[table], tables[table]))
+    if credentials is not None:
+        problems.extend(_compare_credentials(expected["users"], credentials))
     return VerifyResult(ok=not problems, entries=count, problems=problems)
+
+
+def _compare_credentials(
+    users: Mapping[int | str, Mapping[str, Any]], credentials: Mapping[str, str]
+) -> list[str]:
+    problems = []
+    for name, user in users.items():
+        stored = credentials.get(str(name))
+        if stored is None:
+            problems.append(f"credentials name={name}: missing (row deleted)")
+        elif hashlib.sha256(stored.encode("utf-8")).hexdigest() != user["credential_sha256"]:
+            problems.append(
+                f"credentials name={name}: the password hash differs from the audit trail "
+                "(hash replaced)"
+            )
+    for name in sorted(credentials.keys() - {str(n) for n in users}):
+        problems.append(f"credentials name={name}: not in the audit trail (row added)")
+    return problems
 
 
 def _apply(rows: dict[int | str, dict[str, Any]], write: DerivedWrite) -> str | None:

@@ -8,9 +8,11 @@ it. Used by the service and, at the same time, by CLI processes: writers take
 SQLite's write lock before reading the chain head (``BEGIN IMMEDIATE``), so
 two processes never fork the chain. Thread-safe within a process.
 
-How ``envmon ack`` reaches the service: the CLI calls ``request_ack``; the
-service polls ``pending_ack_requests``, applies each, records the events and
-``finish_ack_request``; the CLI waits on ``ack_request_outcome``.
+Users and signatures: ``journal.people`` (``people.py``). How a signed act
+reaches the service: the signer queues a request with its signature
+(``journal.requests``, ``requests.py``); the service polls
+``requests.pending()``, applies each, records the events and
+``requests.finish``; the signer waits on ``requests.outcome``.
 """
 
 from __future__ import annotations
@@ -28,12 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from envmon.alarms.events import Alarm, AlarmEvent, Excursion, Transition
-from envmon.errors import EnvmonError
 from envmon.journal._db import Appender, JournalError, connect, entry_from_row
 from envmon.journal.audit import (
     DERIVED_TABLES,
-    KIND_ACK_OUTCOME,
-    KIND_ACK_REQUEST,
     KIND_ALARM_PREFIX,
     KIND_CONFIG_LOAD,
     KIND_ROOM_STATE,
@@ -46,21 +45,18 @@ from envmon.journal.audit import (
     room_state_from_row,
     verify_journal,
 )
+from envmon.journal.people import People
+from envmon.journal.requests import RequestQueue, SignedRequest
 from envmon.readings import RoomStateChange
 
-__all__ = ["AckRequest", "AuditEntry", "ExcursionRecord", "Journal", "JournalError", "VerifyResult"]
-
-
-@dataclass(frozen=True, slots=True)
-class AckRequest:
-    """An acknowledgement asked for by ``envmon ack``, waiting for the service."""
-
-    id: int
-    alarm_id: str
-    user: str
-    comment: str
-    os_user: str
-    requested_ns: int
+__all__ = [
+    "AuditEntry",
+    "ExcursionRecord",
+    "Journal",
+    "JournalError",
+    "SignedRequest",
+    "VerifyResult",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +94,11 @@ class Journal:
         self._os_user = os_user or current_os_user()
         self._lock = threading.Lock()
         try:
-            self._conn = connect(self.path, readonly)
+            self._conn = connect(self.path, readonly, ts_ns=clock_ns(), os_user=self._os_user)
         except sqlite3.Error as exc:
             raise JournalError(f"{self.path}: cannot open the journal: {exc}") from None
+        self.people = People(self)
+        self.requests = RequestQueue(self)
 
     def close(self) -> None:
         with self._lock:
@@ -178,41 +176,6 @@ class Journal:
         """A settings or facility file was (re)loaded: which, from where, its hash."""
         with self._appending() as append:
             append(KIND_CONFIG_LOAD, what, {"path": path, "sha256": sha256, "detail": detail})
-
-    def request_ack(self, alarm_id: str, user: str, comment: str, os_user: str) -> int:
-        """Queue an acknowledgement for the service; returns the request id.
-
-        Raises ``EnvmonError`` for an empty user or comment, or an unknown alarm.
-        """
-        if not user.strip():
-            raise EnvmonError("ack: --user must name who acknowledges")
-        if not comment.strip():
-            raise EnvmonError("ack: --comment is required (Annex 1 wants the reason recorded)")
-        with self._appending() as append:
-            known = append.conn.execute("SELECT 1 FROM alarms WHERE id = ?", (alarm_id,))
-            if known.fetchone() is None:
-                raise EnvmonError(f"ack: no alarm {alarm_id!r} in the journal {self.path}")
-            row = append.conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM ack_requests")
-            request_id = int(row.fetchone()[0])
-            append(
-                KIND_ACK_REQUEST,
-                alarm_id,
-                {"id": request_id, "alarm_id": alarm_id, "user": user, "comment": comment},
-                os_user=os_user,
-            )
-        return request_id
-
-    def finish_ack_request(self, request_id: int, outcome: str) -> None:
-        """Record how a request ended: ``"ok"`` or the reason it was refused."""
-        with self._appending() as append:
-            row = append.conn.execute(
-                "SELECT alarm_id, outcome FROM ack_requests WHERE id = ?", (request_id,)
-            ).fetchone()
-            if row is None:
-                raise JournalError(f"{self.path}: no ack request {request_id}")
-            if row["outcome"] is not None:
-                raise JournalError(f"{self.path}: ack request {request_id} is already finished")
-            append(KIND_ACK_OUTCOME, row["alarm_id"], {"id": request_id, "outcome": outcome})
 
     # --- reading -------------------------------------------------------------
 
@@ -295,28 +258,6 @@ class Journal:
         rows = self._query(sql, [from_ns, *params, from_ns, to_ns, *params])
         return [room_state_from_row(dict(r)) for r in rows]
 
-    def pending_ack_requests(self) -> list[AckRequest]:
-        rows = self._query(
-            'SELECT id, alarm_id, "user", comment, os_user, requested_ns FROM ack_requests '
-            "WHERE outcome IS NULL ORDER BY id"
-        )
-        return [
-            AckRequest(
-                id=r["id"],
-                alarm_id=r["alarm_id"],
-                user=r["user"],
-                comment=r["comment"],
-                os_user=r["os_user"],
-                requested_ns=r["requested_ns"],
-            )
-            for r in rows
-        ]
-
-    def ack_request_outcome(self, request_id: int) -> str | None:
-        """``None`` while pending (or unknown), else ``"ok"`` or the refusal."""
-        rows = self._query("SELECT outcome FROM ack_requests WHERE id = ?", (request_id,))
-        return rows[0]["outcome"] if rows else None
-
     def audit_entries(self, limit: int | None = None) -> list[AuditEntry]:
         """The newest ``limit`` entries (all when None), oldest first."""
         if limit is None:
@@ -343,12 +284,16 @@ class Journal:
                         name: [dict(r) for r in conn.execute(f"SELECT * FROM {name}")]
                         for name in DERIVED_TABLES
                     }
+                    credentials = {
+                        str(r[0]): str(r[1])
+                        for r in conn.execute("SELECT name, password_hash FROM credentials")
+                    }
                 finally:
                     conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise JournalError(f"{self.path}: cannot read the journal: {exc}") from None
         head = None if head_row is None else (int(head_row["seq"]), str(head_row["hash"]))
-        return verify_journal(entries, head, tables)
+        return verify_journal(entries, head, tables, credentials)
 
 
 def _upsert_checkpoint(conn: sqlite3.Connection, checkpoint: Mapping[str, str]) -> None:

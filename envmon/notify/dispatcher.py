@@ -43,6 +43,8 @@ class Decision(StrEnum):
     """A raise within ``flap_suppress_s`` of the channel's last notified raise: held back."""
     FOLLOWS_SUPPRESSED = "follows_suppressed"
     """A later transition of an alarm whose raise was held back: held back too."""
+    SHELVED = "shelved"
+    """A transition of a shelved alarm (its shelving included): held back (ISA-18.2)."""
 
     @property
     def sends(self) -> bool:
@@ -62,6 +64,8 @@ class FlapFilter:
 
     def decide(self, event: AlarmEvent, now_ns: int) -> Decision:
         alarm = event.alarm
+        if alarm.shelved:
+            return Decision.SHELVED
         if event.transition is Transition.ESCALATED:
             return Decision.ESCALATION
         if event.transition is Transition.RAISED:

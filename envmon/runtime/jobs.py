@@ -3,7 +3,8 @@
 - every ``alarms.stale_check_interval_s``: look for silent sensors;
 - every quarter of ``notify.escalate_after_s`` (at most 30 s): escalations;
 - every ``alarms.limits_write_interval_s`` and at start: the limits in force;
-- every 0.5 s: acknowledgement requests waiting in the journal (``envmon ack``);
+- every 0.5 s: signed requests waiting in the journal (``envmon ack``, ``shelve``...);
+- every second: alarms whose shelving has ended;
 - every ``log.stats_interval_s``: envmon's own statistics;
 - the facility's room-state schedules (``envmon.alarms.schedule``).
 
@@ -21,10 +22,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from envmon.alarms.schedule import schedule_room_states, validate_schedules
 from envmon.alarms.worker import (
-    ApplyAck,
+    ApplySigned,
     CheckEscalations,
     CheckStale,
     Command,
+    ExpireShelved,
     SetRoomState,
     WriteLimits,
 )
@@ -35,7 +37,8 @@ from envmon.runtime.clock import Clock
 from envmon.runtime.lifecycle import Deadline
 from envmon.settings import Settings
 
-ACK_POLL_S: Final = 0.5
+REQUEST_POLL_S: Final = 0.5
+SHELVING_CHECK_S: Final = 1.0
 MAX_ESCALATION_CHECK_S: Final = 30.0
 
 
@@ -87,7 +90,8 @@ class Jobs:
             lambda: self._worker.submit(WriteLimits(now())),
             next_run_time=datetime.now(UTC),
         )
-        self._every(ACK_POLL_S, "ack-poll", self._poll_acks, max_instances=1)
+        self._every(REQUEST_POLL_S, "signed-requests", self._poll_requests, max_instances=1)
+        self._every(SHELVING_CHECK_S, "shelving", lambda: self._worker.submit(ExpireShelved(now())))
         self._every(s.log.stats_interval_s, "stats", self._report_stats)
         self.reschedule_rooms(self._facility)
         self._scheduler.start()
@@ -119,6 +123,6 @@ class Jobs:
     def _set_room_state(self, change: RoomStateChange) -> None:
         self._worker.submit(SetRoomState(change))
 
-    def _poll_acks(self) -> None:
-        for request in self._journal.pending_ack_requests():
-            self._worker.submit(ApplyAck(request))
+    def _poll_requests(self) -> None:
+        for request in self._journal.requests.pending():
+            self._worker.submit(ApplySigned(request))

@@ -75,9 +75,10 @@ stale_after_s = 3
 S = 1_000_000_000
 
 
-def envmon(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def envmon(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "envmon.cli", *args, "--config", str(config)],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
@@ -290,6 +291,19 @@ class TestAlarmScenario:
                 lambda: watcher.latest("fac/site1/envmon/alarms/BG-B/comm_loss"),
                 what="retained comm_loss alarm",
             )
+            added = envmon(
+                config,
+                "user",
+                "add",
+                "alice",
+                "--role",
+                "operator",
+                "--full-name",
+                "Alice Example",
+                "--password-stdin",
+                stdin="correct horse battery\n",
+            )
+            assert added.returncode == 0, added.stderr
             t_ack = time.monotonic()
             result = envmon(
                 config,
@@ -299,6 +313,8 @@ class TestAlarmScenario:
                 "alice",
                 "--comment",
                 "burst during line clearance, investigated DEV-1",
+                "--password-stdin",
+                stdin="correct horse battery\n",
             )
             assert result.returncode == 0, result.stderr
             closed = wait_for(

@@ -59,9 +59,10 @@ stale_after_s = 3600
 """
 
 
-def cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def cli(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "envmon.cli", *args, "--config", str(config)],
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
@@ -113,7 +114,8 @@ class TestAckRecordsOsUser:
     def test_ack_is_recorded_with_named_and_os_user_in_the_audit_trail(
         self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1
     ) -> None:
-        """An excursion raises one alarm; ``envmon ack`` records user alice and the OS user."""
+        """An excursion raises one alarm; a signed ``envmon ack`` records user alice and the
+        OS user."""
         facility = tmp_path / "facility.toml"
         facility.write_text(FACILITY)
         config = write_settings(tmp_path / "svc", mosquitto, facility, influx=influxdb)
@@ -144,7 +146,14 @@ class TestAckRecordsOsUser:
                 ("R000", "diff_pressure", "action")
             ]
             alarm_id = alarms[0]["id"]
-            ack = cli(config, "ack", alarm_id, "--user", "alice", "--comment", "door held open")
+            password = "correct horse battery\n"
+            added = cli(
+                config, "user", "add", "alice", "--role", "operator",
+                "--full-name", "Alice Example", "--password-stdin", stdin=password,
+            )  # fmt: skip
+            assert added.returncode == 0, added.stderr
+            ack = cli(config, "ack", alarm_id, "--user", "alice", "--comment", "door held open",
+                      "--password-stdin", stdin=password)  # fmt: skip
             assert ack.returncode == 0, ack.stdout + ack.stderr
             after = json.loads(cli(config, "alarms", "--json", "--all").stdout)
             assert [a["acked_by"] for a in after] == ["alice"]

@@ -18,10 +18,12 @@ from envmon.alarms.events import Level
 from envmon.facility import load_facility
 from envmon.service import Service
 from envmon.settings import load_settings
+from envmon.signing.rules import Act
 from tests.support.facilities import SMALL_FACILITY, pressure
 from tests.support.mqtt_watch import TopicWatcher
 from tests.support.servers import InfluxDB1, Mosquitto
 from tests.support.service_proc import Publisher, write_settings
+from tests.support.signing import add_user, attempt, signer
 from tests.support.wait import wait_for
 
 pytestmark = pytest.mark.integration
@@ -49,6 +51,7 @@ def build(config: Path) -> Service:
 
 
 class TestServiceInProcess:
+    @pytest.mark.usefixtures("cheap")
     def test_readings_stored_alarm_journaled_published_and_acknowledged(
         self,
         service_parts: tuple[Path, Publisher],
@@ -75,9 +78,18 @@ class TestServiceInProcess:
             action = next(a for a in alarms if a.level is Level.ACTION)
             assert action.peak == 8.0 and action.samples == 10
 
-            request = service.journal.request_ack(action.id, "jdoe", "door seal replaced", "root")
-            wait_for(lambda: service.journal.ack_request_outcome(request), 10, "the ack applied")
-            assert service.journal.ack_request_outcome(request) == "ok"
+            add_user(service.journal, "jdoe", "operator")
+            signed = signer(service.journal, time.time_ns).sign(attempt("jdoe", Act.ACK, action.id))
+            assert signed.request_id is not None
+            outcome = wait_for(
+                lambda: service.journal.requests.outcome(signed.request_id), 10, "the ack applied"
+            )
+            assert outcome == "ok"
+            acked = wait_for(
+                lambda: (m := watcher.latest(topic)) and m["signatures"] and m, 5, "the signature"
+            )
+            # Back to normal before the acknowledgement: it closes the alarm.
+            assert (acked["id"], acked["acked_by"], acked["state"]) == (action.id, "jdoe", "closed")
         finally:
             watcher.close()
             service.stop()

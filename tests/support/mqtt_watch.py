@@ -45,6 +45,14 @@ class TopicWatcher:
         with self._lock:
             return self._latest.get(topic)
 
+    def latest_with(self, key: str, value: object) -> dict[str, Any] | None:
+        """The last message whose ``key`` is ``value`` (e.g. an alarm by its id)."""
+        with self._lock:
+            for _, payload in reversed(self._messages):
+                if payload.get(key) == value:
+                    return payload
+        return None
+
     def all(self, suffix: str = "") -> list[dict[str, Any]]:
         with self._lock:
             return [payload for topic, payload in self._messages if topic.endswith(suffix)]

@@ -12,9 +12,10 @@ from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
 from envmon.alarms.worker import (
     AlarmWorker,
-    ApplyAck,
+    ApplySigned,
     CheckEscalations,
     CheckStale,
+    ExpireShelved,
     Reload,
     SetRoomState,
     WriteLimits,
@@ -23,8 +24,11 @@ from envmon.facility import parse_facility
 from envmon.journal.journal import Journal, JournalError
 from envmon.readings import Kind, Reading, RoomState, RoomStateChange
 from envmon.runtime.lifecycle import Deadline
+from envmon.sensor_service import ServiceStates
+from envmon.signing.rules import Act
 from tests.support.clock import FakeClock
 from tests.support.facilities import SMALL_FACILITY, small_facility
+from tests.support.signing import add_user, attempt, signer
 from tests.support.wait import wait_for
 
 NS = 1_000_000_000
@@ -68,6 +72,7 @@ class Rig:
         self.outputs = FakeOutputs()
         self.store = FakeLines()
         self.judged: list[int] = []
+        self.service_states: list[ServiceStates] = []
         self.engine = AlarmEngine(small_facility(), start_ns=clock.wall_ns())
         self.worker = AlarmWorker(
             self.engine,
@@ -77,6 +82,7 @@ class Rig:
             on_judged=self.judged.append,
             escalate_after_s=60.0,
             clock=clock,
+            on_service_states=self.service_states.append,
         )
 
     def stop(self) -> None:
@@ -84,15 +90,20 @@ class Rig:
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Iterator[Journal]:
-    j = Journal(tmp_path / "journal.sqlite")
+def clock() -> FakeClock:
+    return FakeClock(wall_ns=T0 * NS)
+
+
+@pytest.fixture
+def journal(tmp_path: Path, clock: FakeClock) -> Iterator[Journal]:
+    j = Journal(tmp_path / "journal.sqlite", clock_ns=clock.wall_ns)
     yield j
     j.close()
 
 
 @pytest.fixture
-def rig(journal: Journal) -> Iterator[Rig]:
-    r = Rig(journal, FakeClock(wall_ns=T0 * NS))
+def rig(journal: Journal, clock: FakeClock) -> Iterator[Rig]:
+    r = Rig(journal, clock)
     r.worker.start()
     yield r
     if r.worker.alive:
@@ -202,32 +213,74 @@ class TestCommands:
         escalated = [e for e in rig.outputs.events if e.transition is Transition.ESCALATED]
         assert [e.alarm.level for e in escalated] == [Level.ACTION]
 
-    def test_ack_request_is_applied_and_finished(self, rig: Rig) -> None:
-        """An ack request from the journal acknowledges the alarm and records the outcome."""
+    def sign(self, rig: Rig, user: str, act: Act, subject: str, **params: object) -> int:
+        """Sign an act the way the command line does; the worker applies the request."""
+        signed = signer(rig.journal, rig.clock.wall_ns).sign(
+            attempt(user, act, subject, params=params)
+        )
+        assert signed.request_id is not None
+        for request in rig.journal.requests.pending():
+            rig.worker.submit(ApplySigned(request))
+        return signed.request_id
+
+    def outcome(self, rig: Rig, request_id: int) -> str:
+        return wait_for(lambda: rig.journal.requests.outcome(request_id), 5, "the outcome")
+
+    def test_signed_ack_is_applied_and_finished(self, rig: Rig, cheap: None) -> None:
+        """A signed acknowledgement from the journal is applied, with its signature."""
+        add_user(rig.journal, "jdoe", "operator")
         rig.worker.judge([(1, dp(T0, 8.0))])
         wait_for(lambda: rig.journal.open_alarms(), 5, "the alarm in the journal")
         action = next(a for a in rig.journal.open_alarms() if a.level is Level.ACTION)
-        request_id = rig.journal.request_ack(action.id, "jdoe", "door left open", "root")
-        request = rig.journal.pending_ack_requests()[0]
-        rig.worker.submit(ApplyAck(request))
-        wait_for(lambda: rig.journal.ack_request_outcome(request_id), 5, "the outcome")
-        assert rig.journal.ack_request_outcome(request_id) == "ok"
+        assert self.outcome(rig, self.sign(rig, "jdoe", Act.ACK, action.id)) == "ok"
         acked = rig.journal.get_alarm(action.id)
         assert acked is not None and acked.state is AlarmState.ACTIVE_ACKED
-        assert acked.acked_by == "jdoe"
+        assert acked.acked_by == "jdoe" and acked.signatures[0].meaning == "acknowledged"
+        assert rig.outputs.events[-1].transition is Transition.ACKED
 
-    def test_refused_ack_request_records_why(self, rig: Rig) -> None:
-        """An ack of an alarm already acknowledged is refused with the engine's reason."""
+    def test_refused_request_records_why(self, rig: Rig, cheap: None) -> None:
+        """A second acknowledgement of the same alarm is refused with the engine's reason."""
+        add_user(rig.journal, "jdoe", "operator")
         rig.worker.judge([(1, dp(T0, 8.0))])
         wait_for(lambda: rig.journal.open_alarms(), 5, "the alarm in the journal")
         alarm_id = rig.journal.open_alarms()[0].id
-        first = rig.journal.request_ack(alarm_id, "jdoe", "seen", "root")
-        second = rig.journal.request_ack(alarm_id, "asmith", "seen too", "root")
-        for request in rig.journal.pending_ack_requests():
-            rig.worker.submit(ApplyAck(request))
-        wait_for(lambda: rig.journal.ack_request_outcome(second), 5, "the second outcome")
-        assert rig.journal.ack_request_outcome(first) == "ok"
-        assert "already" in (rig.journal.ack_request_outcome(second) or "")
+        first = self.sign(rig, "jdoe", Act.ACK, alarm_id)
+        assert self.outcome(rig, first) == "ok"
+        second = self.sign(rig, "jdoe", Act.ACK, alarm_id)
+        assert "already" in self.outcome(rig, second)
+
+    def test_shelved_alarm_returns_at_expiry(self, rig: Rig, cheap: None) -> None:
+        """A shelved alarm is unshelved by the expiry check once its time has passed."""
+        add_user(rig.journal, "eng", "engineer")
+        rig.worker.judge([(1, dp(T0, 8.0))])
+        wait_for(lambda: rig.journal.open_alarms(), 5, "the alarm in the journal")
+        alarm_id = rig.journal.open_alarms()[0].id
+        until = rig.clock.wall_ns() + 60 * NS
+        assert self.outcome(rig, self.sign(rig, "eng", Act.SHELVE, alarm_id, until_ns=until))
+        shelved = rig.journal.get_alarm(alarm_id)
+        assert shelved is not None and shelved.state is AlarmState.SHELVED
+        rig.worker.submit(ExpireShelved(until + NS))
+        wait_for(
+            lambda: (a := rig.journal.get_alarm(alarm_id)) and a.state is not AlarmState.SHELVED,
+            5,
+            "the alarm unshelved",
+        )
+
+    def test_out_of_service_reaches_ingest(self, rig: Rig, cheap: None) -> None:
+        """Taking a sensor out of service hands the new service states on (to ingest)."""
+        add_user(rig.journal, "eng", "engineer")
+        assert self.outcome(rig, self.sign(rig, "eng", Act.OUT_OF_SERVICE, "DP1", until_ns=None))
+        wait_for(lambda: rig.service_states, 5, "the service states handed on")
+        assert rig.service_states[-1].out_of_service("DP1", rig.clock.wall_ns())
+
+    def test_signed_room_state_is_journaled_with_its_user(self, rig: Rig, cheap: None) -> None:
+        """A room state set by signature is journaled with ``user:<name>`` as its source."""
+        add_user(rig.journal, "eng", "engineer")
+        request_id = self.sign(rig, "eng", Act.ROOM_STATE, "FILL-A", state="at_rest")
+        assert self.outcome(rig, request_id) == "ok"
+        [change] = rig.journal.room_state_changes(0, rig.clock.wall_ns() + NS)
+        assert (change.state, change.source) == (RoomState.AT_REST, "user:eng")
+        assert rig.store.lines[0].startswith("room_state,")
 
     def test_limits_are_written_a_slice_at_a_time(
         self, rig: Rig, monkeypatch: pytest.MonkeyPatch

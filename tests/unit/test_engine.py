@@ -10,6 +10,7 @@ from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
 from envmon.errors import ConfigError
 from envmon.facility import Facility, parse_facility
 from envmon.readings import NS_PER_S, Kind, Reading, RoomState, RoomStateChange
+from tests.support.signing import signature
 
 FACILITY = """
 site = "site1"
@@ -239,7 +240,7 @@ class TestAck:
         eng = AlarmEngine(facility())
         eng.on_reading(particles(0, 35.3))
         (raised,) = eng.on_reading(particles(60, 35.3))
-        (acked,) = eng.ack(raised.alarm.id, "ann", "line cleared", at(70))
+        (acked,) = eng.acknowledge(raised.alarm.id, signature("ann"), at(70))
         assert acked.alarm.state is AlarmState.ACTIVE_ACKED
         events = eng.on_reading(particles(120, 0))
         assert [e.transition for e in events] == [Transition.CLEARED, Transition.CLOSED]
@@ -252,16 +253,16 @@ class TestAck:
         (raised,) = eng.on_reading(particles(60, 35.3))
         eng.on_reading(particles(120, 0))
         assert [a.state for a in eng.open_alarms()] == [AlarmState.CLEARED_UNACKED]
-        events = eng.ack(raised.alarm.id.upper(), "ann", "investigated", at(200))
+        events = eng.acknowledge(raised.alarm.id.upper(), signature("ann"), at(200))
         assert [e.transition for e in events] == [Transition.ACKED, Transition.CLOSED]
         assert eng.open_alarms() == []
         with pytest.raises(AlarmAlreadyClosed):
-            eng.ack(raised.alarm.id, "ann", "again", at(300))
+            eng.acknowledge(raised.alarm.id, signature("ann"), at(300))
 
     def test_unknown_id(self) -> None:
         """An id the engine never raised is refused."""
         with pytest.raises(UnknownAlarm):
-            AlarmEngine(facility()).ack("0123456789", "ann", "x", at(0))
+            AlarmEngine(facility()).acknowledge("0123456789", signature("ann"), at(0))
 
 
 class TestRestore:
@@ -326,7 +327,9 @@ class TestRestore:
         eng.on_reading(particles(120, 0))
         restarted = AlarmEngine(facility(), eng.open_alarms())
         (raised,) = [e for e in events if e.alarm.level is Level.ACTION]
-        assert [e.transition for e in restarted.ack(raised.alarm.id, "ann", "ok", at(300))] == [
+        assert [
+            e.transition for e in restarted.acknowledge(raised.alarm.id, signature("ann"), at(300))
+        ] == [
             Transition.ACKED,
             Transition.CLOSED,
         ]

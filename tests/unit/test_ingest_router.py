@@ -12,9 +12,11 @@ from envmon.ingest.drift import ClockDriftMonitor
 from envmon.ingest.ingestor import Ingestor
 from envmon.ingest.rejects import RejectLog
 from envmon.ingest.router import JudgeBatch, Router, StoreItem
-from envmon.readings import Reading, RoomState, RoomStateChange
+from envmon.readings import STATUS_OUT_OF_SERVICE, Reading, RoomState, RoomStateChange
 from envmon.runtime.stats import StatsCollector
+from envmon.sensor_service import ServicePeriod, ServiceStates
 from tests.support.facilities import particles, pressure, small_facility
+from tests.support.signing import signature
 
 NS = 1_000_000_000
 T0 = 1_795_082_400
@@ -176,3 +178,13 @@ class TestRouter:
         reading = rig.store.items[0][0]
         assert isinstance(reading, Reading)
         assert reading.values == {"particles_0_5um": 5000.0, "particles_5_0um": 0.0}
+
+    def test_out_of_service_sensor_readings_are_stamped(self) -> None:
+        """A reading of a sensor signed out of service is stored with that status."""
+        rig = Rig()
+        period = ServicePeriod("DP1", from_ns=(T0 - 10) * NS, until_ns=(T0 + 10) * NS,
+                               signature=signature())  # fmt: skip
+        rig.router.set_service_states(ServiceStates([period]))
+        rig.deliver(msg(pressure(T0, 14.0), mid=1), msg(pressure(T0 + 20, 14.0), mid=2))
+        statuses = [r.status for r, _ in rig.store.items if isinstance(r, Reading)]
+        assert statuses == [STATUS_OUT_OF_SERVICE, "ok"]

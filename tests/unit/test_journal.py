@@ -15,10 +15,18 @@ from pathlib import Path
 import pytest
 
 from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
-from envmon.errors import EnvmonError
-from envmon.journal.journal import AckRequest, Journal, JournalError
+from envmon.journal.journal import Journal, JournalError
 from envmon.readings import RoomState, RoomStateChange
+from envmon.signing.rules import Act
 from tests.support.journal_samples import T0, S, acked, alarm, cleared, excursion, raised
+from tests.support.signing import (
+    Clock,
+    add_user,
+    attempt,
+    signer,
+)
+
+pytestmark = pytest.mark.usefixtures("cheap")
 
 WALL_NS = T0 + 3600 * S
 
@@ -39,6 +47,15 @@ def change(room: str, state: RoomState, ts_ns: int) -> RoomStateChange:
     return RoomStateChange(ts_ns=ts_ns, site="site1", room=room, state=state)
 
 
+def sign_ack(journal: Journal, alarm_id: str = "A1", user: str = "alice") -> int:
+    """A signed acknowledgement request (by ``user``, OS user alice_os); its id."""
+    signed = signer(journal, Clock(WALL_NS)).sign(
+        attempt(user, Act.ACK, alarm_id, comment="door left open")
+    )
+    assert signed.request_id is not None
+    return signed.request_id
+
+
 def fill(journal: Journal) -> None:
     """One of everything, so that every table has rows."""
     a1 = alarm("A1")
@@ -47,9 +64,10 @@ def fill(journal: Journal) -> None:
     journal.record_room_state(change("FILL-A", RoomState.IN_OPERATION, T0 - 60 * S))
     journal.record_events([raised(a1), raised(a2)])
     journal.record_events([cleared(a1, T0 + 120 * S)])
-    request = journal.request_ack("A1", "alice", "door left open", "alice_os")
+    add_user(journal, "alice", "operator")
+    request = sign_ack(journal)
     journal.record_events([acked(cleared(a1, T0 + 120 * S).alarm, T0 + 200 * S)])
-    journal.finish_ack_request(request, "ok")
+    journal.requests.finish(request, "ok")
 
 
 class TestJournalAlarms:
@@ -190,63 +208,54 @@ class TestJournalRoomStates:
         assert journal.room_state_changes(T0, T0 + 1) == [c]
 
 
-class TestJournalAcks:
-    def test_request_is_pending_until_finished(self, journal: Journal) -> None:
-        """An ack request is pending with its details until the service records its outcome."""
+class TestJournalRequests:
+    @pytest.fixture(autouse=True)
+    def _alarm_and_user(self, journal: Journal) -> None:
         journal.record_events([raised(alarm("A1"))])
-        rid = journal.request_ack("A1", "alice", "checked filters", "alice_os")
-        assert journal.pending_ack_requests() == [
-            AckRequest(rid, "A1", "alice", "checked filters", "alice_os", WALL_NS)
-        ]
-        assert journal.ack_request_outcome(rid) is None
-        journal.finish_ack_request(rid, "ok")
-        assert journal.pending_ack_requests() == []
-        assert journal.ack_request_outcome(rid) == "ok"
+        add_user(
+            journal,
+            "alice",
+            "operator",
+        )
+
+    def test_request_is_pending_until_finished(self, journal: Journal) -> None:
+        """A signed request is pending with its signature until the service records its outcome."""
+        rid = sign_ack(journal)
+        [pending] = journal.requests.pending()
+        assert (pending.id, pending.act, pending.subject, pending.os_user) == (
+            rid,
+            "ack",
+            "A1",
+            "tester",
+        )
+        assert pending.signature.comment == "door left open"
+        assert journal.requests.outcome(rid) is None
+        journal.requests.finish(rid, "ok")
+        assert journal.requests.pending() == []
+        assert journal.requests.outcome(rid) == "ok"
 
     def test_request_ids_increase(self, journal: Journal) -> None:
         """Each request gets the next id."""
-        journal.record_events([raised(alarm("A1"))])
-        ids = [journal.request_ack("A1", "u", "c", "o") for _ in range(3)]
-        assert ids == [1, 2, 3]
+        assert [sign_ack(journal) for _ in range(3)] == [1, 2, 3]
 
     def test_refusal_is_recorded_as_the_outcome(self, journal: Journal) -> None:
         """A refused request keeps the refusal message as its outcome."""
-        journal.record_events([raised(alarm("A1"))])
-        rid = journal.request_ack("A1", "u", "c", "o")
-        journal.finish_ack_request(rid, "alarm A1 is already acknowledged")
-        assert journal.ack_request_outcome(rid) == "alarm A1 is already acknowledged"
-
-    @pytest.mark.parametrize(
-        ("alarm_id", "user", "comment", "message"),
-        [
-            ("A1", "alice", " ", "--comment is required"),
-            ("A1", "", "why", "--user"),
-            ("ZZ", "alice", "why", "no alarm 'ZZ'"),
-        ],
-    )
-    def test_bad_request_is_refused_with_a_message(
-        self, journal: Journal, alarm_id: str, user: str, comment: str, message: str
-    ) -> None:
-        """An empty comment or user, or an unknown alarm, is refused before anything is recorded."""
-        journal.record_events([raised(alarm("A1"))])
-        with pytest.raises(EnvmonError, match=message):
-            journal.request_ack(alarm_id, user, comment, "os")
-        assert journal.pending_ack_requests() == []
-        assert journal.verify().ok
+        rid = sign_ack(journal)
+        journal.requests.finish(rid, "alarm A1 is already acknowledged")
+        assert journal.requests.outcome(rid) == "alarm A1 is already acknowledged"
 
     def test_finishing_twice_or_unknown_is_an_error(self, journal: Journal) -> None:
         """An outcome is recorded once, for an existing request only."""
-        journal.record_events([raised(alarm("A1"))])
-        rid = journal.request_ack("A1", "u", "c", "o")
-        journal.finish_ack_request(rid, "ok")
+        rid = sign_ack(journal)
+        journal.requests.finish(rid, "ok")
         with pytest.raises(JournalError, match="already finished"):
-            journal.finish_ack_request(rid, "ok")
-        with pytest.raises(JournalError, match="no ack request 99"):
-            journal.finish_ack_request(99, "ok")
+            journal.requests.finish(rid, "ok")
+        with pytest.raises(JournalError, match="no request 99"):
+            journal.requests.finish(99, "ok")
 
     def test_unknown_request_has_no_outcome(self, journal: Journal) -> None:
         """Asking for a request that does not exist gives None."""
-        assert journal.ack_request_outcome(42) is None
+        assert journal.requests.outcome(42) is None
 
 
 class TestJournalAudit:
@@ -260,25 +269,32 @@ class TestJournalAudit:
             "alarm.raised",
             "alarm.raised",
             "alarm.cleared",
-            "ack_request",
+            "user_added",
+            "signature",
+            "request",
             "alarm.acked",
-            "ack_outcome",
+            "request_outcome",
         ]
         entries = journal.audit_entries()
-        assert [e.seq for e in entries] == list(range(1, 9))
+        assert [e.seq for e in entries] == list(range(1, 11))
         assert entries[0].data == {
             "path": "/etc/envmon/envmon.toml",
             "sha256": "ab" * 32,
             "detail": "service start",
         }
-        assert entries[5].os_user == "alice_os"
-        assert entries[6].os_user == "envmon"
+        assert [e.os_user for e in entries[5:]] == [
+            "envmon",
+            "tester",
+            "tester",
+            "envmon",
+            "envmon",
+        ]
         assert all(e.ts_ns == WALL_NS for e in entries)
 
     def test_limit_gives_the_newest_oldest_first(self, journal: Journal) -> None:
         """audit_entries(limit=n) returns the last n entries in order."""
         fill(journal)
-        assert [e.seq for e in journal.audit_entries(limit=3)] == [6, 7, 8]
+        assert [e.seq for e in journal.audit_entries(limit=3)] == [8, 9, 10]
 
     def test_empty_journal_verifies(self, journal: Journal) -> None:
         """A new journal has no entries and no problems."""
@@ -290,7 +306,7 @@ class TestJournalAudit:
         fill(journal)
         result = journal.verify()
         assert result.problems == []
-        assert (result.ok, result.entries) == (True, 8)
+        assert (result.ok, result.entries) == (True, 10)
 
 
 def tamper(path: Path, sql: str, *params: object) -> None:
@@ -315,8 +331,10 @@ class TestJournalTamperDetection:
             ),
             ("UPDATE excursions SET end_ns = 1 WHERE id = 'X-A2'", "excursions id=X-A2: end_ns"),
             ("UPDATE room_states SET state = 'at_rest' WHERE seq = 2", "room_states seq=2: state"),
-            ("UPDATE ack_requests SET \"user\" = 'bob' WHERE id = 1", "ack_requests id=1: user"),
-            ("UPDATE ack_requests SET outcome = NULL WHERE id = 1", "ack_requests id=1: outcome"),
+            ("UPDATE requests SET subject = 'A2' WHERE id = 1", "requests id=1: subject"),
+            ("UPDATE requests SET outcome = NULL WHERE id = 1", "requests id=1: outcome"),
+            ("UPDATE signatures SET \"user\" = 'bob' WHERE seq = 7", "signatures seq=7: user"),
+            ("UPDATE users SET full_name = 'Bob' WHERE name = 'alice'", "users name=alice"),
             ("UPDATE chain_head SET hash = 'x' WHERE id = 1", "chain head"),
         ],
     )
@@ -334,11 +352,12 @@ class TestJournalTamperDetection:
         ("sql", "named"),
         [
             ("DELETE FROM audit WHERE seq = 4", "audit seq 4: missing"),
-            ("DELETE FROM audit WHERE seq = 8", "audit seq 8: missing"),
+            ("DELETE FROM audit WHERE seq = 10", "audit seq 10: missing"),
             ("DELETE FROM alarms WHERE id = 'A1'", "alarms id=A1: missing"),
             ("DELETE FROM excursions WHERE id = 'X-A1'", "excursions id=X-A1: missing"),
             ("DELETE FROM room_states WHERE seq = 2", "room_states seq=2: missing"),
-            ("DELETE FROM ack_requests WHERE id = 1", "ack_requests id=1: missing"),
+            ("DELETE FROM requests WHERE id = 1", "requests id=1: missing"),
+            ("DELETE FROM signatures WHERE seq = 7", "signatures seq=7: missing"),
         ],
     )
     def test_deleted_row_is_detected_and_named(self, path: Path, sql: str, named: str) -> None:
@@ -378,11 +397,11 @@ class TestJournalTamperDetection:
         """Appending after a deleted last row does not hide the deletion."""
         j = Journal(path)
         fill(j)
-        tamper(path, "DELETE FROM audit WHERE seq = 8")
+        tamper(path, "DELETE FROM audit WHERE seq = 10")
         j.record_config_load("facility", "/f.toml", "00" * 32)
         result = j.verify()
         j.close()
-        assert "audit seq 8: missing (row deleted)" in result.problems
+        assert "audit seq 10: missing (row deleted)" in result.problems
 
 
 class TestJournalFile:
@@ -435,6 +454,9 @@ _CHILD = textwrap.dedent(
     import sys
     from pathlib import Path
     from envmon.journal.journal import Journal
+    from envmon.signing.testing import cheap_hashes
+    from envmon.signing.rules import Act
+    from tests.support.signing import Clock, attempt, signer
     j = Journal(Path(sys.argv[1]), readonly=sys.argv[2] == "read")
     if sys.argv[2] == "read":
         seen = 0
@@ -443,8 +465,9 @@ _CHILD = textwrap.dedent(
             assert j.verify().ok
         print(seen)
     else:
-        for i in range(40):
-            j.request_ack("A0", f"user{i}", "from another process", "child")
+        with cheap_hashes():
+            for i in range(40):
+                signer(j, Clock()).sign(attempt("child", Act.ACK, "A0", comment=f"child {i}"))
         print("done")
     """
 )
@@ -474,6 +497,7 @@ class TestJournalProcesses:
         verifiable journal, and the chain stays intact."""
         j = Journal(path)
         j.record_events([raised(alarm("A0"))])
+        add_user(j, "child", "operator")
         env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
         children = [
             subprocess.Popen(
@@ -495,7 +519,7 @@ class TestJournalProcesses:
         result = j.verify()
         j.close()
         assert result.problems == []
-        assert result.entries == 60 + 40
+        assert result.entries == 60 + 1 + 2 * 40
 
 
 class TestEngineCheckpoint:

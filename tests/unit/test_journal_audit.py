@@ -184,17 +184,18 @@ class TestVerifyJournal:
         e = chain([("ack_outcome", "A1", {"id": 7, "outcome": "ok"})])
         result = verify_journal(e, (1, e[0].hash), tables_from([]))
         assert result.problems == [
-            "audit seq 1: refers to ack_requests id=7 that no earlier entry created"
+            "audit seq 1: refers to requests id=7 that no earlier entry created"
         ]
 
     def test_duplicate_insert_is_reported(self) -> None:
-        """Two entries creating the same ack request contradict each other."""
+        """Two entries creating the same request (schema 1's ack requests fold into
+        ``requests``) contradict each other."""
         req = {"id": 1, "alarm_id": "A1", "user": "u", "comment": "c"}
         e = chain([("ack_request", "A1", req), ("ack_request", "A1", req)])
         tables = tables_from(e[:1])
-        tables["ack_requests"][0]["request_seq"] = 1
+        tables["requests"][0]["request_seq"] = 1
         result = verify_journal(e, (2, e[1].hash), tables)
-        assert result.problems == ["audit seq 2: creates ack_requests id=1 a second time"]
+        assert result.problems == ["audit seq 2: creates requests id=1 a second time"]
 
     def test_level_enum_is_stored_by_value(self) -> None:
         """Derived rows hold plain strings, as SQLite gives them back."""
