@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 
 from envmon import __version__
-from envmon.cli import alarms, audit, report, service, signed, users
+from envmon.cli import alarms, audit, console, report, service, signed, users
 from envmon.cli.common import EXIT_ERROR, Subcommands
 from envmon.errors import EnvmonError
 
-_GROUPS = (service, alarms, signed, users, report, audit)
+_GROUPS = (service, alarms, signed, users, report, audit, console)
 
 
 def build_parser() -> argparse.ArgumentParser:

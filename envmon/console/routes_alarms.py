@@ -12,7 +12,15 @@ from starlette.routing import Route
 from envmon.alarms.events import Alarm, Excursion
 from envmon.console.context import Console, console_of, render, signed_in
 from envmon.console.entries import entry_view
-from envmon.console.views import DASH, alarm_row, format_value, parse_sort, sort_alarms, time_label
+from envmon.console.views import (
+    DASH,
+    STATE_LABELS,
+    alarm_row,
+    format_value,
+    parse_sort,
+    sort_alarms,
+    time_label,
+)
 from envmon.journal.audit import excursion_from_record
 
 
@@ -86,6 +94,18 @@ def _detail_context(console: Console, alarm: Alarm, head_seq: int) -> dict[str, 
         "entries": entries,
         "excursions": excursions,
         "cleared": time_label(alarm.cleared_ns),
+        "underlying": STATE_LABELS.get(alarm.lifecycle_state.value, alarm.lifecycle_state.value),
+        "signatures": [
+            {
+                "meaning": s.meaning,
+                "full_name": s.full_name,
+                "user": s.user,
+                "role": s.role,
+                "signed": time_label(s.signed_ns),
+                "comment": s.comment,
+            }
+            for s in alarm.signatures
+        ],
         "acked": time_label(alarm.acked_ns),
         "value": format_value(alarm.value, alarm.parameter),
         "peak": format_value(alarm.peak, alarm.parameter),

@@ -11,11 +11,26 @@ from starlette.routing import Route
 
 from envmon.console.context import Console, console_of, render, signed_in
 from envmon.console.plant import ServiceView, room_rows, sensor_rows
+from envmon.console.views import time_label
 
 
 def service_views(console: Console, now_ns: int) -> dict[str, ServiceView]:
     """Sensors out of service now, from the journal's signed service periods."""
-    return {}
+    states = console.journal.requests.service_states()
+    out = {}
+    for sensor in console.facility().sensors:
+        period = states.period_at(sensor, now_ns)
+        if period is not None:
+            sig = period.signature
+            out[sensor] = ServiceView(
+                in_service=False,
+                label="out of service",
+                since=time_label(period.from_ns),
+                until=time_label(period.until_ns) if period.until_ns is not None else "",
+                by=f"{sig.full_name} ({sig.user})",
+                comment=sig.comment,
+            )
+    return out
 
 
 def _sensors_context(console: Console) -> dict[str, Any]:

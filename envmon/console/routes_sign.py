@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from envmon.alarms.events import Alarm, AlarmState
 from envmon.console.context import (
     Console,
     client_of,
@@ -67,10 +68,28 @@ class Target:
     id: str
     description: str
     back: str
+    problem: str = ""
+    """Why the act cannot be done now (already acknowledged, shelved, ...); asked
+    before the password, as the command line does, so no signature is wasted."""
 
 
 def max_shelve_s(console: Console) -> float:
     return float(getattr(console.settings.alarms, "max_shelve_s", DEFAULT_MAX_SHELVE_S))
+
+
+def _alarm_problem(act: Act, alarm: Alarm) -> str:
+    if not alarm.open:
+        return f"Alarm {alarm.id} is closed."
+    if act is Act.ACK:
+        if alarm.shelved:
+            return f"Alarm {alarm.id} is shelved: unshelve it first."
+        if alarm.lifecycle_state is AlarmState.ACTIVE_ACKED:
+            return f"Alarm {alarm.id} was already acknowledged by {alarm.acked_by}."
+    if act is Act.SHELVE and alarm.shelved:
+        return f"Alarm {alarm.id} is already shelved."
+    if act is Act.UNSHELVE and not alarm.shelved:
+        return f"Alarm {alarm.id} is not shelved."
+    return ""
 
 
 def _target(console: Console, act: Act, target_id: str) -> Target | None:
@@ -82,13 +101,22 @@ def _target(console: Console, act: Act, target_id: str) -> Target | None:
             f"{level_label(alarm.level.value)} alarm: {parameter_label(alarm.parameter)} "
             f"in {alarm.room} ({alarm.sensor})"
         )
-        return Target("alarm", alarm.id, text, f"/alarms/{alarm.id}")
+        return Target("alarm", alarm.id, text, f"/alarms/{alarm.id}", _alarm_problem(act, alarm))
     facility = console.facility()
     if act in (Act.OUT_OF_SERVICE, Act.IN_SERVICE):
         sensor = facility.sensors.get(target_id)
         if sensor is None:
             return None
-        return Target("sensor", sensor.id, f"{sensor.kind} sensor in {sensor.room}", "/sensors")
+        out = console.journal.requests.service_states().out_of_service(
+            sensor.id, console.clock_ns()
+        )
+        problem = ""
+        if act is Act.OUT_OF_SERVICE and out:
+            problem = f"Sensor {sensor.id} is already out of service."
+        elif act is Act.IN_SERVICE and not out:
+            problem = f"Sensor {sensor.id} is in service."
+        text = f"{sensor.kind} sensor in {sensor.room}"
+        return Target("sensor", sensor.id, text, "/sensors", problem)
     room = facility.rooms.get(target_id)
     if room is None:
         return None
@@ -181,6 +209,8 @@ async def _prepare(request: Request) -> tuple[Act, Target] | Response:
     if target is None:
         message = f"There is nothing called {target_id} to {TITLES[act].lower()}."
         return error_page(request, 404, "Not found", message)
+    if target.problem:
+        return error_page(request, 409, TITLES[act], target.problem)
     return act, target
 
 

@@ -87,6 +87,9 @@ class AlarmRow:
     """Empty when the alarm has no limit (communication loss, sensor fault)."""
     acked_by: str
     needs_ack: bool
+    shelved: bool
+    shelved_until: str
+    """When a shelved alarm returns; empty unless shelved."""
 
 
 def severity(level: str) -> int:
@@ -122,7 +125,11 @@ def age_label(seconds: float) -> str:
 
 
 def alarm_row(alarm: Alarm, now_ns: int) -> AlarmRow:
+    """An alarm as the list shows it. A shelved alarm shows as shelved; whether it
+    needs acknowledging is read through the shelving, but it can only be
+    acknowledged once unshelved (as on the command line)."""
     state = alarm.state.value
+    underneath = alarm.lifecycle_state.value
     return AlarmRow(
         id=alarm.id,
         room=alarm.room,
@@ -138,7 +145,9 @@ def alarm_row(alarm: Alarm, now_ns: int) -> AlarmRow:
         value=format_value(alarm.peak if alarm.peak is not None else alarm.value, alarm.parameter),
         limit="" if alarm.limit is None else format_value(alarm.limit, alarm.parameter),
         acked_by=alarm.acked_by or "",
-        needs_ack=state in ("active_unacked", "cleared_unacked"),
+        needs_ack=not alarm.shelved and underneath in ("active_unacked", "cleared_unacked"),
+        shelved=alarm.shelved,
+        shelved_until=time_label(alarm.shelved_until_ns) if alarm.shelved else "",
     )
 
 
@@ -146,7 +155,9 @@ def sort_alarms(alarms: Sequence[Alarm], key: SortKey, descending: bool = False)
     """The alarms in ``key`` order; ``descending`` reverses it. Ties: newest first, then id."""
 
     def priority(a: Alarm) -> tuple[Any, ...]:
-        return (_STATE_ORDER.get(a.state.value, 3), severity(a.level.value), -a.raised_ns, a.id)
+        # Shelved alarms were set aside on purpose: after every other open alarm.
+        order = 4 if a.shelved else _STATE_ORDER.get(a.state.value, 3)
+        return (order, severity(a.level.value), -a.raised_ns, a.id)
 
     if key is SortKey.ROOM:
         ordered = sorted(alarms, key=lambda a: (a.room, *priority(a)))

@@ -46,7 +46,8 @@ class ConsoleProcess:
             return ""
 
     def stop(self, timeout_s: float = 15.0) -> int:
-        """SIGTERM; the exit code."""
+        """SIGTERM; 0 for a clean stop. (uvicorn shuts down, then dies by the
+        signal it caught, as systemd expects: -SIGTERM counts as clean.)"""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         t0 = time.monotonic()
@@ -58,10 +59,42 @@ class ConsoleProcess:
                 self.proc.wait(timeout=10)
         self.proc = None
         assert time.monotonic() - t0 < timeout_s
-        return code
+        return 0 if code == -signal.SIGTERM else code
 
     def ensure_stopped(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
         self.proc = None
+
+
+def envmon_cli(config: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """``envmon ARGS --config FILE`` as a subprocess; raises on a non-zero exit."""
+    result = subprocess.run(
+        [sys.executable, "-m", "envmon.cli", *args, "--config", str(config)],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if result.returncode != 0:
+        raise AssertionError(
+            f"envmon {' '.join(args)} exited {result.returncode}:\n{result.stderr}"
+        )
+    return result
+
+
+def add_user(config: Path, name: str, role: str, password: str) -> None:
+    """A user, added the way a site does (``envmon user add --password-stdin``)."""
+    envmon_cli(
+        config,
+        "user",
+        "add",
+        name,
+        "--role",
+        role,
+        "--full-name",
+        f"{name.title()} Example",
+        "--password-stdin",
+        stdin=password + "\n",
+    )
