@@ -33,6 +33,8 @@ class TestDemoScript:
         assert any(e["room"] == "FILL-A" for e in report["excursions"])
         assert (run_dir / "report.pdf").read_bytes().startswith(b"%PDF")
         assert "[alarm]" in result.stdout  # alarms were shown as they arrived
+        assert "web console: http://127.0.0.1:" in result.stdout
+        assert "(user demo-engineer, password demo-" in result.stdout
         assert not (run_dir / "pids").exists()
         leftovers = subprocess.run(
             ["pgrep", "-f", str(run_dir)], capture_output=True, text=True
