@@ -12,9 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from envmon.console.views import format_value, level_label, parameter_label, time_label
+from envmon.console.views import DASH, format_value, level_label, parameter_label, time_label
 from envmon.journal.audit import AuditEntry
 
+# What the service records by itself (a person's act shows their name instead).
+_SERVICE_KINDS: Final = ("alarm.", "request_outcome", "room_state", "config_load")
 _SECRET_WORDS: Final = ("password", "hash", "credential", "salt", "token", "secret", "key")
 
 KIND_LABELS: Final = {
@@ -48,6 +50,9 @@ class EntryView:
     label: str
     subject: str
     who: str
+    """The named person behind the entry, or empty."""
+    by: str
+    """``who``, else ``envmon`` for what the service did by itself."""
     os_user: str
     summary: str
 
@@ -73,8 +78,15 @@ def who_of(data: Mapping[str, Any]) -> str:
     if data.get("user"):
         return str(data["user"])
     alarm = data.get("alarm")
-    if isinstance(alarm, Mapping) and data.get("transition") == "acked" and alarm.get("acked_by"):
+    if not isinstance(alarm, Mapping):
+        return ""
+    if data.get("transition") == "acked" and alarm.get("acked_by"):
         return str(alarm["acked_by"])
+    signatures = alarm.get("signatures")
+    # A shelving is always signed: the alarm's newest signature is the shelver's.
+    if data.get("transition") == "shelved" and isinstance(signatures, list) and signatures:
+        last = signatures[-1]
+        return str(last.get("user", "")) if isinstance(last, Mapping) else ""
     return ""
 
 
@@ -137,13 +149,15 @@ def _param(key: str, value: Any) -> str:
 def entry_view(entry: AuditEntry) -> EntryView:
     """``when`` is when it happened: an alarm transition's own time, else the entry's."""
     at_ns = entry.data.get("at_ns")
+    who = who_of(entry.data)
     return EntryView(
         seq=entry.seq,
         when=time_label(at_ns if isinstance(at_ns, int) else entry.ts_ns),
         kind=entry.kind,
         label=KIND_LABELS.get(entry.kind, entry.kind.replace("_", " ").replace(".", " ")),
         subject=entry.subject,
-        who=who_of(entry.data),
+        who=who,
+        by=who or ("envmon" if entry.kind.startswith(_SERVICE_KINDS) else DASH),
         os_user=entry.os_user,
         summary=summary_of(entry),
     )

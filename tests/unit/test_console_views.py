@@ -193,3 +193,13 @@ class TestEntries:
         assert entry_view(entry("request", request)).summary == (
             "shelve A1 (until_ns 2026-11-18 11:06:40 UTC)"
         )
+
+    def test_the_shelver_is_named_and_service_entries_are_envmons(self) -> None:
+        """A shelved transition names the newest signature's user; the service's own
+        entries read as envmon; anything else without a person shows a dash."""
+        shelved = event_data(raised(A_ACTION))
+        shelved["transition"] = "shelved"
+        shelved["alarm"]["signatures"] = [{"user": "olga"}, {"user": "erik"}]
+        assert entry_view(entry("alarm.shelved", shelved)).by == "erik"
+        assert entry_view(entry("alarm.raised", event_data(raised(A_ACTION)))).by == "envmon"
+        assert entry_view(entry("request", {"act": "ack", "params": {}})).by == DASH
