@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from envmon.calibration.config import CalibrationSettings
+from envmon.console.config import ConsoleSettings
 from envmon.errors import ConfigError, format_validation_error
 from envmon.ingest.config import IngestSettings, MqttSettings
 from envmon.journal.chain import MIN_KEY_CHARS
@@ -78,6 +79,7 @@ class Settings(BaseSettings):
     log: LogSettings = Field(default_factory=LogSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     signatures: SignatureSettings = Field(default_factory=SignatureSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     _config_path: Path | None = PrivateAttr(default=None)
     _config_sha256: str = PrivateAttr(default="")
 
@@ -141,6 +143,10 @@ def load_settings(path: Path) -> Settings:
     settings.storage.state_dir = _relative_to(base, settings.storage.state_dir)
     if settings.storage.journal_key_file is not None:
         settings.storage.journal_key_file = _relative_to(base, settings.storage.journal_key_file)
+    for key in ("cert_file", "key_file"):
+        value = getattr(settings.console, key)
+        if value is not None:
+            setattr(settings.console, key, _relative_to(base, value))
     _resolve_secrets(settings, base)
     return settings
 

@@ -5,12 +5,14 @@
 # "demo" scenario — a Grade A particle excursion in the aseptic suite next to a
 # CO2 excursion of an incubator in the cell-processing room — shows alarms as
 # they arrive, and ends with an excursion report (PDF and JSON) in demo-run/.
+# The web console runs beside envmon; its address and a demo user are printed.
 # Everything it starts is stopped on exit.
 #
 #   scripts/demo.sh                    # about 90 s
 #   DEMO_SECONDS=120 scripts/demo.sh   # simulate longer
 #   DEMO_SKIP_INSTALL=1 scripts/demo.sh  # skip scripts/install-deps.sh
 #   DEMO_DIR=/tmp/envmon-demo scripts/demo.sh  # put servers, data and report there
+#   DEMO_HOLD=1 scripts/demo.sh        # keep everything (and the console) running until Ctrl-C
 #
 # Exit status: 0 when the report lists a cleanroom and an equipment excursion.
 set -euo pipefail
@@ -198,6 +200,20 @@ if ! kill -0 "$ENVMON_PID" 2>/dev/null; then
 fi
 say "envmon running (pid $ENVMON_PID, log $RUN/envmon.log)"
 
+# --- 4b. the web console, and the demo's user ----------------------------------------
+# Every act in the console (and every `envmon ack`) is an electronic signature:
+# a named user re-enters a password. The demo makes its user with a throwaway one.
+DEMO_USER=demo-engineer
+DEMO_PASSWORD="demo-$(date +%s)-signature"
+printf '%s\n' "$DEMO_PASSWORD" | "$ENVMON" user add "$DEMO_USER" --role engineer \
+  --full-name "Demo Engineer" --password-stdin --config "$RUN/envmon.toml" > /dev/null
+CONSOLE_PORT=$(free_port)
+ENVMON_CONSOLE__LISTEN="127.0.0.1:$CONSOLE_PORT" "$ENVMON" console --config "$RUN/envmon.toml" \
+  > "$RUN/console.log" 2>&1 &
+started $! console
+wait_port "$CONSOLE_PORT" console $!
+say "web console: http://127.0.0.1:$CONSOLE_PORT/  (user $DEMO_USER, password $DEMO_PASSWORD)"
+
 # --- 5. alarms, live ----------------------------------------------------------------
 cat > "$RUN/format_alarms.py" <<'EOF'
 """Prints each retained alarm message (mosquitto_sub -v lines) as one readable line."""
@@ -243,13 +259,8 @@ TO=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 ACK_ID=$("$ENVMON" alarms --json --config "$RUN/envmon.toml" | "$PY" -c \
   'import json, sys; print(next((a["id"] for a in json.load(sys.stdin) if a["level"] == "action"), ""))')
 if [ -n "$ACK_ID" ]; then
-  # Every acknowledgement is an electronic signature: a named user, a password
-  # re-entered, a meaning, a comment. The demo makes its user with a throwaway password.
-  DEMO_PASSWORD="demo-$(date +%s)-signature"
-  printf '%s\n' "$DEMO_PASSWORD" | "$ENVMON" user add demo-engineer --role engineer \
-    --full-name "Demo Engineer" --password-stdin --config "$RUN/envmon.toml" || true
   say "a facility engineer signs the acknowledgement of action alarm $ACK_ID (envmon ack)"
-  printf '%s\n' "$DEMO_PASSWORD" | "$ENVMON" ack "$ACK_ID" --user "demo-engineer" \
+  printf '%s\n' "$DEMO_PASSWORD" | "$ENVMON" ack "$ACK_ID" --user "$DEMO_USER" \
     --comment "demo: burst investigated, line cleared" --password-stdin \
     --config "$RUN/envmon.toml" || true
   sleep 1
@@ -269,4 +280,8 @@ say "logs and data: $RUN/"
 if [ "$EXCURSIONS" -le "$ON_EQUIPMENT" ] || [ "$ON_EQUIPMENT" -lt 1 ]; then
   say "expected a cleanroom and an equipment excursion; see $RUN/envmon.log"
   exit 1
+fi
+if [ "${DEMO_HOLD:-0}" = 1 ]; then
+  say "still running: web console http://127.0.0.1:$CONSOLE_PORT/ (user $DEMO_USER, password $DEMO_PASSWORD); Ctrl-C stops everything"
+  while kill -0 "$ENVMON_PID" 2>/dev/null; do sleep 1; done
 fi

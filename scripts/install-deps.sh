@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what envmon needs on Debian/Ubuntu: the servers its tests and demo
-# run (Mosquitto, InfluxDB 1.x, VictoriaMetrics), poppler for PDF checks, and a
+# run (Mosquitto, InfluxDB 1.x, VictoriaMetrics), poppler for PDF checks,
+# Chromium for the web console's browser tests (Playwright drives Debian's
+# build; `playwright install` cannot download browsers here), and a
 # virtualenv in .venv with envmon and its test tools. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for pkg in mosquitto mosquitto-clients influxdb victoria-metrics poppler-utils python3-venv sqlite3 ca-certificates openssl; do
+for pkg in mosquitto mosquitto-clients influxdb victoria-metrics poppler-utils python3-venv sqlite3 ca-certificates openssl chromium; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

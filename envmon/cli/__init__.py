@@ -12,11 +12,22 @@ import sys
 from collections.abc import Sequence
 
 from envmon import __version__
-from envmon.cli import alarms, audit, batch, calibration, reload, report, service, signed, users
+from envmon.cli import (
+    alarms,
+    audit,
+    batch,
+    calibration,
+    console,
+    reload,
+    report,
+    service,
+    signed,
+    users,
+)
 from envmon.cli.common import EXIT_ERROR, Subcommands
 from envmon.errors import EnvmonError
 
-_GROUPS = (service, alarms, signed, reload, batch, calibration, users, report, audit)
+_GROUPS = (service, alarms, signed, reload, batch, calibration, users, report, audit, console)
 
 
 def build_parser() -> argparse.ArgumentParser:

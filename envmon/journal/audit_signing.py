@@ -22,6 +22,9 @@ KIND_USER_PASSWORD: Final = "user_password"
 KIND_USER_DISABLED: Final = "user_disabled"
 KIND_SIGNATURE: Final = "signature"
 KIND_SIGNATURE_REFUSED: Final = "signature_refused"
+KIND_SIGN_IN: Final = "sign_in"
+"""A user opened a console session with their password (refusals are
+``signature_refused`` entries with act ``sign_in``)."""
 KIND_REQUEST: Final = "request"
 KIND_REQUEST_OUTCOME: Final = "request_outcome"
 KIND_SCHEMA_MIGRATED: Final = "schema_migrated"
@@ -101,6 +104,7 @@ KINDS: Final = frozenset(
         KIND_USER_DISABLED,
         KIND_SIGNATURE,
         KIND_SIGNATURE_REFUSED,
+        KIND_SIGN_IN,
         KIND_REQUEST,
         KIND_REQUEST_OUTCOME,
         KIND_SCHEMA_MIGRATED,
@@ -166,7 +170,7 @@ def signing_writes(entry: AuditEntry) -> list[DerivedWrite]:
             )
         ]
         return writes + _service_writes(entry)
-    if kind == KIND_SCHEMA_MIGRATED:
+    if kind in (KIND_SCHEMA_MIGRATED, KIND_SIGN_IN):
         return []
     raise ValueError(f"unknown entry kind {kind!r}")
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from envmon.errors import EnvmonError
 from envmon.journal._db import Appender, JournalError, entry_from_row
 from envmon.journal.audit_signing import (
+    KIND_SIGN_IN,
     KIND_SIGNATURE,
     KIND_SIGNATURE_REFUSED,
     KIND_USER_ADDED,
@@ -248,6 +249,11 @@ class SigningTransaction:
             "counts": counts,
         }
         return self._append(KIND_SIGNATURE_REFUSED, user, data, os_user=os_user).seq
+
+    def signed_in(self, user: str, signed_in_ns: int, os_user: str, client: str) -> int:
+        """Record that ``user`` opened a session with their password; returns its seq."""
+        data = {"user": user, "signed_in_ns": signed_in_ns, "client": client}
+        return self._append(KIND_SIGN_IN, user, data, os_user=os_user).seq
 
     @property
     def append(self) -> Appender:

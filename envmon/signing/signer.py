@@ -70,6 +70,10 @@ class Signed:
     request_id: int | None
 
 
+SIGN_IN = "sign_in"
+"""The act a refused sign-in is journaled under."""
+
+
 class SignatureRefused(EnvmonError):
     """A signature attempt was refused; the message is the one line to show."""
 
@@ -159,19 +163,63 @@ class Signer:
             raise SignatureRefused(checked.refusal, checked.message)
         return Signed(signature, seq, request_id)
 
+    def sign_in(
+        self, user: str, password: str, *, os_user: str = "", client: str = ""
+    ) -> UserRecord:
+        """Check a password to open a session (the web console's sign-in).
+
+        The same checks as a signature in the same order, but no role (every
+        role may sign in). A refusal is journaled like a refused signature, with
+        act ``sign_in``, and counts toward lockout the same way; a success is a
+        ``sign_in`` entry. Raises ``SignatureRefused``."""
+        now_ns = self._clock_ns()
+        with self._journal.people.signing() as tx:
+            checked = self._check_person(tx, user, password, now_ns)
+            if isinstance(checked, _Refused):
+                tx.refuse(
+                    user=user,
+                    act=SIGN_IN,
+                    subject=user,
+                    reason=checked.refusal.value,
+                    counts=checked.refusal.counts_toward_lockout,
+                    attempted_ns=now_ns,
+                    os_user=os_user,
+                    client=client,
+                )
+            else:
+                tx.signed_in(checked.name, now_ns, os_user, client)
+        if isinstance(checked, _Refused):
+            raise SignatureRefused(checked.refusal, checked.message)
+        return checked
+
     def _check(
         self, tx: SigningTransaction, attempt: SignatureAttempt, now_ns: int
     ) -> UserRecord | _Refused:
-        name, policy = attempt.user, self._policy
+        user = self._check_person(tx, attempt.user, attempt.password, now_ns)
+        if isinstance(user, _Refused):
+            return user
+        try:
+            role = Role(user.role)
+        except ValueError:
+            role = None
+        if role is None or not may(role, attempt.act):
+            return self._refused(Refusal.ROLE, user.name, role=user.role, act=attempt.act)
+        return user
+
+    def _check_person(
+        self, tx: SigningTransaction, name: str, password: str, now_ns: int
+    ) -> UserRecord | _Refused:
+        """Lockout, name and password, record integrity, disabled, password age."""
+        policy = self._policy
         until = locked_until(tx.locking_failures(name), policy)
         if until is not None and now_ns < until:
             return self._refused(Refusal.LOCKED_OUT, name, locked_until_ns=until)
         user = tx.user(name)
         stored = tx.password_hash(name) if user is not None else None
         if user is None or stored is None:
-            verify_nothing(attempt.password)
+            verify_nothing(password)
             return self._refused(Refusal.UNKNOWN_USER, name)
-        if not verify_password(stored, attempt.password):
+        if not verify_password(stored, password):
             return self._refused(Refusal.WRONG_PASSWORD, name)
         if not tx.user_intact(name):
             return self._refused(Refusal.USER_RECORD_ALTERED, name)
@@ -181,12 +229,6 @@ class Signer:
             return self._refused(
                 Refusal.PASSWORD_EXPIRED, name, password_set_ns=user.password_set_ns
             )
-        try:
-            role = Role(user.role)
-        except ValueError:
-            role = None
-        if role is None or not may(role, attempt.act):
-            return self._refused(Refusal.ROLE, name, role=user.role, act=attempt.act)
         return user
 
     def _refused(self, refusal: Refusal, user: str, **detail: Any) -> _Refused:

@@ -38,6 +38,8 @@ class TestDemoScript:
         assert [e["equipment"] for e in report["equipment"]][:2] == ["BSC-01", "FRG-01"]
         assert (run_dir / "report.pdf").read_bytes().startswith(b"%PDF")
         assert "[alarm]" in result.stdout  # alarms were shown as they arrived
+        assert "web console: http://127.0.0.1:" in result.stdout
+        assert "(user demo-engineer, password demo-" in result.stdout
         assert not (run_dir / "pids").exists()
         leftovers = subprocess.run(
             ["pgrep", "-f", str(run_dir)], capture_output=True, text=True

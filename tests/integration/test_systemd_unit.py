@@ -1,4 +1,5 @@
-"""deploy/systemd/envmon.service: verified by systemd-analyze, with the contract's directives."""
+"""deploy/systemd/envmon.service and envmon-console.service: verified by systemd-analyze,
+with the contract's directives."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-UNIT = Path(__file__).resolve().parents[2] / "deploy" / "systemd" / "envmon.service"
+UNITS = Path(__file__).resolve().parents[2] / "deploy" / "systemd"
+UNIT = UNITS / "envmon.service"
+CONSOLE_UNIT = UNITS / "envmon-console.service"
 DEPLOYED_ENVMON = "/usr/local/bin/envmon"
 
 
@@ -35,14 +38,17 @@ def envmon_binary() -> str:
 
 @pytest.mark.integration
 class TestSystemdUnit:
-    def test_systemd_analyze_verify_passes_without_a_warning(self, tmp_path: Path) -> None:
+    @pytest.mark.parametrize("unit", [UNIT, CONSOLE_UNIT], ids=lambda u: u.name)
+    def test_systemd_analyze_verify_passes_without_a_warning(
+        self, unit: Path, tmp_path: Path
+    ) -> None:
         """systemd-analyze verify accepts the unit and prints nothing about it."""
         analyze = shutil.which("systemd-analyze")
         if analyze is None:
             pytest.skip("systemd-analyze is not installed (Debian package: systemd)")
         # verify checks that ExecStart's binary exists: point it at this venv's envmon.
-        text = UNIT.read_text().replace(DEPLOYED_ENVMON, envmon_binary())
-        copy = tmp_path / "envmon.service"
+        text = unit.read_text().replace(DEPLOYED_ENVMON, envmon_binary())
+        copy = tmp_path / unit.name
         copy.write_text(text)
         result = subprocess.run(
             [analyze, "verify", str(copy)], capture_output=True, text=True, timeout=60
@@ -50,7 +56,7 @@ class TestSystemdUnit:
         complaints = [
             line
             for line in (result.stdout + result.stderr).splitlines()
-            if "envmon.service" in line or "Unknown" in line
+            if unit.name in line or "Unknown" in line
         ]
         assert result.returncode == 0, result.stderr
         assert complaints == []
@@ -91,9 +97,10 @@ class TestSystemdUnit:
         ]
         assert d["UMask"] == ["0077"]
 
-    def test_unit_is_hardened(self) -> None:
+    @pytest.mark.parametrize("unit", [UNIT, CONSOLE_UNIT], ids=lambda u: u.name)
+    def test_unit_is_hardened(self, unit: Path) -> None:
         """The sandboxing directives of the brief are all set."""
-        d = directives(UNIT.read_text())
+        d = directives(unit.read_text())
         expected = {
             "ProtectSystem": "strict",
             "ProtectHome": "yes",
@@ -115,3 +122,16 @@ class TestSystemdUnit:
         for key, value in expected.items():
             assert d.get(key) == [value], key
         assert "@system-service" in d["SystemCallFilter"]
+
+    def test_console_unit_runs_the_console_as_the_services_user(self) -> None:
+        """envmon console, as envmon.service's dynamic user, on the same state directory."""
+        d = directives(CONSOLE_UNIT.read_text())
+        service = directives(UNIT.read_text())
+        assert d["ExecStart"] == [f"{DEPLOYED_ENVMON} console --config /etc/envmon/envmon.toml"]
+        assert d["DynamicUser"] == ["yes"]
+        # envmon.service's dynamic user is named after its unit: "envmon".
+        assert "User" not in service
+        assert d["User"] == ["envmon"]
+        assert d["StateDirectory"] == service["StateDirectory"]
+        assert d["UMask"] == ["0077"]
+        assert "envmon.service" in d["After"][0]

@@ -1,0 +1,83 @@
+"""Sensors (service and calibration state) and rooms (operating state)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from envmon.console.context import Console, console_of, render, signed_in
+from envmon.console.plant import ServiceView, room_rows, sensor_rows
+from envmon.console.views import time_label
+
+
+def service_views(console: Console, now_ns: int) -> dict[str, ServiceView]:
+    """Sensors out of service now, from the journal's signed service periods."""
+    states = console.journal.requests.service_states()
+    out = {}
+    for sensor in console.facility().sensors:
+        period = states.period_at(sensor, now_ns)
+        if period is not None:
+            sig = period.signature
+            out[sensor] = ServiceView(
+                in_service=False,
+                label="out of service",
+                since=time_label(period.from_ns),
+                until=time_label(period.until_ns) if period.until_ns is not None else "",
+                by=f"{sig.full_name} ({sig.user})",
+                comment=sig.comment,
+            )
+    return out
+
+
+def _sensors_context(console: Console) -> dict[str, Any]:
+    head_seq = console.reader.head_seq()
+    now_ns = console.clock_ns()
+    facility = console.facility()
+    alarms = console.journal.open_alarms()
+    rows = sensor_rows(facility, service_views(console, now_ns), alarms, now_ns)
+    return {"sensors": rows, "head_seq": head_seq}
+
+
+def _rooms_context(console: Console) -> dict[str, Any]:
+    head_seq = console.reader.head_seq()
+    now_ns = console.clock_ns()
+    facility = console.facility()
+    latest = console.journal.room_state_changes(now_ns + 1, now_ns + 1)
+    alarms = console.journal.open_alarms()
+    return {"rooms": room_rows(facility, latest, alarms, now_ns), "head_seq": head_seq}
+
+
+@signed_in
+async def sensors(request: Request) -> Response:
+    context = await run_in_threadpool(_sensors_context, console_of(request))
+    return render(request, "sensors.html", context)
+
+
+@signed_in
+async def sensors_table(request: Request) -> Response:
+    context = await run_in_threadpool(_sensors_context, console_of(request))
+    return render(request, "_sensors.html", context)
+
+
+@signed_in
+async def rooms(request: Request) -> Response:
+    context = await run_in_threadpool(_rooms_context, console_of(request))
+    return render(request, "rooms.html", context)
+
+
+@signed_in
+async def rooms_table(request: Request) -> Response:
+    context = await run_in_threadpool(_rooms_context, console_of(request))
+    return render(request, "_rooms.html", context)
+
+
+routes = [
+    Route("/sensors", sensors),
+    Route("/sensors/table", sensors_table),
+    Route("/rooms", rooms),
+    Route("/rooms/table", rooms_table),
+]

@@ -1,0 +1,205 @@
+"""What the console's pages show, as plain values: rows, order, labels, entries."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from envmon.alarms.events import AlarmState, Level
+from envmon.console.entries import entry_view, redact, who_of
+from envmon.console.plant import calibration_of
+from envmon.console.views import (
+    DASH,
+    SortKey,
+    age_label,
+    alarm_row,
+    format_value,
+    parse_sort,
+    severity,
+    sort_alarms,
+    time_label,
+)
+from envmon.journal.audit import AuditEntry, event_data
+from tests.support.journal_samples import T0, S, acked, alarm, raised
+
+A_ACTION = alarm("a-action", room="FILL-A", raised_ns=T0)
+A_ALERT = alarm("a-alert", room="BG-B", level=Level.ALERT, raised_ns=T0 + 10 * S)
+A_COMM = alarm("a-comm", room="CORR-D", level=Level.COMM_LOSS, raised_ns=T0 + 20 * S)
+A_ACKED = alarm("a-acked", room="AIRLOCK-D", state=AlarmState.ACTIVE_ACKED, raised_ns=T0 + 30 * S)
+ALL = [A_ACTION, A_ALERT, A_COMM, A_ACKED]
+
+
+def ids(alarms: list) -> list[str]:
+    return [a.id for a in alarms]
+
+
+class TestSortAlarms:
+    def test_priority_puts_unacknowledged_and_severe_first(self) -> None:
+        """Unacknowledged before acknowledged; action before comm loss before alert."""
+        assert ids(sort_alarms(ALL, SortKey.PRIORITY)) == [
+            "a-action",
+            "a-comm",
+            "a-alert",
+            "a-acked",
+        ]
+
+    def test_by_room(self) -> None:
+        """Rooms in alphabetical order."""
+        assert ids(sort_alarms(ALL, SortKey.ROOM)) == ["a-acked", "a-alert", "a-comm", "a-action"]
+
+    def test_by_level_then_newest(self) -> None:
+        """Most severe level first; within a level, newest first."""
+        assert ids(sort_alarms(ALL, SortKey.LEVEL)) == ["a-acked", "a-action", "a-comm", "a-alert"]
+
+    def test_by_age_oldest_first_and_reversed(self) -> None:
+        """Age is oldest first; descending reverses any order."""
+        assert ids(sort_alarms(ALL, SortKey.AGE)) == ["a-action", "a-alert", "a-comm", "a-acked"]
+        assert ids(sort_alarms(ALL, SortKey.AGE, descending=True)) == [
+            "a-acked",
+            "a-comm",
+            "a-alert",
+            "a-action",
+        ]
+
+    def test_unknown_sort_falls_back_to_priority(self) -> None:
+        """A sort key from a hand-made URL means the default."""
+        assert parse_sort("bogus") is SortKey.PRIORITY
+        assert parse_sort(None) is SortKey.PRIORITY
+        assert parse_sort("room") is SortKey.ROOM
+
+    def test_unknown_levels_sort_last(self) -> None:
+        """A level this console does not know still sorts, after the known ones."""
+        assert severity("something_new") > severity("calibration") > severity("action")
+
+
+class TestAlarmRow:
+    def test_row_of_an_unacknowledged_action_alarm(self) -> None:
+        """Labels, age and the need for acknowledgement."""
+        row = alarm_row(A_ACTION, T0 + 125 * S)
+        assert row.parameter_label == "particles \u2265 5.0 \u00b5m"
+        assert row.age == "2 min"
+        assert row.needs_ack
+        assert row.value == "35.3 counts/m\u00b3"
+        assert row.limit == "29 counts/m\u00b3"
+        assert row.raised_label == "2026-11-18 11:06:40 UTC"
+
+    def test_acknowledged_alarm_needs_nothing(self) -> None:
+        """An acknowledged active alarm offers no acknowledgement."""
+        assert not alarm_row(A_ACKED, T0).needs_ack
+
+    def test_no_limit_is_empty(self) -> None:
+        """A comm-loss alarm has no limit to show."""
+        assert alarm_row(A_COMM.with_(limit=None), T0).limit == ""
+
+
+class TestFormatting:
+    def test_values(self) -> None:
+        """Large values with thousands separators, small ones to 4 digits, none as a dash."""
+        assert format_value(352000.0, "particles_0_5um") == "352,000 counts/m\u00b3"
+        assert format_value(12.3456, "diff_pressure") == "12.35 Pa"
+        assert format_value(None) == DASH
+
+    def test_ages(self) -> None:
+        """Seconds, minutes, hours and days."""
+        assert [age_label(s) for s in (-5, 59, 60, 3599, 3660, 90000)] == [
+            "0 s",
+            "59 s",
+            "1 min",
+            "59 min",
+            "1 h 01 min",
+            "1 d 01 h",
+        ]
+
+    def test_times(self) -> None:
+        """UTC to the second; None is a dash."""
+        assert time_label(T0 + 999_999_999) == "2026-11-18 11:06:40 UTC"
+        assert time_label(None) == DASH
+
+
+class TestCalibration:
+    def test_states(self) -> None:
+        """None recorded, due later, due within 30 days, overdue."""
+        today = date(2026, 12, 1)
+        assert calibration_of(None, None, today)[1] == "unknown"
+        assert calibration_of(date(2027, 6, 30), "CAL-1", today) == (
+            "due 2027-06-30 (certificate CAL-1)",
+            "ok",
+        )
+        assert calibration_of(date(2026, 12, 20), None, today)[1] == "due_soon"
+        assert calibration_of(date(2026, 11, 30), None, today)[1] == "overdue"
+
+
+def entry(kind: str, data: dict, subject: str = "A1", seq: int = 1) -> AuditEntry:
+    return AuditEntry(seq, T0 + 5 * S, kind, subject, data, "envmon", "h")
+
+
+class TestEntries:
+    def test_alarm_transition_at_its_own_time(self) -> None:
+        """A transition shows when it happened (event time) and what the alarm was."""
+        view = entry_view(entry("alarm.raised", event_data(raised(A_ACTION))))
+        assert view.when == time_label(T0)
+        assert view.label == "raised"
+        assert "limit 29 counts/m\u00b3" in view.summary
+        assert view.who == ""
+
+    def test_acknowledgement_names_the_person(self) -> None:
+        """An acked transition's person is the acknowledging user, with the comment."""
+        data = event_data(acked(A_ACTION, T0 + S, user="alice", comment="door open"))
+        view = entry_view(entry("alarm.acked", data))
+        assert view.who == "alice"
+        assert "comment: door open" in view.summary
+
+    def test_signature_user_is_found(self) -> None:
+        """A signature's user, or a request's, is who did it."""
+        assert who_of({"signature": {"user": "erik"}}) == "erik"
+        assert who_of({"user": "olga"}) == "olga"
+        assert who_of({}) == ""
+
+    def test_secrets_never_shown(self) -> None:
+        """Keys naming passwords, hashes, credentials, tokens or keys go, at any depth;
+        the digest of a signed record stays (it proves what was signed)."""
+        data = {
+            "user": "ada",
+            "credential_sha256": "abc",
+            "nested": {"password_hash": "x", "note": "ok", "list": [{"api_token": "t"}]},
+            "record_sha256": "def",
+        }
+        assert redact(data) == {
+            "user": "ada",
+            "nested": {"note": "ok", "list": [{}]},
+            "record_sha256": "def",
+        }
+        view = entry_view(entry("user_added", {"user": "ada", "password_hash": "$argon2id$x"}))
+        assert "argon2" not in view.summary
+
+    def test_signing_entries_read_as_sentences(self) -> None:
+        """Signatures, refusals, sign-ins and requests say who did what."""
+        signature = {
+            "user": "olga",
+            "full_name": "Olga E",
+            "role": "operator",
+            "meaning": "acknowledged",
+            "comment": "door",
+            "act": "ack",
+            "record_sha256": "ab" * 32,
+        }
+        view = entry_view(entry("signature", signature))
+        assert view.who == "olga"
+        assert view.summary == "ack, meaning 'acknowledged', by Olga E (olga, operator): door"
+        refused = {"user": "x", "act": "sign_in", "reason": "wrong_password", "client": "console 1"}
+        assert entry_view(entry("signature_refused", refused)).summary == (
+            "sign_in refused from console 1: wrong_password"
+        )
+        request = {"act": "shelve", "params": {"until_ns": T0}}
+        assert entry_view(entry("request", request)).summary == (
+            "shelve A1 (until_ns 2026-11-18 11:06:40 UTC)"
+        )
+
+    def test_the_shelver_is_named_and_service_entries_are_envmons(self) -> None:
+        """A shelved transition names the newest signature's user; the service's own
+        entries read as envmon; anything else without a person shows a dash."""
+        shelved = event_data(raised(A_ACTION))
+        shelved["transition"] = "shelved"
+        shelved["alarm"]["signatures"] = [{"user": "olga"}, {"user": "erik"}]
+        assert entry_view(entry("alarm.shelved", shelved)).by == "erik"
+        assert entry_view(entry("alarm.raised", event_data(raised(A_ACTION)))).by == "envmon"
+        assert entry_view(entry("request", {"act": "ack", "params": {}})).by == DASH
