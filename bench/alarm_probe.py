@@ -70,7 +70,10 @@ class AlarmProbe:
                 return
             if alarm.get("level") == "action" and alarm.get("state") == "active_unacked":
                 with self._lock:
-                    received.setdefault(alarm["room"], now)
+                    # Only rooms injected by this probe: an earlier phase's alarms stay
+                    # active and come back retained on subscribing.
+                    if alarm["room"] in self._sent_ns:
+                        received.setdefault(alarm["room"], now)
 
         return on_alarm
 

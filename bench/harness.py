@@ -29,7 +29,7 @@ from tests.support.servers import InfluxDB1  # noqa: E402
 
 LOADGEN_SRC: Final = BENCH_DIR / "loadgen.c"
 LOADGEN_BIN: Final = BENCH_DIR / "build" / "loadgen"
-ALARM_ROOMS: Final = 400
+ALARM_ROOMS: Final = 600
 """Grade A rooms with one particle counter each; an injection raises an alarm in a
 room of its own: rooms 0-199 for the latency phase at 5 000/s, 200-399 for the
 steady 300/s phase."""

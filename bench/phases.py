@@ -10,6 +10,8 @@ Phases, in order (each with its own base time, so its stored count is exact):
    channel exists) at full rate: ingest rate and loss;
 5. envmon at a steady 1 000 readings/s: CPU per 1 000 readings;
 6. envmon at 5 000 readings/s with alarms injected: alarm latency;
+6a. the same two with ``envmon console`` running and its live page open in
+   Chromium (bench/console_phase.py): the figures with suffix ``_console``;
 7. a steady 300 readings/s with alarms injected: envmon's alarm latency and a
    naive bridge's, side by side (bench/edge_phases.py);
 8. InfluxDB stopped for ``outage_s`` at 1 000 readings/s, then started: spool
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.alarm_probe import ENVMON, AlarmProbe, percentile
+from bench.console_phase import console_side_by_side
 from bench.edge_phases import steady_alarm_latency, tls_ingest
 from bench.harness import (
     BENCH_DIR,
@@ -73,7 +76,7 @@ class RunConfig:
     """Run the envmon of this source tree instead of the installed one."""
 
 
-PHASES = ("ceilings", "ingest", "cpu", "latency", "latency300", "spool", "tls")
+PHASES = ("ceilings", "ingest", "cpu", "latency", "console", "latency300", "spool", "tls")
 
 
 class BenchRun:
@@ -139,6 +142,8 @@ class BenchRun:
                 self._steady_cpu()
             if "latency" in wanted:
                 self._alarm_latency()
+            if "console" in wanted:
+                console_side_by_side(self)
             if "latency300" in wanted:
                 steady_alarm_latency(self)
             if "spool" in wanted:
@@ -323,7 +328,8 @@ class BenchRun:
         self.figures.update(cpu_ms_per_1000=ms_per_1000, steady_lost=result.acked - stored)
         self.log(f"  CPU at 1000/s: {ms_per_1000:.1f} ms per 1000 readings")
 
-    def _alarm_latency(self) -> None:
+    def _alarm_latency(self, first_room: int = 0) -> None:
+        """Alarm latency at ``alarm_rate``, injecting in the probe rooms from ``first_room``."""
         cfg, base = self.cfg, self.next_base()
         interval_s = 0.075
         duration_s = 4.0 + cfg.alarm_injections * interval_s
@@ -333,7 +339,7 @@ class BenchRun:
         probe = AlarmProbe(self.broker.port)
         try:
             time.sleep(2.0)
-            res = probe.run(cfg.alarm_injections, interval_s)[ENVMON]
+            res = probe.run(cfg.alarm_injections, interval_s, first_room)[ENVMON]
         finally:
             probe.close()
         result = load.wait()

@@ -47,6 +47,23 @@ ROWS = [
     ("alarm_p99_ms", "alarm latency p99 at 5000/s", "ms", "< 50", lambda v, f: v < 50),
     ("alarm_max_ms", "alarm latency max at 5000/s", "ms", "", None),
     ("alarm_missed", "  alarms not seen", "alarms", "0", lambda v, f: v == 0),
+    (
+        "cpu_ms_per_1000_console",
+        "CPU per 1000 at 1000/s, console open",
+        "ms",
+        "< 50",
+        lambda v, f: v < 50,
+    ),
+    (
+        "alarm_p99_ms_console",
+        "alarm latency p99 at 5000/s, console open",
+        "ms",
+        "< 50",
+        lambda v, f: v < 50,
+    ),
+    ("alarm_missed_console", "  alarms not seen, console open", "alarms", "0", lambda v, f: v == 0),
+    ("console_cpu_pct", "  the console's own CPU meanwhile", "% of a core", "", None),
+    ("console_rows_added", "  alarm rows the live page gained", "rows", "", None),
     ("alarm300_p50_ms", "alarm latency p50 at 300/s", "ms", "", None),
     (
         "alarm300_p99_ms",

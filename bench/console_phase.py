@@ -1,0 +1,162 @@
+"""The console beside the service under load (issue 15): do the service's figures move?
+
+``envmon console`` is started on the run's settings (same journal), a user is
+made for it, and Debian's Chromium (driven by Playwright, as in the browser
+tests) signs in and keeps the live alarm page open: it holds the page's
+server-sent events stream and refetches the alarm list on every journal
+change, as a control-room screen does. With that running, the steady
+1 000 readings/s CPU phase and the 5 000 readings/s alarm latency phase are
+measured again; their figures get the suffix ``_console`` beside the ones the
+same run measured without the console. The console's own CPU over both is
+``console_cpu_s``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+from bench.harness import cpu_seconds
+from tests.support.servers import free_port, wait_port
+
+if TYPE_CHECKING:
+    from bench.phases import BenchRun
+
+CONSOLE_FIRST_ROOM = 400
+"""Probe rooms 0-199 are the first latency phase's (their alarms stay active), 200-399
+latency300's."""
+USER = "bench-engineer"
+PASSWORD = "bench console passphrase 2026"
+# Figures of the phases measured again with the console open.
+MEASURED = (
+    "cpu_ms_per_1000",
+    "steady_lost",
+    "alarm_p50_ms",
+    "alarm_p99_ms",
+    "alarm_max_ms",
+    "alarm_missed",
+    "alarm_load_lost",
+)
+
+
+def _envmon(run: BenchRun, *args: str, stdin: str | None = None) -> None:
+    config = run.root / "envmon" / "envmon.toml"
+    subprocess.run(
+        [sys.executable, "-m", "envmon.cli", *args, "--config", str(config)],
+        input=stdin,
+        text=True,
+        check=True,
+        capture_output=True,
+        env=_env(run),
+        timeout=120,
+    )
+
+
+def _env(run: BenchRun) -> dict[str, str]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    if run.cfg.envmon_src is not None:
+        env["PYTHONPATH"] = str(run.cfg.envmon_src)
+    return env
+
+
+def _start_console(run: BenchRun) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    env = _env(run)
+    env["ENVMON_CONSOLE__LISTEN"] = f"127.0.0.1:{port}"
+    log_path = run.root / "console.log"
+    run.envmon_logs.append(log_path)  # its ERROR lines count in the run's log check
+    log = log_path.open("ab")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "envmon.cli",
+            "console",
+            "--config",
+            str(run.root / "envmon" / "envmon.toml"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=run.cfg.envmon_src,
+    )
+    log.close()
+    wait_port(port, 30.0, proc=proc)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def _open_live_page(playwright: Any, base: str) -> Any:
+    browser = playwright.chromium.launch(
+        executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
+    )
+    page = browser.new_page()
+    page.goto(f"{base}/signin")
+    page.fill("input[name=user]", USER)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/alarms")
+    return browser
+
+
+def console_side_by_side(run: BenchRun) -> None:
+    from playwright.sync_api import sync_playwright
+
+    _envmon(
+        run,
+        "user",
+        "add",
+        USER,
+        "--role",
+        "engineer",
+        "--full-name",
+        "Bench Engineer",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    proc, base = _start_console(run)
+    without = {k: run.figures[k] for k in MEASURED if k in run.figures}
+    try:
+        with sync_playwright() as playwright:
+            browser = _open_live_page(playwright, base)
+            page = browser.contexts[0].pages[0]
+            try:
+                rows0 = page.locator("#alarm-list tbody tr").count()
+                cpu0 = cpu_seconds(proc.pid)
+                t0 = time.monotonic()
+                run._steady_cpu()
+                run._alarm_latency(first_room=CONSOLE_FIRST_ROOM)
+                console_cpu = cpu_seconds(proc.pid) - cpu0
+                elapsed = time.monotonic() - t0
+                # The page, never reloaded, must show the alarms raised meanwhile.
+                deadline = time.monotonic() + 10
+                rows = page.locator("#alarm-list tbody tr").count()
+                while rows < rows0 + run.cfg.alarm_injections and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    rows = page.locator("#alarm-list tbody tr").count()
+            finally:
+                browser.close()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    for key in MEASURED:
+        if key in run.figures:
+            run.figures[f"{key}_console"] = run.figures[key]
+        if key in without:
+            run.figures[key] = without[key]
+    run.figures["console_rows_added"] = rows - rows0
+    run.figures["console_cpu_s"] = console_cpu
+    run.figures["console_cpu_pct"] = 100 * console_cpu / elapsed
+    run.log(
+        f"  with the console's live page open: CPU {run.figures['cpu_ms_per_1000_console']:.1f}"
+        f" ms per 1000, alarm p99 {run.figures['alarm_p99_ms_console']:.1f} ms; the console "
+        f"used {console_cpu:.1f} s of CPU ({run.figures['console_cpu_pct']:.1f} % of a core); "
+        f"its page, never reloaded, went from {rows0} to {rows} alarm rows"
+    )
