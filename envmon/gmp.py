@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Final
 
 from envmon.errors import ConfigError
@@ -236,11 +236,39 @@ LimitsTable = dict[str, dict[RoomState, ResolvedLimits]]
 
 def resolve_facility(facility: Facility) -> tuple[dict[str, LimitsTable], dict[str, LimitsTable]]:
     """Limits of every room for every parameter, and of every piece of equipment for
-    the parameters its sensors measure or its limits name; ``ConfigError`` on a problem."""
+    the parameters its sensors measure or its limits name; ``ConfigError`` on a problem.
+
+    Equal limits come back as one shared object: a site has many rooms of one
+    grade that resolve alike, and the service holds these for its whole life.
+    """
     parameters = tuple(facility.parameters)
-    rooms = {room.id: resolve_room(room, parameters) for room in facility.model.rooms}
+    shared = _SharedLimits()
+    rooms = {room.id: shared.table(resolve_room(room, parameters)) for room in facility.model.rooms}
     equipment = {}
     for item in facility.model.equipment:
         measured = {p for s in facility.sensors_on(item.id) for p in parameters_of(s)}
-        equipment[item.id] = resolve_equipment(item, sorted(measured | set(item.limits)))
+        table = resolve_equipment(item, sorted(measured | set(item.limits)))
+        equipment[item.id] = shared.table(table)
     return rooms, equipment
+
+
+class _SharedLimits:
+    """One object for each distinct value among the tables given to ``table``."""
+
+    def __init__(self) -> None:
+        self._limits: dict[tuple[object, ...], ResolvedLimits] = {}
+        self._by_state: dict[tuple[object, ...], dict[RoomState, ResolvedLimits]] = {}
+
+    def table(self, table: LimitsTable) -> LimitsTable:
+        out: LimitsTable = {}
+        for parameter, by_state in table.items():
+            states = {state: self._one(limits) for state, limits in by_state.items()}
+            # The ResolvedLimits are shared by now, so their identities name the mapping.
+            key = tuple((state, id(limits)) for state, limits in states.items())
+            out[parameter] = self._by_state.setdefault(key, states)
+        return out
+
+    def _one(self, limits: ResolvedLimits) -> ResolvedLimits:
+        values = tuple(getattr(limits, f.name) for f in fields(limits) if f.name != "sources")
+        key = (*values, tuple(sorted(limits.sources.items())))
+        return self._limits.setdefault(key, limits)

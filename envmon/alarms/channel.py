@@ -28,7 +28,7 @@ from envmon.alarms.events import (
 )
 from envmon.alarms.lifecycle import AlarmBook, make_alarm_id, return_to_normal
 from envmon.alarms.rules import CLEAR, RAISE, LevelDetector, RateOfChange
-from envmon.alarms.state_rules import NO_RULES, StateRules
+from envmon.alarms.state_rules import StateRules, rules_by_state
 from envmon.alarms.window import RollingWindow
 from envmon.gmp import LIMIT_KEYS, RATE_KEYS, ResolvedLimits
 from envmon.readings import RoomState
@@ -81,19 +81,14 @@ class Channel:
         self.alarm_ids: list[str | None] = [None] * 6
         self.detectors = tuple(LevelDetector(high) for high in HIGH_SIDE)
         self.rate: RateOfChange | None = None
-        self.rules: dict[RoomState, StateRules] = {}
+        self.rules: Mapping[RoomState, StateRules] = {}
         self.window: RollingWindow | None = None
         self.keep_ns = 0
         self.set_limits(limits_by_state)
 
     def set_limits(self, limits_by_state: Mapping[RoomState, ResolvedLimits]) -> None:
         """New limits (start or reload); excursions in progress continue under them."""
-        self.rules = {
-            state: StateRules.compile(limits_by_state[state])
-            if state in limits_by_state
-            else NO_RULES
-            for state in RoomState
-        }
+        self.rules = rules_by_state(limits_by_state)
         history_len = max(r.persistence.m for r in self.rules.values())
         for detector in self.detectors:
             detector.resize_history(history_len)

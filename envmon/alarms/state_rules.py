@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from envmon.alarms.rules import Persistence
 from envmon.gmp import ResolvedLimits
-from envmon.readings import NS_PER_S
+from envmon.readings import NS_PER_S, RoomState
 
 _NO_PERSISTENCE: Final = Persistence()
 
@@ -59,3 +60,19 @@ class StateRules:
 NO_RULES: Final = StateRules(
     limits=(None, None, None, None), persistence=Persistence(), window_ns=0
 )
+
+
+_SHARED: dict[tuple[StateRules, ...], Mapping[RoomState, StateRules]] = {}
+
+
+def rules_by_state(limits: Mapping[RoomState, ResolvedLimits]) -> Mapping[RoomState, StateRules]:
+    """Every room state's compiled rules (``NO_RULES`` where nothing is resolved).
+
+    Equal rules come back as one shared, read-only mapping: thousands of
+    channels of one kind of room judge alike, for the service's whole life.
+    """
+    rules = {
+        state: StateRules.compile(limits[state]) if state in limits else NO_RULES
+        for state in RoomState
+    }
+    return _SHARED.setdefault(tuple(rules.values()), rules)
