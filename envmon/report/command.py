@@ -20,11 +20,11 @@ from envmon.errors import EnvmonError
 from envmon.facility import Facility, Sensor, parameters_of
 from envmon.gmp import ResolvedLimits, resolve_equipment_limits, resolve_limits
 from envmon.journal.journal import Journal
-from envmon.readings import NS_PER_S, Kind, RoomState, RoomStateChange, isoformat_ns
+from envmon.readings import NS_PER_S, Kind, RoomState, isoformat_ns
 from envmon.report.influxql import InfluxQLClient
+from envmon.report.journal_record import read_record
 from envmon.report.model import (
     STATES,
-    AckedExcursion,
     LimitLines,
     Report,
     ReportInputs,
@@ -186,22 +186,6 @@ def read_batch(path: Path, batch_id: str) -> Batch | None:
         journal.close()
 
 
-def read_journal(
-    path: Path, from_ns: int, to_ns: int, rooms: Sequence[str]
-) -> tuple[tuple[AckedExcursion, ...], tuple[RoomStateChange, ...]]:
-    """Excursions overlapping the window with their acks, and the room-state changes."""
-    journal = Journal(path, readonly=True)
-    try:
-        records = journal.excursions(from_ns, to_ns, list(rooms))
-        changes = journal.room_state_changes(from_ns, to_ns, list(rooms))
-    finally:
-        journal.close()
-    excursions = tuple(
-        AckedExcursion(r.excursion, r.acked_by, r.acked_ns, r.comment) for r in records
-    )
-    return excursions, tuple(changes)
-
-
 def generate(
     settings: Settings,
     facility: Facility,
@@ -243,7 +227,7 @@ def generate(
             f"{isoformat_ns(to_ns)} in InfluxDB at {client.url} (database {client.database!r}): "
             "check the window (UTC) and the rooms"
         )
-    excursions, changes = read_journal(settings.storage.journal_path, from_ns, to_ns, room_ids)
+    record = read_record(settings.storage.journal_path, facility, from_ns, to_ns, room_ids)
     room_models = tuple(facility.rooms[r] for r in room_ids)
     sensors = tuple(s for s in facility.model.sensors if s.room in room_ids)
     equipment = tuple(e for e in facility.model.equipment if e.room in room_ids)
@@ -255,8 +239,8 @@ def generate(
         stats=measured.stats,
         spans=measured.spans,
         silences=measured.silences,
-        excursions=excursions,
-        state_changes=changes,
+        excursions=record.excursions,
+        state_changes=record.state_changes,
         gap_tolerance_intervals=tolerance,
         batch=batch,
         generated_ns=now_ns if now_ns is not None else time.time_ns(),
@@ -270,6 +254,13 @@ def generate(
         uncalibrated=measured.uncalibrated,
         calibration_records=tuple(calibration_records),
         parameters=facility.parameters,
+        service_periods=record.service_periods,
+        alarms=record.alarms,
+        limit_loads=record.limit_loads,
+        config_loads=record.config_loads,
+        audit=record.audit,
+        audit_foreign=record.audit_foreign,
+        journal_head=record.head,
     )
     if fmt in ("pdf", "html"):
         inputs = dataclasses.replace(inputs, limits=chart_limits(inputs, facility))

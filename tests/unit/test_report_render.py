@@ -77,7 +77,7 @@ class TestContract:
         assert (room["room"], room["grade"]) == ("FILL-A", "A")
         assert set(room["particles_0_5um"]) == {
             "samples", "expected_samples", "completeness_pct", "min", "max", "mean", "excursions",
-            "faulted_samples", "uncalibrated_samples", "unit",
+            "faulted_samples", "uncalibrated_samples", "unit", "out_of_service_s",
         }  # fmt: skip
         assert room["particles_5_0um"]["excursions"] == {"alert": 0, "action": 1}
         excursion = obj["excursions"][0]
