@@ -67,13 +67,16 @@ def shelving(
     return out
 
 
-def entries(journal: Journal, from_ns: int, to_ns: int) -> list[AuditEntry]:
-    """Every audit entry journaled in ``[from_ns, to_ns)`` but alarm transitions other
-    than shelving (the report lists alarms on their own), in seq order."""
+def entries(
+    journal: Journal, from_ns: int, to_ns: int, subject: str | None = None
+) -> list[AuditEntry]:
+    """Every audit entry journaled in ``[from_ns, to_ns)``, or at any time about
+    ``subject``, but alarm transitions other than shelving (the report lists alarms on
+    their own), in seq order."""
     rows = journal._query(
-        "SELECT * FROM audit WHERE ts_ns >= ? AND ts_ns < ? "
+        "SELECT * FROM audit WHERE (ts_ns >= ? AND ts_ns < ? OR subject = ?) "
         "AND (substr(kind, 1, ?) != ? OR kind IN (?, ?)) ORDER BY seq",
-        [from_ns, to_ns, len(KIND_ALARM_PREFIX), KIND_ALARM_PREFIX, *_SHELVING],
+        [from_ns, to_ns, subject, len(KIND_ALARM_PREFIX), KIND_ALARM_PREFIX, *_SHELVING],
     )
     return [entry_from_row(r) for r in rows]
 

@@ -12,7 +12,9 @@ no password, password hash or salt can reach it (user entries hold the
 SHA-256 of a hash, which is never shown either).
 
 Entries about a room, sensor, piece of equipment or alarm outside the
-report's scope (``foreign``) are left out.
+report's scope (``foreign``) are left out. Entries about the report's batch
+are kept whenever they were journaled: its end is signed as it ends, so
+that signature comes just after the window.
 """
 
 from __future__ import annotations
@@ -45,10 +47,18 @@ SHELVING: Final = (
 
 
 def audit_extract(
-    entries: Iterable[AuditEntry], from_ns: int, to_ns: int, foreign: frozenset[str] = frozenset()
+    entries: Iterable[AuditEntry],
+    from_ns: int,
+    to_ns: int,
+    foreign: frozenset[str] = frozenset(),
+    batch: str | None = None,
 ) -> tuple[ExtractRow, ...]:
-    """The rows of the entries journaled in ``[from_ns, to_ns)``, in journal order."""
-    entries = sorted((e for e in entries if from_ns <= e.ts_ns < to_ns), key=lambda e: e.seq)
+    """The rows of the entries journaled in ``[from_ns, to_ns)`` or about ``batch``, in
+    journal order."""
+    entries = sorted(
+        (e for e in entries if from_ns <= e.ts_ns < to_ns or (batch and e.subject == batch)),
+        key=lambda e: e.seq,
+    )
     requests = {int(e.data["id"]): e for e in entries if e.kind == KIND_REQUEST}
     signers = {e.seq: str(e.data["user"]) for e in entries if e.kind == KIND_SIGNATURE}
     rows = []

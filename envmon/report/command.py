@@ -227,7 +227,7 @@ def generate(
             f"{isoformat_ns(to_ns)} in InfluxDB at {client.url} (database {client.database!r}): "
             "check the window (UTC) and the rooms"
         )
-    record = read_record(settings.storage.journal_path, facility, from_ns, to_ns, room_ids)
+    record = read_record(settings.storage.journal_path, facility, from_ns, to_ns, room_ids, batch)
     room_models = tuple(facility.rooms[r] for r in room_ids)
     sensors = tuple(s for s in facility.model.sensors if s.room in room_ids)
     equipment = tuple(e for e in facility.model.equipment if e.room in room_ids)

@@ -43,9 +43,15 @@ class JournalRecord:
 
 
 def read_record(
-    path: Path, facility: Facility, from_ns: int, to_ns: int, rooms: Sequence[str]
+    path: Path,
+    facility: Facility,
+    from_ns: int,
+    to_ns: int,
+    rooms: Sequence[str],
+    batch: str | None = None,
 ) -> JournalRecord:
-    """What the journal at ``path`` says about ``rooms`` over ``[from_ns, to_ns)``."""
+    """What the journal at ``path`` says about ``rooms`` over ``[from_ns, to_ns)``, and
+    about ``batch`` whenever."""
     rooms = list(rooms)
     sensors = [s.id for s in facility.model.sensors if s.room in rooms]
     with Journal(path, readonly=True) as journal:
@@ -59,7 +65,7 @@ def read_record(
         periods = journal.requests.service_periods(from_ns, to_ns, sensors)
         timeline = journal.configs.facility_timeline(from_ns, to_ns)
         config_loads = journal.configs.loads(from_ns, to_ns)
-        audit = window.entries(journal, from_ns, to_ns)
+        audit = window.entries(journal, from_ns, to_ns, batch)
         foreign = window.alarm_ids_outside(journal, rooms)
         seq, sha256 = journal.head()
     loads = limits_loads(timeline)

@@ -168,7 +168,7 @@ def build_report(inputs: ReportInputs) -> Report:
         limits_in_force=tuple(limits),
         config_changes=changes,
         audit_extract=audit_extract(
-            inputs.audit, inputs.from_ns, inputs.to_ns, inputs.audit_foreign
+            inputs.audit, inputs.from_ns, inputs.to_ns, inputs.audit_foreign, inputs.batch
         ),
         journal_head=inputs.journal_head,
     )

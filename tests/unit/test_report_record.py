@@ -328,3 +328,11 @@ class TestAuditExtract:
         entries = [entry(1, "room_state", "FILL-A", data, ts=T0 - HOUR),
                    entry(2, "room_state", "FILL-A", data, ts=T0 + HOUR)]  # fmt: skip
         assert audit_extract(entries, T0, T0 + HOUR) == ()
+
+    def test_the_batch_end_signed_after_the_window(self) -> None:
+        """The batch's own entries are kept though its end is signed just after the window."""
+        data = {"batch": "LOT-1", "end_ns": T0 + HOUR, "by": {"how": "mqtt", "topic": "t"}}
+        late = entry(1, "batch_ended", "LOT-1", data, ts=T0 + HOUR)
+        assert audit_extract([late], T0, T0 + HOUR) == ()
+        [row] = audit_extract([late], T0, T0 + HOUR, batch="LOT-1")
+        assert row.text == "batch LOT-1 ended at 2027-01-15T09:00:00Z, from t"
