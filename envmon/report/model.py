@@ -88,7 +88,8 @@ def build_report(inputs: ReportInputs) -> Report:
     }
     alarms = alarms_in_window(inputs.alarms, inputs.from_ns, inputs.to_ns, spans_by_room)
     changes = changes_in_window(inputs.config_loads, inputs.from_ns, inputs.to_ns)
-    unsigned = sum(not c.signed for c in changes)
+    # A restart with an unchanged file is journaled too: only a change counts.
+    unsigned = sum(not c.signed and c.changes != () for c in changes)
     summaries = []
     charts = []
     limits: list[LimitInterval] = []

@@ -28,7 +28,7 @@ def alarms(report: Report) -> list[Flowable]:
     flow: list[Flowable] = [Paragraph("Alarms (every level)", H2)]
     if not rows:
         return [*flow, Paragraph("No alarms in the window.", BODY)]
-    flow.append(table(header, rows, [9, 8, 9, 12, 7, 11, 11, 6, 6, 9, 10], _shaded(unacked)))
+    flow.append(table(header, rows, [9, 8, 8, 11, 7, 11, 11, 6, 6, 9, 12], _shaded(unacked)))
     header, rows = signature_rows(report)
     flow.append(Paragraph("Signatures on these alarms", H2))
     if rows:

@@ -72,10 +72,10 @@ class LimitsSource:
 
     @property
     def text(self) -> str:
-        """One line for tables: ``seq 12, envmon reload signed by jdoe, sha256 1f2e3d4c``."""
+        """One line for tables: ``seq 12, envmon reload, signed by jdoe, sha256 1f2e3d4c``."""
         where = f"seq {self.seq}, " if self.seq is not None else ""
         who = f"signed by {self.by}" if self.by is not None else "UNSIGNED"
-        return f"{where}{self.load} {who}, sha256 {self.sha256[:8]}"
+        return f"{where}{self.load}, {who}, sha256 {self.sha256[:8]}"
 
 
 @dataclass(frozen=True, slots=True)

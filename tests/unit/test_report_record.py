@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 from envmon.alarms.events import AlarmState, Level, Transition
@@ -153,7 +154,7 @@ class TestLimitsInForce:
             (RoomState.IN_OPERATION, 1200 * S, 2400 * S, 13.0, 9),
             (RoomState.AT_REST, 2400 * S, 3600 * S, 18.0, 9),
         ]  # fmt: skip
-        assert rows[1].source.text == "seq 9, envmon reload UNSIGNED, sha256 00000000"
+        assert rows[1].source.text == "seq 9, envmon reload, UNSIGNED, sha256 00000000"
 
     def test_no_loads_no_rows_and_todays_file(self) -> None:
         """Without loads nothing is claimed; today's file stands in, saying so."""
@@ -204,6 +205,9 @@ class TestConfigChanges:
              "new": 13.0}
         ]  # fmt: skip
         assert "1 unsigned configuration change" in report.rooms[0].verdict.text
+        unchanged = dataclasses.replace(loads[2], changes=())
+        quiet = build_report(inputs(config_loads=(loads[1], unchanged)))
+        assert "unsigned" not in quiet.rooms[0].verdict.text
 
 
 def entry(seq: int, kind: str, subject: str, data: dict[str, object], ts: int = T0) -> AuditEntry:
