@@ -7,7 +7,6 @@ user can cause is one ``EnvmonError`` with a message naming what is wrong.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,18 +17,14 @@ from envmon.batches import Batch
 from envmon.calibration import CalibrationRecord
 from envmon.errors import EnvmonError
 from envmon.facility import Facility, Sensor, parameters_of
-from envmon.gmp import ResolvedLimits, resolve_equipment_limits, resolve_limits
 from envmon.journal.journal import Journal
-from envmon.readings import NS_PER_S, Kind, RoomState, isoformat_ns
+from envmon.readings import NS_PER_S, Kind, isoformat_ns
 from envmon.report.influxql import InfluxQLClient
 from envmon.report.journal_record import read_record
 from envmon.report.model import (
-    STATES,
-    LimitLines,
     Report,
     ReportInputs,
     build_report,
-    owner_parameters,
 )
 from envmon.report.queries import Measurement, Scope, fetch, room_measurement
 from envmon.settings import Settings
@@ -100,33 +95,6 @@ def _threshold(sensors: Sequence[Sensor], kind: Kind, tolerance_intervals: float
     return min(
         (int(tolerance_intervals * s.interval_s * NS_PER_S) for s in sensors if s.kind is kind),
         default=None,
-    )
-
-
-def chart_limits(
-    inputs: ReportInputs, facility: Facility
-) -> dict[tuple[str, str, RoomState], LimitLines]:
-    """Alert and action limits per room or equipment, parameter and state, for the chart lines."""
-    out: dict[tuple[str, str, RoomState], LimitLines] = {}
-    for room in inputs.rooms:
-        sensors = [s for s in inputs.sensors if s.room == room.id and s.equipment is None]
-        for parameter in owner_parameters(sensors, (), inputs):
-            for state in STATES:
-                out[(room.id, parameter, state)] = _lines(resolve_limits(room, parameter, state))
-    for item in inputs.equipment:
-        for parameter in owner_parameters(facility.sensors_on(item.id), (), inputs):
-            for state in STATES:
-                resolved = resolve_equipment_limits(item, parameter, state)
-                out[(item.id, parameter, state)] = _lines(resolved)
-    return out
-
-
-def _lines(resolved: ResolvedLimits) -> LimitLines:
-    return LimitLines(
-        alert_high=resolved.alert_high,
-        action_high=resolved.action_high,
-        alert_low=resolved.alert_low,
-        action_low=resolved.action_low,
     )
 
 
@@ -262,6 +230,4 @@ def generate(
         audit_foreign=record.audit_foreign,
         journal_head=record.head,
     )
-    if fmt in ("pdf", "html"):
-        inputs = dataclasses.replace(inputs, limits=chart_limits(inputs, facility))
     return _renderer(fmt)(build_report(inputs))
