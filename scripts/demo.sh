@@ -244,7 +244,6 @@ mosquitto_sub -h 127.0.0.1 -p "$MQTT_PORT" -q 1 -v -t 'fac/+/envmon/alarms/#' > 
 started $! mosquitto_sub
 
 # --- 6. the simulated fleet -------------------------------------------------------------
-FROM=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 say "simulating the demo scenario for $DEMO_SECONDS s (a Grade A particle excursion after ~15 s,"
 say "  and incubator INC-01's door left open from 5 s: its CO2 falls below 4.5 %)"
 "$ENVMON" simulate --config "$RUN/envmon.toml" --scenario demo --interval 1 \
@@ -252,8 +251,16 @@ say "  and incubator INC-01's door left open from 5 s: its CO2 falls below 4.5 %
 SIM_PID=$!
 started "$SIM_PID" simulate
 wait "$SIM_PID"
-sleep 3  # let envmon store the last readings
-TO=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+sleep 3  # let envmon store the last readings (the window below does not depend on it)
+# Report exactly the window the simulator covered (it prints it, in exact epoch
+# seconds): a window running on past its last reading would show an end-of-window
+# data gap on every sensor.
+read -r FROM TO < <(sed -n 's/^envmon simulate: window .*(epoch \([0-9.]*\) to \([0-9.]*\))$/\1 \2/p' \
+  "$RUN/simulate.log")
+if [ -z "${FROM:-}" ] || [ -z "${TO:-}" ]; then
+  say "the simulator did not say which window it simulated; see $RUN/simulate.log"
+  exit 1
+fi
 
 # --- 7. the record ----------------------------------------------------------------------
 ACK_ID=$("$ENVMON" alarms --json --config "$RUN/envmon.toml" | "$PY" -c \

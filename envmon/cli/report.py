@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 import time
 from pathlib import Path
@@ -63,7 +64,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         scope.rooms,
         args.batch,
         args.format,
-        current_os_user(),
+        generated_by(),
         calibration_records=read_records(settings.storage.journal_path),
     )
     if args.output and args.output != "-":
@@ -72,6 +73,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(data)
     return EXIT_OK
+
+
+def generated_by() -> str:
+    """``user@host``: who made the report, and where (``root`` alone says nothing)."""
+    return f"{current_os_user()}@{socket.gethostname()}"
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

@@ -1,5 +1,8 @@
 """One chart per room and parameter: the data band, the limits, the excursions.
 
+The limit lines are steps: the limits in force over the window, as the
+journal's configuration loads and the room states set them (``limits.py``).
+
 matplotlib figures drawn with Agg directly (no pyplot, no display); PNG bytes without the
 software/version metadata so that equal data gives equal images.
 """
@@ -22,6 +25,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
 from PIL import Image as PILImage
 
 from envmon.alarms.events import Level
@@ -170,20 +174,7 @@ def _draw(ax: Axes, chart: Chart, from_ns: int, to_ns: int) -> None:
     else:
         ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center")
 
-    styles: tuple[tuple[float | None, str, Literal["--", ":"]], ...]
-    for span, lines in chart.limit_spans:
-        styles = (
-            (lines.action_high, ACTION_COLOUR, "--"),
-            (lines.action_low, ACTION_COLOUR, "--"),
-            (lines.alert_high, ALERT_COLOUR, ":"),
-            (lines.alert_low, ALERT_COLOUR, ":"),
-        )
-        for value, colour, style in styles:
-            if value is not None:
-                ax.hlines(
-                    value, _x(span.start_ns), _x(span.end_ns), colors=colour, linestyles=style,
-                    linewidth=1.2,
-                )  # fmt: skip
+    _draw_limits(ax, chart)
 
     for e in chart.excursions:
         start = max(e.start_ns, from_ns)
@@ -214,3 +205,36 @@ def _draw(ax: Axes, chart: Chart, from_ns: int, to_ns: int) -> None:
     )
     ax.tick_params(labelsize=7)
     ax.grid(True, linewidth=0.3, alpha=0.6)
+    if ax.get_yscale() == "linear":
+        # matplotlib would write large counts as "x 1e6" above the axis, over the title.
+        ax.yaxis.set_major_formatter(FuncFormatter(tick_text))
+
+
+def tick_text(value: float, _position: object = None) -> str:
+    """A y tick as a plain number: thousands separated by a space, never an offset."""
+    if value == int(value):
+        return f"{int(value):,}".replace(",", " ")
+    return f"{value:.6g}"
+
+
+_LIMIT_STYLES: tuple[tuple[str, str, Literal["--", ":"]], ...] = (
+    ("action_high", ACTION_COLOUR, "--"),
+    ("action_low", ACTION_COLOUR, "--"),
+    ("alert_high", ALERT_COLOUR, ":"),
+    ("alert_low", ALERT_COLOUR, ":"),
+)
+
+
+def _draw_limits(ax: Axes, chart: Chart) -> None:
+    """Each limit as a step line over the spans it was in force (a gap where none was)."""
+    if not chart.limit_spans:
+        return
+    times = [_x(span.start_ns) for span, _ in chart.limit_spans]
+    times.append(_x(chart.limit_spans[-1][0].end_ns))
+    for key, colour, style in _LIMIT_STYLES:
+        values = [getattr(lines, key) for _, lines in chart.limit_spans]
+        if all(v is None for v in values):
+            continue
+        ys = [math.nan if v is None else float(v) for v in values]
+        ax.step(times, [*ys, ys[-1]], where="post", color=colour, linestyle=style,
+                linewidth=1.2)  # fmt: skip

@@ -7,7 +7,6 @@ user can cause is one ``EnvmonError`` with a message naming what is wrong.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,18 +17,14 @@ from envmon.batches import Batch
 from envmon.calibration import CalibrationRecord
 from envmon.errors import EnvmonError
 from envmon.facility import Facility, Sensor, parameters_of
-from envmon.gmp import ResolvedLimits, resolve_equipment_limits, resolve_limits
 from envmon.journal.journal import Journal
-from envmon.readings import NS_PER_S, Kind, RoomState, RoomStateChange, isoformat_ns
+from envmon.readings import NS_PER_S, Kind, isoformat_ns
 from envmon.report.influxql import InfluxQLClient
+from envmon.report.journal_record import read_record
 from envmon.report.model import (
-    STATES,
-    AckedExcursion,
-    LimitLines,
     Report,
     ReportInputs,
     build_report,
-    owner_parameters,
 )
 from envmon.report.queries import Measurement, Scope, fetch, room_measurement
 from envmon.settings import Settings
@@ -103,33 +98,6 @@ def _threshold(sensors: Sequence[Sensor], kind: Kind, tolerance_intervals: float
     )
 
 
-def chart_limits(
-    inputs: ReportInputs, facility: Facility
-) -> dict[tuple[str, str, RoomState], LimitLines]:
-    """Alert and action limits per room or equipment, parameter and state, for the chart lines."""
-    out: dict[tuple[str, str, RoomState], LimitLines] = {}
-    for room in inputs.rooms:
-        sensors = [s for s in inputs.sensors if s.room == room.id and s.equipment is None]
-        for parameter in owner_parameters(sensors, (), inputs):
-            for state in STATES:
-                out[(room.id, parameter, state)] = _lines(resolve_limits(room, parameter, state))
-    for item in inputs.equipment:
-        for parameter in owner_parameters(facility.sensors_on(item.id), (), inputs):
-            for state in STATES:
-                resolved = resolve_equipment_limits(item, parameter, state)
-                out[(item.id, parameter, state)] = _lines(resolved)
-    return out
-
-
-def _lines(resolved: ResolvedLimits) -> LimitLines:
-    return LimitLines(
-        alert_high=resolved.alert_high,
-        action_high=resolved.action_high,
-        alert_low=resolved.alert_low,
-        action_low=resolved.action_low,
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class ReportScope:
     """The window and rooms a report covers; ``notes`` say what was assumed."""
@@ -186,22 +154,6 @@ def read_batch(path: Path, batch_id: str) -> Batch | None:
         journal.close()
 
 
-def read_journal(
-    path: Path, from_ns: int, to_ns: int, rooms: Sequence[str]
-) -> tuple[tuple[AckedExcursion, ...], tuple[RoomStateChange, ...]]:
-    """Excursions overlapping the window with their acks, and the room-state changes."""
-    journal = Journal(path, readonly=True)
-    try:
-        records = journal.excursions(from_ns, to_ns, list(rooms))
-        changes = journal.room_state_changes(from_ns, to_ns, list(rooms))
-    finally:
-        journal.close()
-    excursions = tuple(
-        AckedExcursion(r.excursion, r.acked_by, r.acked_ns, r.comment) for r in records
-    )
-    return excursions, tuple(changes)
-
-
 def generate(
     settings: Settings,
     facility: Facility,
@@ -243,7 +195,7 @@ def generate(
             f"{isoformat_ns(to_ns)} in InfluxDB at {client.url} (database {client.database!r}): "
             "check the window (UTC) and the rooms"
         )
-    excursions, changes = read_journal(settings.storage.journal_path, from_ns, to_ns, room_ids)
+    record = read_record(settings.storage.journal_path, facility, from_ns, to_ns, room_ids, batch)
     room_models = tuple(facility.rooms[r] for r in room_ids)
     sensors = tuple(s for s in facility.model.sensors if s.room in room_ids)
     equipment = tuple(e for e in facility.model.equipment if e.room in room_ids)
@@ -255,8 +207,8 @@ def generate(
         stats=measured.stats,
         spans=measured.spans,
         silences=measured.silences,
-        excursions=excursions,
-        state_changes=changes,
+        excursions=record.excursions,
+        state_changes=record.state_changes,
         gap_tolerance_intervals=tolerance,
         batch=batch,
         generated_ns=now_ns if now_ns is not None else time.time_ns(),
@@ -270,7 +222,12 @@ def generate(
         uncalibrated=measured.uncalibrated,
         calibration_records=tuple(calibration_records),
         parameters=facility.parameters,
+        service_periods=record.service_periods,
+        alarms=record.alarms,
+        limit_loads=record.limit_loads,
+        config_loads=record.config_loads,
+        audit=record.audit,
+        audit_foreign=record.audit_foreign,
+        journal_head=record.head,
     )
-    if fmt in ("pdf", "html"):
-        inputs = dataclasses.replace(inputs, limits=chart_limits(inputs, facility))
     return _renderer(fmt)(build_report(inputs))

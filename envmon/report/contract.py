@@ -5,6 +5,35 @@ shaped like a room), ``calibration`` (each sensor's calibration over the
 window), per parameter ``faulted_samples``, ``uncalibrated_samples`` and
 ``unit``, ``equipment`` on excursions and gaps, and ``rule`` on excursions.
 
+The batch record's sections (section 10), as defined here:
+
+- per parameter ``out_of_service_s``: sensor-seconds, the sum over the
+  sensors measuring the parameter of each one's signed out-of-service time
+  in the window (a sensor's overlapping periods counted once); two sensors
+  out for the same hour give 7200. ``out_of_service`` lists the periods:
+  ``{sensor, room, equipment, from, to, until, by, returned_by}``.
+- ``alarms``: each alarm overlapping the window (raised before ``to``, not
+  cleared before ``from``) as ``envmon alarms --json`` shows it now, with
+  its ``signatures`` and ``shelved``: ``[{from, to, until, by, reason,
+  ended_by}]`` (``to`` null while shelved, ``ended_by`` null when the
+  shelving ran out).
+- ``limits_in_force``: ``{room, equipment, parameter, room_state,
+  alert_high, action_high, alert_low, action_low, from, to, source}`` per
+  interval, the window split at each facility load and room-state change;
+  ``source`` is ``{seq, sha256, signed, by, load}`` of the journaled load
+  (``seq`` null: today's file, the journal holding no load from before the
+  window). Parameters without any limit have no rows.
+- ``config_changes``: each facility or settings load journaled in the
+  window, ``{at, what, path, sha256, by, signed, source, reason, changes,
+  note, seq}``; ``by`` is the signature object, or null with ``signed``
+  false for an unsigned load; ``changes`` null when there was nothing to
+  compare with (``note`` says why).
+- ``audit_extract``: ``{seq, at, kind, subject, user, os_user, text}`` per
+  journal entry of the window that a reviewer reads (``audit_extract.py``
+  says which); never a password, hash or salt.
+- ``journal_head``: ``{seq, sha256}`` of the journal when the report was
+  made (null without a journal).
+
 Reproducible: the same data gives the same bytes apart from ``generated_at``
 (and ``generated_by``): lists are sorted by ``build_report``, floats are
 rounded to fixed decimals here, times are RFC 3339 with a ``Z``. The object
@@ -18,7 +47,10 @@ import hashlib
 import json
 from typing import Any, Final
 
+from envmon.config_load import ConfigLoad
 from envmon.readings import isoformat_ns
+from envmon.report.alarms import alarm_json
+from envmon.report.records import ExtractRow, LimitInterval
 from envmon.report.values import (
     DataGap,
     EquipmentSummary,
@@ -58,6 +90,7 @@ def _parameter_json(p: ParameterSummary) -> dict[str, Any]:
         "faulted_samples": p.faulted_samples,
         "uncalibrated_samples": p.uncalibrated_samples,
         "unit": p.unit,
+        "out_of_service_s": rounded(p.out_of_service_s),
     }
 
 
@@ -136,6 +169,64 @@ def _gap_json(gap: DataGap) -> dict[str, Any]:
     }
 
 
+def _service_json(report: Report) -> list[dict[str, Any]]:
+    where = {s.sensor: (s.room, s.equipment) for s in report.calibration}
+    out = []
+    for p in report.service_periods:
+        room, equipment = where.get(p.sensor, (None, None))
+        out.append(
+            {
+                "sensor": p.sensor,
+                "room": room,
+                "equipment": equipment,
+                "from": _time(p.from_ns),
+                "to": _time(p.end_ns),
+                "until": _time(p.until_ns),
+                "by": p.signature.to_json(),
+                "returned_by": (
+                    p.return_signature.to_json() if p.return_signature is not None else None
+                ),
+            }
+        )
+    return out
+
+
+def _limits_json(interval: LimitInterval) -> dict[str, Any]:
+    limits = interval.limits
+    return {
+        "room": interval.room,
+        "equipment": interval.equipment,
+        "parameter": interval.parameter,
+        "room_state": interval.room_state.value,
+        "alert_high": rounded(limits.alert_high),
+        "action_high": rounded(limits.action_high),
+        "alert_low": rounded(limits.alert_low),
+        "action_low": rounded(limits.action_low),
+        "from": _time(interval.from_ns),
+        "to": _time(interval.to_ns),
+        "source": interval.source.to_json(),
+    }
+
+
+def _change_json(load: ConfigLoad) -> dict[str, Any]:
+    out = load.to_json()
+    out["by"] = load.signature.to_json() if load.signature is not None else None
+    out["signed"] = load.signed
+    return out
+
+
+def _extract_json(row: ExtractRow) -> dict[str, Any]:
+    return {
+        "seq": row.seq,
+        "at": _time(row.ts_ns),
+        "kind": row.kind,
+        "subject": row.subject,
+        "user": row.user,
+        "os_user": row.os_user,
+        "text": row.text,
+    }
+
+
 def content_sha256(obj: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON of ``obj`` without the keys that vary per run."""
     content = {k: v for k, v in obj.items() if k not in NOT_HASHED}
@@ -160,6 +251,16 @@ def report_json(report: Report) -> dict[str, Any]:
         "excursions": [_excursion_json(e) for e in report.excursions],
         "data_gaps": [_gap_json(g) for g in report.data_gaps],
         "calibration": [_calibration_json(c) for c in report.calibration],
+        "out_of_service": _service_json(report),
+        "alarms": [alarm_json(a) for a in report.alarms],
+        "limits_in_force": [_limits_json(i) for i in report.limits_in_force],
+        "config_changes": [_change_json(c) for c in report.config_changes],
+        "audit_extract": [_extract_json(r) for r in report.audit_extract],
+        "journal_head": (
+            {"seq": report.journal_head.seq, "sha256": report.journal_head.sha256}
+            if report.journal_head is not None
+            else None
+        ),
     }
     obj["content_sha256"] = content_sha256(obj)
     return obj

@@ -18,10 +18,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from envmon.alarms.events import Level
+from envmon.alarms.events import Alarm, Level
 from envmon.facility import Room, Sensor, parameters_of
 from envmon.readings import NS_PER_S, RoomState, RoomStateChange
+from envmon.report.alarms import alarms_in_window, of_owner
+from envmon.report.audit_extract import audit_extract
 from envmon.report.calibration import sensor_calibrations
+from envmon.report.limits import changes_in_window, limits_in_force
+from envmon.report.records import AlarmRecord, LimitInterval
 from envmon.report.values import (
     STATES,
     AckedExcursion,
@@ -44,6 +48,7 @@ from envmon.report.values import (
     Verdict,
 )
 from envmon.report.verdict import equipment_verdict, verdict
+from envmon.sensor_service import ServicePeriod, ServiceStates
 
 __all__ = [
     "STATES", "AckedExcursion", "Chart", "DataGap", "EquipmentSummary", "ExcursionRow",
@@ -81,14 +86,20 @@ def build_report(inputs: ReportInputs) -> Report:
         room.id: state_spans(room, inputs.state_changes, inputs.from_ns, inputs.to_ns)
         for room in rooms
     }
+    alarms = alarms_in_window(inputs.alarms, inputs.from_ns, inputs.to_ns, spans_by_room)
+    changes = changes_in_window(inputs.config_loads, inputs.from_ns, inputs.to_ns)
+    # A restart with an unchanged file is journaled too: only a change counts.
+    unsigned = sum(not c.signed and c.changes != () for c in changes)
     summaries = []
     charts = []
+    limits: list[LimitInterval] = []
     for room in rooms:
         sensors = [s for s in inputs.sensors if s.room == room.id and s.equipment is None]
         mine = [r for r in excursions if r.excursion.room == room.id and not r.excursion.equipment]
         params = owner_parameters(sensors, mine, inputs)
         figures = tuple(parameter_summary(sensors, p, inputs, mine) for p in params)
         room_gaps = [g for g in gaps if g.room == room.id and g.equipment is None]
+        raised = _alarms(of_owner(alarms, room.id, None))
         summaries.append(
             RoomSummary(
                 room=room.id,
@@ -96,11 +107,15 @@ def build_report(inputs: ReportInputs) -> Report:
                 grade=room.grade_tag,
                 parameters=figures,
                 time_in_state_s=time_in_state(spans_by_room[room.id]),
-                verdict=verdict(room, figures, mine, room_gaps),
+                verdict=verdict(room, figures, mine, room_gaps, raised, unsigned),
             )
         )
+        intervals = limits_in_force(
+            room.id, None, params, spans_by_room[room.id], inputs.limit_loads
+        )
+        limits += intervals
         charts += _charts(
-            room.id, None, params, sensors, mine, gaps, spans_by_room[room.id], inputs
+            room.id, None, params, sensors, mine, gaps, spans_by_room[room.id], inputs, intervals
         )
     equipment = []
     for item in sorted(inputs.equipment, key=lambda e: e.id):
@@ -112,6 +127,11 @@ def build_report(inputs: ReportInputs) -> Report:
         figures = tuple(parameter_summary(sensors, p, inputs, mine) for p in params)
         item_gaps = [g for g in gaps if g.equipment == item.id]
         room = next(r for r in rooms if r.id == item.room)
+        raised = _alarms(of_owner(alarms, item.room, item.id))
+        intervals = limits_in_force(
+            item.room, item.id, params, spans_by_room[item.room], inputs.limit_loads
+        )
+        limits += intervals
         equipment.append(
             EquipmentSummary(
                 equipment=item.id,
@@ -120,12 +140,13 @@ def build_report(inputs: ReportInputs) -> Report:
                 room=item.room,
                 grade=room.grade_tag,
                 parameters=figures,
-                verdict=equipment_verdict(figures, mine, item_gaps),
+                verdict=equipment_verdict(figures, mine, item_gaps, raised, unsigned),
             )
         )
         charts += _charts(
-            item.room, item.id, params, sensors, mine, gaps, spans_by_room[item.room], inputs
-        )
+            item.room, item.id, params, sensors, mine, gaps, spans_by_room[item.room], inputs,
+            intervals,
+        )  # fmt: skip
     return Report(
         batch=inputs.batch,
         from_ns=inputs.from_ns,
@@ -143,6 +164,33 @@ def build_report(inputs: ReportInputs) -> Report:
         equipment=tuple(equipment),
         calibration=sensor_calibrations(inputs),
         parameters=inputs.parameters,
+        alarms=alarms,
+        service_periods=_service_periods(inputs),
+        limits_in_force=tuple(limits),
+        config_changes=changes,
+        audit_extract=audit_extract(
+            inputs.audit, inputs.from_ns, inputs.to_ns, inputs.audit_foreign, inputs.batch
+        ),
+        journal_head=inputs.journal_head,
+    )
+
+
+def _alarms(records: Sequence[AlarmRecord]) -> list[Alarm]:
+    return [r.alarm for r in records]
+
+
+def _service_periods(inputs: ReportInputs) -> tuple[ServicePeriod, ...]:
+    """The report's sensors' out-of-service periods overlapping the window, by start."""
+    ids = {s.id for s in inputs.sensors}
+    return tuple(
+        sorted(
+            (
+                p
+                for p in inputs.service_periods
+                if p.sensor in ids and p.overlap_ns(inputs.from_ns, inputs.to_ns) > 0
+            ),
+            key=lambda p: (p.from_ns, p.sensor),
+        )
     )
 
 
@@ -155,8 +203,12 @@ def _charts(
     gaps: Sequence[DataGap],
     spans: tuple[StateSpan, ...],
     inputs: ReportInputs,
+    intervals: Sequence[LimitInterval] = (),
 ) -> list[Chart]:
-    """One chart per parameter of a room (``equipment`` None) or of a piece of equipment."""
+    """One chart per parameter of a room (``equipment`` None) or of a piece of equipment.
+
+    The limit lines are the limits in force (``intervals``) when the journal gave
+    them, else ``inputs.limits`` per state span."""
     owner = equipment or room
     out = []
     for p in params:
@@ -167,10 +219,7 @@ def _charts(
                 room=room,
                 parameter=p,
                 points=tuple(inputs.series.get((owner, p), ())),
-                limit_spans=tuple(
-                    (span, inputs.limits.get((owner, p, span.state), LimitLines()))
-                    for span in spans
-                ),
+                limit_spans=_limit_spans(owner, p, spans, inputs, intervals),
                 excursions=tuple(r.excursion for r in excursions if r.excursion.parameter == p),
                 gaps=tuple(g for g in gaps if g.sensor in measuring),
                 equipment=equipment,
@@ -178,6 +227,29 @@ def _charts(
             )
         )
     return out
+
+
+def _limit_spans(
+    owner: str,
+    parameter: str,
+    spans: tuple[StateSpan, ...],
+    inputs: ReportInputs,
+    intervals: Sequence[LimitInterval],
+) -> tuple[tuple[StateSpan, LimitLines], ...]:
+    if inputs.limit_loads:
+        return tuple(
+            (StateSpan(i.room_state, i.from_ns, i.to_ns), _lines(i))
+            for i in intervals
+            if i.parameter == parameter
+        )
+    return tuple(
+        (span, inputs.limits.get((owner, parameter, span.state), LimitLines())) for span in spans
+    )
+
+
+def _lines(interval: LimitInterval) -> LimitLines:
+    s = interval.limits
+    return LimitLines(s.alert_high, s.action_high, s.alert_low, s.action_low)
 
 
 def room_parameters(room: Room, inputs: ReportInputs) -> list[str]:
@@ -241,6 +313,12 @@ def parameter_summary(
         faulted_samples=_counted(inputs.faulted, ids, None),
         uncalibrated_samples=_counted(inputs.uncalibrated, ids, parameter),
         unit=info.unit if info is not None else "",
+        out_of_service_s=sum(
+            ServiceStates(inputs.service_periods).out_of_service_s(
+                s.id, inputs.from_ns, inputs.to_ns
+            )
+            for s in measuring
+        ),
     )
 
 

@@ -5,7 +5,10 @@ and ends with an empty row, so a spreadsheet shows the tables one under the
 other and a script can split on the ``#`` rows. Values are the JSON's
 (same rounding, RFC 3339 times); each figure row names its unit. Sections:
 report, rooms, parameters, equipment, equipment_parameters, excursions,
-data_gaps, calibration.
+data_gaps, calibration, and the batch record's (``render_csv_record.py``):
+alarms, alarm_signatures, shelved, out_of_service, limits_in_force,
+config_changes (one row per key changed), audit_extract. ``journal_head``
+is a row of the report section: ``seq sha256``.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from envmon.report.contract import report_json
+from envmon.report.render_csv_record import RECORD_SECTIONS, Cell, record_sections
 from envmon.report.values import Report
 
-Cell = str | int | float | bool | None
 _Writer = Any  # csv's writer type is private (_csv.Writer)
 
 
@@ -66,9 +69,9 @@ def render_csv(report: Report) -> bytes:
     obj = report_json(report)
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\r\n")
-    tables = ("rooms", "equipment", "excursions", "data_gaps", "calibration")
+    tables = ("rooms", "equipment", "excursions", "data_gaps", "calibration", *RECORD_SECTIONS)
     meta_keys = [k for k in obj if k not in tables]
-    _section(out, "report", ["key", "value"], [[k, obj[k]] for k in meta_keys])
+    _section(out, "report", ["key", "value"], [[k, _meta(obj[k])] for k in meta_keys])
     _section(
         out,
         "rooms",
@@ -131,4 +134,12 @@ def render_csv(report: Report) -> bytes:
             for c in obj["calibration"]
         ],
     )  # fmt: skip
+    for name, header, rows in record_sections(obj):
+        _section(out, name, header, rows)
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _meta(value: Any) -> Cell:
+    if isinstance(value, dict):  # journal_head
+        return " ".join(str(v) for v in value.values())
+    return value  # type: ignore[no-any-return]

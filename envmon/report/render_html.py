@@ -12,6 +12,15 @@ from html import escape
 
 from envmon.report.charts import CHART_NOTE, key_png, render_charts
 from envmon.report.contract import report_json
+from envmon.report.record_tables import (
+    alarm_rows,
+    change_rows,
+    extract_rows,
+    limits_rows,
+    service_rows,
+    shelved_rows,
+    signature_rows,
+)
 from envmon.report.tables import (
     NUMERIC_COLUMNS,
     calibration_rows,
@@ -112,6 +121,8 @@ def render_html(report: Report) -> bytes:
     else:
         parts.append("<p>No excursions in the window.</p>")
 
+    parts += _alarms(report)
+    parts += _transients(report)
     header, rows = gap_rows(report)
     parts.append("<h2>Data gaps</h2>")
     parts.append(_table(header, rows) if rows else "<p>No data gaps in the window.</p>")
@@ -125,6 +136,12 @@ def render_html(report: Report) -> bytes:
     parts.append("<h2>Sensor calibration</h2>")
     parts.append(_table(header, rows) if rows else "<p>No sensors in the report.</p>")
 
+    header, rows = service_rows(report)
+    parts.append("<h2>Sensors out of service</h2>")
+    parts.append(
+        _table(header, rows) if rows else "<p>No sensor was out of service in the window.</p>"
+    )
+    parts += _limits_and_changes(report)
     if report.charts:
         parts.append(f'<h2>Charts</h2><p class="note">{escape(CHART_NOTE)}</p>')
         parts.append(
@@ -146,3 +163,45 @@ def render_html(report: Report) -> bytes:
     )
     parts.append("</body></html>\n")
     return "\n".join(parts).encode("utf-8")
+
+
+def _alarms(report: Report) -> list[str]:
+    """Every alarm of every level, the signatures on them, their shelvings."""
+    header, rows, unacked = alarm_rows(report)
+    parts = ["<h2>Alarms (every level)</h2>"]
+    if not rows:
+        return [*parts, "<p>No alarms in the window.</p>"]
+    parts.append(_table(header, rows, frozenset(unacked)))
+    header, rows = signature_rows(report)
+    parts.append("<h2>Signatures on these alarms</h2>")
+    parts.append(_table(header, rows) if rows else "<p>No signatures on these alarms.</p>")
+    header, rows = shelved_rows(report)
+    if rows:
+        parts += ["<h2>Shelving</h2>", _table(header, rows)]
+    return parts
+
+
+def _transients(report: Report) -> list[str]:
+    """Readings beyond a limit that met no delay or persistence rule: after the alarms."""
+    return []
+
+
+def _limits_and_changes(report: Report) -> list[str]:
+    """Limits in force, configuration changes (unsigned shaded), the audit extract."""
+    header, rows = limits_rows(report)
+    parts = ["<h2>Limits in force</h2>"]
+    parts.append(
+        _table(header, rows) if rows else "<p>No limits in force for the reported parameters.</p>"
+    )
+    header, rows, unsigned = change_rows(report)
+    parts.append("<h2>Configuration changes</h2>")
+    if rows:
+        if unsigned:
+            parts.append('<p class="warn">Shaded rows: loads nobody signed.</p>')
+        parts.append(_table(header, rows, frozenset(unsigned)))
+    else:
+        parts.append("<p>No configuration was loaded in the window.</p>")
+    header, rows = extract_rows(report)
+    parts.append("<h2>Audit extract</h2>")
+    parts.append(_table(header, rows) if rows else "<p>No journal entries in the window.</p>")
+    return parts

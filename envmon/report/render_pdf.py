@@ -1,24 +1,26 @@
 """The report as a PDF for the batch record (reportlab, A4 landscape).
 
-Order: header (batch, window, rooms and grades, who/when, versions and
-hashes), one verdict line per room, the tables, a chart per room and
-parameter, and the review/approval signature block. Every page has a
-"page X of Y" footer carrying the batch and the content hash. reportlab's
-invariant mode keeps the bytes stable for equal content.
+Order (``_story``): header (batch, window, rooms and grades, who/when,
+versions, hashes and the journal head), one verdict line per room and
+equipment, the figures, excursions, alarms with their signatures,
+transients, gaps and faults, limits in force, configuration changes, the
+audit extract, a chart per room and parameter, and the review/approval
+signature block. Every page has a "page X of Y" footer carrying the batch
+and the content hash. reportlab's invariant mode keeps the bytes stable for
+equal content; the creation date is the report's generation time.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+import time
 from typing import Any
 
 from reportlab import rl_config
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_LEFT, TA_RIGHT
-from reportlab.lib.pagesizes import A4, landscape
-from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.lib.utils import TimeStamp
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     CondPageBreak,
@@ -32,10 +34,29 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from envmon.readings import NS_PER_S
+from envmon.report import pdf_record
 from envmon.report.charts import CHART_NOTE, HEIGHT_IN, key_png, render_charts
 from envmon.report.contract import report_json
+from envmon.report.pdf_style import (
+    BODY,
+    BODY_WIDTH,
+    CELL,
+    CELL_MONO,
+    GRID,
+    H1,
+    H2,
+    HEADER_BACKGROUND,
+    MARGIN,
+    NOTE,
+    PAGE,
+    STATUS_COLOURS,
+    TITLE,
+    UNACKED_BACKGROUND,
+)
+from envmon.report.pdf_style import esc as _esc
+from envmon.report.pdf_style import table as _table
 from envmon.report.tables import (
-    NUMERIC_COLUMNS,
     calibration_rows,
     equipment_rows,
     excursion_rows,
@@ -46,65 +67,6 @@ from envmon.report.tables import (
 )
 from envmon.report.text import VERDICT_LABELS
 from envmon.report.values import Report
-
-PAGE = landscape(A4)
-MARGIN = 14 * mm
-BODY_WIDTH = PAGE[0] - 2 * MARGIN
-TITLE = "Environmental monitoring report - QA batch review"
-
-_styles = getSampleStyleSheet()
-H1 = ParagraphStyle("h1", parent=_styles["Title"], fontSize=16, alignment=TA_LEFT, spaceAfter=4)
-# keepWithNext: a heading never ends a page without its table.
-H2 = ParagraphStyle(
-    "h2", parent=_styles["Heading2"], fontSize=12, spaceBefore=8, spaceAfter=4, keepWithNext=1
-)
-BODY = ParagraphStyle("body", parent=_styles["BodyText"], fontSize=8.5, leading=10.5)
-CELL = ParagraphStyle("cell", parent=BODY, fontSize=7.5, leading=9)
-CELL_NUM = ParagraphStyle("num", parent=CELL, alignment=TA_RIGHT)
-CELL_MONO = ParagraphStyle("mono", parent=CELL, fontName="Courier", fontSize=7)
-NOTE = ParagraphStyle("note", parent=BODY, fontSize=7.5, textColor=colors.HexColor("#444444"))
-
-STATUS_COLOURS = {
-    "in_control": colors.HexColor("#2e7d32"),
-    "review": colors.HexColor("#b26a00"),
-    "not_in_control": colors.HexColor("#c62828"),
-}
-UNACKED_BACKGROUND = colors.HexColor("#fde0dc")
-HEADER_BACKGROUND = colors.HexColor("#e3e8f0")
-GRID = colors.HexColor("#9aa5b4")
-
-
-def _esc(text: Any) -> str:
-    return (
-        str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        if text is not None
-        else ""
-    )
-
-
-def _table(
-    header: list[str],
-    rows: list[list[str]],
-    widths: Sequence[float],
-    extra: list[Any] | None = None,
-) -> Table:
-    """A grid table whose cells wrap; the header row repeats on each page."""
-    styles = [CELL_NUM if h in NUMERIC_COLUMNS else CELL for h in header]
-    data = [[Paragraph(f"<b>{_esc(h)}</b>", st) for h, st in zip(header, styles, strict=True)]]
-    data += [[Paragraph(_esc(c), st) for c, st in zip(row, styles, strict=True)] for row in rows]
-    total = sum(widths)
-    table = Table(data, colWidths=[w / total * BODY_WIDTH for w in widths], repeatRows=1)
-    style = [
-        ("GRID", (0, 0), (-1, -1), 0.4, GRID),
-        ("BACKGROUND", (0, 0), (-1, 0), HEADER_BACKGROUND),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ("TOPPADDING", (0, 0), (-1, -1), 2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-        ("LEFTPADDING", (0, 0), (-1, -1), 3),
-        ("RIGHTPADDING", (0, 0), (-1, -1), 3),
-    ]
-    table.setStyle(TableStyle(style + (extra or [])))
-    return table
 
 
 def _header(report: Report, content_sha256: str) -> list[Flowable]:
@@ -198,20 +160,42 @@ def _signatures() -> Flowable:
 
 
 def _story(report: Report, content_sha256: str) -> list[Flowable]:
+    """In the order a reviewer reads: what to conclude, what happened, whether the data
+    and the limits can be trusted, who changed what, then the charts and the signatures."""
     story: list[Flowable] = [*_header(report, content_sha256), *_verdicts(report)]
+    story += _figures(report)
+    story += _excursions(report)
+    story += pdf_record.alarms(report)
+    story += _transients(report)
+    story += _gaps_and_faults(report)
+    story += pdf_record.limits_in_force(report)
+    story += pdf_record.config_changes(report)
+    story += pdf_record.audit_extract(report)
+    story += _charts(report)
+    story.append(_signatures())
+    return story
+
+
+def _transients(report: Report) -> list[Flowable]:
+    """Readings beyond a limit that met no delay or persistence rule (design.md section 10):
+    the table goes here, after the alarms."""
+    return []
+
+
+def _figures(report: Report) -> list[Flowable]:
     figure_widths = [16, 8, 8, 9, 10, 10, 10, 6, 6, 6, 7]
     header, rows = parameter_rows(report)
-    story += [
+    flow: list[Flowable] = [
         Paragraph("Figures per room and parameter", H2),
         _table(header, rows, [10, 6, *figure_widths]),
     ]
     header, rows = equipment_rows(report)
     if rows:
-        story += [
+        flow += [
             Paragraph("Figures per equipment and parameter", H2),
             _table(header, rows, [14, 8, *figure_widths]),
         ]
-    story.append(
+    flow.append(
         Paragraph(
             "Faulted: readings not judged (a sensor fault, out of its measuring range, or out "
             "of service), stored but outside samples, min, max, mean and completeness. "
@@ -221,53 +205,70 @@ def _story(report: Report, content_sha256: str) -> list[Flowable]:
         )
     )
     header, rows = state_rows(report)
-    story += [Paragraph("Time in each room state", H2), _table(header, rows, [12, 6, 14, 14])]
-    story += _excursions(report)
+    flow += [Paragraph("Time in each room state", H2), _table(header, rows, [12, 6, 14, 14])]
+    return flow
+
+
+def _gaps_and_faults(report: Report) -> list[Flowable]:
+    """Data gaps, sensors out of service, and calibration: what the figures rest on."""
     header, rows = gap_rows(report)
-    story.append(Paragraph("Data gaps", H2))
+    flow: list[Flowable] = [Paragraph("Data gaps", H2)]
     if rows:
-        story.append(_table(header, rows, [10, 10, 15, 15, 10]))
+        flow.append(_table(header, rows, [10, 10, 15, 15, 10]))
     else:
-        story.append(Paragraph("No data gaps in the window.", BODY))
-    story.append(
+        flow.append(Paragraph("No data gaps in the window.", BODY))
+    flow.append(
         Paragraph(
             f"A data gap is a silence longer than {report.gap_tolerance_intervals:g} x the "
             "sensor's interval, including the window edges.",
             NOTE,
         )
     )
+    flow += pdf_record.out_of_service(report)
     header, rows = calibration_rows(report)
-    story.append(Paragraph("Sensor calibration", H2))
+    flow.append(Paragraph("Sensor calibration", H2))
     if rows:
-        story.append(_table(header, rows, [12, 12, 8, 10, 14, 7, 20, 7]))
+        flow.append(_table(header, rows, [12, 12, 8, 10, 14, 7, 20, 7]))
     else:
-        story.append(Paragraph("No sensors in the report.", BODY))
-    story.append(_signatures())
-    if report.charts:
-        story += [PageBreak(), Paragraph("Charts", H2)]
-        story.append(
-            Paragraph(
-                CHART_NOTE,
-                NOTE,
-            )
-        )
-        height = BODY_WIDTH * HEIGHT_IN / 10.0
-        story.append(Image(io.BytesIO(key_png()), BODY_WIDTH, BODY_WIDTH * 0.032))
-        # reportlab recompresses the pixels: a fast PNG compression loses nothing.
-        pngs = render_charts(report.charts, report.from_ns, report.to_ns, compress_level=1)
-        for png in pngs:
-            story += [CondPageBreak(height + 4 * mm), Image(io.BytesIO(png), BODY_WIDTH, height)]
-    return story
+        flow.append(Paragraph("No sensors in the report.", BODY))
+    return flow
+
+
+def _charts(report: Report) -> list[Flowable]:
+    if not report.charts:
+        return []
+    flow: list[Flowable] = [PageBreak(), Paragraph("Charts", H2), Paragraph(CHART_NOTE, NOTE)]
+    height = BODY_WIDTH * HEIGHT_IN / 10.0
+    flow.append(Image(io.BytesIO(key_png()), BODY_WIDTH, BODY_WIDTH * 0.032))
+    # reportlab recompresses the pixels: a fast PNG compression loses nothing.
+    pngs = render_charts(report.charts, report.from_ns, report.to_ns, compress_level=1)
+    for png in pngs:
+        flow += [CondPageBreak(height + 4 * mm), Image(io.BytesIO(png), BODY_WIDTH, height)]
+    return flow
+
+
+def _timestamp(generated_ns: int) -> TimeStamp:
+    """reportlab's timestamp of the PDF's creation and modification dates, in UTC."""
+    stamp = TimeStamp(invariant=1)
+    seconds = generated_ns // NS_PER_S
+    stamp.t = seconds
+    stamp.lt = time.gmtime(seconds)
+    stamp.YMDhms = tuple(stamp.lt)[:6]
+    return stamp
 
 
 class _NumberedCanvas(Canvas):
     """Draws the footer after layout, when the page count is known."""
 
     footer_text = ""
+    generated_ns = 0
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._pages: list[dict[str, Any]] = []
+        # Invariant mode dates every PDF 2000-01-01: the creation date is the report's
+        # generation time instead, so equal content still gives equal bytes.
+        self._doc._timeStamp = _timestamp(self.generated_ns)
 
     def showPage(self) -> None:
         self._pages.append(dict(self.__dict__))
@@ -307,6 +308,7 @@ def render_pdf(report: Report) -> bytes:
 
     class _Canvas(_NumberedCanvas):
         footer_text = footer
+        generated_ns = report.generated_ns
 
     # Binary image streams: ASCII85 (reportlab's default, for 7-bit mail) doubles
     # the time spent embedding the charts and makes the file a quarter larger.

@@ -12,8 +12,18 @@ from datetime import date
 
 from envmon.alarms.events import Excursion
 from envmon.calibration import CalibrationRecord
+from envmon.config_load import ConfigLoad
 from envmon.facility import BUILTIN_PARAMETERS, Equipment, ParameterInfo, Room, Sensor
+from envmon.journal.audit_types import AuditEntry
 from envmon.readings import NS_PER_S, RoomState, RoomStateChange
+from envmon.report.records import (
+    AlarmRecord,
+    ExtractRow,
+    JournalHead,
+    LimitInterval,
+    LimitsLoad,
+)
+from envmon.sensor_service import ServicePeriod
 
 STATES: tuple[RoomState, ...] = (RoomState.AT_REST, RoomState.IN_OPERATION)
 
@@ -127,6 +137,20 @@ class ReportInputs:
     calibration_records: tuple[CalibrationRecord, ...] = ()
     parameters: Mapping[str, ParameterInfo] = field(default_factory=lambda: BUILTIN_PARAMETERS)
     """Every parameter the facility knows, in its order (names, units, for labels)."""
+    service_periods: tuple[ServicePeriod, ...] = ()
+    """Signed out-of-service periods of the report's sensors overlapping the window."""
+    alarms: tuple[AlarmRecord, ...] = ()
+    """The journal's alarms of the rooms that may overlap the window."""
+    limit_loads: tuple[LimitsLoad, ...] = ()
+    """The facility loads in force over the window, oldest first (the first from before it);
+    none: charts draw ``limits`` and there is no ``limits_in_force``."""
+    config_loads: tuple[ConfigLoad, ...] = ()
+    """Facility and settings loads journaled in the window."""
+    audit: tuple[AuditEntry, ...] = ()
+    """The journal entries of the window."""
+    audit_foreign: frozenset[str] = frozenset()
+    """Rooms, sensors, equipment and alarms outside the report: their entries are left out."""
+    journal_head: JournalHead | None = None
 
 
 # --- outputs ----------------------------------------------------------------
@@ -149,6 +173,9 @@ class ParameterSummary:
     uncalibrated_samples: int = 0
     """Readings among ``samples`` taken while the sensor's calibration was overdue."""
     unit: str = ""
+    out_of_service_s: float = 0.0
+    """Sensor-seconds out of service: the sum over the sensors measuring the parameter of
+    each one's signed out-of-service time in the window (its overlapping periods once)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +293,12 @@ class Report:
     equipment: tuple[EquipmentSummary, ...] = ()
     calibration: tuple[SensorCalibration, ...] = ()
     parameters: Mapping[str, ParameterInfo] = field(default_factory=lambda: BUILTIN_PARAMETERS)
+    alarms: tuple[AlarmRecord, ...] = ()
+    service_periods: tuple[ServicePeriod, ...] = ()
+    limits_in_force: tuple[LimitInterval, ...] = ()
+    config_changes: tuple[ConfigLoad, ...] = ()
+    audit_extract: tuple[ExtractRow, ...] = ()
+    journal_head: JournalHead | None = None
 
     def label(self, parameter: str) -> str:
         """``Name (unit)`` of a parameter, or its id when unknown."""

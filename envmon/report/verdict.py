@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from envmon.alarms.events import Level
+from collections.abc import Sequence
+
+from envmon.alarms.events import Alarm, Level
 from envmon.facility import Room
+from envmon.report.text import duration_text
 from envmon.report.values import DataGap, ExcursionRow, ParameterSummary, Verdict
 
 
@@ -16,6 +19,8 @@ def verdict(
     parameters: tuple[ParameterSummary, ...],
     excursions: list[ExcursionRow],
     gaps: list[DataGap],
+    alarms: Sequence[Alarm] = (),
+    unsigned_changes: int = 0,
 ) -> Verdict:
     """One line a QA reviewer can sign against, for a room.
 
@@ -24,16 +29,22 @@ def verdict(
     monitored without interruption. Alert excursions (rate excursions
     included), unacknowledged alarms, missing samples, readings not judged
     (faulted) or from sensors past their calibration, and gaps elsewhere call
-    for review.
+    for review; so do sensor fault (out-of-range included) and communication-loss
+    alarms among ``alarms``, sensors out of service, and configuration changes
+    in the window that nobody signed (``unsigned_changes``).
     """
-    return _verdict(room.grade == "A", parameters, excursions, gaps)
+    return _verdict(room.grade == "A", parameters, excursions, gaps, alarms, unsigned_changes)
 
 
 def equipment_verdict(
-    parameters: tuple[ParameterSummary, ...], excursions: list[ExcursionRow], gaps: list[DataGap]
+    parameters: tuple[ParameterSummary, ...],
+    excursions: list[ExcursionRow],
+    gaps: list[DataGap],
+    alarms: Sequence[Alarm] = (),
+    unsigned_changes: int = 0,
 ) -> Verdict:
     """The same line for a piece of equipment (no grade: a gap calls for review)."""
-    return _verdict(False, parameters, excursions, gaps)
+    return _verdict(False, parameters, excursions, gaps, alarms, unsigned_changes)
 
 
 def _verdict(
@@ -41,6 +52,8 @@ def _verdict(
     parameters: tuple[ParameterSummary, ...],
     excursions: list[ExcursionRow],
     gaps: list[DataGap],
+    alarms: Sequence[Alarm],
+    unsigned_changes: int,
 ) -> Verdict:
     action = [r for r in excursions if r.excursion.level is Level.ACTION]
     alert = [r for r in excursions if r.excursion.level is Level.ALERT]
@@ -67,11 +80,11 @@ def _verdict(
         findings.append(f"Grade A monitoring interrupted: {_plural(len(gaps), 'data gap')}")
     if action or grade_a_gap:
         rest = _review_findings(alert, alert_unacked, [], completeness, completeness_text)
-        rest += _status_findings(parameters)
+        rest += _status_findings(parameters, alarms, unsigned_changes)
         return Verdict("not_in_control", "NOT IN CONTROL: " + "; ".join(findings + rest))
 
     review = _review_findings(alert, alert_unacked, gaps, completeness, completeness_text)
-    review += _status_findings(parameters)
+    review += _status_findings(parameters, alarms, unsigned_changes)
     if review:
         return Verdict("review", "Review: no action excursions; " + "; ".join(review))
     return Verdict("in_control", f"In control: no action excursions, {completeness_text}")
@@ -95,8 +108,11 @@ def _review_findings(
     return findings
 
 
-def _status_findings(parameters: tuple[ParameterSummary, ...]) -> list[str]:
-    """Readings not judged, and readings from sensors past their calibration."""
+def _status_findings(
+    parameters: tuple[ParameterSummary, ...], alarms: Sequence[Alarm], unsigned_changes: int
+) -> list[str]:
+    """Readings not judged, readings from sensors past their calibration, sensor alarms,
+    sensors out of service, unsigned configuration changes."""
     faulted = max((p.faulted_samples for p in parameters), default=0)
     uncalibrated = max((p.uncalibrated_samples for p in parameters), default=0)
     findings = []
@@ -104,4 +120,15 @@ def _status_findings(parameters: tuple[ParameterSummary, ...]) -> list[str]:
         findings.append(f"{_plural(faulted, 'faulted reading')} not judged")
     if uncalibrated:
         findings.append(f"{_plural(uncalibrated, 'reading')} past calibration due date")
+    faults = sum(a.level is Level.FAULT for a in alarms)
+    if faults:
+        findings.append(_plural(faults, "sensor fault alarm"))
+    silent = sum(a.level is Level.COMM_LOSS for a in alarms)
+    if silent:
+        findings.append(_plural(silent, "communication-loss alarm"))
+    out_of_service = max((p.out_of_service_s for p in parameters), default=0.0)
+    if out_of_service:
+        findings.append(f"sensor out of service {duration_text(out_of_service)}")
+    if unsigned_changes:
+        findings.append(_plural(unsigned_changes, "unsigned configuration change"))
     return findings

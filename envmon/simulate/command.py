@@ -19,9 +19,10 @@ from pathlib import Path
 from envmon.errors import ConfigError, EnvmonError
 from envmon.facility import Facility, load_facility
 from envmon.ingest.config import MqttSettings
+from envmon.readings import isoformat_ns
 from envmon.settings import Settings, load_settings, resolve_config_path
 from envmon.simulate.fleet import Fleet
-from envmon.simulate.publisher import Publisher, run_fleet, tick_period_s
+from envmon.simulate.publisher import Publisher, run_fleet, simulated_window, tick_period_s
 from envmon.simulate.scenarios import SCENARIOS, build_scenario
 from envmon.simulate.synthetic import synthetic_facility
 
@@ -176,6 +177,14 @@ def run_simulate(
         f"envmon simulate: published {result.readings} readings in {result.ticks} ticks",
         file=sys.stderr,
     )
+    window = simulated_window(result, period_s)
+    if window is not None:
+        # A report over exactly this window has no spurious gap at either edge.
+        print(
+            f"envmon simulate: window {isoformat_ns(window[0])} to {isoformat_ns(window[1])} "
+            f"(epoch {_epoch(window[0])} to {_epoch(window[1])})",
+            file=sys.stderr,
+        )
     if missing:
         print(
             f"envmon simulate: {missing} messages were not acknowledged by the broker",
@@ -183,6 +192,11 @@ def run_simulate(
         )
         return 1
     return 0
+
+
+def _epoch(ts_ns: int) -> str:
+    """Exact epoch seconds, as ``envmon report --from/--to`` read them."""
+    return f"{ts_ns // 1_000_000_000}.{ts_ns % 1_000_000_000:09d}"
 
 
 def _settings(config: Path | None) -> Settings | None:

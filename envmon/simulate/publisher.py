@@ -111,6 +111,9 @@ class Publisher:
 class RunResult:
     readings: int = 0
     ticks: int = 0
+    first_ns: int | None = None
+    """The first tick's timestamp; None before any."""
+    last_ns: int | None = None
 
 
 def run_fleet(
@@ -156,9 +159,20 @@ def run_fleet(
             result.readings += int(is_reading)
         previous_ns = ts_ns
         result.ticks += 1
+        result.last_ns = ts_ns
+        if result.first_ns is None:
+            result.first_ns = ts_ns
         if on_tick is not None:
             on_tick(result)
     return result
+
+
+def simulated_window(result: RunResult, tick_period_s: float) -> tuple[int, int] | None:
+    """``[first tick, last tick + one period)``: the window a report of the run covers
+    exactly (each sensor's expected samples are the ticks); None without ticks."""
+    if result.first_ns is None or result.last_ns is None:
+        return None
+    return result.first_ns, result.last_ns + max(round(tick_period_s * 1e9), 1000)
 
 
 def tick_period_s(interval_s: float, rate: float | None, sensors: int) -> float:

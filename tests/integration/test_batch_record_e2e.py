@@ -218,3 +218,80 @@ class TestAnchors:
         assert unreachable.returncode == 3
         assert f"NOT VERIFIED: anchors: InfluxDB at {dead} is unreachable" in unreachable.stdout
         assert "intact" not in unreachable.stdout
+
+
+class TestBatchRecordReport:
+    def test_the_report_of_a_batch_with_a_fault_and_a_signed_reload(self, site: Site) -> None:
+        """``envmon report --batch``: the faulted reading excluded and counted, the fault alarm
+        with its signature, the limits before and after a signed reload mid-batch as two
+        intervals with their sources, the batch signatures in the audit extract, and the
+        journal head as the journal has it."""
+        site.add_user("jdoe", "engineer")
+        signing = ("--user", "jdoe", "--password-stdin")
+        site.publish(("fac/site1/FILL-A/state", {"state": "in_operation"}))
+        with site.journal() as journal:
+            wait_for(lambda: journal.room_state_changes(0, time.time_ns()), 10, "FILL-A's state")
+
+        def signed(*args: str) -> None:
+            result = site.envmon(*args, *signing, stdin=PASSWORD + "\n")
+            assert result.returncode == 0, result.stderr
+
+        signed("batch", "start", "LOT-7", "--rooms", "FILL-A", "--comment", "line cleared")
+        reading = "fac/site1/FILL-A/pressure/DP-1"
+        now = time.time()
+        site.publish((reading, {"ts": now, "diff_pressure_pa": 15.0}),
+                     (reading, {"ts": now + 0.1, "diff_pressure_pa": 15.0,
+                                "status": "sensor_fault"}))  # fmt: skip
+        [fault] = wait_for(
+            lambda: [a for a in site.alarms() if a["level"] == "fault"], 10, "the fault alarm"
+        )
+        signed("ack", fault["id"], "--comment", "transmitter reseated")
+        site.facility.write_text(TIGHTER)
+        signed("reload", "--reason", "DP floor raised, CC-112")
+        site.publish((reading, {"ts": time.time(), "diff_pressure_pa": 16.0}))
+        wait_for(lambda: site.influxdb.count("pressure", "diff_pressure") == 2, 10, "2 readings")
+        signed("batch", "end", "LOT-7", "--comment", "filled")
+
+        result = site.envmon("report", "--batch", "LOT-7", "--format", "json")
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        with site.journal() as journal:
+            seq, sha256 = journal.head()
+            reload = journal.configs.last("facility")
+            start = journal.configs.in_force(reload.at_ns - 1)
+        assert report["journal_head"] == {"seq": seq, "sha256": sha256}
+
+        [room] = report["rooms"]
+        figures = room["diff_pressure"]
+        assert (figures["samples"], figures["faulted_samples"], figures["min"]) == (2, 1, 15.0)
+        assert "1 sensor fault alarm" in room["verdict"]
+
+        [alarm] = report["alarms"]
+        assert (alarm["id"], alarm["parameter"], alarm["acked_by"]) == (
+            fault["id"], "sensor_fault", "jdoe",
+        )  # fmt: skip
+        [signature] = alarm["signatures"]
+        assert (signature["user"], signature["full_name"], signature["meaning"],
+                signature["comment"]) == ("jdoe", "Jdoe Example", "acknowledged",
+                                          "transmitter reseated")  # fmt: skip
+
+        limits = [r for r in report["limits_in_force"] if r["parameter"] == "diff_pressure"]
+        assert [(r["room_state"], r["alert_low"], r["action_low"], r["source"]["seq"],
+                 r["source"]["signed"], r["source"]["by"], r["source"]["load"])
+                for r in limits] == [
+            ("in_operation", 12.0, 10.0, start.seq, False, None, "service start"),
+            ("in_operation", 15.0, 13.0, reload.seq, True, "jdoe", "envmon reload"),
+        ]  # fmt: skip
+        assert limits[0]["to"] == limits[1]["from"] == report["config_changes"][0]["at"]
+        [change] = report["config_changes"]
+        assert (change["signed"], change["by"]["user"], change["reason"]) == (
+            True, "jdoe", "DP floor raised, CC-112",
+        )  # fmt: skip
+        assert {"key": "resolved.FILL-A.diff_pressure.in_operation.action_low", "old": 10.0,
+                "new": 13.0} in change["changes"]  # fmt: skip
+
+        signatures = [r["text"] for r in report["audit_extract"] if r["kind"] == "signature"]
+        assert [t.split(" signed ")[1].split(",")[0] for t in signatures] == [
+            "batch of LOT-7", f"ack of {fault['id']}", "reload of facility", "batch of LOT-7",
+        ]  # fmt: skip
+        assert all(t.startswith("Jdoe Example (engineer)") for t in signatures)

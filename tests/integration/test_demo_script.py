@@ -36,6 +36,8 @@ class TestDemoScript:
             e["equipment"] == "INC-01" and e["parameter"] == "co2" for e in report["excursions"]
         )
         assert [e["equipment"] for e in report["equipment"]][:2] == ["BSC-01", "FRG-01"]
+        # The window is the one simulated: no sensor seems silent at its end.
+        assert [g for g in report["data_gaps"] if g["end"] == report["to"]] == []
         assert (run_dir / "report.pdf").read_bytes().startswith(b"%PDF")
         assert "[alarm]" in result.stdout  # alarms were shown as they arrived
         assert "web console: http://127.0.0.1:" in result.stdout

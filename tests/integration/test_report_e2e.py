@@ -32,6 +32,7 @@ from envmon.journal.journal import Journal
 from envmon.readings import NS_PER_S, RoomState, RoomStateChange
 from envmon.report.command import generate
 from envmon.report.contract import content_sha256
+from envmon.report.limits import TODAYS_FILE
 from envmon.settings import Settings, load_settings
 from tests.support.servers import InfluxDB1, free_port
 
@@ -233,7 +234,7 @@ def _figures(
     return {
         "samples": samples, "expected_samples": expected, "completeness_pct": pct,
         "min": lo, "max": hi, "mean": mean, "excursions": {"alert": alert, "action": action},
-        "faulted_samples": 0, "uncalibrated_samples": 0, "unit": unit,
+        "faulted_samples": 0, "uncalibrated_samples": 0, "unit": unit, "out_of_service_s": 0.0,
     }  # fmt: skip
 
 
@@ -245,6 +246,10 @@ def _no_calibration(sensor: str, room: str) -> dict:
 
 
 PER_M3 = "counts/m³"
+RECORD_KEYS = (
+    "out_of_service", "alarms", "limits_in_force", "config_changes", "audit_extract",
+    "journal_head",
+)  # fmt: skip
 
 
 class TestReportJson:
@@ -252,6 +257,8 @@ class TestReportJson:
         """The JSON report states exactly the figures the scenario was built with."""
         settings, facility = scenario
         obj = json.loads(_report(settings, facility))
+        assert obj["content_sha256"] == content_sha256(obj)
+        record = {k: obj.pop(k) for k in RECORD_KEYS}
         assert obj == {
             "batch": "B-2027-0042",
             "from": "2027-01-15T08:00:00Z",
@@ -374,7 +381,44 @@ class TestReportJson:
             ],
             "content_sha256": obj["content_sha256"],
         }
-        assert obj["content_sha256"] == content_sha256(obj)
+        self.check_record(record, settings, facility)
+
+    def check_record(self, record: dict, settings: Settings, facility: Facility) -> None:
+        """The batch record's sections: the seeded journal's alarms, the limits of today's
+        file (the journal holds no load) split at BG-B's state change, and its head."""
+        assert [(a["id"], a["level"], a["acked_by"]) for a in record["alarms"]] == [
+            ("0a1b2c3d4e", "action", "j.smith"),
+            ("5f6a7b8c9d", "alert", None),
+        ]
+        limits = [
+            (r["room"], r["parameter"], r["room_state"], r["from"][11:16], r["to"][11:16],
+             r["alert_high"], r["action_high"], r["alert_low"], r["action_low"])
+            for r in record["limits_in_force"]
+        ]  # fmt: skip
+        assert limits == [
+            ("BG-B", "particles_0_5um", "at_rest", "08:00", "08:30", None, 3520.0, None, None),
+            ("BG-B", "particles_0_5um", "in_operation", "08:30", "09:00", None, 352000.0, None,
+             None),
+            ("BG-B", "particles_5_0um", "at_rest", "08:00", "08:30", None, 29.0, None, None),
+            ("BG-B", "particles_5_0um", "in_operation", "08:30", "09:00", None, 2930.0, None,
+             None),
+            ("BG-B", "temperature", "at_rest", "08:00", "08:30", 22.0, 24.0, None, None),
+            ("BG-B", "temperature", "in_operation", "08:30", "09:00", 22.0, 24.0, None, None),
+            ("FILL-A", "particles_0_5um", "in_operation", "08:00", "09:00", None, 3520.0, None,
+             None),
+            ("FILL-A", "particles_5_0um", "in_operation", "08:00", "09:00", None, 29.0, None,
+             None),
+            ("FILL-A", "diff_pressure", "in_operation", "08:00", "09:00", None, None, 12.0, 10.0),
+        ]  # fmt: skip
+        assert {json.dumps(r["source"]) for r in record["limits_in_force"]} == {
+            json.dumps({"seq": None, "sha256": facility.sha256, "signed": False, "by": None,
+                        "load": TODAYS_FILE})
+        }  # fmt: skip
+        assert record["config_changes"] == [] and record["audit_extract"] == []
+        assert record["out_of_service"] == []
+        with Journal(settings.storage.journal_path, readonly=True) as journal:
+            seq, sha256 = journal.head()
+        assert record["journal_head"] == {"seq": seq, "sha256": sha256}
 
     def test_reproducible(self, scenario: tuple[Settings, Facility]) -> None:
         """Two runs at different times differ only in the generated_at line."""

@@ -77,7 +77,7 @@ class TestContract:
         assert (room["room"], room["grade"]) == ("FILL-A", "A")
         assert set(room["particles_0_5um"]) == {
             "samples", "expected_samples", "completeness_pct", "min", "max", "mean", "excursions",
-            "faulted_samples", "uncalibrated_samples", "unit",
+            "faulted_samples", "uncalibrated_samples", "unit", "out_of_service_s",
         }  # fmt: skip
         assert room["particles_5_0um"]["excursions"] == {"alert": 0, "action": 1}
         excursion = obj["excursions"][0]
@@ -128,7 +128,9 @@ class TestCsv:
         sections = [line for line in text.splitlines() if line.startswith("# ")]
         assert sections == [
             "# report", "# rooms", "# parameters", "# equipment", "# equipment_parameters",
-            "# excursions", "# data_gaps", "# calibration",
+            "# excursions", "# data_gaps", "# calibration", "# alarms", "# alarm_signatures",
+            "# shelved", "# out_of_service", "# limits_in_force", "# config_changes",
+            "# audit_extract",
         ]  # fmt: skip
         assert "FILL-A,A,particles_0_5um,counts/m³,60,60,100.0,100.0,200.0,150.002,0,0,0,0" in text
         assert (

@@ -13,7 +13,7 @@ from envmon.facility import load_facility
 from envmon.readings import NS_PER_S
 from envmon.simulate.command import add_simulate_arguments, parse_rate, run_simulate
 from envmon.simulate.fleet import Fleet
-from envmon.simulate.publisher import run_fleet, tick_period_s
+from envmon.simulate.publisher import RunResult, run_fleet, simulated_window, tick_period_s
 from envmon.simulate.synthetic import synthetic_facility, write_facility
 
 START_NS = 1_795_000_000 * NS_PER_S
@@ -102,6 +102,18 @@ class TestRunFleet:
         sent, clock = self.run(duration_s=10.0)
         assert sum(1 for _, _, retain in sent if not retain) == 60
         assert clock.now_s == pytest.approx(9.0)  # the last tick; no idle wait after it
+
+    def test_the_window_simulated_is_every_tick_and_one_period(self) -> None:
+        """The window a demo reports: first tick to last tick plus a period, so each
+        sensor's expected samples are the ticks and no edge looks like a gap."""
+        clock = FakeClock()
+        result = run_fleet(
+            Fleet(synthetic_facility(2), START_NS), lambda t, p, r: None, tick_period_s=1.0,
+            duration_s=10.0, count=None, stop=StoppingEvent(clock), wall_ns=clock.wall_ns,
+            monotonic=clock.monotonic,
+        )  # fmt: skip
+        assert simulated_window(result, 1.0) == (START_NS, START_NS + 10 * NS_PER_S)
+        assert simulated_window(RunResult(), 1.0) is None
 
     def test_timestamps_strictly_increase_even_when_the_clock_stands_still(self) -> None:
         """As fast as possible, each tick is still stamped later than the one before."""
