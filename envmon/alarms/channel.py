@@ -30,8 +30,8 @@ from envmon.alarms.lifecycle import AlarmBook, make_alarm_id, return_to_normal
 from envmon.alarms.rules import CLEAR, RAISE, LevelDetector, RateOfChange
 from envmon.alarms.state_rules import NO_RULES, StateRules
 from envmon.alarms.window import RollingWindow
-from envmon.gmp import LIMIT_KEYS, RATE_KEYS, ResolvedLimits
-from envmon.readings import RoomState
+from envmon.gmp import LIMIT_KEYS, RATE_KEYS, ResolvedLimits, limits_in_force
+from envmon.readings import RoomState, StateInForce
 
 # Detector order; aligned with gmp.LIMIT_KEYS (alert_high, action_high, alert_low, action_low).
 LEVELS: Final = (Level.ALERT, Level.ACTION, Level.ALERT, Level.ACTION)
@@ -81,18 +81,17 @@ class Channel:
         self.alarm_ids: list[str | None] = [None] * 6
         self.detectors = tuple(LevelDetector(high) for high in HIGH_SIDE)
         self.rate: RateOfChange | None = None
-        self.rules: dict[RoomState, StateRules] = {}
+        self.rules: dict[StateInForce, StateRules] = {}
         self.window: RollingWindow | None = None
         self.keep_ns = 0
         self.set_limits(limits_by_state)
 
     def set_limits(self, limits_by_state: Mapping[RoomState, ResolvedLimits]) -> None:
         """New limits (start or reload); excursions in progress continue under them."""
+        in_force = limits_in_force(limits_by_state)
         self.rules = {
-            state: StateRules.compile(limits_by_state[state])
-            if state in limits_by_state
-            else NO_RULES
-            for state in RoomState
+            state: StateRules.compile(in_force[state]) if state in in_force else NO_RULES
+            for state in StateInForce
         }
         history_len = max(r.persistence.m for r in self.rules.values())
         for detector in self.detectors:
@@ -115,10 +114,10 @@ class Channel:
         value: float,
         volume_l: float | None,
         ts_ns: int,
-        state: RoomState,
+        state: StateInForce,
         book: AlarmBook,
     ) -> Sequence[AlarmEvent]:
-        """Judge one reading taken in room state ``state``; returns the alarm events."""
+        """Judge one reading taken in state ``state`` (in force); returns the alarm events."""
         if ts_ns <= self.last_ts_ns:
             return _NO_EVENTS
         self.last_ts_ns = ts_ns
@@ -156,7 +155,7 @@ class Channel:
         value: float,
         ts_ns: int,
         rules: StateRules,
-        state: RoomState,
+        state: StateInForce,
         book: AlarmBook,
     ) -> list[AlarmEvent]:
         per_min, rise, fall = rate.observe(
@@ -399,8 +398,8 @@ def _detector_index(alarm: Alarm) -> int:
     return level_offset if high else 2 + level_offset
 
 
-def _room_state(word: str) -> RoomState:
+def _room_state(word: str) -> StateInForce:
     try:
-        return RoomState(word)
+        return StateInForce(word)
     except ValueError:
-        return RoomState.IN_OPERATION
+        return StateInForce.IN_OPERATION

@@ -46,7 +46,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from envmon.readings import NS_PER_S, RoomState
+from envmon.readings import NS_PER_S, StateInForce
 
 NOTHING: Final = 0
 """No transition (also: an ongoing excursion continues)."""
@@ -82,12 +82,12 @@ class Persistence:
 
 # Without an N-of-M rule a detector keeps no history: one shared deque of
 # length 0 (appends are no-ops) instead of one per detector, 50 MB at 10 000 sensors.
-_NO_HISTORY: Final[deque[tuple[int, float, bool, RoomState]]] = deque(maxlen=0)
+_NO_HISTORY: Final[deque[tuple[int, float, bool, StateInForce]]] = deque(maxlen=0)
 
 
 def _history(
-    length: int, items: Iterable[tuple[int, float, bool, RoomState]] = ()
-) -> deque[tuple[int, float, bool, RoomState]]:
+    length: int, items: Iterable[tuple[int, float, bool, StateInForce]] = ()
+) -> deque[tuple[int, float, bool, StateInForce]]:
     return _NO_HISTORY if length == 0 else deque(items, maxlen=length)
 
 
@@ -115,11 +115,11 @@ class LevelDetector:
         self.run_count = 0
         self.run_start_ns = 0
         self.run_peak = 0.0
-        self.run_state = RoomState.IN_OPERATION
+        self.run_state = StateInForce.IN_OPERATION
         # (ts_ns, value, beyond, room state) of the last readings, for N of M.
-        self.history: deque[tuple[int, float, bool, RoomState]] = _history(history_len)
+        self.history: deque[tuple[int, float, bool, StateInForce]] = _history(history_len)
         self.start_ns = 0
-        self.start_state = RoomState.IN_OPERATION
+        self.start_state = StateInForce.IN_OPERATION
         self.peak = 0.0
         self.samples = 0
         self.limit = 0.0
@@ -146,13 +146,13 @@ class LevelDetector:
         self.run_count = int(state["run_count"])
         self.run_start_ns = int(state["run_start_ns"])
         self.run_peak = float(state["run_peak"])
-        self.run_state = RoomState(state["run_state"])
+        self.run_state = StateInForce(state["run_state"])
         self.history = _history(
             self.history.maxlen or 0,
-            ((int(ts), float(v), bool(b), RoomState(s)) for ts, v, b, s in state["history"]),
+            ((int(ts), float(v), bool(b), StateInForce(s)) for ts, v, b, s in state["history"]),
         )
         self.start_ns = int(state["start_ns"])
-        self.start_state = RoomState(state["start_state"])
+        self.start_state = StateInForce(state["start_state"])
         self.peak = float(state["peak"])
         self.samples = int(state["samples"])
         self.limit = float(state["limit"])
@@ -163,7 +163,7 @@ class LevelDetector:
             self.history = _history(history_len, self.history)
 
     def resume(
-        self, start_ns: int, peak: float, samples: int, limit: float, state: RoomState
+        self, start_ns: int, peak: float, samples: int, limit: float, state: StateInForce
     ) -> None:
         """Put the detector back in an excursion that was open before a restart."""
         self.active = True
@@ -173,7 +173,7 @@ class LevelDetector:
         self.history.clear()
 
     def observe(
-        self, value: float, ts_ns: int, limit: float | None, rule: Persistence, state: RoomState
+        self, value: float, ts_ns: int, limit: float | None, rule: Persistence, state: StateInForce
     ) -> int:
         """Judge one reading; returns ``NOTHING``, ``RAISE`` or ``CLEAR``."""
         high = self.high
@@ -266,7 +266,7 @@ class RateOfChange:
         high: float | None,
         low: float | None,
         rule: Persistence,
-        state: RoomState,
+        state: StateInForce,
     ) -> tuple[float | None, int, int]:
         """The reading's rate, and the outcomes (``NOTHING``, ``RAISE``, ``CLEAR``) of
         the rise and the fall detectors."""

@@ -351,7 +351,9 @@ class AlarmWorker:
         if self._limits_points is None or self._limits_points.facility is not facility:
             self._limits_points = LimitsPoints(facility)
         rooms = facility.model.rooms[first_room : first_room + LIMITS_ROOMS_PER_SLICE]
-        lines = self._limits_points.lines(rooms, self.engine.room_state, self.engine.limits, now_ns)
+        lines = self._limits_points.lines(
+            rooms, lambda room: self.engine.room_state(room, now_ns), self.engine.limits, now_ns
+        )
         self._store.submit_lines(list(lines))
         next_room = first_room + LIMITS_ROOMS_PER_SLICE
         return next_room if next_room < len(facility.model.rooms) else None

@@ -18,12 +18,11 @@ from envmon.batches import Batch
 from envmon.calibration import CalibrationRecord
 from envmon.errors import EnvmonError
 from envmon.facility import Facility, Sensor, parameters_of
-from envmon.gmp import ResolvedLimits, resolve_equipment_limits, resolve_limits
+from envmon.gmp import ResolvedLimits, limits_in_force, resolve_equipment_limits, resolve_limits
 from envmon.journal.journal import Journal
-from envmon.readings import NS_PER_S, Kind, RoomState, RoomStateChange, isoformat_ns
+from envmon.readings import NS_PER_S, Kind, RoomState, RoomStateChange, StateInForce, isoformat_ns
 from envmon.report.influxql import InfluxQLClient
 from envmon.report.model import (
-    STATES,
     AckedExcursion,
     LimitLines,
     Report,
@@ -105,18 +104,20 @@ def _threshold(sensors: Sequence[Sensor], kind: Kind, tolerance_intervals: float
 
 def chart_limits(
     inputs: ReportInputs, facility: Facility
-) -> dict[tuple[str, str, RoomState], LimitLines]:
-    """Alert and action limits per room or equipment, parameter and state, for the chart lines."""
-    out: dict[tuple[str, str, RoomState], LimitLines] = {}
+) -> dict[tuple[str, str, StateInForce], LimitLines]:
+    """Alert and action limits per room or equipment, parameter and state in force, for
+    the chart lines."""
+    out: dict[tuple[str, str, StateInForce], LimitLines] = {}
     for room in inputs.rooms:
         sensors = [s for s in inputs.sensors if s.room == room.id and s.equipment is None]
         for parameter in owner_parameters(sensors, (), inputs):
-            for state in STATES:
-                out[(room.id, parameter, state)] = _lines(resolve_limits(room, parameter, state))
+            by_state = {state: resolve_limits(room, parameter, state) for state in RoomState}
+            for state, resolved in limits_in_force(by_state).items():
+                out[(room.id, parameter, state)] = _lines(resolved)
     for item in inputs.equipment:
         for parameter in owner_parameters(facility.sensors_on(item.id), (), inputs):
-            for state in STATES:
-                resolved = resolve_equipment_limits(item, parameter, state)
+            by_state = {s: resolve_equipment_limits(item, parameter, s) for s in RoomState}
+            for state, resolved in limits_in_force(by_state).items():
                 out[(item.id, parameter, state)] = _lines(resolved)
     return out
 

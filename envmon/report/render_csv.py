@@ -13,10 +13,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from envmon.report.contract import report_json
-from envmon.report.values import Report
+from envmon.report.values import STATES, Report
 
 Cell = str | int | float | bool | None
 _Writer = Any  # csv's writer type is private (_csv.Writer)
@@ -61,6 +61,9 @@ def _figures(parameter: str, figures: dict[str, Any]) -> list[Cell]:
     ]
 
 
+_STATE_KEYS: Final = tuple(state.value for state in STATES)
+
+
 def render_csv(report: Report) -> bytes:
     """UTF-8 with a BOM, so that spreadsheet programs read µ and ³ right."""
     obj = report_json(report)
@@ -72,10 +75,10 @@ def render_csv(report: Report) -> bytes:
     _section(
         out,
         "rooms",
-        ["room", "grade", "status", "verdict", "time_at_rest_s", "time_in_operation_s"],
+        ["room", "grade", "status", "verdict", *(f"time_{s}_s" for s in _STATE_KEYS)],
         [
             [r["room"], r["grade"], r["status"], r["verdict"],
-             r["time_in_state_s"]["at_rest"], r["time_in_state_s"]["in_operation"]]
+             *(r["time_in_state_s"].get(s, 0.0) for s in _STATE_KEYS)]
             for r in obj["rooms"]
         ],
     )  # fmt: skip

@@ -221,7 +221,10 @@ def _story(report: Report, content_sha256: str) -> list[Flowable]:
         )
     )
     header, rows = state_rows(report)
-    story += [Paragraph("Time in each room state", H2), _table(header, rows, [12, 6, 14, 14])]
+    story += [
+        Paragraph("Time in each room state", H2),
+        _table(header, rows, [12, 6, 12, 12, 12, 14]),
+    ]
     story += _excursions(report)
     header, rows = gap_rows(report)
     story.append(Paragraph("Data gaps", H2))

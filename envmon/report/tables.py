@@ -103,7 +103,7 @@ def calibration_rows(report: Report) -> tuple[list[str], Rows]:
 
 
 def state_rows(report: Report) -> tuple[list[str], Rows]:
-    header = ["Room", "Grade", "At rest", "In operation"]
+    header = ["Room", "Grade", "At rest", "In operation", "Clean-up", "Unknown (strictest)"]
     rows = [
         [room.room, room.grade, *(duration_text(s, "-") for _, s in room.time_in_state_s)]
         for room in report.rooms

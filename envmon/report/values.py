@@ -13,9 +13,10 @@ from datetime import date
 from envmon.alarms.events import Excursion
 from envmon.calibration import CalibrationRecord
 from envmon.facility import BUILTIN_PARAMETERS, Equipment, ParameterInfo, Room, Sensor
-from envmon.readings import NS_PER_S, RoomState, RoomStateChange
+from envmon.readings import NS_PER_S, RoomStateChange, StateInForce
 
-STATES: tuple[RoomState, ...] = (RoomState.AT_REST, RoomState.IN_OPERATION)
+STATES: tuple[StateInForce, ...] = tuple(StateInForce)
+"""The states in force a report's time in state lists, every one always."""
 
 
 # --- inputs -----------------------------------------------------------------
@@ -119,7 +120,7 @@ class ReportInputs:
     facility_sha256: str = ""
     series: Mapping[tuple[str, str], tuple[SeriesPoint, ...]] = field(default_factory=dict)
     """(room or equipment id, parameter) → chart buckets."""
-    limits: Mapping[tuple[str, str, RoomState], LimitLines] = field(default_factory=dict)
+    limits: Mapping[tuple[str, str, StateInForce], LimitLines] = field(default_factory=dict)
     """(room or equipment id, parameter, state) → the lines drawn."""
     equipment: tuple[Equipment, ...] = ()
     faulted: tuple[SensorCount, ...] = ()
@@ -165,7 +166,7 @@ class RoomSummary:
     name: str
     grade: str
     parameters: tuple[ParameterSummary, ...]
-    time_in_state_s: tuple[tuple[RoomState, float], ...]
+    time_in_state_s: tuple[tuple[StateInForce, float], ...]
     verdict: Verdict
 
 
@@ -226,7 +227,7 @@ class DataGap:
 
 @dataclass(frozen=True, slots=True)
 class StateSpan:
-    state: RoomState
+    state: StateInForce
     start_ns: int
     end_ns: int
 

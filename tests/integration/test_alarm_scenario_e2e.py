@@ -36,6 +36,7 @@ site = "site1"
 id = "FILL-A"
 grade = "A"
 reference = "BG-B"
+default_state = "in_operation"
 
 [rooms.limits.particles_5_0um]
 alert_high = 20

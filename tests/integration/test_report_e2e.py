@@ -271,7 +271,12 @@ class TestReportJson:
                     "particles_5_0um": _figures(0, 60, 0.0, None, None, None, unit=PER_M3),
                     "temperature": _figures(330, 360, 91.6, 20.0, 21.0, 20.5, unit="°C"),
                     "humidity": _figures(330, 360, 91.6, 40.0, 41.0, 40.5, unit="%RH"),
-                    "time_in_state_s": {"at_rest": 1800.0, "in_operation": 1800.0},
+                    "time_in_state_s": {
+                        "at_rest": 1800.0,
+                        "in_operation": 1800.0,
+                        "clean_up": 0.0,
+                        "unknown": 0.0,
+                    },
                     "verdict": "Review: no action excursions; completeness 0.0 %; 2 data gaps",
                     "status": "review",
                 },
@@ -288,7 +293,12 @@ class TestReportJson:
                     "diff_pressure": _figures(
                         360, 360, 100.0, 9.0, 15.0, 14.9, action=1, unit="Pa"
                     ),
-                    "time_in_state_s": {"at_rest": 0.0, "in_operation": 3600.0},
+                    "time_in_state_s": {
+                        "at_rest": 0.0,
+                        "in_operation": 0.0,
+                        "clean_up": 0.0,
+                        "unknown": 3600.0,
+                    },
                     "verdict": "NOT IN CONTROL: 1 action excursion (acknowledged); Grade A "
                     "monitoring interrupted: 1 data gap; 1 alert excursion (1 unacknowledged); "
                     "completeness 91.6 %",
