@@ -9,6 +9,9 @@ The limits in force are those of the room state at the reading's timestamp;
 with ``window_s`` the value judged is the rolling-window concentration. When
 a rate limit is set (in any room state), a ``RateOfChange`` judges the rate
 too (``rules.py`` defines it), with alarm slots 4 (rise) and 5 (fall).
+A run beyond a limit that ends before meeting the rules is a ``Transient``,
+appended to the channel's ``transients`` list (the engine's, shared by all its
+channels); the rate rule has none.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ from envmon.alarms.events import (
     Excursion,
     Level,
     Rule,
+    Transient,
     Transition,
 )
 from envmon.alarms.lifecycle import AlarmBook, make_alarm_id, return_to_normal
-from envmon.alarms.rules import CLEAR, RAISE, LevelDetector, RateOfChange
+from envmon.alarms.rules import CLEAR, RAISE, TRANSIENT, LevelDetector, RateOfChange
 from envmon.alarms.state_rules import NO_RULES, StateRules
 from envmon.alarms.window import RollingWindow
 from envmon.gmp import LIMIT_KEYS, RATE_KEYS, ResolvedLimits, limits_in_force
@@ -59,6 +63,7 @@ class Channel:
         "saved_idle",
         "sensor",
         "site",
+        "transients",
         "window",
     )
 
@@ -70,8 +75,11 @@ class Channel:
         parameter: str,
         limits_by_state: Mapping[RoomState, ResolvedLimits],
         equipment: str | None = None,
+        transients: list[Transient] | None = None,
     ) -> None:
         self.site, self.room, self.sensor, self.parameter = site, room, sensor, parameter
+        self.transients: list[Transient] = transients if transients is not None else []
+        """Where ended transients go; whoever owns the list takes them from it."""
         self.equipment = equipment
         self.key = f"{room}/{sensor}/{parameter}"
         """The channel's name in checkpoints."""
@@ -145,6 +153,8 @@ class Channel:
                     events.extend(self._raise(i, value, ts_ns, rules, book))
                 elif outcome == CLEAR:
                     events.extend(self._clear(i, value, ts_ns, book))
+                elif outcome == TRANSIENT:
+                    self.transients.append(self._transient(i, detector, ts_ns))
         if rate_events:
             return (events or []) + rate_events
         return events if events is not None else _NO_EVENTS
@@ -238,6 +248,22 @@ class Channel:
         )
         book.record(events)
         return events
+
+    def _transient(self, i: int, detector: LevelDetector, end_ns: int) -> Transient:
+        return Transient(
+            site=self.site,
+            room=self.room,
+            equipment=self.equipment,
+            sensor=self.sensor,
+            parameter=self.parameter,
+            level=LEVELS[i],
+            side="high" if HIGH_SIDE[i] else "low",
+            start_ns=detector.run_start_ns,
+            end_ns=end_ns,
+            peak=detector.run_peak,
+            samples=detector.ended_run_samples,
+            limit=detector.run_limit,
+        )
 
     def _excursion(self, i: int, alarm_id: str, end_ns: int | None) -> Excursion:
         """The excursion of alarm ``alarm_id``; it carries the alarm's id."""

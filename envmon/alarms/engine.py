@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 from typing import Final
 
 from envmon.alarms.channel import Channel
-from envmon.alarms.events import Alarm, AlarmEvent, Excursion, Level, Transition
+from envmon.alarms.events import Alarm, AlarmEvent, Excursion, Level, Transient, Transition
 from envmon.alarms.lifecycle import AlarmBook, return_to_normal
 from envmon.alarms.room_states import RoomStateHistory, clean_up_ns
 from envmon.alarms.sensors import (
@@ -95,6 +95,9 @@ class AlarmEngine:
         self._last_saved: list[Channel] = []
         self._watched: list[tuple[Sensor, SensorState, int]] | None = None
         self._service = ServiceStates()
+        self.transients: list[Transient] = []
+        """Transients ended and not yet journaled, oldest first: every channel appends
+        here, and the alarm worker empties it once it has journaled them."""
         self._restore(list(restored), {e.alarm_id: e for e in open_excursions})
         self._load_checkpoint(checkpoint or {})
 
@@ -235,7 +238,7 @@ class AlarmEngine:
         if limits is None:
             return None
         channel = st.channels[parameter] = Channel(
-            self._site, st.room, st.sensor, parameter, limits, st.equipment
+            self._site, st.room, st.sensor, parameter, limits, st.equipment, self.transients
         )
         return channel
 

@@ -16,6 +16,18 @@ beyond reading among the M counted) and ends at the first reading back within
 the limit by more than ``deadband``; the history of N of M starts afresh after
 it ends, so a new excursion needs N new readings beyond.
 
+Transients (design.md section 10): a run of consecutive readings beyond the
+limit that ends (a reading not beyond it, no deadband: none was confirmed)
+before meeting the rules is a transient, answered ``TRANSIENT`` at the
+reading that ends it: ``run_start_ns``, ``run_peak``, ``ended_run_samples``
+and ``run_limit`` (the limit when the run began) describe it, the ending
+reading's time is its end. A run that meets the rules is an excursion, never
+a transient. Under N of M an excursion may start at a reading of an earlier
+run (the earliest beyond among the M counted): that run stays recorded as
+the transient it was when it ended. A run cut short by a restart from a
+checkpoint continues; one whose limit goes away (reload, room state) ends
+as a transient at that reading.
+
 Rate of change (``rate_per_min_high``, ``rate_per_min_low``; ``RateOfChange``):
 - The rate at a judged reading is ``(v - v0) / (t - t0)`` per minute, where
   (t0, v0) is the channel's previous judged reading, both times event times
@@ -54,6 +66,9 @@ RAISE: Final = 1
 """The excursion is confirmed; ``start_ns``, ``peak``, ``samples`` describe it so far."""
 CLEAR: Final = 2
 """The excursion ended at this reading; ``peak`` and ``samples`` are final."""
+TRANSIENT: Final = 3
+"""A run beyond the limit ended at this reading without meeting the rules; the
+``run_*`` fields describe it until the next reading beyond."""
 NS_PER_MIN: Final = 60 * NS_PER_S
 
 
@@ -96,11 +111,13 @@ class LevelDetector:
 
     __slots__ = (
         "active",
+        "ended_run_samples",
         "high",
         "history",
         "limit",
         "peak",
         "run_count",
+        "run_limit",
         "run_peak",
         "run_start_ns",
         "run_state",
@@ -115,6 +132,8 @@ class LevelDetector:
         self.run_count = 0
         self.run_start_ns = 0
         self.run_peak = 0.0
+        self.run_limit = 0.0
+        self.ended_run_samples = 0
         self.run_state = StateInForce.IN_OPERATION
         # (ts_ns, value, beyond, room state) of the last readings, for N of M.
         self.history: deque[tuple[int, float, bool, StateInForce]] = _history(history_len)
@@ -131,6 +150,7 @@ class LevelDetector:
             "run_count": self.run_count,
             "run_start_ns": self.run_start_ns,
             "run_peak": self.run_peak,
+            "run_limit": self.run_limit,
             "run_state": self.run_state.value,
             "history": [[ts, v, beyond, state.value] for ts, v, beyond, state in self.history],
             "start_ns": self.start_ns,
@@ -146,6 +166,9 @@ class LevelDetector:
         self.run_count = int(state["run_count"])
         self.run_start_ns = int(state["run_start_ns"])
         self.run_peak = float(state["run_peak"])
+        # Checkpoints from before transients lack it: the limit of a run is its peak's
+        # side of the limit, unknown then; the peak is the nearest honest figure.
+        self.run_limit = float(state.get("run_limit", state["run_peak"]))
         self.run_state = StateInForce(state["run_state"])
         self.history = _history(
             self.history.maxlen or 0,
@@ -175,7 +198,7 @@ class LevelDetector:
     def observe(
         self, value: float, ts_ns: int, limit: float | None, rule: Persistence, state: StateInForce
     ) -> int:
-        """Judge one reading; returns ``NOTHING``, ``RAISE`` or ``CLEAR``."""
+        """Judge one reading; returns ``NOTHING``, ``RAISE``, ``CLEAR`` or ``TRANSIENT``."""
         high = self.high
         if self.active:
             if limit is None or (
@@ -194,10 +217,13 @@ class LevelDetector:
         if rule.n:
             self.history.append((ts_ns, value, beyond, state))
         if not beyond:
-            self.run_count = 0
+            if self.run_count:
+                self.ended_run_samples, self.run_count = self.run_count, 0
+                return TRANSIENT
             return NOTHING
         if self.run_count == 0:
             self.run_start_ns, self.run_peak, self.run_state = ts_ns, value, state
+            self.run_limit = limit  # type: ignore[assignment]  # beyond implies a limit
         elif value > self.run_peak if high else value < self.run_peak:
             self.run_peak = value
         self.run_count += 1
@@ -277,7 +303,9 @@ class RateOfChange:
         for i, (detector, limit) in enumerate(((self.rise, high), (self.fall, low))):
             if limit is None and not detector.active and detector.run_count == 0:
                 continue
-            outcomes[i] = detector.observe(rate, ts_ns, limit, rule, state)
+            outcome = detector.observe(rate, ts_ns, limit, rule, state)
+            # The rate rule keeps no transients: a short fast change is what it ignores.
+            outcomes[i] = NOTHING if outcome == TRANSIENT else outcome
         return rate, outcomes[0], outcomes[1]
 
     def idle(self) -> bool:
