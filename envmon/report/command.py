@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import envmon
+from envmon.alarms.events import Transient
 from envmon.batches import Batch
 from envmon.calibration import CalibrationRecord
 from envmon.errors import EnvmonError
@@ -187,6 +188,17 @@ def read_batch(path: Path, batch_id: str) -> Batch | None:
         journal.close()
 
 
+def read_transients(
+    path: Path, from_ns: int, to_ns: int, rooms: Sequence[str]
+) -> tuple[Transient, ...]:
+    """The transients that began in the window, in ``rooms``."""
+    journal = Journal(path, readonly=True)
+    try:
+        return tuple(journal.transients(from_ns, to_ns, list(rooms)))
+    finally:
+        journal.close()
+
+
 def read_journal(
     path: Path, from_ns: int, to_ns: int, rooms: Sequence[str]
 ) -> tuple[tuple[AckedExcursion, ...], tuple[RoomStateChange, ...]]:
@@ -271,6 +283,7 @@ def generate(
         uncalibrated=measured.uncalibrated,
         calibration_records=tuple(calibration_records),
         parameters=facility.parameters,
+        transients=read_transients(settings.storage.journal_path, from_ns, to_ns, room_ids),
     )
     if fmt in ("pdf", "html"):
         inputs = dataclasses.replace(inputs, limits=chart_limits(inputs, facility))

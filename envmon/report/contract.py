@@ -19,6 +19,7 @@ import json
 from typing import Any, Final
 
 from envmon.readings import isoformat_ns
+from envmon.report.transients import transient_json
 from envmon.report.values import (
     DataGap,
     EquipmentSummary,
@@ -160,6 +161,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "excursions": [_excursion_json(e) for e in report.excursions],
         "data_gaps": [_gap_json(g) for g in report.data_gaps],
         "calibration": [_calibration_json(c) for c in report.calibration],
+        "transients": [transient_json(t, rounded) for t in report.transients],
     }
     obj["content_sha256"] = content_sha256(obj)
     return obj

@@ -23,6 +23,7 @@ from envmon.alarms.room_states import state_spans as room_state_spans
 from envmon.facility import Room, Sensor, parameters_of
 from envmon.readings import NS_PER_S, RoomStateChange, StateInForce
 from envmon.report.calibration import sensor_calibrations
+from envmon.report.transients import summarize_transients
 from envmon.report.values import (
     STATES,
     AckedExcursion,
@@ -144,6 +145,7 @@ def build_report(inputs: ReportInputs) -> Report:
         equipment=tuple(equipment),
         calibration=sensor_calibrations(inputs),
         parameters=inputs.parameters,
+        transients=summarize_transients(inputs.transients, inputs.from_ns, inputs.to_ns),
     )
 
 

@@ -69,7 +69,7 @@ def render_csv(report: Report) -> bytes:
     obj = report_json(report)
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\r\n")
-    tables = ("rooms", "equipment", "excursions", "data_gaps", "calibration")
+    tables = ("rooms", "equipment", "excursions", "data_gaps", "calibration", "transients")
     meta_keys = [k for k in obj if k not in tables]
     _section(out, "report", ["key", "value"], [[k, obj[k]] for k in meta_keys])
     _section(
@@ -119,6 +119,15 @@ def render_csv(report: Report) -> bytes:
         "excursions",
         excursion_keys,
         [[e[k] for k in excursion_keys] for e in obj["excursions"]],
+    )
+    transient_keys = [
+        "room", "equipment", "parameter", "level", "side", "count", "longest_s", "peak", "limit",
+    ]  # fmt: skip
+    _section(
+        out,
+        "transients",
+        transient_keys,
+        [[t[k] for k in transient_keys] for t in obj["transients"]],
     )
     gap_keys = ["room", "equipment", "sensor", "start", "end", "duration_s"]
     _section(out, "data_gaps", gap_keys, [[g[k] for k in gap_keys] for g in obj["data_gaps"]])

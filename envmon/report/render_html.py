@@ -21,6 +21,7 @@ from envmon.report.tables import (
     header_rows,
     parameter_rows,
     state_rows,
+    transient_rows,
 )
 from envmon.report.text import VERDICT_LABELS
 from envmon.report.values import Report
@@ -111,6 +112,10 @@ def render_html(report: Report) -> bytes:
         parts.append(_table(header, rows, frozenset(unacked)))
     else:
         parts.append("<p>No excursions in the window.</p>")
+
+    header, rows = transient_rows(report)
+    parts.append("<h2>Transients (beyond a limit, shorter than its delay or rule)</h2>")
+    parts.append(_table(header, rows) if rows else "<p>No transients in the window.</p>")
 
     header, rows = gap_rows(report)
     parts.append("<h2>Data gaps</h2>")

@@ -43,6 +43,7 @@ from envmon.report.tables import (
     header_rows,
     parameter_rows,
     state_rows,
+    transient_rows,
 )
 from envmon.report.text import VERDICT_LABELS
 from envmon.report.values import Report
@@ -177,6 +178,14 @@ def _excursions(report: Report) -> list[Flowable]:
     return flow
 
 
+def _transients(report: Report) -> list[Flowable]:
+    header, rows = transient_rows(report)
+    title = Paragraph("Transients (beyond a limit, shorter than its delay or rule)", H2)
+    if not rows:
+        return [title, Paragraph("No transients in the window.", BODY)]
+    return [title, _table(header, rows, [10, 10, 14, 8, 6, 6, 8, 8, 8])]
+
+
 def _signatures() -> Flowable:
     rows = [["", "Name", "Signature", "Date"]]
     rows += [[role, "", "", ""] for role in ("Reviewed by (QA)", "Approved by (QP / QA head)")]
@@ -226,6 +235,7 @@ def _story(report: Report, content_sha256: str) -> list[Flowable]:
         _table(header, rows, [12, 6, 12, 12, 12, 14]),
     ]
     story += _excursions(report)
+    story += _transients(report)
     header, rows = gap_rows(report)
     story.append(Paragraph("Data gaps", H2))
     if rows:

@@ -11,6 +11,7 @@ from envmon.report.text import (
     time_text,
     window_text,
 )
+from envmon.report.transients import TRANSIENT_HEADER
 from envmon.report.values import ParameterSummary, Report
 
 Rows = list[list[str]]
@@ -109,6 +110,25 @@ def state_rows(report: Report) -> tuple[list[str], Rows]:
         for room in report.rooms
     ]
     return header, rows
+
+
+def transient_rows(report: Report) -> tuple[list[str], Rows]:
+    """The transients section: runs beyond a limit shorter than its rules, per group."""
+    rows: Rows = [
+        [
+            t.room,
+            t.equipment or "-",
+            report.label(t.parameter),
+            t.level.value.upper(),
+            t.side,
+            str(t.count),
+            duration_text(t.longest_s),
+            number_text(t.peak),
+            number_text(t.limit),
+        ]
+        for t in report.transients
+    ]
+    return TRANSIENT_HEADER, rows
 
 
 def excursion_rows(report: Report) -> tuple[list[str], Rows, list[int]]:

@@ -10,10 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from envmon.alarms.events import Excursion
+from envmon.alarms.events import Excursion, Transient
 from envmon.calibration import CalibrationRecord
 from envmon.facility import BUILTIN_PARAMETERS, Equipment, ParameterInfo, Room, Sensor
 from envmon.readings import NS_PER_S, RoomStateChange, StateInForce
+from envmon.report.transients import TransientSummary
 
 STATES: tuple[StateInForce, ...] = tuple(StateInForce)
 """The states in force a report's time in state lists, every one always."""
@@ -128,6 +129,8 @@ class ReportInputs:
     calibration_records: tuple[CalibrationRecord, ...] = ()
     parameters: Mapping[str, ParameterInfo] = field(default_factory=lambda: BUILTIN_PARAMETERS)
     """Every parameter the facility knows, in its order (names, units, for labels)."""
+    transients: tuple[Transient, ...] = ()
+    """From the journal: runs beyond a limit that did not meet its rules (``transients.py``)."""
 
 
 # --- outputs ----------------------------------------------------------------
@@ -267,6 +270,7 @@ class Report:
     equipment: tuple[EquipmentSummary, ...] = ()
     calibration: tuple[SensorCalibration, ...] = ()
     parameters: Mapping[str, ParameterInfo] = field(default_factory=lambda: BUILTIN_PARAMETERS)
+    transients: tuple[TransientSummary, ...] = ()
 
     def label(self, parameter: str) -> str:
         """``Name (unit)`` of a parameter, or its id when unknown."""

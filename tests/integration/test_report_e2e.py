@@ -25,7 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
+from envmon.alarms.events import (
+    Alarm,
+    AlarmEvent,
+    AlarmState,
+    Excursion,
+    Level,
+    Transient,
+    Transition,
+)
 from envmon.errors import EnvmonError, ServiceUnavailable
 from envmon.facility import Facility, load_facility
 from envmon.journal.journal import Journal
@@ -189,6 +197,15 @@ def _seed_journal(path: Path) -> None:
         journal.record_room_state(
             RoomStateChange(T0 - 3600 * S, "site1", "BG-B", RoomState.AT_REST)
         )
+        # Two short dips in the window (one begun before it does not count).
+        journal.record_transients(
+            [
+                Transient("site1", "FILL-A", None, "DP-FILL-1", "diff_pressure", Level.ACTION,
+                          "low", start, start + length * S, peak, 3, 10.0)
+                for start, length, peak in ((T0 - 20 * S, 60, 5.0), (T0 + 600 * S, 30, 9.5),
+                                            (T0 + 900 * S, 40, 9.2))
+            ]
+        )  # fmt: skip
         journal.record_room_state(
             RoomStateChange(T0 + 1800 * S, "site1", "BG-B", RoomState.IN_OPERATION)
         )
@@ -381,6 +398,19 @@ class TestReportJson:
                 _no_calibration("TH-BG-1", "BG-B"),
                 _no_calibration("DP-FILL-1", "FILL-A"),
                 _no_calibration("PC-FILL-1", "FILL-A"),
+            ],
+            "transients": [
+                {
+                    "room": "FILL-A",
+                    "equipment": None,
+                    "parameter": "diff_pressure",
+                    "level": "action",
+                    "side": "low",
+                    "count": 2,
+                    "longest_s": 40.0,
+                    "peak": 9.2,
+                    "limit": 10.0,
+                },
             ],
             "content_sha256": obj["content_sha256"],
         }

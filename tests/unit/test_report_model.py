@@ -446,3 +446,35 @@ class TestBuildReport:
         assert charts[("PREP-C", "particles_0_5um")].gaps == (
             DataGap("PREP-C", "PC-C", T0, T0 + HOUR),
         )
+
+
+class TestTransients:
+    def test_grouped_per_room_equipment_parameter_level_and_side(self) -> None:
+        """Count, longest and most extreme peak per group; only those begun in the window."""
+        from envmon.alarms.events import Level, Transient
+        from envmon.report.transients import TransientSummary, summarize_transients
+
+        def t(start_s: int, length_s: int, peak: float, level: Level = Level.ALERT,
+              side: str = "low", equipment: str | None = None) -> Transient:  # fmt: skip
+            return Transient("site1", "FILL-A", equipment, "DP-1", "diff_pressure", level, side,
+                             T0 + start_s * NS_PER_S, T0 + (start_s + length_s) * NS_PER_S,
+                             peak, 3, 12.0 if level is Level.ALERT else 10.0)  # fmt: skip
+
+        given = [
+            t(100, 30, 9.0), t(700, 50, 11.0), t(100, 20, 8.0, Level.ACTION),
+            t(200, 10, 30.0, side="high"), t(300, 40, 5.0, equipment="ISO-1"),
+            t(-60, 30, 1.0), t(3600, 30, 1.0),
+        ]  # fmt: skip
+        summaries = summarize_transients(given, T0, T0 + HOUR)
+        assert summaries == (
+            TransientSummary("FILL-A", None, "diff_pressure", Level.ALERT, "high", 1, 10.0,
+                             30.0, 12.0),
+            TransientSummary("FILL-A", None, "diff_pressure", Level.ALERT, "low", 2, 50.0,
+                             9.0, 12.0),
+            TransientSummary("FILL-A", None, "diff_pressure", Level.ACTION, "low", 1, 20.0,
+                             8.0, 10.0),
+            TransientSummary("FILL-A", "ISO-1", "diff_pressure", Level.ALERT, "low", 1, 40.0,
+                             5.0, 12.0),
+        )  # fmt: skip
+        report = build_report(inputs(sensors=(PC,), transients=tuple(given)))
+        assert report.transients == summaries
