@@ -56,8 +56,11 @@ ANNEX1_ACTION_LIMITS_PER_M3: Final[Mapping[tuple[str, RoomState, str], float | N
 }
 
 # ISO 14644-1:2015 Table 1 leaves a cell empty where sampling statistics make a
-# class limit meaningless: ≥0.5 µm below ISO 2, ≥5.0 µm below ISO 6 (footnote e).
-_ISO_SMALLEST_CLASS_WITH_LIMIT: Final[Mapping[float, float]] = {0.5: 2.0, 5.0: 6.0}
+# class limit meaningless: ≥0.5 µm below ISO 3 (ISO 2 is blank there; the 1999
+# edition's 4 is gone), ≥5.0 µm below ISO 6 (footnote e).
+_ISO_SMALLEST_CLASS_WITH_LIMIT: Final[Mapping[float, float]] = {0.5: 3.0, 5.0: 6.0}
+# ISO 14644-1:2015 Table 1, footnote: ISO class 9 applies to the in-operation state only.
+_ISO_IN_OPERATION_ONLY_FROM: Final = 9.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,18 +98,23 @@ class ResolvedLimits:
 def iso_concentration_limit(iso_class: float, particle_size_um: float) -> float:
     """ISO 14644-1 Cn = 10^N * (0.1/D)^2.08 counts/m³, rounded as Table 1 does.
 
-    Table 1 shows three significant figures and no fractions (ISO 2 at 0.5 µm
-    is 4, ISO 5 at 0.5 µm is 3 520, ISO 7 at 5 µm is 2 930).
+    Table 1 shows three significant figures and no fractions (ISO 3 at 0.5 µm
+    is 35, ISO 5 at 0.5 µm is 3 520, ISO 7 at 5 µm is 2 930).
     """
     raw = 10.0**iso_class * (0.1 / particle_size_um) ** 2.08
     three_figures = float(f"{raw:.3g}")
     return float(math.floor(three_figures + 0.5))
 
 
-def iso_class_limit(iso_class: float, parameter: str) -> float | None:
-    """The class limit for a particle parameter; None where ISO 14644-1 gives none."""
+def iso_class_limit(
+    iso_class: float, parameter: str, state: RoomState = RoomState.IN_OPERATION
+) -> float | None:
+    """The class limit for a particle parameter in ``state``; None where ISO 14644-1:2015
+    gives none (a blank cell of Table 1, or ISO 9 at rest)."""
     size_um = PARTICLE_SIZE_UM.get(parameter)
     if size_um is None or iso_class < _ISO_SMALLEST_CLASS_WITH_LIMIT[size_um]:
+        return None
+    if state is RoomState.AT_REST and iso_class >= _ISO_IN_OPERATION_ONLY_FROM:
         return None
     return iso_concentration_limit(iso_class, size_um)
 
@@ -130,7 +138,9 @@ def _builtin_action_high(room: Room, parameter: str, state: RoomState) -> tuple[
                 f"none: Annex 1 leaves grade {room.grade} {_STATE_WORDS[state]} site-defined",
             )
     assert room.iso_class is not None
-    limit = iso_class_limit(room.iso_class, parameter)
+    limit = iso_class_limit(room.iso_class, parameter, state)
+    if limit is None and iso_class_limit(room.iso_class, parameter) is not None:
+        return None, f"none: ISO 14644-1 class {room.iso_class:g} applies in operation only"
     if limit is None:
         return None, f"none: ISO 14644-1 has no {size} limit for class {room.iso_class:g}"
     return limit, f"ISO 14644-1 class {room.iso_class:g}"

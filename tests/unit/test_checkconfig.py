@@ -101,6 +101,19 @@ class TestDescribe:
         assert "  clean-up  1200 s (clean_up_s): after in_operation -> at_rest" in out
         assert " unknown " not in out
 
+    def test_iso_9_at_rest_is_not_judged_and_says_why(self) -> None:
+        """ISO 14644-1:2015: class 9 applies in operation only; check-config says so."""
+        iso9 = parse_facility(
+            'site = "s"\n[[rooms]]\nid = "W"\niso_class = 9\ndefault_state = "at_rest"\n'
+            '[[sensors]]\nid = "PC"\nroom = "W"\nkind = "particles"\n'
+        )
+        out = describe(Settings(), iso9, now_ns=NOW)
+        assert (
+            "  particles_0_5um  at_rest      (counts/m³) no limits: stored, not judged "
+            "(none: ISO 14644-1 class 9 applies in operation only)"
+        ) in out
+        assert "  particles_0_5um  in_operation (counts/m³) action_high 35200000" in out
+
     def test_ranges_say_where_they_come_from(self) -> None:
         """A sensor's range is its datasheet's when narrowed, else the plausible one."""
         out = output()
