@@ -21,10 +21,17 @@ from envmon.alarms.schedule import validate_schedules
 from envmon.calibration import CalibrationRecord, CalibrationStatus, state_of
 from envmon.errors import ConfigError
 from envmon.facility import Equipment, Facility, Room, Sensor, parameters_of
-from envmon.gmp import LIMIT_KEYS, RATE_KEYS, RULE_KEYS, ResolvedLimits, resolve_equipment_limits
+from envmon.gmp import (
+    LIMIT_KEYS,
+    RATE_KEYS,
+    RULE_KEYS,
+    ResolvedLimits,
+    resolve_equipment_limits,
+    strictest_limits,
+)
 from envmon.gmp import resolve_limits as resolve_room_limits
 from envmon.ingest.ingestor import topic_field_problems
-from envmon.readings import PARTICLES_0_5UM, PARTICLES_5_0UM, Kind, RoomState
+from envmon.readings import PARTICLES_0_5UM, PARTICLES_5_0UM, Kind, RoomState, StateInForce
 from envmon.settings import Settings
 
 
@@ -140,17 +147,40 @@ Resolve = Callable[[str, RoomState], ResolvedLimits]
 
 
 def _limit_lines(
-    facility: Facility, parameters: Sequence[str], resolve: Resolve, indent: str
+    facility: Facility, parameters: Sequence[str], resolve: Resolve, indent: str, strictest: bool
 ) -> list[str]:
+    """Each parameter's limits per room state, and with ``strictest`` those in force
+    while the state is unknown."""
     lines = []
     for parameter in parameters:
         unit = facility.unit_of(parameter)
-        for state in RoomState:
-            limits = resolve(parameter, state)
+        by_state = {state: resolve(parameter, state) for state in RoomState}
+        shown: list[tuple[str, ResolvedLimits]] = [(s.value, lim) for s, lim in by_state.items()]
+        if strictest:
+            shown.append((StateInForce.UNKNOWN.value, strictest_limits(*by_state.values())))
+        for state_word, limits in shown:
             words = _limit_words(limits)
             text = "; ".join(words) if words else _why_unjudged(limits)
-            lines.append(f"{indent}{parameter:<16} {state.value:<12} ({unit}) {text}")
+            lines.append(f"{indent}{parameter:<16} {state_word:<12} ({unit}) {text}")
     return lines
+
+
+def _state_lines(room: Room, facility: Facility, prefix: str) -> list[str]:
+    topic = f"{prefix}/{facility.site}/{room.id}/state"
+    if room.default_state == "strictest":
+        until = (
+            f"  state     unknown until {topic} says otherwise (default_state strictest): "
+            "the stricter limit of the two states, listed as 'unknown' below"
+        )
+    else:
+        until = f"  state     {room.default_state} until {topic} says otherwise (default_state)"
+    clean_up = (
+        f"  clean-up  {room.clean_up_s:g} s (clean_up_s): after in_operation -> at_rest the "
+        "in_operation limits apply this long"
+        if room.clean_up_s
+        else "  clean-up  0 s (clean_up_s): at_rest limits apply from the state change"
+    )
+    return [until, clean_up]
 
 
 def _calibration_words(sensor: Sensor, records: Sequence[CalibrationRecord], now_ns: int) -> str:
@@ -203,10 +233,7 @@ def describe_room(
     grade = f"grade {room.grade}" if room.grade else f"ISO class {room.iso_class:g}"
     ref = f", diff_pressure against {room.reference}" if room.reference else ""
     lines = [f"{title}: {grade}{ref}"]
-    lines.append(
-        f"  state     {room.default_state.value} until {prefix}/{facility.site}/{room.id}/state "
-        "says otherwise (default_state)"
-    )
+    lines += _state_lines(room, facility, prefix)
     sensors = facility.sensors_in(room.id)
     equipment = facility.equipment_in(room.id)
     if not sensors and not equipment:
@@ -220,7 +247,10 @@ def describe_room(
     kinds = [sensor.kind for sensor in sensors]
     for warning in limit_warnings(room, parameters, kinds):
         lines.append(f"  WARNING   {warning}")
-    lines += _limit_lines(facility, parameters, lambda p, s: resolve_room_limits(room, p, s), "  ")
+    strictest = room.default_state == "strictest"
+    lines += _limit_lines(
+        facility, parameters, lambda p, s: resolve_room_limits(room, p, s), "  ", strictest
+    )
     for item in equipment:
         lines += describe_equipment(item, facility, now_ns, records)
     return lines
@@ -243,8 +273,9 @@ def describe_equipment(
         measured += [p for p in parameters_of(sensor) if p not in measured]
     parameters = [p for p in facility.parameters if p in measured]
     parameters += [p for p in item.limits if p not in parameters]
+    strictest = facility.rooms[item.room].default_state == "strictest"
     lines += _limit_lines(
-        facility, parameters, lambda p, s: resolve_equipment_limits(item, p, s), "    "
+        facility, parameters, lambda p, s: resolve_equipment_limits(item, p, s), "    ", strictest
     )
     return lines
 

@@ -17,7 +17,7 @@ from typing import Final
 
 from envmon.errors import ConfigError
 from envmon.facility import Equipment, Facility, LimitRule, ParameterLimits, Room, parameters_of
-from envmon.readings import PARTICLES_0_5UM, PARTICLES_5_0UM, RoomState
+from envmon.readings import PARTICLES_0_5UM, PARTICLES_5_0UM, RoomState, StateInForce
 
 SOURCE_DEFAULT: Final = "default"
 SOURCE_FACILITY: Final = "facility file"
@@ -56,8 +56,11 @@ ANNEX1_ACTION_LIMITS_PER_M3: Final[Mapping[tuple[str, RoomState, str], float | N
 }
 
 # ISO 14644-1:2015 Table 1 leaves a cell empty where sampling statistics make a
-# class limit meaningless: ≥0.5 µm below ISO 2, ≥5.0 µm below ISO 6 (footnote e).
-_ISO_SMALLEST_CLASS_WITH_LIMIT: Final[Mapping[float, float]] = {0.5: 2.0, 5.0: 6.0}
+# class limit meaningless: ≥0.5 µm below ISO 3 (ISO 2 is blank there; the 1999
+# edition's 4 is gone), ≥5.0 µm below ISO 6 (footnote e).
+_ISO_SMALLEST_CLASS_WITH_LIMIT: Final[Mapping[float, float]] = {0.5: 3.0, 5.0: 6.0}
+# ISO 14644-1:2015 Table 1, footnote: ISO class 9 applies to the in-operation state only.
+_ISO_IN_OPERATION_ONLY_FROM: Final = 9.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,18 +98,23 @@ class ResolvedLimits:
 def iso_concentration_limit(iso_class: float, particle_size_um: float) -> float:
     """ISO 14644-1 Cn = 10^N * (0.1/D)^2.08 counts/m³, rounded as Table 1 does.
 
-    Table 1 shows three significant figures and no fractions (ISO 2 at 0.5 µm
-    is 4, ISO 5 at 0.5 µm is 3 520, ISO 7 at 5 µm is 2 930).
+    Table 1 shows three significant figures and no fractions (ISO 3 at 0.5 µm
+    is 35, ISO 5 at 0.5 µm is 3 520, ISO 7 at 5 µm is 2 930).
     """
     raw = 10.0**iso_class * (0.1 / particle_size_um) ** 2.08
     three_figures = float(f"{raw:.3g}")
     return float(math.floor(three_figures + 0.5))
 
 
-def iso_class_limit(iso_class: float, parameter: str) -> float | None:
-    """The class limit for a particle parameter; None where ISO 14644-1 gives none."""
+def iso_class_limit(
+    iso_class: float, parameter: str, state: RoomState = RoomState.IN_OPERATION
+) -> float | None:
+    """The class limit for a particle parameter in ``state``; None where ISO 14644-1:2015
+    gives none (a blank cell of Table 1, or ISO 9 at rest)."""
     size_um = PARTICLE_SIZE_UM.get(parameter)
     if size_um is None or iso_class < _ISO_SMALLEST_CLASS_WITH_LIMIT[size_um]:
+        return None
+    if state is RoomState.AT_REST and iso_class >= _ISO_IN_OPERATION_ONLY_FROM:
         return None
     return iso_concentration_limit(iso_class, size_um)
 
@@ -130,7 +138,9 @@ def _builtin_action_high(room: Room, parameter: str, state: RoomState) -> tuple[
                 f"none: Annex 1 leaves grade {room.grade} {_STATE_WORDS[state]} site-defined",
             )
     assert room.iso_class is not None
-    limit = iso_class_limit(room.iso_class, parameter)
+    limit = iso_class_limit(room.iso_class, parameter, state)
+    if limit is None and iso_class_limit(room.iso_class, parameter) is not None:
+        return None, f"none: ISO 14644-1 class {room.iso_class:g} applies in operation only"
     if limit is None:
         return None, f"none: ISO 14644-1 has no {size} limit for class {room.iso_class:g}"
     return limit, f"ISO 14644-1 class {room.iso_class:g}"
@@ -189,7 +199,75 @@ def _merge(
     return ResolvedLimits(**values, sources=sources)  # type: ignore[arg-type]
 
 
-def _check_consistent(owner: str, parameter: str, state: RoomState, lim: ResolvedLimits) -> None:
+_STRICTER_HIGH: Final = ("action_high", "alert_high", "rate_per_min_high")
+_STRICTER_LOW: Final = ("action_low", "alert_low", "rate_per_min_low")
+# The order in which the two states' limits are compared to choose whose rules apply.
+_DECIDING_KEYS: Final = ("action_high", "action_low", "alert_high", "alert_low")
+
+
+def strictest_limits(at_rest: ResolvedLimits, in_operation: ResolvedLimits) -> ResolvedLimits:
+    """The limits while a room's state is unknown (``default_state = "strictest"``).
+
+    Per limit key the stricter of the two states: the lower high limit, the
+    higher low limit, the lower ``rate_per_min_high`` and the ``rate_per_min_low``
+    nearer zero; a limit one state lacks is taken from the other. The rules
+    (``delay_s``, ``consecutive``, ``n_of_m``, ``window_s``, ``deadband``) are not
+    mixed key by key, since they only mean something together: they are the
+    whole set of the stricter state, the one whose action limit is the stricter
+    (compared in the order ``action_high``, ``action_low``, ``alert_high``,
+    ``alert_low``, the first that differs deciding; at rest when none differs,
+    the state Annex 1 holds to the tighter numbers).
+    """
+    sides = ((RoomState.AT_REST, at_rest), (RoomState.IN_OPERATION, in_operation))
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    for key in (*LIMIT_KEYS, *RATE_KEYS):
+        candidates = [(getattr(lim, key), state, lim) for state, lim in sides]
+        present = [c for c in candidates if c[0] is not None]
+        if not present:
+            values[key] = None
+            if key in at_rest.sources:
+                sources[key] = at_rest.sources[key]
+            continue
+        pick = min if key in _STRICTER_HIGH else max
+        value, state, lim = pick(present, key=lambda c: c[0])
+        values[key] = value
+        sources[key] = f"strictest: {state.value}, {lim.sources.get(key, SOURCE_DEFAULT)}"
+    ruling_state, ruling = sides[0]
+    for key in _DECIDING_KEYS:
+        a, b = getattr(at_rest, key), getattr(in_operation, key)
+        if a != b:
+            if values[key] == b:
+                ruling_state, ruling = sides[1]
+            break
+    for key in RULE_KEYS:
+        values[key] = getattr(ruling, key)
+        sources[key] = f"strictest: rules of {ruling_state.value}, {ruling.sources[key]}"
+    return ResolvedLimits(**values, sources=sources)  # type: ignore[arg-type]
+
+
+def limits_in_force(
+    by_state: Mapping[RoomState, ResolvedLimits],
+) -> dict[StateInForce, ResolvedLimits]:
+    """The limits for each state in force, from the two room states' limits: clean-up
+    judges by the in-operation limits, ``unknown`` by ``strictest_limits``."""
+    out: dict[StateInForce, ResolvedLimits] = {}
+    at_rest = by_state.get(RoomState.AT_REST)
+    in_operation = by_state.get(RoomState.IN_OPERATION)
+    if at_rest is not None:
+        out[StateInForce.AT_REST] = at_rest
+    if in_operation is not None:
+        out[StateInForce.IN_OPERATION] = out[StateInForce.CLEAN_UP] = in_operation
+    if at_rest is not None and in_operation is not None:
+        out[StateInForce.UNKNOWN] = strictest_limits(at_rest, in_operation)
+    elif at_rest is not None or in_operation is not None:
+        out[StateInForce.UNKNOWN] = at_rest or in_operation  # type: ignore[assignment]
+    return out
+
+
+def _check_consistent(
+    owner: str, parameter: str, state: RoomState | str, lim: ResolvedLimits
+) -> None:
     def shown(key: str) -> str:
         return f"{key} {getattr(lim, key):g} ({lim.sources[key]})"
 
@@ -210,7 +288,7 @@ def _check_consistent(owner: str, parameter: str, state: RoomState, lim: Resolve
         if low_v > high_v or (low_v == high_v and not may_equal):
             problems.append(f"{shown(lower)} must be below {shown(higher)}")
     if problems:
-        where = f"{owner}, limits.{parameter} ({state.value})"
+        where = f"{owner}, limits.{parameter} ({state})"
         raise ConfigError("; ".join(f"{where}: {p}" for p in problems))
 
 
@@ -249,7 +327,23 @@ def resolve_facility(facility: Facility) -> tuple[dict[str, LimitsTable], dict[s
         measured = {p for s in facility.sensors_on(item.id) for p in parameters_of(s)}
         table = resolve_equipment(item, sorted(measured | set(item.limits)))
         equipment[item.id] = shared.table(table)
+    for room in facility.model.rooms:
+        if room.default_state == "strictest":
+            _check_strictest(f"room {room.id}", rooms[room.id])
+            for item in facility.equipment_in(room.id):
+                _check_strictest(f"equipment {item.id}", equipment[item.id])
     return rooms, equipment
+
+
+def _check_strictest(owner: str, table: LimitsTable) -> None:
+    """The strictest merge of two consistent states may cross (a low limit of one
+    above a high limit of the other): then an unknown state would alarm on anything."""
+    for parameter, by_state in table.items():
+        merged = limits_in_force(by_state).get(StateInForce.UNKNOWN)
+        if merged is not None:
+            _check_consistent(
+                owner, parameter, 'default_state "strictest", the stricter of both states', merged
+            )
 
 
 class _SharedLimits:

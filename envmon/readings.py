@@ -30,6 +30,31 @@ class RoomState(StrEnum):
     IN_OPERATION = "in_operation"
 
 
+class StateInForce(StrEnum):
+    """Which limits judge a room's readings at an instant (design.md section 4).
+
+    The two room states, plus the two in-between ones a message never sets:
+    ``clean_up`` (after a switch from in operation to at rest, for the room's
+    ``clean_up_s``: the in-operation limits still apply) and ``unknown`` (no
+    state known yet and ``default_state = "strictest"``: the stricter limit of
+    the two states, per limit key, ``gmp.strictest_limits``).
+    """
+
+    AT_REST = "at_rest"
+    IN_OPERATION = "in_operation"
+    CLEAN_UP = "clean_up"
+    UNKNOWN = "unknown"
+
+    @property
+    def limits_state(self) -> RoomState | None:
+        """The room state whose limits apply; None for ``unknown`` (the strictest of both)."""
+        if self is StateInForce.AT_REST:
+            return RoomState.AT_REST
+        if self is StateInForce.UNKNOWN:
+            return None
+        return RoomState.IN_OPERATION
+
+
 PARTICLES_0_5UM: Final = "particles_0_5um"
 PARTICLES_5_0UM: Final = "particles_5_0um"
 TEMPERATURE: Final = "temperature"

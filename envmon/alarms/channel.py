@@ -9,6 +9,9 @@ The limits in force are those of the room state at the reading's timestamp;
 with ``window_s`` the value judged is the rolling-window concentration. When
 a rate limit is set (in any room state), a ``RateOfChange`` judges the rate
 too (``rules.py`` defines it), with alarm slots 4 (rise) and 5 (fall).
+A run beyond a limit that ends before meeting the rules is a ``Transient``,
+appended to the channel's ``transients`` list (the engine's, shared by all its
+channels); the rate rule has none.
 """
 
 from __future__ import annotations
@@ -24,14 +27,15 @@ from envmon.alarms.events import (
     Excursion,
     Level,
     Rule,
+    Transient,
     Transition,
 )
 from envmon.alarms.lifecycle import AlarmBook, make_alarm_id, return_to_normal
-from envmon.alarms.rules import CLEAR, RAISE, LevelDetector, RateOfChange
+from envmon.alarms.rules import CLEAR, RAISE, TRANSIENT, LevelDetector, RateOfChange
 from envmon.alarms.state_rules import StateRules, rules_by_state
 from envmon.alarms.window import RollingWindow
-from envmon.gmp import LIMIT_KEYS, RATE_KEYS, ResolvedLimits
-from envmon.readings import RoomState
+from envmon.gmp import LIMIT_KEYS, RATE_KEYS, ResolvedLimits, limits_in_force
+from envmon.readings import RoomState, StateInForce
 
 # Detector order; aligned with gmp.LIMIT_KEYS (alert_high, action_high, alert_low, action_low).
 LEVELS: Final = (Level.ALERT, Level.ACTION, Level.ALERT, Level.ACTION)
@@ -59,6 +63,7 @@ class Channel:
         "saved_idle",
         "sensor",
         "site",
+        "transients",
         "window",
     )
 
@@ -70,8 +75,11 @@ class Channel:
         parameter: str,
         limits_by_state: Mapping[RoomState, ResolvedLimits],
         equipment: str | None = None,
+        transients: list[Transient] | None = None,
     ) -> None:
         self.site, self.room, self.sensor, self.parameter = site, room, sensor, parameter
+        self.transients: list[Transient] = transients if transients is not None else []
+        """Where ended transients go; whoever owns the list takes them from it."""
         self.equipment = equipment
         self.key = f"{room}/{sensor}/{parameter}"
         """The channel's name in checkpoints."""
@@ -81,14 +89,14 @@ class Channel:
         self.alarm_ids: list[str | None] = [None] * 6
         self.detectors = tuple(LevelDetector(high) for high in HIGH_SIDE)
         self.rate: RateOfChange | None = None
-        self.rules: Mapping[RoomState, StateRules] = {}
+        self.rules: Mapping[StateInForce, StateRules] = {}
         self.window: RollingWindow | None = None
         self.keep_ns = 0
         self.set_limits(limits_by_state)
 
     def set_limits(self, limits_by_state: Mapping[RoomState, ResolvedLimits]) -> None:
         """New limits (start or reload); excursions in progress continue under them."""
-        self.rules = rules_by_state(limits_by_state)
+        self.rules = rules_by_state(limits_in_force(limits_by_state))
         history_len = max(r.persistence.m for r in self.rules.values())
         for detector in self.detectors:
             detector.resize_history(history_len)
@@ -110,10 +118,10 @@ class Channel:
         value: float,
         volume_l: float | None,
         ts_ns: int,
-        state: RoomState,
+        state: StateInForce,
         book: AlarmBook,
     ) -> Sequence[AlarmEvent]:
-        """Judge one reading taken in room state ``state``; returns the alarm events."""
+        """Judge one reading taken in state ``state`` (in force); returns the alarm events."""
         if ts_ns <= self.last_ts_ns:
             return _NO_EVENTS
         self.last_ts_ns = ts_ns
@@ -141,6 +149,8 @@ class Channel:
                     events.extend(self._raise(i, value, ts_ns, rules, book))
                 elif outcome == CLEAR:
                     events.extend(self._clear(i, value, ts_ns, book))
+                elif outcome == TRANSIENT:
+                    self.transients.append(self._transient(i, detector, ts_ns))
         if rate_events:
             return (events or []) + rate_events
         return events if events is not None else _NO_EVENTS
@@ -151,7 +161,7 @@ class Channel:
         value: float,
         ts_ns: int,
         rules: StateRules,
-        state: RoomState,
+        state: StateInForce,
         book: AlarmBook,
     ) -> list[AlarmEvent]:
         per_min, rise, fall = rate.observe(
@@ -234,6 +244,22 @@ class Channel:
         )
         book.record(events)
         return events
+
+    def _transient(self, i: int, detector: LevelDetector, end_ns: int) -> Transient:
+        return Transient(
+            site=self.site,
+            room=self.room,
+            equipment=self.equipment,
+            sensor=self.sensor,
+            parameter=self.parameter,
+            level=LEVELS[i],
+            side="high" if HIGH_SIDE[i] else "low",
+            start_ns=detector.run_start_ns,
+            end_ns=end_ns,
+            peak=detector.run_peak,
+            samples=detector.ended_run_samples,
+            limit=detector.run_limit,
+        )
 
     def _excursion(self, i: int, alarm_id: str, end_ns: int | None) -> Excursion:
         """The excursion of alarm ``alarm_id``; it carries the alarm's id."""
@@ -394,8 +420,8 @@ def _detector_index(alarm: Alarm) -> int:
     return level_offset if high else 2 + level_offset
 
 
-def _room_state(word: str) -> RoomState:
+def _room_state(word: str) -> StateInForce:
     try:
-        return RoomState(word)
+        return StateInForce(word)
     except ValueError:
-        return RoomState.IN_OPERATION
+        return StateInForce.IN_OPERATION

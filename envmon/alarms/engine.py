@@ -26,9 +26,9 @@ from collections.abc import Iterable, Mapping
 from typing import Final
 
 from envmon.alarms.channel import Channel
-from envmon.alarms.events import Alarm, AlarmEvent, Excursion, Level, Transition
+from envmon.alarms.events import Alarm, AlarmEvent, Excursion, Level, Transient, Transition
 from envmon.alarms.lifecycle import AlarmBook, return_to_normal
-from envmon.alarms.room_states import RoomStateHistory
+from envmon.alarms.room_states import RoomStateHistory, clean_up_ns
 from envmon.alarms.sensors import (
     CALIBRATION,
     COMM_LOSS,
@@ -39,7 +39,7 @@ from envmon.alarms.sensors import (
     sensor_alarm_detail,
 )
 from envmon.facility import Facility, Sensor, parameters_of
-from envmon.gmp import LimitsTable, ResolvedLimits, resolve_facility
+from envmon.gmp import LimitsTable, ResolvedLimits, limits_in_force, resolve_facility
 from envmon.readings import (
     NS_PER_S,
     STATUS_CALIBRATION_OVERDUE,
@@ -48,6 +48,7 @@ from envmon.readings import (
     Reading,
     RoomState,
     RoomStateChange,
+    StateInForce,
 )
 from envmon.sensor_service import ServiceStates
 from envmon.signing.signature import Signature
@@ -84,7 +85,8 @@ class AlarmEngine:
         self._site = facility.site
         self._limits, self._equipment_limits = resolve_facility(facility)
         self._room_states: dict[str, RoomStateHistory] = {
-            room.id: RoomStateHistory(room.default_state) for room in facility.model.rooms
+            room.id: RoomStateHistory(room.default_room_state, clean_up_ns(room.clean_up_s))
+            for room in facility.model.rooms
         }
         self._sensors: dict[tuple[str, str], SensorState] = {}
         self._book = AlarmBook()
@@ -93,6 +95,9 @@ class AlarmEngine:
         self._last_saved: list[Channel] = []
         self._watched: list[tuple[Sensor, SensorState, int]] | None = None
         self._service = ServiceStates()
+        self.transients: list[Transient] = []
+        """Transients ended and not yet journaled, oldest first: every channel appends
+        here, and the alarm worker empties it once it has journaled them."""
         self._restore(list(restored), {e.alarm_id: e for e in open_excursions})
         self._load_checkpoint(checkpoint or {})
 
@@ -233,14 +238,14 @@ class AlarmEngine:
         if limits is None:
             return None
         channel = st.channels[parameter] = Channel(
-            self._site, st.room, st.sensor, parameter, limits, st.equipment
+            self._site, st.room, st.sensor, parameter, limits, st.equipment, self.transients
         )
         return channel
 
     # -- sensor fault and communication loss ---------------------------------------
 
     def _raise_sensor_alarm(
-        self, st: SensorState, r: Reading, state: RoomState, level: Level
+        self, st: SensorState, r: Reading, state: StateInForce, level: Level
     ) -> list[AlarmEvent]:
         """The sensor's ``fault`` or ``calibration`` alarm, raised at the reading's time."""
         detail = sensor_alarm_detail(self._facility, r, level)
@@ -317,10 +322,10 @@ class AlarmEngine:
         states.record(change.ts_ns, change.state)
         return []
 
-    def room_state(self, room: str) -> RoomState:
-        """The latest known state; the room's ``default_state`` until one is known."""
+    def room_state(self, room: str, at_ns: int) -> StateInForce:
+        """The state in force at ``at_ns`` (``room_states.py``)."""
         states = self._room_states.get(room)
-        return states.current if states is not None else RoomState.IN_OPERATION
+        return states.at(at_ns) if states is not None else StateInForce.IN_OPERATION
 
     def acknowledge(self, alarm_id: str, signature: Signature, at_ns: int) -> list[AlarmEvent]:
         """A signed acknowledgement, applied at ``at_ns``; ``acked_ns`` is the
@@ -351,15 +356,16 @@ class AlarmEngine:
         """Alarms not yet closed (active, or latched awaiting ack), oldest first."""
         return self._book.open_alarms()
 
-    def limits(self, room: str, parameter: str, state: RoomState) -> ResolvedLimits | None:
+    def limits(self, room: str, parameter: str, state: StateInForce) -> ResolvedLimits | None:
         """The resolved limits the engine uses (None for an unknown room or parameter)."""
-        return self._limits.get(room, {}).get(parameter, {}).get(state)
+        return limits_in_force(self._limits.get(room, {}).get(parameter, {})).get(state)
 
     def equipment_limits(
-        self, equipment: str, parameter: str, state: RoomState
+        self, equipment: str, parameter: str, state: StateInForce
     ) -> ResolvedLimits | None:
         """The resolved limits of a piece of equipment (None when it has none for it)."""
-        return self._equipment_limits.get(equipment, {}).get(parameter, {}).get(state)
+        by_state = self._equipment_limits.get(equipment, {}).get(parameter, {})
+        return limits_in_force(by_state).get(state)
 
     # -- restart and reload -------------------------------------------------------
 
@@ -402,9 +408,8 @@ class AlarmEngine:
         for room in facility.model.rooms:
             states = self._room_states.get(room.id)
             if states is None:
-                self._room_states[room.id] = RoomStateHistory(room.default_state)
-            else:
-                states.default = room.default_state
+                states = self._room_states[room.id] = RoomStateHistory(None)
+            states.configure(room.default_room_state, clean_up_ns(room.clean_up_s))
         for st in self._sensors.values():
             st.equipment = self._equipment_of(st.room, st.sensor)
             st.limits = self._limits_table(st.room, st.equipment)

@@ -198,3 +198,32 @@ class Excursion:
     @property
     def duration_s(self) -> float | None:
         return None if self.end_ns is None else (self.end_ns - self.start_ns) / 1e9
+
+
+@dataclass(frozen=True, slots=True)
+class Transient:
+    """A span beyond a level that ended before meeting the level's delay or persistence
+    rule (design.md section 10): no excursion, no alarm, never notified; journaled.
+
+    ``start_ns`` is the first reading beyond, ``end_ns`` the first back within (event
+    time); ``peak`` the most extreme value (the maximum beyond a high limit, the
+    minimum beyond a low one); ``limit`` the one in force when it began; ``side``
+    ``high`` or ``low``.
+    """
+
+    site: str
+    room: str
+    equipment: str | None
+    sensor: str
+    parameter: str
+    level: Level
+    side: str
+    start_ns: int
+    end_ns: int
+    peak: float
+    samples: int
+    limit: float
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e9

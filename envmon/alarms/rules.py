@@ -16,6 +16,18 @@ beyond reading among the M counted) and ends at the first reading back within
 the limit by more than ``deadband``; the history of N of M starts afresh after
 it ends, so a new excursion needs N new readings beyond.
 
+Transients (design.md section 10): a run of consecutive readings beyond the
+limit that ends (a reading not beyond it, no deadband: none was confirmed)
+before meeting the rules is a transient, answered ``TRANSIENT`` at the
+reading that ends it: ``run_start_ns``, ``run_peak``, ``ended_run_samples``
+and ``run_limit`` (the limit when the run began) describe it, the ending
+reading's time is its end. A run that meets the rules is an excursion, never
+a transient. Under N of M an excursion may start at a reading of an earlier
+run (the earliest beyond among the M counted): that run stays recorded as
+the transient it was when it ended. A run cut short by a restart from a
+checkpoint continues; one whose limit goes away (reload, room state) ends
+as a transient at that reading.
+
 Rate of change (``rate_per_min_high``, ``rate_per_min_low``; ``RateOfChange``):
 - The rate at a judged reading is ``(v - v0) / (t - t0)`` per minute, where
   (t0, v0) is the channel's previous judged reading, both times event times
@@ -46,7 +58,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from envmon.readings import NS_PER_S, RoomState
+from envmon.readings import NS_PER_S, StateInForce
 
 NOTHING: Final = 0
 """No transition (also: an ongoing excursion continues)."""
@@ -54,6 +66,9 @@ RAISE: Final = 1
 """The excursion is confirmed; ``start_ns``, ``peak``, ``samples`` describe it so far."""
 CLEAR: Final = 2
 """The excursion ended at this reading; ``peak`` and ``samples`` are final."""
+TRANSIENT: Final = 3
+"""A run beyond the limit ended at this reading without meeting the rules; the
+``run_*`` fields describe it until the next reading beyond."""
 NS_PER_MIN: Final = 60 * NS_PER_S
 
 
@@ -82,12 +97,12 @@ class Persistence:
 
 # Without an N-of-M rule a detector keeps no history: one shared deque of
 # length 0 (appends are no-ops) instead of one per detector, 50 MB at 10 000 sensors.
-_NO_HISTORY: Final[deque[tuple[int, float, bool, RoomState]]] = deque(maxlen=0)
+_NO_HISTORY: Final[deque[tuple[int, float, bool, StateInForce]]] = deque(maxlen=0)
 
 
 def _history(
-    length: int, items: Iterable[tuple[int, float, bool, RoomState]] = ()
-) -> deque[tuple[int, float, bool, RoomState]]:
+    length: int, items: Iterable[tuple[int, float, bool, StateInForce]] = ()
+) -> deque[tuple[int, float, bool, StateInForce]]:
     return _NO_HISTORY if length == 0 else deque(items, maxlen=length)
 
 
@@ -96,11 +111,13 @@ class LevelDetector:
 
     __slots__ = (
         "active",
+        "ended_run_samples",
         "high",
         "history",
         "limit",
         "peak",
         "run_count",
+        "run_limit",
         "run_peak",
         "run_start_ns",
         "run_state",
@@ -115,11 +132,13 @@ class LevelDetector:
         self.run_count = 0
         self.run_start_ns = 0
         self.run_peak = 0.0
-        self.run_state = RoomState.IN_OPERATION
+        self.run_limit = 0.0
+        self.ended_run_samples = 0
+        self.run_state = StateInForce.IN_OPERATION
         # (ts_ns, value, beyond, room state) of the last readings, for N of M.
-        self.history: deque[tuple[int, float, bool, RoomState]] = _history(history_len)
+        self.history: deque[tuple[int, float, bool, StateInForce]] = _history(history_len)
         self.start_ns = 0
-        self.start_state = RoomState.IN_OPERATION
+        self.start_state = StateInForce.IN_OPERATION
         self.peak = 0.0
         self.samples = 0
         self.limit = 0.0
@@ -131,6 +150,7 @@ class LevelDetector:
             "run_count": self.run_count,
             "run_start_ns": self.run_start_ns,
             "run_peak": self.run_peak,
+            "run_limit": self.run_limit,
             "run_state": self.run_state.value,
             "history": [[ts, v, beyond, state.value] for ts, v, beyond, state in self.history],
             "start_ns": self.start_ns,
@@ -146,13 +166,16 @@ class LevelDetector:
         self.run_count = int(state["run_count"])
         self.run_start_ns = int(state["run_start_ns"])
         self.run_peak = float(state["run_peak"])
-        self.run_state = RoomState(state["run_state"])
+        # Checkpoints from before transients lack it: the limit of a run is its peak's
+        # side of the limit, unknown then; the peak is the nearest honest figure.
+        self.run_limit = float(state.get("run_limit", state["run_peak"]))
+        self.run_state = StateInForce(state["run_state"])
         self.history = _history(
             self.history.maxlen or 0,
-            ((int(ts), float(v), bool(b), RoomState(s)) for ts, v, b, s in state["history"]),
+            ((int(ts), float(v), bool(b), StateInForce(s)) for ts, v, b, s in state["history"]),
         )
         self.start_ns = int(state["start_ns"])
-        self.start_state = RoomState(state["start_state"])
+        self.start_state = StateInForce(state["start_state"])
         self.peak = float(state["peak"])
         self.samples = int(state["samples"])
         self.limit = float(state["limit"])
@@ -163,7 +186,7 @@ class LevelDetector:
             self.history = _history(history_len, self.history)
 
     def resume(
-        self, start_ns: int, peak: float, samples: int, limit: float, state: RoomState
+        self, start_ns: int, peak: float, samples: int, limit: float, state: StateInForce
     ) -> None:
         """Put the detector back in an excursion that was open before a restart."""
         self.active = True
@@ -173,9 +196,9 @@ class LevelDetector:
         self.history.clear()
 
     def observe(
-        self, value: float, ts_ns: int, limit: float | None, rule: Persistence, state: RoomState
+        self, value: float, ts_ns: int, limit: float | None, rule: Persistence, state: StateInForce
     ) -> int:
-        """Judge one reading; returns ``NOTHING``, ``RAISE`` or ``CLEAR``."""
+        """Judge one reading; returns ``NOTHING``, ``RAISE``, ``CLEAR`` or ``TRANSIENT``."""
         high = self.high
         if self.active:
             if limit is None or (
@@ -194,10 +217,13 @@ class LevelDetector:
         if rule.n:
             self.history.append((ts_ns, value, beyond, state))
         if not beyond:
-            self.run_count = 0
+            if self.run_count:
+                self.ended_run_samples, self.run_count = self.run_count, 0
+                return TRANSIENT
             return NOTHING
         if self.run_count == 0:
             self.run_start_ns, self.run_peak, self.run_state = ts_ns, value, state
+            self.run_limit = limit  # type: ignore[assignment]  # beyond implies a limit
         elif value > self.run_peak if high else value < self.run_peak:
             self.run_peak = value
         self.run_count += 1
@@ -266,7 +292,7 @@ class RateOfChange:
         high: float | None,
         low: float | None,
         rule: Persistence,
-        state: RoomState,
+        state: StateInForce,
     ) -> tuple[float | None, int, int]:
         """The reading's rate, and the outcomes (``NOTHING``, ``RAISE``, ``CLEAR``) of
         the rise and the fall detectors."""
@@ -277,7 +303,9 @@ class RateOfChange:
         for i, (detector, limit) in enumerate(((self.rise, high), (self.fall, low))):
             if limit is None and not detector.active and detector.run_count == 0:
                 continue
-            outcomes[i] = detector.observe(rate, ts_ns, limit, rule, state)
+            outcome = detector.observe(rate, ts_ns, limit, rule, state)
+            # The rate rule keeps no transients: a short fast change is what it ignores.
+            outcomes[i] = NOTHING if outcome == TRANSIENT else outcome
         return rate, outcomes[0], outcomes[1]
 
     def idle(self) -> bool:

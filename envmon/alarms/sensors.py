@@ -11,7 +11,7 @@ from envmon.alarms.lifecycle import make_alarm_id
 from envmon.alarms.room_states import RoomStateHistory
 from envmon.facility import Facility
 from envmon.gmp import LimitsTable
-from envmon.readings import STATUS_OUT_OF_RANGE, Reading, RoomState
+from envmon.readings import STATUS_OUT_OF_RANGE, Reading, StateInForce
 
 SENSOR_FAULT: Final = "sensor_fault"
 COMM_LOSS: Final = "comm_loss"
@@ -60,7 +60,7 @@ class SensorState:
 
 
 def sensor_alarm(
-    site: str, st: SensorState, ts_ns: int, state: RoomState, level: Level, detail: str
+    site: str, st: SensorState, ts_ns: int, state: StateInForce, level: Level, detail: str
 ) -> Alarm:
     """A sensor's ``fault`` (parameter ``sensor_fault``) or ``calibration`` alarm."""
     parameter = _PARAMETER_OF_LEVEL[level]

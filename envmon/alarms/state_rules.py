@@ -8,7 +8,7 @@ from typing import Final
 
 from envmon.alarms.rules import Persistence
 from envmon.gmp import ResolvedLimits
-from envmon.readings import NS_PER_S, RoomState
+from envmon.readings import NS_PER_S, StateInForce
 
 _NO_PERSISTENCE: Final = Persistence()
 
@@ -62,17 +62,19 @@ NO_RULES: Final = StateRules(
 )
 
 
-_SHARED: dict[tuple[StateRules, ...], Mapping[RoomState, StateRules]] = {}
+_SHARED: dict[tuple[StateRules, ...], Mapping[StateInForce, StateRules]] = {}
 
 
-def rules_by_state(limits: Mapping[RoomState, ResolvedLimits]) -> Mapping[RoomState, StateRules]:
-    """Every room state's compiled rules (``NO_RULES`` where nothing is resolved).
+def rules_by_state(
+    limits: Mapping[StateInForce, ResolvedLimits],
+) -> Mapping[StateInForce, StateRules]:
+    """Every state in force's compiled rules (``NO_RULES`` where nothing is resolved).
 
     Equal rules come back as one shared, read-only mapping: thousands of
     channels of one kind of room judge alike, for the service's whole life.
     """
     rules = {
         state: StateRules.compile(limits[state]) if state in limits else NO_RULES
-        for state in RoomState
+        for state in StateInForce
     }
     return _SHARED.setdefault(tuple(rules.values()), rules)

@@ -240,6 +240,7 @@ class AlarmWorker:
     def _checkpoint(self) -> None:
         """Save what the engine judged, then let those messages be acknowledged."""
         try:
+            self._record_transients()
             self._journal.save_checkpoint(self.engine.checkpoint())
         except EnvmonError as exc:
             # Without the checkpoint the messages stay unacknowledged: the broker
@@ -292,6 +293,17 @@ class AlarmWorker:
             except Exception:
                 # One bad item must not cost the rest of the batch their judgement.
                 log.exception("alarm worker failed on %r", item)
+        if self.engine.transients:
+            self._record_transients()
+
+    def _record_transients(self) -> None:
+        """Journal the transients that ended; before any checkpoint that covers their
+        readings, so a crash cannot lose one (the journal skips one seen again).
+        Never notified, never on a topic: they are for the batch record."""
+        pending = self.engine.transients
+        if pending:
+            self._journal.record_transients(pending)
+            pending.clear()  # only once written: a failed write keeps them for the next
 
     def _room_state(self, change: RoomStateChange) -> list[AlarmEvent]:
         events = self.engine.on_room_state(change)
@@ -336,6 +348,7 @@ class AlarmWorker:
         if not events:
             return
         try:
+            self._record_transients()
             self._journal.record_events(events, checkpoint=self.engine.checkpoint())
         except EnvmonError:
             self.engine.checkpoint_lost()
@@ -351,7 +364,9 @@ class AlarmWorker:
         if self._limits_points is None or self._limits_points.facility is not facility:
             self._limits_points = LimitsPoints(facility)
         rooms = facility.model.rooms[first_room : first_room + LIMITS_ROOMS_PER_SLICE]
-        lines = self._limits_points.lines(rooms, self.engine.room_state, self.engine.limits, now_ns)
+        lines = self._limits_points.lines(
+            rooms, lambda room: self.engine.room_state(room, now_ns), self.engine.limits, now_ns
+        )
         self._store.submit_lines(list(lines))
         next_room = first_room + LIMITS_ROOMS_PER_SLICE
         return next_room if next_room < len(facility.model.rooms) else None

@@ -9,7 +9,7 @@ from datetime import date
 from envmon.alarms.events import Alarm
 from envmon.console.views import age_label, time_label
 from envmon.facility import Facility
-from envmon.readings import NS_PER_S, RoomState, RoomStateChange, ns_to_datetime
+from envmon.readings import NS_PER_S, RoomStateChange, ns_to_datetime
 
 CALIBRATION_SOON_DAYS = 30
 
@@ -109,7 +109,7 @@ def room_rows(
                 id=room.id,
                 name=room.name,
                 grade=room.grade_tag,
-                state=change.state.value if change else room.default_state.value,
+                state=change.state.value if change else str(room.default_state),
                 since=(
                     f"{time_label(change.ts_ns)} ({age_label((now_ns - change.ts_ns) / NS_PER_S)})"
                     if change
@@ -117,7 +117,7 @@ def room_rows(
                 ),
                 source=change.source if change else "",
                 known=change is not None,
-                default_state=RoomState(room.default_state).value,
+                default_state=str(room.default_state),
                 sensors=len(facility.sensors_in(room.id)),
                 alarms=sum(1 for a in alarms if a.room == room.id),
             )

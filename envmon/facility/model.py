@@ -100,7 +100,10 @@ class Room(_Strict):
     grade: Grade | None = None
     iso_class: Annotated[float, Field(ge=1, le=9)] | None = None
     reference: Identifier | None = None
-    default_state: RoomState = RoomState.IN_OPERATION
+    default_state: Literal["strictest", "at_rest", "in_operation"] = "strictest"
+    """The state until one is known; ``strictest`` judges by the stricter limit of the two."""
+    clean_up_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    """After a switch from in operation to at rest, the in-operation limits apply this long."""
     limits: dict[str, ParameterLimits] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -108,6 +111,11 @@ class Room(_Strict):
         if self.grade is None and self.iso_class is None:
             raise ValueError("a room needs a GMP 'grade' (A-D) or an 'iso_class'")
         return self
+
+    @property
+    def default_room_state(self) -> RoomState | None:
+        """``default_state`` as a room state; None for ``strictest``."""
+        return None if self.default_state == "strictest" else RoomState(self.default_state)
 
     @property
     def grade_tag(self) -> str:

@@ -20,17 +20,19 @@ from envmon.journal.audit import (
     DerivedWrite,
     derived_writes,
 )
+from envmon.journal.audit_transients import DDL as TRANSIENTS_DDL
 from envmon.journal.chain import KIND_CHAIN_KEYED, UNKEYED, ChainMode, chain_hash, keyed_data
 from envmon.journal.chain import key_id as key_id_of
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 """1: alarms, excursions, room states, unsigned ack requests. 2: users,
 credentials, signatures, refused attempts, signed requests of every act,
-sensor service periods. 3: batches (``_migrate.py`` takes an older journal
-here)."""
+sensor service periods. 3: batches. 4: transients (``_migrate.py`` takes an
+older journal here)."""
 BUSY_TIMEOUT_S: Final = 15.0
 
-SCHEMA: Final = """
+SCHEMA: Final = (
+    """
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY,
     ts_ns INTEGER NOT NULL,
@@ -162,6 +164,8 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 CREATE INDEX IF NOT EXISTS batches_start ON batches (start_ns);
 """
+    + TRANSIENTS_DDL
+)
 
 
 class JournalError(EnvmonError):

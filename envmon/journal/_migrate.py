@@ -32,7 +32,14 @@ def migrate(conn: sqlite3.Connection, version: int, append: Appender) -> None:
         _from_1(conn, append)
     if version <= 2:
         _from_2(append)
+    if version <= 3:
+        _from_3(append)
     append.save_head()
+
+
+def _from_3(append: Appender) -> None:
+    """Schema 4 adds transients, empty: no earlier entry records one."""
+    append(KIND_SCHEMA_MIGRATED, "journal", {"from": 3, "to": 4, "detail": "transients"})
 
 
 def _from_2(append: Appender) -> None:

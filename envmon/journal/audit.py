@@ -6,7 +6,7 @@ the first row chaining to ``GENESIS_HASH``; from a ``chain_keyed`` entry
 on, by HMAC-SHA256 under the journal key instead (``chain.py``). The
 journal's derived tables (alarms, excursions, room states, users,
 signatures, refused attempts, signed requests, sensor service periods,
-batches) are a fold of that trail:
+batches, transients) are a fold of that trail:
 ``derived_writes`` says which columns each entry sets, the journal applies
 exactly those, and ``verify_journal`` replays the whole trail to check that
 every derived row agrees with it. So editing or deleting any row, in any
@@ -23,7 +23,7 @@ from dataclasses import asdict
 from typing import Any, Final
 
 from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
-from envmon.journal import audit_batches, audit_signing
+from envmon.journal import audit_batches, audit_signing, audit_transients
 from envmon.journal.audit_signing import KIND_ACK_OUTCOME, KIND_ACK_REQUEST
 from envmon.journal.audit_types import (
     GENESIS_HASH,
@@ -68,6 +68,7 @@ DERIVED_TABLES: Final[Mapping[str, tuple[str, tuple[str, ...]]]] = {
     "room_states": ("seq", ("seq", "site", "room", "state", "source", "ts_ns")),
     **audit_signing.TABLES,
     **audit_batches.TABLES,
+    **audit_transients.TABLES,
 }
 
 
@@ -169,6 +170,8 @@ def derived_writes(entry: AuditEntry) -> list[DerivedWrite]:
             return []
         if entry.kind in audit_batches.KINDS:
             return audit_batches.batch_writes(entry)
+        if entry.kind in audit_transients.KINDS:
+            return audit_transients.transient_writes(entry)
         if entry.kind in audit_signing.KINDS:
             return audit_signing.signing_writes(entry)
     except (KeyError, TypeError) as exc:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from envmon.alarms.events import Alarm, AlarmEvent, Excursion, Transition
+from envmon.alarms.events import Alarm, AlarmEvent, Excursion, Transient, Transition
 from envmon.journal._db import Appender, JournalError, connect, entry_from_row
 from envmon.journal.audit import (
     DERIVED_TABLES,
@@ -51,6 +51,12 @@ from envmon.journal.audit import (
     room_state_data,
     room_state_from_row,
     verify_journal,
+)
+from envmon.journal.audit_transients import (
+    KIND_TRANSIENT,
+    transient_from_record,
+    transient_id,
+    transient_to_record,
 )
 from envmon.journal.batches import Batches
 from envmon.journal.calibration import CalibrationLog
@@ -199,6 +205,21 @@ class Journal:
         with self._appending() as append:
             append(KIND_ROOM_STATE, change.room, room_state_data(change))
 
+    def record_transients(self, transients: Sequence[Transient]) -> int:
+        """Each transient not journaled yet (a redelivery judges a span again), in one
+        transaction; returns how many were new."""
+        if not transients:
+            return 0
+        added = 0
+        with self._appending() as append:
+            for t in transients:
+                ident = transient_id(t)
+                seen = append.conn.execute("SELECT 1 FROM transients WHERE id = ?", (ident,))
+                if seen.fetchone() is None:
+                    append(KIND_TRANSIENT, ident, {"transient": transient_to_record(t)})
+                    added += 1
+        return added
+
     # --- reading -------------------------------------------------------------
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
@@ -257,6 +278,18 @@ class Journal:
                 )
             )
         return out
+
+    def transients(
+        self, from_ns: int, to_ns: int, rooms: Sequence[str] | None = None
+    ) -> list[Transient]:
+        """Transients that began in [from_ns, to_ns), of ``rooms`` (all when None), by start."""
+        sql = "SELECT record FROM transients WHERE start_ns >= ? AND start_ns < ?"
+        params: list[Any] = [from_ns, to_ns]
+        if rooms is not None:
+            sql += f" AND room IN ({','.join('?' * len(rooms))})"
+            params.extend(rooms)
+        rows = self._query(sql + " ORDER BY start_ns, id", params)
+        return [transient_from_record(json.loads(r["record"])) for r in rows]
 
     def room_state_changes(
         self, from_ns: int, to_ns: int, rooms: Sequence[str] | None = None

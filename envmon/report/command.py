@@ -229,5 +229,6 @@ def generate(
         audit=record.audit,
         audit_foreign=record.audit_foreign,
         journal_head=record.head,
+        transients=record.transients,
     )
     return _renderer(fmt)(build_report(inputs))

@@ -51,6 +51,7 @@ from envmon.config_load import ConfigLoad
 from envmon.readings import isoformat_ns
 from envmon.report.alarms import alarm_json
 from envmon.report.records import ExtractRow, LimitInterval
+from envmon.report.transients import transient_json
 from envmon.report.values import (
     DataGap,
     EquipmentSummary,
@@ -256,6 +257,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "limits_in_force": [_limits_json(i) for i in report.limits_in_force],
         "config_changes": [_change_json(c) for c in report.config_changes],
         "audit_extract": [_extract_json(r) for r in report.audit_extract],
+        "transients": [transient_json(t, rounded) for t in report.transients],
         "journal_head": (
             {"seq": report.journal_head.seq, "sha256": report.journal_head.sha256}
             if report.journal_head is not None

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from envmon.alarms.events import Transient
 from envmon.config_load import ConfigLoad
 from envmon.facility import Facility
 from envmon.journal import window
@@ -40,6 +41,8 @@ class JournalRecord:
     audit: tuple[AuditEntry, ...]
     audit_foreign: frozenset[str]
     head: JournalHead
+    transients: tuple[Transient, ...]
+    """Runs beyond a limit that began in the window and met no rule."""
 
 
 def read_record(
@@ -67,6 +70,7 @@ def read_record(
         config_loads = journal.configs.loads(from_ns, to_ns)
         audit = window.entries(journal, from_ns, to_ns, batch)
         foreign = window.alarm_ids_outside(journal, rooms)
+        transients = journal.transients(from_ns, to_ns, rooms)
         seq, sha256 = journal.head()
     loads = limits_loads(timeline)
     if not loads or loads[0].at_ns > from_ns:
@@ -86,4 +90,5 @@ def read_record(
         audit=tuple(audit),
         audit_foreign=frozenset(foreign),
         head=JournalHead(seq, sha256),
+        transients=tuple(transients),
     )

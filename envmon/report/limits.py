@@ -5,17 +5,20 @@ Each facility load in the journal carries the limits it put in force
 and at every room-state change, and states for each interval which limits
 applied and which load they came from: the limits a batch was judged
 against, not today's file. ``limits_for_state`` is the one place that says
-which of a load's limits apply in a room state.
+which of a load's limits apply in a state in force.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from itertools import pairwise
 
+from envmon import gmp
 from envmon.config_load import FACILITY, ConfigLoad
+from envmon.gmp import ResolvedLimits
 from envmon.limits_snapshot import LimitSet, LimitsSnapshot
-from envmon.readings import RoomState
+from envmon.readings import RoomState, StateInForce
 from envmon.report.records import LimitInterval, LimitsLoad, LimitsSource
 from envmon.report.values import StateSpan
 
@@ -23,16 +26,23 @@ TODAYS_FILE = "facility file as it is today (no load journaled before the window
 
 
 def limits_for_state(
-    snapshot: LimitsSnapshot, owner: str, parameter: str, state: RoomState
+    snapshot: LimitsSnapshot, owner: str, parameter: str, state: StateInForce
 ) -> LimitSet:
-    """The limits of ``owner``'s ``parameter`` that a load puts in force in room ``state``
-    (``LimitSet()``: none). Every room state maps to the snapshot's limits here."""
-    match state:
-        case RoomState.AT_REST | RoomState.IN_OPERATION:
-            found = snapshot.limits(owner, parameter, state)
-        case _:  # a state this envmon does not know has no limits of its own
-            found = None
-    return found if found is not None else LimitSet()
+    """The limits of ``owner``'s ``parameter`` that a load puts in force in ``state``
+    (``LimitSet()``: none), as the service judged them (``gmp.limits_in_force``): clean-up
+    by the in-operation limits, an unknown state by the stricter of both per limit."""
+    by_state = {
+        room_state: _resolved(limits)
+        for room_state in RoomState
+        if (limits := snapshot.limits(owner, parameter, room_state)) is not None
+    }
+    in_force = gmp.limits_in_force(by_state).get(state)
+    return LimitSet.of(in_force) if in_force is not None else LimitSet()
+
+
+def _resolved(limits: LimitSet) -> ResolvedLimits:
+    values = {f.name: getattr(limits, f.name) for f in fields(LimitSet)}
+    return ResolvedLimits(**values, sources=dict.fromkeys(values, "journal"))
 
 
 def source_of(load: ConfigLoad) -> LimitsSource:

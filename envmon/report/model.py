@@ -19,13 +19,15 @@ import math
 from collections.abc import Sequence
 
 from envmon.alarms.events import Alarm, Level
+from envmon.alarms.room_states import state_spans as room_state_spans
 from envmon.facility import Room, Sensor, parameters_of
-from envmon.readings import NS_PER_S, RoomState, RoomStateChange
+from envmon.readings import NS_PER_S, RoomStateChange, StateInForce
 from envmon.report.alarms import alarms_in_window, of_owner
 from envmon.report.audit_extract import audit_extract
 from envmon.report.calibration import sensor_calibrations
 from envmon.report.limits import changes_in_window, limits_in_force
 from envmon.report.records import AlarmRecord, LimitInterval
+from envmon.report.transients import summarize_transients
 from envmon.report.values import (
     STATES,
     AckedExcursion,
@@ -172,6 +174,7 @@ def build_report(inputs: ReportInputs) -> Report:
             inputs.audit, inputs.from_ns, inputs.to_ns, inputs.audit_foreign, inputs.batch
         ),
         journal_head=inputs.journal_head,
+        transients=summarize_transients(inputs.transients, inputs.from_ns, inputs.to_ns),
     )
 
 
@@ -374,24 +377,16 @@ def data_gaps(inputs: ReportInputs) -> tuple[DataGap, ...]:
 def state_spans(
     room: Room, changes: tuple[RoomStateChange, ...], from_ns: int, to_ns: int
 ) -> tuple[StateSpan, ...]:
-    """The room's states over [from, to); before any known change, its ``default_state``."""
-    mine = sorted((c for c in changes if c.room == room.id), key=lambda c: c.ts_ns)
-    state = room.default_state
-    for c in mine:
-        if c.ts_ns <= from_ns:
-            state = c.state
-    spans: list[StateSpan] = []
-    start = from_ns
-    for c in mine:
-        if from_ns < c.ts_ns < to_ns and c.state is not state:
-            spans.append(StateSpan(state, start, c.ts_ns))
-            state, start = c.state, c.ts_ns
-    spans.append(StateSpan(state, start, to_ns))
-    return tuple(spans)
+    """The room's states in force over [from, to) (``alarms/room_states.py``): before
+    any known change its ``default_state`` (``unknown`` for strictest), and a clean-up
+    period of ``clean_up_s`` after each switch from in operation to at rest."""
+    mine = [(c.ts_ns, c.state) for c in changes if c.room == room.id]
+    spans = room_state_spans(room.default_room_state, room.clean_up_s, mine, from_ns, to_ns)
+    return tuple(StateSpan(state, start, end) for state, start, end in spans)
 
 
-def time_in_state(spans: tuple[StateSpan, ...]) -> tuple[tuple[RoomState, float], ...]:
-    """Seconds in each state, both states always listed."""
+def time_in_state(spans: tuple[StateSpan, ...]) -> tuple[tuple[StateInForce, float], ...]:
+    """Seconds in each state in force, all four always listed."""
     totals = dict.fromkeys(STATES, 0)
     for span in spans:
         totals[span.state] += span.end_ns - span.start_ns

@@ -14,7 +14,7 @@ from typing import Any
 
 from envmon.alarms.events import Alarm
 from envmon.limits_snapshot import LimitSet, LimitsSnapshot
-from envmon.readings import RoomState, isoformat_ns
+from envmon.readings import StateInForce, isoformat_ns
 from envmon.signing.signature import Signature
 
 
@@ -95,7 +95,7 @@ class LimitInterval:
     room: str
     equipment: str | None
     parameter: str
-    room_state: RoomState
+    room_state: StateInForce
     from_ns: int
     to_ns: int
     limits: LimitSet

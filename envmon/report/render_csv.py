@@ -16,11 +16,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 
 from envmon.report.contract import report_json
 from envmon.report.render_csv_record import RECORD_SECTIONS, Cell, record_sections
-from envmon.report.values import Report
+from envmon.report.values import STATES, Report
 
 _Writer = Any  # csv's writer type is private (_csv.Writer)
 
@@ -64,21 +64,32 @@ def _figures(parameter: str, figures: dict[str, Any]) -> list[Cell]:
     ]
 
 
+_STATE_KEYS: Final = tuple(state.value for state in STATES)
+
+
 def render_csv(report: Report) -> bytes:
     """UTF-8 with a BOM, so that spreadsheet programs read µ and ³ right."""
     obj = report_json(report)
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\r\n")
-    tables = ("rooms", "equipment", "excursions", "data_gaps", "calibration", *RECORD_SECTIONS)
+    tables = (
+        "rooms",
+        "equipment",
+        "excursions",
+        "transients",
+        "data_gaps",
+        "calibration",
+        *RECORD_SECTIONS,
+    )
     meta_keys = [k for k in obj if k not in tables]
     _section(out, "report", ["key", "value"], [[k, _meta(obj[k])] for k in meta_keys])
     _section(
         out,
         "rooms",
-        ["room", "grade", "status", "verdict", "time_at_rest_s", "time_in_operation_s"],
+        ["room", "grade", "status", "verdict", *(f"time_{s}_s" for s in _STATE_KEYS)],
         [
             [r["room"], r["grade"], r["status"], r["verdict"],
-             r["time_in_state_s"]["at_rest"], r["time_in_state_s"]["in_operation"]]
+             *(r["time_in_state_s"].get(s, 0.0) for s in _STATE_KEYS)]
             for r in obj["rooms"]
         ],
     )  # fmt: skip
@@ -119,6 +130,15 @@ def render_csv(report: Report) -> bytes:
         "excursions",
         excursion_keys,
         [[e[k] for k in excursion_keys] for e in obj["excursions"]],
+    )
+    transient_keys = [
+        "room", "equipment", "parameter", "level", "side", "count", "longest_s", "peak", "limit",
+    ]  # fmt: skip
+    _section(
+        out,
+        "transients",
+        transient_keys,
+        [[t[k] for k in transient_keys] for t in obj["transients"]],
     )
     gap_keys = ["room", "equipment", "sensor", "start", "end", "duration_s"]
     _section(out, "data_gaps", gap_keys, [[g[k] for k in gap_keys] for g in obj["data_gaps"]])

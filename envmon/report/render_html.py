@@ -30,6 +30,7 @@ from envmon.report.tables import (
     header_rows,
     parameter_rows,
     state_rows,
+    transient_rows,
 )
 from envmon.report.text import VERDICT_LABELS
 from envmon.report.values import Report
@@ -183,7 +184,9 @@ def _alarms(report: Report) -> list[str]:
 
 def _transients(report: Report) -> list[str]:
     """Readings beyond a limit that met no delay or persistence rule: after the alarms."""
-    return []
+    header, rows = transient_rows(report)
+    title = "<h2>Transients (beyond a limit, shorter than its delay or rule)</h2>"
+    return [title, _table(header, rows) if rows else "<p>No transients in the window.</p>"]
 
 
 def _limits_and_changes(report: Report) -> list[str]:

@@ -64,6 +64,7 @@ from envmon.report.tables import (
     header_rows,
     parameter_rows,
     state_rows,
+    transient_rows,
 )
 from envmon.report.text import VERDICT_LABELS
 from envmon.report.values import Report
@@ -139,6 +140,14 @@ def _excursions(report: Report) -> list[Flowable]:
     return flow
 
 
+def _transients(report: Report) -> list[Flowable]:
+    header, rows = transient_rows(report)
+    title = Paragraph("Transients (beyond a limit, shorter than its delay or rule)", H2)
+    if not rows:
+        return [title, Paragraph("No transients in the window.", BODY)]
+    return [title, _table(header, rows, [10, 10, 14, 8, 6, 6, 8, 8, 8])]
+
+
 def _signatures() -> Flowable:
     rows = [["", "Name", "Signature", "Date"]]
     rows += [[role, "", "", ""] for role in ("Reviewed by (QA)", "Approved by (QP / QA head)")]
@@ -176,12 +185,6 @@ def _story(report: Report, content_sha256: str) -> list[Flowable]:
     return story
 
 
-def _transients(report: Report) -> list[Flowable]:
-    """Readings beyond a limit that met no delay or persistence rule (design.md section 10):
-    the table goes here, after the alarms."""
-    return []
-
-
 def _figures(report: Report) -> list[Flowable]:
     figure_widths = [16, 8, 8, 9, 10, 10, 10, 6, 6, 6, 7]
     header, rows = parameter_rows(report)
@@ -205,7 +208,10 @@ def _figures(report: Report) -> list[Flowable]:
         )
     )
     header, rows = state_rows(report)
-    flow += [Paragraph("Time in each room state", H2), _table(header, rows, [12, 6, 14, 14])]
+    flow += [
+        Paragraph("Time in each room state", H2),
+        _table(header, rows, [12, 6, 12, 12, 12, 14]),
+    ]
     return flow
 
 

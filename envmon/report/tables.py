@@ -11,6 +11,7 @@ from envmon.report.text import (
     time_text,
     window_text,
 )
+from envmon.report.transients import TRANSIENT_HEADER
 from envmon.report.values import ParameterSummary, Report
 
 Rows = list[list[str]]
@@ -109,12 +110,31 @@ def calibration_rows(report: Report) -> tuple[list[str], Rows]:
 
 
 def state_rows(report: Report) -> tuple[list[str], Rows]:
-    header = ["Room", "Grade", "At rest", "In operation"]
+    header = ["Room", "Grade", "At rest", "In operation", "Clean-up", "Unknown (strictest)"]
     rows = [
         [room.room, room.grade, *(duration_text(s, "-") for _, s in room.time_in_state_s)]
         for room in report.rooms
     ]
     return header, rows
+
+
+def transient_rows(report: Report) -> tuple[list[str], Rows]:
+    """The transients section: runs beyond a limit shorter than its rules, per group."""
+    rows: Rows = [
+        [
+            t.room,
+            t.equipment or "-",
+            report.label(t.parameter),
+            t.level.value.upper(),
+            t.side,
+            str(t.count),
+            duration_text(t.longest_s),
+            number_text(t.peak),
+            number_text(t.limit),
+        ]
+        for t in report.transients
+    ]
+    return TRANSIENT_HEADER, rows
 
 
 def excursion_rows(report: Report) -> tuple[list[str], Rows, list[int]]:

@@ -7,10 +7,15 @@ from __future__ import annotations
 
 from typing import Final
 
-from envmon.readings import NS_PER_S, RoomState, isoformat_ns
+from envmon.readings import NS_PER_S, StateInForce, isoformat_ns
 from envmon.report.contract import rounded
 
-STATE_LABELS: Final = {RoomState.AT_REST: "at rest", RoomState.IN_OPERATION: "in operation"}
+STATE_LABELS: Final = {
+    StateInForce.AT_REST: "at rest",
+    StateInForce.IN_OPERATION: "in operation",
+    StateInForce.CLEAN_UP: "clean-up",
+    StateInForce.UNKNOWN: "unknown (strictest)",
+}
 
 VERDICT_LABELS: Final = {
     "in_control": "IN CONTROL",
@@ -23,7 +28,7 @@ def state_label(state: str | None) -> str:
     if state is None:
         return ""
     try:
-        return STATE_LABELS[RoomState(state)]
+        return STATE_LABELS[StateInForce(state)]
     except ValueError:
         return state
 

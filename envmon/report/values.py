@@ -10,12 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from envmon.alarms.events import Excursion
+from envmon.alarms.events import Excursion, Transient
 from envmon.calibration import CalibrationRecord
 from envmon.config_load import ConfigLoad
 from envmon.facility import BUILTIN_PARAMETERS, Equipment, ParameterInfo, Room, Sensor
 from envmon.journal.audit_types import AuditEntry
-from envmon.readings import NS_PER_S, RoomState, RoomStateChange
+from envmon.readings import NS_PER_S, RoomStateChange, StateInForce
 from envmon.report.records import (
     AlarmRecord,
     ExtractRow,
@@ -23,9 +23,11 @@ from envmon.report.records import (
     LimitInterval,
     LimitsLoad,
 )
+from envmon.report.transients import TransientSummary
 from envmon.sensor_service import ServicePeriod
 
-STATES: tuple[RoomState, ...] = (RoomState.AT_REST, RoomState.IN_OPERATION)
+STATES: tuple[StateInForce, ...] = tuple(StateInForce)
+"""The states in force a report's time in state lists, every one always."""
 
 
 # --- inputs -----------------------------------------------------------------
@@ -129,7 +131,7 @@ class ReportInputs:
     facility_sha256: str = ""
     series: Mapping[tuple[str, str], tuple[SeriesPoint, ...]] = field(default_factory=dict)
     """(room or equipment id, parameter) → chart buckets."""
-    limits: Mapping[tuple[str, str, RoomState], LimitLines] = field(default_factory=dict)
+    limits: Mapping[tuple[str, str, StateInForce], LimitLines] = field(default_factory=dict)
     """(room or equipment id, parameter, state) → the lines drawn."""
     equipment: tuple[Equipment, ...] = ()
     faulted: tuple[SensorCount, ...] = ()
@@ -151,6 +153,8 @@ class ReportInputs:
     audit_foreign: frozenset[str] = frozenset()
     """Rooms, sensors, equipment and alarms outside the report: their entries are left out."""
     journal_head: JournalHead | None = None
+    transients: tuple[Transient, ...] = ()
+    """From the journal: runs beyond a limit that did not meet its rules (``transients.py``)."""
 
 
 # --- outputs ----------------------------------------------------------------
@@ -192,7 +196,7 @@ class RoomSummary:
     name: str
     grade: str
     parameters: tuple[ParameterSummary, ...]
-    time_in_state_s: tuple[tuple[RoomState, float], ...]
+    time_in_state_s: tuple[tuple[StateInForce, float], ...]
     verdict: Verdict
 
 
@@ -253,7 +257,7 @@ class DataGap:
 
 @dataclass(frozen=True, slots=True)
 class StateSpan:
-    state: RoomState
+    state: StateInForce
     start_ns: int
     end_ns: int
 
@@ -299,6 +303,7 @@ class Report:
     config_changes: tuple[ConfigLoad, ...] = ()
     audit_extract: tuple[ExtractRow, ...] = ()
     journal_head: JournalHead | None = None
+    transients: tuple[TransientSummary, ...] = ()
 
     def label(self, parameter: str) -> str:
         """``Name (unit)`` of a parameter, or its id when unknown."""

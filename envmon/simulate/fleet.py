@@ -187,8 +187,12 @@ class Fleet:
     # --- room state -----------------------------------------------------------
 
     def room_state(self, room_id: str, ts_ns: int) -> RoomState:
-        """The room's default state, changed by the latest StateChange at or before ``ts_ns``."""
-        state = self.facility.rooms[room_id].default_state
+        """The room's default state, changed by the latest StateChange at or before ``ts_ns``.
+
+        A room whose default is ``strictest`` starts in operation, as a production
+        demo does, and the first tick publishes that state before any reading.
+        """
+        state = self.facility.rooms[room_id].default_room_state or RoomState.IN_OPERATION
         latest = -math.inf
         for event in self.events:
             if (

@@ -13,12 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 from envmon.facility import Facility, Room, parameters_of
-from envmon.gmp import LIMIT_KEYS, ResolvedLimits, resolve_equipment_limits
-from envmon.readings import RoomState
+from envmon.gmp import LIMIT_KEYS, ResolvedLimits, limits_in_force, resolve_equipment_limits
+from envmon.readings import RoomState, StateInForce
 from envmon.store.lineproto import limits_point
 
-RoomStateOf = Callable[[str], RoomState]
-LimitsOf = Callable[[str, str, RoomState], ResolvedLimits | None]
+RoomStateOf = Callable[[str], StateInForce]
+LimitsOf = Callable[[str, str, StateInForce], ResolvedLimits | None]
 """(room or equipment id, parameter, state) → the limits in force."""
 
 
@@ -37,7 +37,7 @@ class LimitsPoints:
         for item in facility.model.equipment:
             measured = {p for s in facility.sensors_on(item.id) for p in parameters_of(s)}
             self._equipment_params[item.id] = tuple(p for p in facility.parameters if p in measured)
-        self._cache: dict[tuple[str, str, str, RoomState], str | None] = {}
+        self._cache: dict[tuple[str, str, str, StateInForce], str | None] = {}
 
     def lines(
         self,
@@ -68,7 +68,7 @@ class LimitsPoints:
         equipment: str,
         room: str,
         parameter: str,
-        state: RoomState,
+        state: StateInForce,
         limits_of: LimitsOf,
         site: str,
     ) -> str | None:
@@ -84,7 +84,10 @@ class LimitsPoints:
         return point
 
     def _resolve_equipment(
-        self, equipment: str, parameter: str, state: RoomState
+        self, equipment: str, parameter: str, state: StateInForce
     ) -> ResolvedLimits | None:
         item = self.facility.equipment.get(equipment)
-        return resolve_equipment_limits(item, parameter, state) if item is not None else None
+        if item is None:
+            return None
+        by_state = {s: resolve_equipment_limits(item, parameter, s) for s in RoomState}
+        return limits_in_force(by_state).get(state)

@@ -1,7 +1,8 @@
 """Issue 3 end to end: a scripted cleanroom scenario through ``envmon run``.
 
 A >=5.0 um burst in the Grade A zone in operation, a door-opening pressure dip
-shorter than its delay (no alarm) and a longer one (alarm), and a sensor going
+shorter than its delay (no alarm: a transient in the report) and a longer one
+(alarm), and a sensor going
 silent must give exactly the expected alarms: on the retained MQTT topics, in
 the journal, in InfluxDB, at a webhook and by email. ``envmon ack`` closes the
 loop; a restart in the middle of an excursion does not raise it twice; and
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from envmon.journal.journal import Journal
+from envmon.readings import isoformat_ns
 from tests.support.mqtt_watch import TopicWatcher
 from tests.support.receivers import smtp_inbox, webhook_receiver
 from tests.support.servers import InfluxDB1, Mosquitto
@@ -36,6 +38,7 @@ site = "site1"
 id = "FILL-A"
 grade = "A"
 reference = "BG-B"
+default_state = "in_operation"
 
 [rooms.limits.particles_5_0um]
 alert_high = 20
@@ -334,6 +337,19 @@ class TestAlarmScenario:
         after = {a["id"]: a for a in alarms_json(config)}
         assert after[burst["id"]]["state"] == "closed"
         assert after[burst["id"]]["comment"] == "burst during line clearance, investigated DEV-1"
+
+        # The short dip is in the report as a transient per level, exactly; the long one
+        # (an excursion) is not.
+        window = [isoformat_ns(t0), isoformat_ns(t0 + 600 * S)]
+        report = envmon(config, "report", "--from", window[0], "--to", window[1],
+                        "--room", "FILL-A", "--format", "json")  # fmt: skip
+        assert report.returncode == 0, report.stderr
+        dip = {"room": "FILL-A", "equipment": None, "parameter": "diff_pressure",
+               "side": "low", "count": 1, "longest_s": 30.0, "peak": 8.0}  # fmt: skip
+        assert json.loads(report.stdout)["transients"] == [
+            {**dip, "level": "alert", "limit": 12.0},
+            {**dip, "level": "action", "limit": 10.0},
+        ]
 
         # The audit trail verifies, then fails after a row is edited by hand.
         assert envmon(config, "audit", "--verify").returncode == 0

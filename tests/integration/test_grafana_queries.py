@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from envmon.alarms.room_states import default_in_force
 from envmon.facility import Facility, load_facility, parameters_of
-from envmon.gmp import LIMIT_KEYS, resolve_equipment_limits, resolve_limits
-from envmon.readings import NS_PER_S, PARAMETERS_BY_KIND
+from envmon.gmp import LIMIT_KEYS, limits_in_force, resolve_equipment_limits, resolve_limits
+from envmon.readings import NS_PER_S, PARAMETERS_BY_KIND, RoomState
 from envmon.simulate.fleet import Fleet
 from envmon.simulate.scenarios import build_scenario
 from envmon.store.lineproto import limits_line
@@ -168,12 +169,21 @@ def limits_lines(facility: Facility, now_ns: int) -> list[str]:
     out = []
     for room in facility.model.rooms:
         kinds = {s.kind for s in facility.sensors_in(room.id)}
-        owners = [(None, p, resolve_limits(room, p, room.default_state))
-                  for p in (p for kind in kinds for p in PARAMETERS_BY_KIND[kind])]  # fmt: skip
+        state = default_in_force(room.default_room_state)
+        owners = [
+            (None, p, limits_in_force({s: resolve_limits(room, p, s) for s in RoomState})[state])
+            for p in (p for kind in kinds for p in PARAMETERS_BY_KIND[kind])
+        ]
         for item in facility.equipment_in(room.id):
             measured = {p for s in facility.sensors_on(item.id) for p in parameters_of(s)}
             owners += [
-                (item.id, p, resolve_equipment_limits(item, p, room.default_state))
+                (
+                    item.id,
+                    p,
+                    limits_in_force({s: resolve_equipment_limits(item, p, s) for s in RoomState})[
+                        state
+                    ],
+                )
                 for p in sorted(measured)
             ]
         for equipment, parameter, limits in owners:
@@ -186,7 +196,7 @@ def limits_lines(facility: Facility, now_ns: int) -> list[str]:
                         facility.site,
                         room.id,
                         parameter,
-                        room.default_state.value,
+                        state.value,
                         levels,
                         now_ns - minutes_ago * MINUTE_NS,
                         equipment,

@@ -25,7 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Excursion, Level, Transition
+from envmon.alarms.events import (
+    Alarm,
+    AlarmEvent,
+    AlarmState,
+    Excursion,
+    Level,
+    Transient,
+    Transition,
+)
 from envmon.errors import EnvmonError, ServiceUnavailable
 from envmon.facility import Facility, load_facility
 from envmon.journal.journal import Journal
@@ -190,6 +198,15 @@ def _seed_journal(path: Path) -> None:
         journal.record_room_state(
             RoomStateChange(T0 - 3600 * S, "site1", "BG-B", RoomState.AT_REST)
         )
+        # Two short dips in the window (one begun before it does not count).
+        journal.record_transients(
+            [
+                Transient("site1", "FILL-A", None, "DP-FILL-1", "diff_pressure", Level.ACTION,
+                          "low", start, start + length * S, peak, 3, 10.0)
+                for start, length, peak in ((T0 - 20 * S, 60, 5.0), (T0 + 600 * S, 30, 9.5),
+                                            (T0 + 900 * S, 40, 9.2))
+            ]
+        )  # fmt: skip
         journal.record_room_state(
             RoomStateChange(T0 + 1800 * S, "site1", "BG-B", RoomState.IN_OPERATION)
         )
@@ -278,7 +295,12 @@ class TestReportJson:
                     "particles_5_0um": _figures(0, 60, 0.0, None, None, None, unit=PER_M3),
                     "temperature": _figures(330, 360, 91.6, 20.0, 21.0, 20.5, unit="°C"),
                     "humidity": _figures(330, 360, 91.6, 40.0, 41.0, 40.5, unit="%RH"),
-                    "time_in_state_s": {"at_rest": 1800.0, "in_operation": 1800.0},
+                    "time_in_state_s": {
+                        "at_rest": 1800.0,
+                        "in_operation": 1800.0,
+                        "clean_up": 0.0,
+                        "unknown": 0.0,
+                    },
                     "verdict": "Review: no action excursions; completeness 0.0 %; 2 data gaps",
                     "status": "review",
                 },
@@ -295,7 +317,12 @@ class TestReportJson:
                     "diff_pressure": _figures(
                         360, 360, 100.0, 9.0, 15.0, 14.9, action=1, unit="Pa"
                     ),
-                    "time_in_state_s": {"at_rest": 0.0, "in_operation": 3600.0},
+                    "time_in_state_s": {
+                        "at_rest": 0.0,
+                        "in_operation": 0.0,
+                        "clean_up": 0.0,
+                        "unknown": 3600.0,
+                    },
                     "verdict": "NOT IN CONTROL: 1 action excursion (acknowledged); Grade A "
                     "monitoring interrupted: 1 data gap; 1 alert excursion (1 unacknowledged); "
                     "completeness 91.6 %",
@@ -378,6 +405,19 @@ class TestReportJson:
                 _no_calibration("TH-BG-1", "BG-B"),
                 _no_calibration("DP-FILL-1", "FILL-A"),
                 _no_calibration("PC-FILL-1", "FILL-A"),
+            ],
+            "transients": [
+                {
+                    "room": "FILL-A",
+                    "equipment": None,
+                    "parameter": "diff_pressure",
+                    "level": "action",
+                    "side": "low",
+                    "count": 2,
+                    "longest_s": 40.0,
+                    "peak": 9.2,
+                    "limit": 10.0,
+                },
             ],
             "content_sha256": obj["content_sha256"],
         }

@@ -6,6 +6,7 @@ from envmon.alarms.rules import (
     CLEAR,
     NOTHING,
     RAISE,
+    TRANSIENT,
     LevelDetector,
     Persistence,
     RateOfChange,
@@ -67,11 +68,18 @@ class TestImmediate:
 class TestDelay:
     rule = Persistence.from_seconds(delay_s=60)
 
-    def test_dip_shorter_than_delay_is_nothing(self) -> None:
-        """A door-opening dip of 30 s under a 60 s delay raises nothing."""
+    def test_dip_shorter_than_delay_is_a_transient(self) -> None:
+        """A door-opening dip of 30 s under a 60 s delay raises nothing: it is one transient,
+        from the first reading beyond to the first back within, with its minimum as peak."""
         d = LevelDetector(high=False)
         samples = [(0, 15), (10, 8), (20, 7), (30, 9), (40, 15), (50, 15)]
-        assert feed(d, 10, self.rule, samples) == [NOTHING] * 6
+        assert feed(d, 10, self.rule, samples) == [NOTHING] * 4 + [TRANSIENT, NOTHING]
+        assert (d.run_start_ns, d.run_peak, d.ended_run_samples, d.run_limit) == (
+            10 * NS_PER_S,
+            7,
+            3,
+            10,
+        )
 
     def test_dip_reaching_delay_raises_then_clears(self) -> None:
         """The condition held for the delay raises at that reading; start is the first beyond."""
@@ -84,8 +92,22 @@ class TestDelay:
         """A reading back within resets the delay's clock."""
         d = LevelDetector(high=True)
         samples = [(0, 11), (50, 9), (60, 11), (100, 11), (120, 11)]
-        assert feed(d, 10, self.rule, samples) == [NOTHING, NOTHING, NOTHING, NOTHING, RAISE]
+        assert feed(d, 10, self.rule, samples) == [NOTHING, TRANSIENT, NOTHING, NOTHING, RAISE]
         assert d.start_ns == 60 * NS_PER_S
+
+    def test_a_run_that_meets_the_delay_is_no_transient(self) -> None:
+        """A dip that meets the delay is an excursion: its end is a clear, not a transient."""
+        d = LevelDetector(high=False)
+        samples = [(0, 8), (60, 7), (70, 15), (80, 15)]
+        assert feed(d, 10, self.rule, samples) == [NOTHING, RAISE, CLEAR, NOTHING]
+
+    def test_a_run_whose_limit_goes_away_ends_as_a_transient(self) -> None:
+        """The limit gone (a reload, another state) ends the run: a transient under the
+        limit it began with."""
+        d = LevelDetector(high=True)
+        assert d.observe(11, 0, 10, self.rule, IN_OP) == NOTHING
+        assert d.observe(12, 10 * NS_PER_S, None, self.rule, IN_OP) == TRANSIENT
+        assert (d.run_peak, d.ended_run_samples, d.run_limit) == (11, 1, 10)
 
     def test_exactly_the_delay_is_enough(self) -> None:
         """Beyond at 0 s and at 60 s meets a 60 s delay."""
@@ -100,7 +122,7 @@ class TestConsecutive:
         """Two beyond then one within raises nothing; three in a row raise on the third."""
         d = LevelDetector(high=True)
         outcomes = feed(d, 29, self.rule, every_minute(35, 35, 0, 35, 35, 70))
-        assert outcomes == [NOTHING, NOTHING, NOTHING, NOTHING, NOTHING, RAISE]
+        assert outcomes == [NOTHING, NOTHING, TRANSIENT, NOTHING, NOTHING, RAISE]
         assert (d.start_ns, d.peak, d.samples) == (180 * NS_PER_S, 70, 3)
 
     def test_delay_and_consecutive_both_apply(self) -> None:
@@ -118,14 +140,23 @@ class TestNOfM:
         """Three beyond among the last five raise; the excursion starts at the earliest counted."""
         d = LevelDetector(high=True, history_len=5)
         outcomes = feed(d, 29, self.rule, every_minute(35, 0, 35, 0, 106))
-        assert outcomes == [NOTHING, NOTHING, NOTHING, NOTHING, RAISE]
+        assert outcomes == [NOTHING, TRANSIENT, NOTHING, TRANSIENT, RAISE]
         assert (d.start_ns, d.peak, d.samples) == (0, 106, 5)
 
     def test_counts_fall_out_of_the_window(self) -> None:
         """Beyond readings older than M samples no longer count."""
         d = LevelDetector(high=True, history_len=5)
         outcomes = feed(d, 29, self.rule, every_minute(35, 0, 0, 0, 35, 0, 35, 35))
-        assert outcomes == [NOTHING] * 6 + [NOTHING, RAISE]
+        assert outcomes == [
+            NOTHING,
+            TRANSIENT,
+            NOTHING,
+            NOTHING,
+            NOTHING,
+            TRANSIENT,
+            NOTHING,
+            RAISE,
+        ]
         assert d.start_ns == 4 * 60 * NS_PER_S
         assert d.samples == 4
 
@@ -140,13 +171,13 @@ class TestNOfM:
         """The reading that completes the count must itself be beyond."""
         d = LevelDetector(high=True, history_len=5)
         outcomes = feed(d, 29, Persistence.from_seconds(n_of_m=(2, 5)), every_minute(35, 0, 0))
-        assert outcomes == [NOTHING, NOTHING, NOTHING]
+        assert outcomes == [NOTHING, TRANSIENT, NOTHING]
 
     def test_low_side_peak_is_minimum(self) -> None:
         """On the low side the peak of the counted span is its minimum."""
         d = LevelDetector(high=False, history_len=3)
         outcomes = feed(d, 10, Persistence.from_seconds(n_of_m=(2, 3)), every_minute(4, 12, 8))
-        assert outcomes == [NOTHING, NOTHING, RAISE]
+        assert outcomes == [NOTHING, TRANSIENT, RAISE]
         assert (d.start_ns, d.peak, d.samples) == (0, 4, 3)
 
 

@@ -23,7 +23,7 @@ from envmon.alarms.worker import (
 from envmon.batches import BatchBy, BatchEvent, BatchEventKind, BatchMessage, event_params
 from envmon.facility import parse_facility
 from envmon.journal.journal import Journal, JournalError
-from envmon.readings import Kind, Reading, RoomState, RoomStateChange
+from envmon.readings import Kind, Reading, RoomState, RoomStateChange, StateInForce
 from envmon.runtime.lifecycle import Deadline
 from envmon.sensor_service import ServiceStates
 from envmon.signing.rules import Act
@@ -188,7 +188,7 @@ class TestCommands:
         rig.worker.submit(SetRoomState(change))
         wait_for(lambda: rig.store.lines, 5, "the room_state line")
         assert rig.store.lines[0].startswith("room_state,")
-        assert rig.engine.room_state("FILL-A") is RoomState.AT_REST
+        assert rig.engine.room_state("FILL-A", T0 * NS) is StateInForce.AT_REST
 
     def test_stale_check_raises_comm_loss(self, rig: Rig) -> None:
         """A sensor silent past its stale_after_s gets a comm_loss alarm (wall clock)."""

@@ -83,6 +83,37 @@ class TestDescribe:
         assert "    temperature      at_rest      (°C) no limits: stored, not judged" in out
         assert "    WARNING   no sensors: this equipment is not monitored" in out
 
+    def test_room_state_default_clean_up_and_strictest_limits(self) -> None:
+        """A strictest room says so, its clean-up period, and the limits while unknown."""
+        out = output()
+        assert "  state     unknown until fac/site1/CELL-B/state says otherwise" in out
+        assert "  clean-up  0 s (clean_up_s): at_rest limits apply from the state change" in out
+        assert (
+            "    co2              unknown      (%) action_low 4.5 [strictest: at_rest, facility "
+            "file]; delay_s 600 [strictest: rules of at_rest, facility file]"
+        ) in out
+        named = parse_facility(
+            'site = "s"\n[[rooms]]\nid = "R"\ngrade = "B"\ndefault_state = "in_operation"\n'
+            "clean_up_s = 1200\n"
+        )
+        out = describe(Settings(), named, now_ns=NOW)
+        assert "  state     in_operation until fac/s/R/state says otherwise" in out
+        assert "  clean-up  1200 s (clean_up_s): after in_operation -> at_rest" in out
+        assert " unknown " not in out
+
+    def test_iso_9_at_rest_is_not_judged_and_says_why(self) -> None:
+        """ISO 14644-1:2015: class 9 applies in operation only; check-config says so."""
+        iso9 = parse_facility(
+            'site = "s"\n[[rooms]]\nid = "W"\niso_class = 9\ndefault_state = "at_rest"\n'
+            '[[sensors]]\nid = "PC"\nroom = "W"\nkind = "particles"\n'
+        )
+        out = describe(Settings(), iso9, now_ns=NOW)
+        assert (
+            "  particles_0_5um  at_rest      (counts/m³) no limits: stored, not judged "
+            "(none: ISO 14644-1 class 9 applies in operation only)"
+        ) in out
+        assert "  particles_0_5um  in_operation (counts/m³) action_high 35200000" in out
+
     def test_ranges_say_where_they_come_from(self) -> None:
         """A sensor's range is its datasheet's when narrowed, else the plausible one."""
         out = output()

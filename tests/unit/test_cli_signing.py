@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -272,7 +273,7 @@ class TestSignedActs:
         with ServiceStandIn(config.parent / "state" / "journal.sqlite", engine):
             rc, _, err = run.signed("room-state", "BG-B", "in_operation")
         assert rc == 0, err
-        assert engine.room_state("BG-B").value == "in_operation"
+        assert engine.room_state("BG-B", time.time_ns()).value == "in_operation"
         rows = journal_rows(config)["room_states"]
         assert [(r[2], r[3], r[4]) for r in rows] == [("BG-B", "in_operation", "user:jdoe")]
 

@@ -65,7 +65,7 @@ class TestLimitsSnapshot:
             "alert_low": 12.0,
             "action_low": 10.0,
         }
-        assert record["PREP-C"]["default_state"] == "in_operation"
+        assert record["PREP-C"]["default_state"] == "strictest"
         ruled = LimitSet(action_high=5.0, delay_s=60.0, n_of_m=(2, 5))
         assert ruled.to_record() == {"action_high": 5.0, "delay_s": 60.0, "n_of_m": [2, 5]}
 

@@ -9,7 +9,7 @@ from envmon.alarms.errors import AlarmAlreadyClosed, UnknownAlarm
 from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
 from envmon.errors import ConfigError
 from envmon.facility import Facility, parse_facility
-from envmon.readings import NS_PER_S, Kind, Reading, RoomState, RoomStateChange
+from envmon.readings import NS_PER_S, Kind, Reading, RoomState, RoomStateChange, StateInForce
 from tests.support.signing import signature
 
 FACILITY = """
@@ -142,16 +142,47 @@ class TestJudging:
         assert len(eng.on_reading(particles(60, 35.3))) == 1
 
 
+def fine(events: list[AlarmEvent]) -> list[AlarmEvent]:
+    """The events of the ≥5.0 µm channel only (the one ``particles`` sets)."""
+    return [e for e in events if e.alarm.parameter == "particles_5_0um"]
+
+
 class TestRoomState:
     def test_default_state_until_known(self) -> None:
-        """A room is in its default_state until a state arrives."""
+        """A room is in its default_state until a state arrives; without one, unknown."""
         eng = AlarmEngine(facility())
-        assert eng.room_state("BG-B") is RoomState.AT_REST
-        assert eng.room_state("FILL-A") is RoomState.IN_OPERATION
+        assert eng.room_state("BG-B", at(0)) is StateInForce.AT_REST
+        assert eng.room_state("FILL-A", at(0)) is StateInForce.UNKNOWN
         assert (
             eng.on_room_state(RoomStateChange(at(0), "site1", "BG-B", RoomState.IN_OPERATION)) == []
         )
-        assert eng.room_state("BG-B") is RoomState.IN_OPERATION
+        assert eng.room_state("BG-B", at(0)) is StateInForce.IN_OPERATION
+
+    def test_unknown_state_judges_by_the_strictest_limits(self) -> None:
+        """Grade B ≥5.0 µm, state unknown: 100/m³ is beyond the at-rest 29 and raises,
+        with room_state unknown; once in operation (2 930) the same value clears."""
+        eng = AlarmEngine(facility(FACILITY.replace('default_state = "at_rest"\n', "")))
+        [raised] = fine(eng.on_reading(particles(0, 100, room="BG-B", sensor="PC-B-1")))
+        assert (raised.alarm.room_state, raised.alarm.limit) == ("unknown", 29.0)
+        eng.on_room_state(RoomStateChange(at(30), "site1", "BG-B", RoomState.IN_OPERATION))
+        [cleared] = fine(eng.on_reading(particles(60, 100, room="BG-B", sensor="PC-B-1")))
+        assert cleared.transition.value == "cleared"
+
+    def test_clean_up_keeps_in_operation_limits_for_clean_up_s(self) -> None:
+        """After in operation to at rest, 1 000/m³ (≥5.0 µm) passes for clean_up_s (600 s) and is
+        judged against at rest from then on; the alarm says clean_up when raised in it."""
+        text = FACILITY.replace('default_state = "at_rest"', "clean_up_s = 600")
+        eng = AlarmEngine(facility(text))
+        for ts, state in ((0, RoomState.IN_OPERATION), (100, RoomState.AT_REST)):
+            eng.on_room_state(RoomStateChange(at(ts), "site1", "BG-B", state))
+        assert fine(eng.on_reading(particles(699, 1000, room="BG-B", sensor="PC-B-1"))) == []
+        [raised] = fine(eng.on_reading(particles(700, 1000, room="BG-B", sensor="PC-B-1")))
+        assert (raised.alarm.room_state, raised.alarm.limit) == ("at_rest", 29.0)
+        eng2 = AlarmEngine(facility(text))
+        for ts, state in ((0, RoomState.IN_OPERATION), (100, RoomState.AT_REST)):
+            eng2.on_room_state(RoomStateChange(at(ts), "site1", "BG-B", state))
+        [raised] = fine(eng2.on_reading(particles(200, 4000, room="BG-B", sensor="PC-B-1")))
+        assert (raised.alarm.room_state, raised.alarm.limit) == ("clean_up", 2930.0)
 
     def test_state_applies_from_its_timestamp(self) -> None:
         """Grade B: 1000/m³ is beyond at rest, within in operation, from the change's time on."""

@@ -29,6 +29,7 @@ range = [0, 20]
 [[rooms]]
 id = "PREP-C"
 grade = "C"
+default_state = "in_operation"
 
 [rooms.limits.diff_pressure]
 action_low = 10.0

@@ -89,10 +89,23 @@ class TestIsoFormula:
         assert iso_class_limit(5, PARTICLES_5_0UM) is None
         assert iso_class_limit(6, PARTICLES_5_0UM) == 293
 
-    def test_iso1_has_no_05um_limit(self) -> None:
-        """ISO 1 has no ≥0.5 µm limit; ISO 2 has."""
+    def test_iso1_and_iso2_have_no_05um_limit(self) -> None:
+        """ISO 14644-1:2015 leaves ≥0.5 µm blank for ISO 1 and ISO 2 (1999 gave ISO 2 a 4);
+        ISO 3 has 35."""
         assert iso_class_limit(1, PARTICLES_0_5UM) is None
-        assert iso_class_limit(2, PARTICLES_0_5UM) == 4
+        assert iso_class_limit(2, PARTICLES_0_5UM) is None
+        assert iso_class_limit(3, PARTICLES_0_5UM) == 35
+
+    def test_iso9_applies_in_operation_only(self) -> None:
+        """ISO 9 has limits in operation, none at rest; ISO 8 has both."""
+        assert iso_class_limit(9, PARTICLES_0_5UM, IN_OP) == 35_200_000
+        assert iso_class_limit(9, PARTICLES_0_5UM, AT_REST) is None
+        assert iso_class_limit(8, PARTICLES_0_5UM, AT_REST) == 3_520_000
+        lim = resolve_limits(room(iso_class=9), PARTICLES_0_5UM, AT_REST)
+        assert lim.action_high is None
+        assert lim.sources["action_high"] == ("none: ISO 14644-1 class 9 applies in operation only")
+        two = resolve_limits(room(iso_class=2), PARTICLES_0_5UM, IN_OP)
+        assert two.sources["action_high"] == "none: ISO 14644-1 has no ≥0.5 µm limit for class 2"
 
     def test_not_a_particle_parameter(self) -> None:
         """ISO classes say nothing about pressure."""

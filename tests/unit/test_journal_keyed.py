@@ -105,21 +105,28 @@ class TestBecomingKeyed:
             assert kinds(journal) == ["chain_keyed"]
 
     def test_a_schema_2_journal_migrates_and_is_keyed(self, path: Path) -> None:
-        """An existing schema 2 journal gains the batch registry, then the switch; all verifies."""
+        """An existing schema 2 journal gains the batch registry and transients, then the
+        switch; all verifies."""
         with Journal(path) as journal:
             write_some(journal)
             journal.record_events([raised(alarm("A1"))])
         with sqlite3.connect(path) as db:  # what schema 2 had: no batch registry
             db.execute("DROP TABLE batches")
+            db.execute("DROP TABLE transients")
             db.execute("PRAGMA user_version = 2")
         with Journal(path, key=KEY, os_user="upgrader") as journal:
             entries = journal.audit_entries()
-            assert [e.kind for e in entries][-2:] == ["schema_migrated", "chain_keyed"]
-            assert entries[-2].data == {"from": 2, "to": 3, "detail": "batch registry"}
+            assert [e.kind for e in entries][-3:] == [
+                "schema_migrated",
+                "schema_migrated",
+                "chain_keyed",
+            ]
+            assert entries[-3].data == {"from": 2, "to": 3, "detail": "batch registry"}
+            assert entries[-2].data == {"from": 3, "to": 4, "detail": "transients"}
             assert journal.batches.all() == []
             assert journal.verify().ok
         with sqlite3.connect(path) as db:
-            assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 4
 
 
 class TestRewrittenWithoutTheKey:

@@ -191,7 +191,7 @@ class TestServicePeriods:
 
 class TestMigration:
     def test_schema_1_journal_is_migrated_and_verifies(self, tmp_path: Path) -> None:
-        """A schema 1 journal opens at schema 3: new tables built, old acks folded, chain intact."""
+        """A schema 1 journal opens at schema 4: new tables built, old acks folded, chain intact."""
         path = tmp_path / "journal.sqlite"
         record = write_v1_journal(path)
         journal = Journal(path, os_user="upgrader")
@@ -200,21 +200,25 @@ class TestMigration:
             [a] = journal.alarms()
             assert a.id == "A1" and a.signatures == ()
             entries = journal.audit_entries()
-            assert [e.kind for e in entries][-3:] == [
+            assert [e.kind for e in entries][-4:] == [
                 "schema_migrated",
                 "request_outcome",
                 "schema_migrated",
+                "schema_migrated",
             ]
-            assert [e.data["to"] for e in entries if e.kind == "schema_migrated"] == [2, 3]
-            assert entries[-3].os_user == "upgrader"
+            assert [e.data["to"] for e in entries if e.kind == "schema_migrated"] == [2, 3, 4]
+            assert entries[-4].os_user == "upgrader"
             assert journal.requests.outcome(1) == "alarm A1 was already acknowledged"
             assert "unsigned" in (journal.requests.outcome(2) or "")
             assert journal.requests.pending() == []
             with sqlite3.connect(path) as db:
-                assert db.execute("PRAGMA user_version").fetchone()[0] == 3
+                assert db.execute("PRAGMA user_version").fetchone()[0] == 4
                 tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
                 stored = db.execute("SELECT record FROM alarms").fetchone()[0]
-            assert "ack_requests" not in tables and {"users", "signatures", "batches"} <= tables
+            assert (
+                "ack_requests" not in tables
+                and {"users", "signatures", "batches", "transients"} <= tables
+            )
             assert json.loads(stored) == record
         finally:
             journal.close()
@@ -226,7 +230,7 @@ class TestMigration:
         Journal(path).close()
         again = Journal(path)
         try:
-            assert len(again.audit_entries()) == 7 and again.verify().ok
+            assert len(again.audit_entries()) == 8 and again.verify().ok
         finally:
             again.close()
 

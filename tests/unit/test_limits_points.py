@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from envmon.alarms.engine import AlarmEngine
 from envmon.facility import load_facility, parameters_of
 from envmon.gmp import LIMIT_KEYS
-from envmon.readings import RoomState, RoomStateChange
+from envmon.readings import RoomState, RoomStateChange, StateInForce
 from envmon.store.limits_points import LimitsPoints
 from envmon.store.lineproto import limits_line
 
@@ -20,7 +21,7 @@ def expected(engine: AlarmEngine, ts_ns: int) -> list[str]:
     its equipment's, with an equipment tag, under the room's state."""
     out = []
     for room in FACILITY.model.rooms:
-        state = engine.room_state(room.id)
+        state = engine.room_state(room.id, ts_ns)
         measured = {p for s in FACILITY.sensors_in(room.id) for p in parameters_of(s)}
         for parameter in (p for p in FACILITY.parameters if p in measured):
             limits = engine.limits(room.id, parameter, state)
@@ -43,8 +44,12 @@ def expected(engine: AlarmEngine, ts_ns: int) -> list[str]:
     return out
 
 
+def state_at(engine: AlarmEngine, ts_ns: int) -> Callable[[str], StateInForce]:
+    return lambda room: engine.room_state(room, ts_ns)
+
+
 def snapshot(points: LimitsPoints, engine: AlarmEngine, ts_ns: int) -> list[str]:
-    return list(points.lines(FACILITY.model.rooms, engine.room_state, engine.limits, ts_ns))
+    return list(points.lines(FACILITY.model.rooms, state_at(engine, ts_ns), engine.limits, ts_ns))
 
 
 def test_equipment_limits_from_the_engine_or_the_facility_agree() -> None:
@@ -52,7 +57,11 @@ def test_equipment_limits_from_the_engine_or_the_facility_agree() -> None:
     engine = AlarmEngine(FACILITY)
     given = list(
         LimitsPoints(FACILITY).lines(
-            FACILITY.model.rooms, engine.room_state, engine.limits, TS, engine.equipment_limits
+            FACILITY.model.rooms,
+            state_at(engine, TS),
+            engine.limits,
+            TS,
+            engine.equipment_limits,
         )
     )
     assert given == snapshot(LimitsPoints(FACILITY), engine, TS)

@@ -42,6 +42,7 @@ range = [0, 20]
 [[rooms]]
 id = "PREP-C"
 grade = "C"
+default_state = "in_operation"
 
 [[equipment]]
 id = "INC-01"

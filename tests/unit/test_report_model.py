@@ -6,7 +6,7 @@ import pytest
 
 from envmon.alarms.events import Excursion, Level
 from envmon.facility import Room, Sensor
-from envmon.readings import NS_PER_S, Kind, RoomState, RoomStateChange
+from envmon.readings import NS_PER_S, Kind, RoomState, RoomStateChange, StateInForce
 from envmon.report.model import (
     AckedExcursion,
     DataGap,
@@ -32,7 +32,7 @@ T0 = 1_800_000_000 * NS_PER_S
 HOUR = 3600 * NS_PER_S
 MIN = 60 * NS_PER_S
 
-ROOM_A = Room(id="FILL-A", grade="A")
+ROOM_A = Room(id="FILL-A", grade="A", default_state=RoomState.IN_OPERATION)
 ROOM_C = Room(id="PREP-C", grade="C", default_state=RoomState.AT_REST)
 PC = Sensor(id="PC-1", room="FILL-A", kind=Kind.PARTICLES, interval_s=60)
 TH = Sensor(id="TH-1", room="FILL-A", kind=Kind.CLIMATE, interval_s=10)
@@ -242,7 +242,7 @@ class TestRoomStates:
     def test_default_state_when_nothing_known(self) -> None:
         """Without any state change the room's default state covers the window."""
         assert state_spans(ROOM_C, (), T0, T0 + HOUR) == (
-            StateSpan(RoomState.AT_REST, T0, T0 + HOUR),
+            StateSpan(StateInForce.AT_REST, T0, T0 + HOUR),
         )
 
     def test_last_change_before_window_applies(self) -> None:
@@ -254,8 +254,8 @@ class TestRoomStates:
         )
         spans = state_spans(ROOM_C, changes, T0, T0 + HOUR)
         assert spans == (
-            StateSpan(RoomState.AT_REST, T0, T0 + 15 * MIN),
-            StateSpan(RoomState.IN_OPERATION, T0 + 15 * MIN, T0 + HOUR),
+            StateSpan(StateInForce.AT_REST, T0, T0 + 15 * MIN),
+            StateSpan(StateInForce.IN_OPERATION, T0 + 15 * MIN, T0 + HOUR),
         )
 
     def test_repeated_state_and_other_rooms_ignored(self) -> None:
@@ -265,29 +265,66 @@ class TestRoomStates:
             RoomStateChange(T0 + 20 * MIN, "site1", "FILL-A", RoomState.IN_OPERATION),
         )
         assert state_spans(ROOM_C, changes, T0, T0 + HOUR) == (
-            StateSpan(RoomState.AT_REST, T0, T0 + HOUR),
+            StateSpan(StateInForce.AT_REST, T0, T0 + HOUR),
+        )
+
+    def test_unknown_then_clean_up_then_at_rest(self) -> None:
+        """A strictest room is unknown until its first change; after in operation to at
+        rest the clean-up period is its own span of exactly clean_up_s."""
+        room = Room(id="FILL-A", grade="A", clean_up_s=1200)
+        changes = (
+            RoomStateChange(T0 + 10 * MIN, "site1", "FILL-A", RoomState.IN_OPERATION),
+            RoomStateChange(T0 + 30 * MIN, "site1", "FILL-A", RoomState.AT_REST),
+            RoomStateChange(T0 + 35 * MIN, "site1", "FILL-A", RoomState.AT_REST),
+        )
+        assert state_spans(room, changes, T0, T0 + HOUR) == (
+            StateSpan(StateInForce.UNKNOWN, T0, T0 + 10 * MIN),
+            StateSpan(StateInForce.IN_OPERATION, T0 + 10 * MIN, T0 + 30 * MIN),
+            StateSpan(StateInForce.CLEAN_UP, T0 + 30 * MIN, T0 + 50 * MIN),
+            StateSpan(StateInForce.AT_REST, T0 + 50 * MIN, T0 + HOUR),
+        )
+
+    def test_clean_up_begun_before_the_window(self) -> None:
+        """A clean-up that began before 'from' covers the window's start until it ends."""
+        room = Room(id="FILL-A", grade="A", clean_up_s=1200)
+        changes = (
+            RoomStateChange(T0 - HOUR, "site1", "FILL-A", RoomState.IN_OPERATION),
+            RoomStateChange(T0 - 5 * MIN, "site1", "FILL-A", RoomState.AT_REST),
+        )
+        assert state_spans(room, changes, T0, T0 + HOUR) == (
+            StateSpan(StateInForce.CLEAN_UP, T0, T0 + 15 * MIN),
+            StateSpan(StateInForce.AT_REST, T0 + 15 * MIN, T0 + HOUR),
         )
 
     def test_change_at_window_start(self) -> None:
         """A change exactly at 'from' applies from the start."""
         changes = (RoomStateChange(T0, "site1", "PREP-C", RoomState.IN_OPERATION),)
         assert state_spans(ROOM_C, changes, T0, T0 + HOUR) == (
-            StateSpan(RoomState.IN_OPERATION, T0, T0 + HOUR),
+            StateSpan(StateInForce.IN_OPERATION, T0, T0 + HOUR),
         )
 
     def test_time_in_state(self) -> None:
-        """Seconds per state add up over spans; both states are always listed."""
+        """Seconds per state in force add up over spans; all four states are always listed."""
         spans = (
-            StateSpan(RoomState.AT_REST, T0, T0 + 15 * MIN),
-            StateSpan(RoomState.IN_OPERATION, T0 + 15 * MIN, T0 + 40 * MIN),
-            StateSpan(RoomState.AT_REST, T0 + 40 * MIN, T0 + HOUR),
+            StateSpan(StateInForce.UNKNOWN, T0, T0 + 5 * MIN),
+            StateSpan(StateInForce.AT_REST, T0 + 5 * MIN, T0 + 15 * MIN),
+            StateSpan(StateInForce.IN_OPERATION, T0 + 15 * MIN, T0 + 40 * MIN),
+            StateSpan(StateInForce.CLEAN_UP, T0 + 40 * MIN, T0 + 45 * MIN),
+            StateSpan(StateInForce.AT_REST, T0 + 45 * MIN, T0 + HOUR),
         )
         assert time_in_state(spans) == (
-            (RoomState.AT_REST, 2100.0),
-            (RoomState.IN_OPERATION, 1500.0),
+            (StateInForce.AT_REST, 1500.0),
+            (StateInForce.IN_OPERATION, 1500.0),
+            (StateInForce.CLEAN_UP, 300.0),
+            (StateInForce.UNKNOWN, 300.0),
         )
-        only = (StateSpan(RoomState.IN_OPERATION, T0, T0 + HOUR),)
-        assert time_in_state(only) == ((RoomState.AT_REST, 0.0), (RoomState.IN_OPERATION, 3600.0))
+        only = (StateSpan(StateInForce.IN_OPERATION, T0, T0 + HOUR),)
+        assert time_in_state(only) == (
+            (StateInForce.AT_REST, 0.0),
+            (StateInForce.IN_OPERATION, 3600.0),
+            (StateInForce.CLEAN_UP, 0.0),
+            (StateInForce.UNKNOWN, 0.0),
+        )
 
 
 def _row(level: Level, acked_by: str | None = None, ident: str = "e1") -> ExcursionRow:
@@ -378,16 +415,16 @@ class TestBuildReport:
                 state_changes=changes,
                 excursions=(AckedExcursion(excursion("e1")),),
                 limits={
-                    ("FILL-A", "particles_0_5um", RoomState.AT_REST): lines_rest,
-                    ("FILL-A", "particles_0_5um", RoomState.IN_OPERATION): lines_op,
+                    ("FILL-A", "particles_0_5um", StateInForce.AT_REST): lines_rest,
+                    ("FILL-A", "particles_0_5um", StateInForce.IN_OPERATION): lines_op,
                 },
             )
         )
         chart = report.charts[0]
         assert (chart.room, chart.parameter) == ("FILL-A", "particles_0_5um")
         assert chart.limit_spans == (
-            (StateSpan(RoomState.IN_OPERATION, T0, T0 + 30 * MIN), lines_op),
-            (StateSpan(RoomState.AT_REST, T0 + 30 * MIN, T0 + HOUR), lines_rest),
+            (StateSpan(StateInForce.IN_OPERATION, T0, T0 + 30 * MIN), lines_op),
+            (StateSpan(StateInForce.AT_REST, T0 + 30 * MIN, T0 + HOUR), lines_rest),
         )
         assert [e.id for e in chart.excursions] == ["e1"]
         assert report.charts[1].limit_spans[0][1] == LimitLines()
@@ -409,3 +446,35 @@ class TestBuildReport:
         assert charts[("PREP-C", "particles_0_5um")].gaps == (
             DataGap("PREP-C", "PC-C", T0, T0 + HOUR),
         )
+
+
+class TestTransients:
+    def test_grouped_per_room_equipment_parameter_level_and_side(self) -> None:
+        """Count, longest and most extreme peak per group; only those begun in the window."""
+        from envmon.alarms.events import Level, Transient
+        from envmon.report.transients import TransientSummary, summarize_transients
+
+        def t(start_s: int, length_s: int, peak: float, level: Level = Level.ALERT,
+              side: str = "low", equipment: str | None = None) -> Transient:  # fmt: skip
+            return Transient("site1", "FILL-A", equipment, "DP-1", "diff_pressure", level, side,
+                             T0 + start_s * NS_PER_S, T0 + (start_s + length_s) * NS_PER_S,
+                             peak, 3, 12.0 if level is Level.ALERT else 10.0)  # fmt: skip
+
+        given = [
+            t(100, 30, 9.0), t(700, 50, 11.0), t(100, 20, 8.0, Level.ACTION),
+            t(200, 10, 30.0, side="high"), t(300, 40, 5.0, equipment="ISO-1"),
+            t(-60, 30, 1.0), t(3600, 30, 1.0),
+        ]  # fmt: skip
+        summaries = summarize_transients(given, T0, T0 + HOUR)
+        assert summaries == (
+            TransientSummary("FILL-A", None, "diff_pressure", Level.ALERT, "high", 1, 10.0,
+                             30.0, 12.0),
+            TransientSummary("FILL-A", None, "diff_pressure", Level.ALERT, "low", 2, 50.0,
+                             9.0, 12.0),
+            TransientSummary("FILL-A", None, "diff_pressure", Level.ACTION, "low", 1, 20.0,
+                             8.0, 10.0),
+            TransientSummary("FILL-A", "ISO-1", "diff_pressure", Level.ALERT, "low", 1, 40.0,
+                             5.0, 12.0),
+        )  # fmt: skip
+        report = build_report(inputs(sensors=(PC,), transients=tuple(given)))
+        assert report.transients == summaries

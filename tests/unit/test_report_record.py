@@ -11,7 +11,7 @@ from envmon.config_load import ConfigLoad
 from envmon.facility import Room, Sensor
 from envmon.journal.audit_types import AuditEntry
 from envmon.limits_snapshot import LimitSet, LimitsSnapshot, RoomLimits
-from envmon.readings import NS_PER_S, Kind, RoomState, RoomStateChange
+from envmon.readings import NS_PER_S, Kind, RoomState, RoomStateChange, StateInForce
 from envmon.report.alarms import alarms_in_window, shelved_periods
 from envmon.report.audit_extract import audit_extract
 from envmon.report.contract import report_json
@@ -25,7 +25,7 @@ from tests.support.signing import SECRETS_LEAK_MARKERS, signature
 S = NS_PER_S
 T0 = 1_800_000_000 * S
 HOUR = 3600 * S
-ROOM = Room(id="FILL-A", grade="A")
+ROOM = Room(id="FILL-A", grade="A", default_state="in_operation")
 DP = Sensor(id="DP-1", room="FILL-A", kind=Kind.PRESSURE, interval_s=10)
 DP2 = Sensor(id="DP-2", room="FILL-A", kind=Kind.PRESSURE, interval_s=10)
 
@@ -169,6 +169,15 @@ class TestLimitsInForce:
         snap = snapshot(10.0, at_rest_low=15.0)
         assert limits_for_state(snap, "FILL-A", "diff_pressure", RoomState.AT_REST).action_low == 15
         assert limits_for_state(snap, "FILL-A", "humidity", RoomState.AT_REST) == LimitSet()
+
+    def test_clean_up_and_unknown(self) -> None:
+        """Clean-up is judged by the in-operation limits, an unknown state by the stricter
+        of both per limit, as the service judged them."""
+        snap = snapshot(10.0, at_rest_low=15.0)
+        clean_up = limits_for_state(snap, "FILL-A", "diff_pressure", StateInForce.CLEAN_UP)
+        assert clean_up.action_low == 10
+        unknown = limits_for_state(snap, "FILL-A", "diff_pressure", StateInForce.UNKNOWN)
+        assert unknown.action_low == 15
 
     def test_json_and_charts_follow_the_journal(self) -> None:
         """The JSON rows and the chart's step lines are the limits in force, not today's file."""

@@ -128,9 +128,9 @@ class TestCsv:
         sections = [line for line in text.splitlines() if line.startswith("# ")]
         assert sections == [
             "# report", "# rooms", "# parameters", "# equipment", "# equipment_parameters",
-            "# excursions", "# data_gaps", "# calibration", "# alarms", "# alarm_signatures",
-            "# shelved", "# out_of_service", "# limits_in_force", "# config_changes",
-            "# audit_extract",
+            "# excursions", "# transients", "# data_gaps", "# calibration", "# alarms",
+            "# alarm_signatures", "# shelved", "# out_of_service", "# limits_in_force",
+            "# config_changes", "# audit_extract",
         ]  # fmt: skip
         assert "FILL-A,A,particles_0_5um,counts/m³,60,60,100.0,100.0,200.0,150.002,0,0,0,0" in text
         assert (
