@@ -102,7 +102,7 @@ class Room(_Strict):
     reference: Identifier | None = None
     default_state: Literal["strictest", "at_rest", "in_operation"] = "strictest"
     """The state until one is known; ``strictest`` judges by the stricter limit of the two."""
-    clean_up_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 0.0
+    clean_up_s: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1200.0
     """After a switch from in operation to at rest, the in-operation limits apply this long."""
     limits: dict[str, ParameterLimits] = Field(default_factory=dict)
 

@@ -87,7 +87,7 @@ class TestDescribe:
         """A strictest room says so, its clean-up period, and the limits while unknown."""
         out = output()
         assert "  state     unknown until fac/site1/CELL-B/state says otherwise" in out
-        assert "  clean-up  0 s (clean_up_s): at_rest limits apply from the state change" in out
+        assert "  clean-up  1200 s (clean_up_s): after in_operation -> at_rest the " in out
         assert (
             "    co2              unknown      (%) action_low 4.5 [strictest: at_rest, facility "
             "file]; delay_s 600 [strictest: rules of at_rest, facility file]"

@@ -30,6 +30,7 @@ range = [0, 20]
 id = "PREP-C"
 grade = "C"
 default_state = "in_operation"
+clean_up_s = 0
 
 [rooms.limits.diff_pressure]
 action_low = 10.0

@@ -32,8 +32,8 @@ T0 = 1_800_000_000 * NS_PER_S
 HOUR = 3600 * NS_PER_S
 MIN = 60 * NS_PER_S
 
-ROOM_A = Room(id="FILL-A", grade="A", default_state=RoomState.IN_OPERATION)
-ROOM_C = Room(id="PREP-C", grade="C", default_state=RoomState.AT_REST)
+ROOM_A = Room(id="FILL-A", grade="A", default_state=RoomState.IN_OPERATION, clean_up_s=0)
+ROOM_C = Room(id="PREP-C", grade="C", default_state=RoomState.AT_REST, clean_up_s=0)
 PC = Sensor(id="PC-1", room="FILL-A", kind=Kind.PARTICLES, interval_s=60)
 TH = Sensor(id="TH-1", room="FILL-A", kind=Kind.CLIMATE, interval_s=10)
 DP = Sensor(id="DP-1", room="PREP-C", kind=Kind.PRESSURE, interval_s=10)

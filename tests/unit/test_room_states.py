@@ -191,9 +191,9 @@ class TestValidation:
         assert str(caught.value).startswith(message)
 
     def test_defaults(self) -> None:
-        """Absent keys: default_state strictest, clean_up_s 0."""
+        """Absent keys: default_state strictest, clean_up_s 1200 (Annex 1's 15-20 minutes)."""
         r = parse_facility(FACILITY_HEAD).model.rooms[0]
-        assert (r.default_state, r.default_room_state, r.clean_up_s) == ("strictest", None, 0)
+        assert (r.default_state, r.default_room_state, r.clean_up_s) == ("strictest", None, 1200)
 
     def test_crossing_strictest_limits_are_refused(self) -> None:
         """Per-state ranges that do not overlap cannot be merged: the error says where and
