@@ -444,11 +444,10 @@ class TestReportJson:
              None),
             ("BG-B", "temperature", "at_rest", "08:00", "08:30", 22.0, 24.0, None, None),
             ("BG-B", "temperature", "in_operation", "08:30", "09:00", 22.0, 24.0, None, None),
-            ("FILL-A", "particles_0_5um", "in_operation", "08:00", "09:00", None, 3520.0, None,
-             None),
-            ("FILL-A", "particles_5_0um", "in_operation", "08:00", "09:00", None, 29.0, None,
-             None),
-            ("FILL-A", "diff_pressure", "in_operation", "08:00", "09:00", None, None, 12.0, 10.0),
+            # FILL-A's state is never known: the stricter of both states (Grade A: equal).
+            ("FILL-A", "particles_0_5um", "unknown", "08:00", "09:00", None, 3520.0, None, None),
+            ("FILL-A", "particles_5_0um", "unknown", "08:00", "09:00", None, 29.0, None, None),
+            ("FILL-A", "diff_pressure", "unknown", "08:00", "09:00", None, None, 12.0, 10.0),
         ]  # fmt: skip
         assert {json.dumps(r["source"]) for r in record["limits_in_force"]} == {
             json.dumps({"seq": None, "sha256": facility.sha256, "signed": False, "by": None,
