@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from envmon.facility import Facility, Room, Sensor
-from envmon.readings import NS_PER_S, Kind, RoomState, ns_to_datetime
+from envmon.readings import NS_PER_S, Kind, RoomState, isoformat_ns, ns_to_datetime
 from envmon.simulate.equipment import equipment_value
 from envmon.simulate.events import (
     DoorOpening,
@@ -117,8 +117,14 @@ class Fleet:
         (``previous_ns`` None) and afterwards only for rooms whose state changed
         since ``previous_ns``; then one reading per sensor that is not dropped out.
         """
+        # The state carries the tick's time: readings of this tick are judged under it,
+        # not under the room's default until the broker has delivered the message.
         out = [
-            Message(self.state_topic(room_id), str(state), retain=True)
+            Message(
+                self.state_topic(room_id),
+                json.dumps({"state": str(state), "ts": isoformat_ns(ts_ns)}),
+                retain=True,
+            )
             for room_id, state in self.state_changes(ts_ns, previous_ns)
         ]
         for sensor in self.facility.model.sensors:

@@ -84,7 +84,7 @@ class TestSimulatePublish:
             time.sleep(0.05)
         client.loop_stop()
         client.disconnect()
-        assert sorted((m.topic, m.payload.decode(), m.retain) for m in received) == [
+        assert sorted((m.topic, json.loads(m.payload)["state"], m.retain) for m in received) == [
             ("fac/site1/S001-A/state", "in_operation", True),
             ("fac/site1/S001-B/state", "in_operation", True),
             ("fac/site1/S001-C/state", "in_operation", True),

@@ -13,7 +13,7 @@ import pytest
 
 from envmon.errors import ConfigError
 from envmon.facility import Facility, load_facility
-from envmon.readings import NS_PER_S, RoomState
+from envmon.readings import NS_PER_S, RoomState, isoformat_ns
 from envmon.simulate.events import DoorOpening, Dropout, ParticleBurst, StateChange
 from envmon.simulate.fleet import Fleet, FleetOptions, iso_us, poisson
 from envmon.simulate.scenarios import SCENARIOS, build_scenario
@@ -61,7 +61,9 @@ class TestFleetMessages:
 
     def test_first_tick_publishes_every_room_state_retained(self, facility: Facility) -> None:
         """The first tick carries one retained state message per room, defaults applied."""
-        states = {m.topic: m.payload for m in fleet_for(facility).messages(START_NS) if m.retain}
+        retained = [m for m in fleet_for(facility).messages(START_NS) if m.retain]
+        assert {json.loads(m.payload)["ts"] for m in retained} == {isoformat_ns(START_NS)}
+        states = {m.topic: json.loads(m.payload)["state"] for m in retained}
         assert states == {
             "fac/site1/FILL-A/state": "in_operation",
             "fac/site1/BG-B/state": "in_operation",
@@ -77,8 +79,11 @@ class TestFleetMessages:
         quiet = [m for m in fleet.messages(START_NS + 5 * S, START_NS + 4 * S) if m.retain]
         change = [m for m in fleet.messages(START_NS + 10 * S, START_NS + 9 * S) if m.retain]
         assert quiet == []
-        assert [(m.topic, m.payload) for m in change] == [
-            ("fac/site1/AIRLOCK-D/state", "in_operation")
+        assert [(m.topic, json.loads(m.payload)) for m in change] == [
+            (
+                "fac/site1/AIRLOCK-D/state",
+                {"state": "in_operation", "ts": isoformat_ns(START_NS + 10 * S)},
+            )
         ]
 
     def test_one_reading_per_sensor_on_contract_topics(self, facility: Facility) -> None:
