@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Final, NamedTuple
+from typing import Final
 
 
 class Kind(StrEnum):
@@ -107,7 +107,8 @@ def is_uncalibrated(status: str) -> bool:
 NS_PER_S: Final = 1_000_000_000
 
 
-class Reading(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Reading:
     """One sensor sample, normalised to contract units.
 
     ``ts_ns`` is the sample time in UTC nanoseconds since the epoch: the
@@ -115,11 +116,7 @@ class Reading(NamedTuple):
     ``values`` maps parameter ids (built in, or declared in the facility file)
     to values; a faulted reading may carry none. ``received_ns`` is when envmon
     received it. ``equipment`` is the equipment a sensor of kind ``equipment``
-    sits on (None for room sensors).
-
-    A NamedTuple, not a frozen dataclass: one is built per message on the
-    network thread, in a fifth of the time (bench/README.md). It is as
-    immutable; ``values`` is never changed after decoding.
+    sits on (None for room sensors). ``values`` is never changed after decoding.
     """
 
     ts_ns: int

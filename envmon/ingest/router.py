@@ -16,6 +16,7 @@ which stays unacknowledged until the broker redelivers it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -102,13 +103,13 @@ class Router:
         to_store: list[StoreItem] = []
         to_judge: JudgeBatch = []
         readings = 0
-        for topic, payload, mid, qos in messages:
+        for message in messages:
             self._seq += 1
             seq = self._seq
             try:
-                result = self.ingestor.handle(topic, payload, received_ns)
+                result = self.ingestor.handle(message.topic, message.payload, received_ns)
                 judged = isinstance(result, Reading | RoomStateChange | BatchMessage)
-                token = Pending(seq, judged, (mid, qos)) if qos else None
+                token = Pending(seq, judged, (message.mid, message.qos)) if message.qos else None
                 if isinstance(result, Reading):
                     readings += 1
                     result = self._stamp_service(result)
@@ -127,7 +128,7 @@ class Router:
                     if isinstance(result, Reject):
                         self._reject(result, received_ns)
             except Exception:
-                log.exception("error handling a message on %s", topic)
+                log.exception("error handling a message on %s", message.topic)
         self._stats.readings(readings)
         if to_store:
             self._store.submit_many(to_store)
@@ -138,7 +139,7 @@ class Router:
         """A reading of a sensor signed out of service is stored as such, not judged."""
         service = self._service
         if service and service.out_of_service(reading.sensor, reading.ts_ns):
-            return reading._replace(status=STATUS_OUT_OF_SERVICE)
+            return dataclasses.replace(reading, status=STATUS_OUT_OF_SERVICE)
         return reading
 
     def _check_drift(self, reading: Reading) -> None:
