@@ -28,6 +28,8 @@ pytestmark = pytest.mark.integration
 
 N_SENSORS = 100
 N_READINGS = 20_000
+N_KILLED_READINGS = 10_000
+"""The SIGKILL test's stream: 5 s at 2 000/s, killed at 3 s and down for 2 s."""
 CLIENT_LOG = {"buffered": "buffered reader", "paho": "plain paho"}
 """The start of the client's name in envmon's "MQTT client: ..." line."""
 
@@ -178,7 +180,7 @@ class TestFaults:
             mqtt_extra=f'reader = "{reader}"\n',
         )
         svc = start_service(config, tmp_path, service_factory)
-        sent = readings(N_SENSORS, N_READINGS)
+        sent = readings(N_SENSORS, N_KILLED_READINGS)
         pub = Publisher(mosquitto.port)
         thread, confirmed = publish_in_background(pub, sent, rate_per_s=2000)
         time.sleep(3)
