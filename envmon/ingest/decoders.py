@@ -22,7 +22,7 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from envmon.ingest.lineproto import LineProtocolError, parse_line
 from envmon.ingest.units import AS_DECLARED, SAMPLE_VOLUME, Conversion, conversion
@@ -57,8 +57,7 @@ _KIND_NAMES: Final = frozenset(k.value for k in Kind)
 _LINE_NOT_VALUES: Final = frozenset({"status", "sample_volume_l"})
 
 
-@dataclass(frozen=True, slots=True)
-class Decoded:
+class Decoded(NamedTuple):
     """Values in contract units; ``ts_ns`` is ``None`` when the payload had no time."""
 
     values: dict[str, float]

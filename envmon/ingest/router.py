@@ -16,7 +16,6 @@ which stays unacknowledged until the broker redelivers it.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Sequence
@@ -139,7 +138,7 @@ class Router:
         """A reading of a sensor signed out of service is stored as such, not judged."""
         service = self._service
         if service and service.out_of_service(reading.sensor, reading.ts_ns):
-            return dataclasses.replace(reading, status=STATUS_OUT_OF_SERVICE)
+            return reading._replace(status=STATUS_OUT_OF_SERVICE)
         return reading
 
     def _check_drift(self, reading: Reading) -> None:

@@ -127,10 +127,9 @@ def _float_epoch_ns(value: float, precision_ns: int) -> int:
     Computed from the float's shortest decimal form, which is what the sender
     wrote: ``value * 1e6`` in binary would turn .0000014 s into 2 µs.
     """
-    ns = Decimal(repr(value)) * precision_ns
-    step = 1000 if precision_ns >= 1000 else 1
-    whole_steps = (ns / step).to_integral_value(rounding=ROUND_HALF_EVEN)
-    return int(whole_steps) * step
+    step_ns = 1000 if precision_ns >= 1000 else 1
+    steps = Decimal(repr(value)) * (precision_ns // step_ns)
+    return int(steps.to_integral_value(rounding=ROUND_HALF_EVEN)) * step_ns
 
 
 def parse_iso_ns(text: str, name: str = "ts") -> int:

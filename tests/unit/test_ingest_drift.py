@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 from envmon.ingest.drift import ClockDriftMonitor, warnings_topic
@@ -70,7 +69,7 @@ class TestClockDriftMonitor:
         assert feed(off, [(t, 1e5) for t in range(0, 600, 10)]) == []
         m = ClockDriftMonitor(warn_s=30, window_s=60, warn_every_s=3600)
         r = reading(0, 500.0)
-        unreceived = dataclasses.replace(r, received_ns=0)
+        unreceived = r._replace(received_ns=0)
         assert all(m.observe(unreceived) is None for _ in range(3))
 
     def test_payload_and_topic(self) -> None:

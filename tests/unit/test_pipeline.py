@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -276,7 +275,7 @@ class TestDurableWriter:
         """A reading no line can carry (the decoder lets none through) is kept, and acked."""
         acks = Acks()
         w = make(influx, spool, acks, batch_size=3)
-        bad = dataclasses.replace(reading(1), values={"temperature": float("nan")})
+        bad = reading(1)._replace(values={"temperature": float("nan")})
         w.submit_many([(reading(0), 0), (bad, 1), (reading(2), 2)])
         wait_until(lambda: len(acks.tokens) == 3)
         w.stop()
