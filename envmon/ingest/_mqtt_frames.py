@@ -122,6 +122,7 @@ def split_publishes(buf: bytes | bytearray, mqtt5: bool) -> tuple[list[Delivery]
             break
         if at > end or topic_end > end or not topic or "\0" in topic:
             break
-        append(Delivery(topic=topic, payload=data[at:end], mid=mid, qos=(command & 0x06) >> 1))
+        payload, qos = data[at:end], (command & 0x06) >> 1
+        append(Delivery(topic, payload, mid, qos))
         pos = end
     return out, pos

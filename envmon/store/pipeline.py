@@ -156,7 +156,7 @@ class DurableWriter(Generic[T]):
             q = self._queue
             was = len(q)
             now = self._clock()
-            q.extend(_Queued(point=line, token=token, queued_at=now) for line, token in items)
+            q.extend(_Queued(point, token, now) for point, token in items)
             # Only a full batch wakes the writer: below that it looks at the queue
             # every flush interval by itself (see ``_take_items``), instead of being
             # woken for every socket read that brings a reading or two.
