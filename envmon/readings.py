@@ -140,11 +140,11 @@ class Reading(NamedTuple):
     ``values`` maps parameter ids (built in, or declared in the facility file)
     to values; a faulted reading may carry none. ``received_ns`` is when envmon
     received it. ``equipment`` is the equipment a sensor of kind ``equipment``
-    sits on (None for room sensors).
+    sits on (None for room sensors). ``values`` is never changed after decoding.
 
-    A NamedTuple, not a frozen dataclass: one is built per message on the
-    network thread, in a fifth of the time (bench/README.md). It is as
-    immutable; ``values`` is never changed after decoding.
+    Immutable, and built and read by field name (one is built per message on
+    the network thread: a NamedTuple, which is cheaper to build than a frozen
+    dataclass).
     """
 
     ts_ns: int

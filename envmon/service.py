@@ -35,7 +35,7 @@ from envmon.facility import Facility
 from envmon.ingest.ackgate import AckGate, Pending
 from envmon.ingest.drift import ClockDriftMonitor
 from envmon.ingest.ingestor import Ingestor
-from envmon.ingest.mqtt import MqttSource
+from envmon.ingest.mqtt import Delivery, MqttSource
 from envmon.ingest.rejects import RejectLog
 from envmon.ingest.router import MessageToken, Router
 from envmon.ingest.stage import IngestStage
@@ -48,7 +48,6 @@ from envmon.notify.fanout import AlarmFanout
 from envmon.runtime.anchors import AnchorWriter
 from envmon.runtime.clock import SYSTEM_CLOCK, Clock
 from envmon.runtime.health import IngestHealth
-from envmon.runtime.heap import freeze_long_lived
 from envmon.runtime.jobs import Jobs
 from envmon.runtime.lifecycle import Closes, Lifecycle
 from envmon.runtime.reload import Reloader, read_facility
@@ -187,7 +186,7 @@ class Service:
     # --- wiring that closes a cycle: ingest feeds the store, the store's progress
     # releases acknowledgements through the MQTT client that feeds ingest.
 
-    def _on_messages(self, messages: list[tuple[str, bytes, int, int]], received_ns: int) -> None:
+    def _on_messages(self, messages: list[Delivery], received_ns: int) -> None:
         self.router.on_messages(messages, received_ns)
 
     def _send_acks(self, tokens: list[MessageToken]) -> None:
@@ -218,8 +217,6 @@ class Service:
     def start(self) -> None:
         self.reloader.record_start(self.settings, self._facility_text)
         self._facility_text = None
-        frozen, took_s = freeze_long_lived()
-        log.debug("froze %d long-lived objects out of full GC passes in %.3f s", frozen, took_s)
         self.lifecycle.start()
         log.info(
             "envmon started: site %s, %d rooms, %d sensors; MQTT %s:%d; %s; state in %s; "

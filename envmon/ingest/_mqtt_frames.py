@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable
-from typing import Final
+from typing import Final, NamedTuple
 
 # PUBACK with remaining length 2: packet id only, reason "success" implied
 # (MQTT 5 §3.4.2.1), the same bytes paho's own ack() sends.
@@ -17,8 +17,15 @@ PUBACK: Final = 0x40
 _PUBACK_PACKET: Final = struct.Struct("!BBH")
 _PUBLISH: Final = 0x30
 
-Delivery = tuple[str, bytes, int, int]
-"""``(topic, payload, mid, qos)`` of an incoming PUBLISH."""
+
+class Delivery(NamedTuple):
+    """An incoming PUBLISH: what ingest reads, and what its acknowledgement needs."""
+
+    topic: str
+    payload: bytes
+    mid: int
+    """Packet id (0 at QoS 0)."""
+    qos: int
 
 
 def puback_packets(mids: Iterable[int]) -> bytes:
@@ -69,8 +76,8 @@ def split_publishes(buf: bytes | bytearray, mqtt5: bool) -> tuple[list[Delivery]
     ``buf``, in order, and how many bytes they take; stops at the first packet
     that is anything else (paho's to handle, or to wait for).
 
-    The per-message path of the network thread: one loop, no calls per packet
-    for lengths under 16 KiB, one or two bytes (bench/README.md).
+    One loop over the buffer; the remaining length of packets under 16 KiB (one
+    or two bytes) is read inline, longer ones through ``frame``.
     """
     out: list[Delivery] = []
     append = out.append
@@ -115,6 +122,7 @@ def split_publishes(buf: bytes | bytearray, mqtt5: bool) -> tuple[list[Delivery]
             break
         if at > end or topic_end > end or not topic or "\0" in topic:
             break
-        append((topic, data[at:end], mid, (command & 0x06) >> 1))
+        payload, qos = data[at:end], (command & 0x06) >> 1
+        append(Delivery(topic, payload, mid, qos))
         pos = end
     return out, pos

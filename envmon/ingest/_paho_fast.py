@@ -4,9 +4,7 @@ batched PUBACKs.
 paho reads each packet with three or more ``recv`` calls (command byte, each
 length byte, body) and goes back to ``select`` after every packet; it sends
 each PUBACK as its own write. Each of those calls releases and retakes the
-GIL, which the alarm and store threads are waiting for. On a 2-core VM,
-removing them raised envmon's full-rate ingest by about a third
-(bench/README.md).
+GIL, which the alarm and store threads are waiting for.
 
 ``BufferedClient`` changes only how bytes move, not the protocol: it reads the
 socket in chunks and serves paho's small reads from the chunk, and its
@@ -28,17 +26,15 @@ outgoing side. ``queue_pubacks`` queues many PUBACKs as one packet write.
 
 The QoS 0/1 PUBLISH packets (with a valid UTF-8 topic) that sit whole in the
 chunk are framed here all in one loop (``split_publishes``) and go straight,
-as one list per chunk, to ``on_publishes_received([(topic, payload, mid,
-qos), ...])``. paho would take a round of its ``loop_read``, byte-at-a-time
-reads and packet dispatch for each, then build a ``Properties`` object and an
-``MQTTMessage`` and match the topic against its per-topic callbacks: most of
-the network thread's CPU per reading at 1 000 readings/s (bench/README.md).
-envmon needs none of that (it subscribes at QoS 1, sets no per-topic callback
-and uses no PUBLISH property). Any other whole packet is framed in one step
-and handed to paho's dispatch (a PUBLISH that came in pieces over several
-reads is then delivered the same lean way); any PUBLISH this path does not
-take (QoS 2, a bad topic, a malformed packet) goes through paho's own code
-unchanged.
+as one list of ``Delivery`` per chunk, to ``on_publishes_received``. paho
+would take a round of its ``loop_read``, byte-at-a-time reads and packet
+dispatch for each, then build a ``Properties`` object and an ``MQTTMessage``
+and match the topic against its per-topic callbacks. envmon needs none of
+that (it subscribes at QoS 1, sets no per-topic callback and uses no PUBLISH
+property). Any other whole packet is framed in one step and handed to paho's
+dispatch (a PUBLISH that came in pieces over several reads is then delivered
+the same lean way); any PUBLISH this path does not take (QoS 2, a bad topic, a
+malformed packet) goes through paho's own code unchanged.
 
 All of this overrides or calls private paho members (``PRIVATE_NAMES``), which
 paho changes between minor releases (2.1 has no ``MalformedPacket`` and calls

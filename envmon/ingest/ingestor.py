@@ -182,7 +182,7 @@ class Ingestor:
     ) -> Reading | RoomStateChange | BatchMessage | Reject | None:
         """Decide what one received message is; never raises for bad input."""
         index = self._index
-        # A topic seen before skips matching: the per-reading path (bench/README.md).
+        # A topic seen before skips matching and the facility checks: its route is kept.
         route = index.routes.get(topic)
         if route is None and self._topics.is_own(topic):
             return None
@@ -227,19 +227,18 @@ class Ingestor:
             and info.overdue.overdue_at(ts_ns)
         ):
             status = STATUS_CALIBRATION_OVERDUE
-        # Positional, in Reading's field order: keywords cost twice the time, per reading.
         return Reading(
-            ts_ns,
-            index.site,
-            route.room,
-            route.grade,
-            route.sensor,
-            route.kind,
-            values,
-            decoded.sample_volume_l,
-            status,
-            received_ns,
-            route.equipment,
+            ts_ns=ts_ns,
+            site=index.site,
+            room=route.room,
+            grade=route.grade,
+            sensor=route.sensor,
+            kind=route.kind,
+            values=values,
+            sample_volume_l=decoded.sample_volume_l,
+            status=status,
+            received_ns=received_ns,
+            equipment=route.equipment,
         )
 
     def _route(self, index: _Index, match: TopicMatch) -> _Route:

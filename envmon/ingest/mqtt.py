@@ -53,8 +53,7 @@ _LOOP_TIMEOUT_S: Final = 1.0
 
 
 Delivery = _mqtt_frames.Delivery
-"""One received PUBLISH: ``(topic, payload, mid, qos)``; ``mid`` and ``qos`` are
-what ``ack`` needs. A plain tuple: one is built per reading (bench/README.md)."""
+"""One received PUBLISH: topic, payload, and the ``mid`` and ``qos`` that ``ack`` needs."""
 OnMessages = Callable[[list[Delivery], int], None]
 """Takes the messages of one socket read, in order, and their receive time (ns)."""
 
@@ -313,7 +312,8 @@ class MqttSource:
             # itself (§1.5.4); the broker should never have accepted it.
             log.warning("MQTT %s: dropped a message whose topic is not UTF-8", self._where)
             return
-        self._handle_publishes([(topic, bytes(msg.payload), msg.mid, msg.qos)])
+        delivery = Delivery(topic=topic, payload=bytes(msg.payload), mid=msg.mid, qos=msg.qos)
+        self._handle_publishes([delivery])
 
     def _handle_publishes(self, deliveries: list[Delivery]) -> None:
         """The PUBLISHes of one socket read: one receive time, one lock for all."""
@@ -322,9 +322,10 @@ class MqttSource:
             received_ns = time.time_ns()
             with self._ack_lock:
                 generation, pending = self._generation, self._pending
-                for _, _, mid, qos in deliveries:
-                    if not qos:
+                for delivery in deliveries:
+                    if not delivery.qos:
                         continue
+                    mid = delivery.mid
                     if mid not in pending:
                         pending[mid] = generation
                     else:

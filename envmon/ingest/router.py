@@ -102,13 +102,13 @@ class Router:
         to_store: list[StoreItem] = []
         to_judge: JudgeBatch = []
         readings = 0
-        for topic, payload, mid, qos in messages:
+        for message in messages:
             self._seq += 1
             seq = self._seq
             try:
-                result = self.ingestor.handle(topic, payload, received_ns)
+                result = self.ingestor.handle(message.topic, message.payload, received_ns)
                 judged = isinstance(result, Reading | RoomStateChange | BatchMessage)
-                token = Pending(seq, judged, (mid, qos)) if qos else None
+                token = Pending(seq, judged, (message.mid, message.qos)) if message.qos else None
                 if isinstance(result, Reading):
                     readings += 1
                     result = self._stamp_service(result)
@@ -127,7 +127,7 @@ class Router:
                     if isinstance(result, Reject):
                         self._reject(result, received_ns)
             except Exception:
-                log.exception("error handling a message on %s", topic)
+                log.exception("error handling a message on %s", message.topic)
         self._stats.readings(readings)
         if to_store:
             self._store.submit_many(to_store)

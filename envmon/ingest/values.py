@@ -98,38 +98,38 @@ def parse_status(value: Any, name: str) -> str:
 
 
 def parse_timestamp(value: Any, precision_ns: int, name: str) -> int:
-    """ISO 8601 with a zone (exact to the ns) or an epoch number (floats to the µs)."""
+    """ISO 8601 with a zone (exact to the ns) or an epoch number (floats to the µs).
+
+    A boolean is refused by name: JSON ``true`` is not a time, although Python
+    counts ``bool`` as an ``int``.
+    """
     if isinstance(value, str):
         return parse_iso_ns(value, name)
-    if type(value) is int:
+    if isinstance(value, bool):
+        raise DecodeError(
+            "bad_timestamp", f"{name} is {describe(value)}: expected ISO 8601 or epoch seconds"
+        )
+    if isinstance(value, int):
         return value * precision_ns
-    if type(value) is float:
+    if isinstance(value, float):
         if not math.isfinite(value):
             raise DecodeError("bad_timestamp", f"{name} is not finite")
-        if precision_ns >= 1000:
-            return _float_micros(value, precision_ns // 1000) * 1000
-        return round(value)
+        return _float_epoch_ns(value, precision_ns)
     raise DecodeError(
         "bad_timestamp", f"{name} is {describe(value)}: expected ISO 8601 or epoch seconds"
     )
 
 
-def _float_micros(value: float, micros_per_unit: int) -> int:
-    """``value`` units in whole µs, rounded half-even from the float's shortest decimal
-    form (what the sender wrote): value * 1e6 in binary would turn .0000014 s into 2 µs.
+def _float_epoch_ns(value: float, precision_ns: int) -> int:
+    """``value`` units in ns, rounded half-even to the whole µs (to the whole ns when
+    the unit is finer than a µs).
 
-    The binary product is off from the decimal one by at most ``err``; when it is
-    further than that from a rounding boundary (x.5), both round to the same
-    integer, without building a Decimal (the common case, and the per-reading path).
+    Computed from the float's shortest decimal form, which is what the sender
+    wrote: ``value * 1e6`` in binary would turn .0000014 s into 2 µs.
     """
-    scaled = value * micros_per_unit
-    if math.isfinite(scaled):
-        nearest = round(scaled)
-        err = (micros_per_unit * math.ulp(value) + math.ulp(scaled)) / 2
-        if abs(scaled - nearest) + err < 0.499:  # a margin for the rounding of err itself
-            return nearest
-    micros = Decimal(repr(value)) * micros_per_unit
-    return int(micros.to_integral_value(rounding=ROUND_HALF_EVEN))
+    step_ns = 1000 if precision_ns >= 1000 else 1
+    steps = Decimal(repr(value)) * (precision_ns // step_ns)
+    return int(steps.to_integral_value(rounding=ROUND_HALF_EVEN)) * step_ns
 
 
 def parse_iso_ns(text: str, name: str = "ts") -> int:
@@ -162,13 +162,18 @@ def parse_iso_ns(text: str, name: str = "ts") -> int:
 
 
 def number(value: Any, name: str) -> float:
-    """A finite JSON/line-protocol number as float; booleans and strings are refused."""
-    kind = type(value)
-    if kind is float:
+    """A finite JSON/line-protocol number as float; booleans and strings are refused.
+
+    A boolean is refused by name: JSON ``true`` is not a measurement, although
+    Python counts ``bool`` as an ``int``.
+    """
+    if isinstance(value, bool):
+        raise DecodeError("bad_value", f"{name} is {describe(value)}, expected a number")
+    if isinstance(value, float):
         if not math.isfinite(value):
             raise DecodeError("non_finite", f"{name} is {value}: expected a finite number")
-        return float(value)
-    if kind is int:
+        return value
+    if isinstance(value, int):
         try:
             return float(value)
         except OverflowError:

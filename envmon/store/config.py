@@ -25,8 +25,8 @@ class InfluxSettings(_Section):
     password_file: Path | None = None
     timeout_s: Annotated[float, Field(gt=0)] = 10.0
     batch_size: Annotated[int, Field(ge=1)] = 5000
-    # One write per second at a steady trickle: each HTTP request costs the store
-    # thread about a millisecond, a quarter of its CPU at 0.2 s (bench/README.md).
+    # One write per second at a steady trickle: every HTTP request has a fixed cost
+    # on the store thread, whatever its size, so a trickle is written in few of them.
     flush_interval_s: Annotated[float, Field(gt=0)] = 1.0
     retry_min_s: Annotated[float, Field(gt=0)] = 0.5
     retry_max_s: Annotated[float, Field(gt=0)] = 30.0

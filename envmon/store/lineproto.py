@@ -22,7 +22,6 @@ import math
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from math import isfinite
 from typing import Final
 
 from envmon.alarms.events import AlarmEvent
@@ -125,7 +124,7 @@ def _timestamp(ts_ns: int) -> int:
 def _reading_series(
     kind: str, site: str, room: str, grade: str, sensor: str, equipment: str | None
 ) -> str:
-    # Cached: a facility has a fixed set of sensors, and this is the slow part.
+    # Cached: a facility has a fixed set of sensors, so each series is escaped once.
     tags = {"site": site, "room": room, "grade": grade, "sensor": sensor}
     if equipment is not None:
         tags["equipment"] = equipment
@@ -155,25 +154,16 @@ def reading_line(r: Reading) -> str:
     ``<parameter>_raw``: the parameter fields, which Grafana draws and reports
     aggregate, hold judged values only (``calibration_overdue`` ones included).
     """
-    # The per-reading hot path (bench/README.md): format_float inlined, and the
-    # reading unpacked once (a NamedTuple field read by name is a descriptor call).
-    ts_ns, site, room, grade, sensor, kind, values, volume_l, status, _, equipment = r
-    series = _reading_series(kind, site, room, grade, sensor, equipment)
-    fields = []
-    prefix_of = _field_prefix if status == STATUS_OK or is_judged(status) else _raw_field_prefix
-    for key, value in values.items():
-        if not isfinite(value):
-            raise ValueError(f"line protocol: non-finite float {value!r}")
-        fields.append(prefix_of(key) + repr(float(value)))
-    if volume_l is not None:
-        fields.append(f"{SAMPLE_VOLUME_L}={format_float(volume_l)}")
-    if status != STATUS_OK:
-        fields.append(f"{STATUS}={escape_string_field(status)}")
+    series = _reading_series(r.kind, r.site, r.room, r.grade, r.sensor, r.equipment)
+    prefix_of = _field_prefix if is_judged(r.status) else _raw_field_prefix
+    fields = [prefix_of(key) + format_float(value) for key, value in r.values.items()]
+    if r.sample_volume_l is not None:
+        fields.append(f"{SAMPLE_VOLUME_L}={format_float(r.sample_volume_l)}")
+    if r.status != STATUS_OK:
+        fields.append(f"{STATUS}={escape_string_field(r.status)}")
     if not fields:
-        raise ValueError(f"line protocol: reading from {sensor} has no values and status ok")
-    if type(ts_ns) is not int:
-        _timestamp(ts_ns)  # raises the TypeError with its message
-    return f"{series}{','.join(fields)} {ts_ns}"
+        raise ValueError(f"line protocol: reading from {r.sensor} has no values and status ok")
+    return f"{series}{','.join(fields)} {_timestamp(r.ts_ns)}"
 
 
 def room_state_line(c: RoomStateChange) -> str:

@@ -11,9 +11,8 @@ always in submit order, once their lines are durable:
   kept with the reason, and waiting cannot help).
 
 A point is a line of line protocol or a ``Reading``, which this thread turns
-into its line when it takes the batch: the network thread hands on readings
-in small bursts, each after a wake-up that makes its work slow on a VM, while
-this thread formats a second's worth in one go (bench/README.md).
+into its line when it takes the batch: formatting is kept off the network
+thread, and this thread formats a whole batch in one go.
 
 ``TOO_LARGE`` and ``REJECT`` split the batch in halves and retry, so only the
 lines InfluxDB really refuses end up dead-lettered (rewriting the accepted
@@ -34,7 +33,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Generic, TypeVar
+from typing import Final, Generic, NamedTuple, TypeVar
 
 from envmon.readings import Reading
 from envmon.store.config import InfluxSettings
@@ -72,6 +71,13 @@ class WriterStats:
     """Spool full while InfluxDB is down: nothing is being acknowledged."""
 
 
+class _Queued(NamedTuple, Generic[T]):
+    point: Point | None
+    token: T
+    queued_at: float
+    """On the writer's clock: a batch is due one flush interval after its first point."""
+
+
 @dataclass(slots=True)
 class _Batch(Generic[T]):
     lines: list[str]
@@ -102,7 +108,7 @@ class DurableWriter(Generic[T]):
         self._retry_max_s = max(settings.retry_max_s, settings.retry_min_s)
 
         self._cond = threading.Condition()
-        self._queue: deque[tuple[Point | None, T, float]] = deque()
+        self._queue: deque[_Queued[T]] = deque()
         self._stopping = False
         self._stop_deadline = float("inf")
         self._thread: threading.Thread | None = None
@@ -135,7 +141,7 @@ class DurableWriter(Generic[T]):
             if self._stopping:
                 log.error("store is stopped: not storing %.200s", line)
                 return
-            self._queue.append((line, token, self._clock()))
+            self._queue.append(_Queued(point=line, token=token, queued_at=self._clock()))
             if len(self._queue) == self._batch_size:
                 self._cond.notify()
 
@@ -150,7 +156,7 @@ class DurableWriter(Generic[T]):
             q = self._queue
             was = len(q)
             now = self._clock()
-            q.extend([(line, token, now) for line, token in items])
+            q.extend(_Queued(point, token, now) for point, token in items)
             # Only a full batch wakes the writer: below that it looks at the queue
             # every flush interval by itself (see ``_take_items``), instead of being
             # woken for every socket read that brings a reading or two.
@@ -228,9 +234,9 @@ class DurableWriter(Generic[T]):
         items = self._take_items()
         if items is None:
             return None
-        return _Batch(self._lines(items), [token for _, token, _ in items])
+        return _Batch(self._lines(items), [item.token for item in items])
 
-    def _take_items(self) -> list[tuple[Point | None, T, float]] | None:
+    def _take_items(self) -> list[_Queued[T]] | None:
         with self._cond:
             while True:
                 now = self._clock()
@@ -238,7 +244,7 @@ class DurableWriter(Generic[T]):
                 if q and (
                     len(q) >= self._batch_size
                     or self._stopping
-                    or now >= q[0][2] + self._flush_interval_s
+                    or now >= q[0].queued_at + self._flush_interval_s
                 ):
                     n = min(len(q), self._batch_size)
                     self._inflight = n
@@ -250,13 +256,16 @@ class DurableWriter(Generic[T]):
                     return None
                 # A new point does not wake this thread (``submit_many``): it is at
                 # most one flush interval away from being looked at.
-                next_flush = q[0][2] + self._flush_interval_s - now if q else self._flush_interval_s
+                next_flush = (
+                    q[0].queued_at + self._flush_interval_s - now if q else self._flush_interval_s
+                )
                 self._cond.wait(min(wait_s, next_flush))
 
-    def _lines(self, items: list[tuple[Point | None, T, float]]) -> list[str]:
+    def _lines(self, items: list[_Queued[T]]) -> list[str]:
         """The batch's lines: readings formatted here, off the network thread."""
         lines: list[str] = []
-        for point, _, _ in items:
+        for item in items:
+            point = item.point
             if point is None:
                 continue
             if isinstance(point, str):

@@ -39,18 +39,29 @@ def make_readings(n: int, sensors: int = 100, seed: int = 1) -> list[Reading]:
         s = i % sensors
         kind = Kind.PARTICLES if s < 40 else Kind.CLIMATE if s < 80 else Kind.PRESSURE
         ts = BASE_NS + i * 1_000_003  # distinct, not ms-aligned: nanoseconds must survive
+        volume_l: float | None = None
         if kind is Kind.PARTICLES:
             counts = rnd.randrange(0, 5000)
             values = {"particles_0_5um": counts / 0.0283, "particles_5_0um": float(counts % 3)}
-            out.append(
-                Reading(ts, "site1", f"R{s % 5}", "ABCD"[s % 4], f"PC-{s}", kind, values, 28.3)
-            )
+            sensor, volume_l = f"PC-{s}", 28.3
         elif kind is Kind.CLIMATE:
             values = {"temperature": rnd.uniform(18, 24), "humidity": rnd.uniform(30, 60)}
-            out.append(Reading(ts, "site1", f"R{s % 5}", "ABCD"[s % 4], f"TH-{s}", kind, values))
+            sensor = f"TH-{s}"
         else:
             values = {"diff_pressure": rnd.uniform(5, 20)}
-            out.append(Reading(ts, "site1", f"R{s % 5}", "ABCD"[s % 4], f"DP-{s}", kind, values))
+            sensor = f"DP-{s}"
+        out.append(
+            Reading(
+                ts_ns=ts,
+                site="site1",
+                room=f"R{s % 5}",
+                grade="ABCD"[s % 4],
+                sensor=sensor,
+                kind=kind,
+                values=values,
+                sample_volume_l=volume_l,
+            )
+        )
     return out
 
 

@@ -32,22 +32,35 @@ def make_readings(n: int, sensors: int = 100) -> list[Reading]:
         s = i % sensors
         ts = (BASE_MS + i) * NS_PER_MS
         room, grade = f"R{s % 5}", "ABCD"[s % 4]
+        volume_l: float | None = None
         if s < 40:
             counts = rnd.randrange(0, 5000)
             values = {
                 "particles_0_5um": round(counts * 35.3, 1),
                 "particles_5_0um": float(counts % 3),
             }
-            out.append(Reading(ts, "site1", room, grade, f"PC-{s}", Kind.PARTICLES, values, 28.3))
+            kind, sensor, volume_l = Kind.PARTICLES, f"PC-{s}", 28.3
         elif s < 80:
             values = {
                 "temperature": round(rnd.uniform(18, 24), 2),
                 "humidity": round(rnd.uniform(30, 60), 1),
             }
-            out.append(Reading(ts, "site1", room, grade, f"TH-{s}", Kind.CLIMATE, values))
+            kind, sensor = Kind.CLIMATE, f"TH-{s}"
         else:
             values = {"diff_pressure": round(rnd.uniform(5, 20), 2)}
-            out.append(Reading(ts, "site1", room, grade, f"DP-{s}", Kind.PRESSURE, values))
+            kind, sensor = Kind.PRESSURE, f"DP-{s}"
+        out.append(
+            Reading(
+                ts_ns=ts,
+                site="site1",
+                room=room,
+                grade=grade,
+                sensor=sensor,
+                kind=kind,
+                values=values,
+                sample_volume_l=volume_l,
+            )
+        )
     return out
 
 

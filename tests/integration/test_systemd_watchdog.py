@@ -18,10 +18,15 @@ import pytest
 
 from envmon.simulate.command import run_simulate
 from tests.support.servers import InfluxDB1, Mosquitto
+from tests.support.wait import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 # ingest.stuck_after_s: ingest is stuck after this long without a durable reading.
 STUCK_AFTER_S = 8.0
+# The simulator publishes this long: readings must keep arriving after InfluxDB is
+# frozen, long enough that some are still pending when the stuck time runs out.
+# The watchdog then starves whether or not more arrive, and resumes without them.
+PUBLISH_S = STUCK_AFTER_S + 10
 
 
 class NotifySocket:
@@ -137,11 +142,18 @@ class TestSystemdWatchdog:
         frozen = False
         try:
             ready = notify.wait_for("READY=1", 30)
-            time.sleep(4)
-            assert len(notify.times_of("WATCHDOG=1", since=ready)) >= 2
+            wait_until(
+                lambda: len(notify.times_of("WATCHDOG=1", since=ready)) >= 2,
+                10,
+                "two watchdog pings while healthy",
+            )
 
-            publisher = publish_in_background(mosquitto, STUCK_AFTER_S + 40)
-            time.sleep(3)
+            publisher = publish_in_background(mosquitto, PUBLISH_S)
+            wait_until(
+                lambda: influxdb.count("climate", "temperature") > 0,
+                30,
+                "simulated readings stored before InfluxDB is frozen",
+            )
             os.kill(influx_pid, signal.SIGSTOP)  # writes hang: nothing becomes durable
             frozen = True
             frozen_at = time.monotonic()
@@ -161,7 +173,7 @@ class TestSystemdWatchdog:
             frozen = False
             resumed_at = time.monotonic()
             notify.wait_for("WATCHDOG=1", 40, since=resumed_at)
-            publisher.join(timeout=STUCK_AFTER_S + 60)
+            publisher.join(timeout=PUBLISH_S + 30)
 
             proc.send_signal(signal.SIGTERM)
             assert proc.wait(timeout=30) == 0

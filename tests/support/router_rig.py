@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from envmon.ingest.config import IngestSettings
 from envmon.ingest.drift import ClockDriftMonitor
 from envmon.ingest.ingestor import Ingestor
+from envmon.ingest.mqtt import Delivery
 from envmon.ingest.rejects import RejectLog
 from envmon.ingest.router import JudgeBatch, Router, StoreItem
 from envmon.runtime.stats import StatsCollector
@@ -63,5 +64,5 @@ class Rig:
             stats=self.stats,
         )
 
-    def deliver(self, *messages: tuple[str, bytes, int, int], later_s: int = 0) -> None:
+    def deliver(self, *messages: Delivery, later_s: int = 0) -> None:
         self.router.on_messages(list(messages), RECEIVED_NS + later_s * NS)

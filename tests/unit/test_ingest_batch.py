@@ -11,6 +11,7 @@ from envmon.ingest.ackgate import Pending
 from envmon.ingest.batch_payload import decode_batch
 from envmon.ingest.config import IngestSettings
 from envmon.ingest.ingestor import Ingestor, Reject
+from envmon.ingest.mqtt import Delivery
 from envmon.ingest.topics import TopicMap, TopicMatch
 from envmon.ingest.values import DecodeError
 from tests.support.facilities import small_facility
@@ -117,7 +118,7 @@ class TestRouter:
     def test_a_batch_message_stores_nothing_and_waits_for_the_worker(self) -> None:
         """Nothing to store; its ack waits for the alarm worker, to whom it goes in order."""
         rig = Rig()
-        rig.deliver((TOPIC, payload(), 5, 1))
+        rig.deliver(Delivery(topic=TOPIC, payload=payload(), mid=5, qos=1))
         assert rig.store.items == [(None, Pending(1, True, (5, 1)))]
         ((seq, message),) = rig.judge.batches[0]
         assert seq == 1 and isinstance(message, BatchMessage) and message.topic == TOPIC
@@ -125,7 +126,7 @@ class TestRouter:
     def test_a_bad_batch_message_is_a_reject(self) -> None:
         """A bad one is counted and published as a reject, acknowledged without the worker."""
         rig = Rig()
-        rig.deliver((TOPIC, payload(rooms=["NOPE"]), 6, 1))
+        rig.deliver(Delivery(topic=TOPIC, payload=payload(rooms=["NOPE"]), mid=6, qos=1))
         assert rig.store.items == [(None, Pending(1, False, (6, 1)))]
         assert rig.judge.batches == []
         assert rig.stats.rejects["unknown_room"] == 1

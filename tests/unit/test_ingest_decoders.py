@@ -114,6 +114,24 @@ class TestEpochTimestamps:
         expected = int(exact.to_integral_value(rounding=ROUND_HALF_EVEN)) * 1000
         assert parse_timestamp(value, precision_ns, "ts") == expected
 
+    @pytest.mark.parametrize("value", [True, False])
+    def test_booleans_are_refused_by_name(self, value: bool) -> None:
+        """A boolean is not epoch 1 or 0: bad_timestamp, and the detail says boolean."""
+        with pytest.raises(DecodeError, match=r"ts is (true|false) \(a boolean\)") as info:
+            parse_timestamp(value, NS, "ts")
+        assert info.value.reason == "bad_timestamp"
+
+    def test_float_nanoseconds_round_to_the_ns_from_the_written_decimal(self) -> None:
+        """With ns precision a float rounds to the ns its shortest decimal form gives."""
+        # The binary float is ...768 ns; the sender wrote (and repr gives) ...800.
+        value = 1.7950824001234568e18
+        assert parse_timestamp(value, 1, "t") == 1_795_082_400_123_456_800
+
+    def test_float_milliseconds_round_half_even_to_the_microsecond(self) -> None:
+        """Milliseconds with a µs tie go to the even µs, from the decimal written."""
+        assert parse_timestamp(T0 * 1000 + 0.0005, 1_000_000, "t") == T0 * NS
+        assert parse_timestamp(T0 * 1000 + 0.0015, 1_000_000, "t") == T0 * NS + 2_000
+
     @pytest.mark.parametrize("value", [True, None, [1], {"s": 1}, float("nan"), float("inf")])
     def test_wrong_types(self, value: object) -> None:
         """Booleans, nulls, containers and non-finite numbers are bad_timestamp."""
@@ -133,6 +151,13 @@ class TestValues:
         """Booleans, strings, null and containers are bad_value naming the field."""
         with pytest.raises(DecodeError, match="temperature_c is") as info:
             number(value, "temperature_c")
+        assert info.value.reason == "bad_value"
+
+    @pytest.mark.parametrize("value", [True, False])
+    def test_booleans_are_refused_by_name(self, value: bool) -> None:
+        """A boolean is not the number 1 or 0: bad_value, and the detail says boolean."""
+        with pytest.raises(DecodeError, match=r"x is (true|false) \(a boolean\)") as info:
+            number(value, "x")
         assert info.value.reason == "bad_value"
 
     @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
@@ -237,6 +262,8 @@ class TestContractParticles:
             (b'{"sample_volume_l": 28.3, "counts": {}}', "no_values"),
             (b'{"sample_volume_l": 28.3, "counts": {"0.5": true}}', "bad_value"),
             (b'{"ts": "2026-11-19T10:00:00Z"}', "no_values"),
+            (b'{"ts": true, "per_m3": {"0.5": 1}}', "bad_timestamp"),
+            (b'{"sample_volume_l": true, "counts": {"0.5": 1}}', "bad_value"),
         ],
     )
     def test_rejects(self, payload: bytes, reason: str) -> None:

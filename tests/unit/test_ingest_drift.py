@@ -69,7 +69,7 @@ class TestClockDriftMonitor:
         assert feed(off, [(t, 1e5) for t in range(0, 600, 10)]) == []
         m = ClockDriftMonitor(warn_s=30, window_s=60, warn_every_s=3600)
         r = reading(0, 500.0)
-        unreceived = Reading(r.ts_ns, r.site, r.room, r.grade, r.sensor, r.kind, r.values)
+        unreceived = r._replace(received_ns=0)
         assert all(m.observe(unreceived) is None for _ in range(3))
 
     def test_payload_and_topic(self) -> None:

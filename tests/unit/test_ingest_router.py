@@ -6,6 +6,7 @@ import pytest
 
 from envmon.ingest.ackgate import Pending
 from envmon.ingest.ingestor import Ingestor
+from envmon.ingest.mqtt import Delivery
 from envmon.readings import STATUS_OUT_OF_SERVICE, Reading, RoomState, RoomStateChange
 from envmon.sensor_service import ServicePeriod, ServiceStates
 from tests.support.facilities import particles, pressure
@@ -13,8 +14,9 @@ from tests.support.router_rig import NS, T0, Rig
 from tests.support.signing import signature
 
 
-def msg(topic_payload: tuple[str, bytes], mid: int, qos: int = 1) -> tuple[str, bytes, int, int]:
-    return (*topic_payload, mid, qos)
+def msg(topic_payload: tuple[str, bytes], mid: int, qos: int = 1) -> Delivery:
+    topic, payload = topic_payload
+    return Delivery(topic=topic, payload=payload, mid=mid, qos=qos)
 
 
 class TestRouter:
@@ -45,7 +47,7 @@ class TestRouter:
     def test_room_state_is_stored_as_a_line_and_judged(self) -> None:
         """A room-state message is stored as its ``room_state`` line and judged in order."""
         rig = Rig()
-        rig.deliver(("fac/site1/FILL-A/state", b"at_rest", 3, 1))
+        rig.deliver(msg(("fac/site1/FILL-A/state", b"at_rest"), mid=3))
         ((point, token),) = rig.store.items
         assert isinstance(point, str) and point.startswith("room_state,")
         assert token == Pending(1, True, (3, 1))
@@ -55,7 +57,7 @@ class TestRouter:
     def test_reject_is_acknowledged_in_order_without_judgement(self) -> None:
         """A reject stores nothing, needs no judgement, is counted and published."""
         rig = Rig()
-        rig.deliver(("fac/site1/PREP-C/pressure/DP1", b"{not json", 4, 1))
+        rig.deliver(msg(("fac/site1/PREP-C/pressure/DP1", b"{not json"), mid=4))
         assert rig.store.items == [(None, Pending(1, False, (4, 1)))]
         assert rig.judge.batches == []
         assert rig.stats.rejects["bad_json"] == 1
@@ -65,7 +67,7 @@ class TestRouter:
     def test_own_topics_are_acknowledged_and_ignored(self) -> None:
         """envmon's own alarm topics come back through the subscription and are left alone."""
         rig = Rig()
-        rig.deliver(("fac/site1/envmon/alarms/FILL-A/particles_0_5um", b"{}", 5, 1))
+        rig.deliver(msg(("fac/site1/envmon/alarms/FILL-A/particles_0_5um", b"{}"), mid=5))
         assert rig.store.items == [(None, Pending(1, False, (5, 1)))]
         assert rig.judge.batches == [] and rig.publish.sent == []
 
@@ -79,7 +81,9 @@ class TestRouter:
     def test_failed_courtesy_publish_does_not_stop_ingest(self) -> None:
         """A reject notice that cannot be published costs nothing else."""
         rig = Rig(publish_fails=True)
-        rig.deliver(("fac/site1/PREP-C/pressure/DP1", b"[]", 1, 1), msg(pressure(T0, 9.0), mid=2))
+        rig.deliver(
+            msg(("fac/site1/PREP-C/pressure/DP1", b"[]"), mid=1), msg(pressure(T0, 9.0), mid=2)
+        )
         assert len(rig.store.items) == 2 and len(rig.judge.batches[0]) == 1
 
     def test_a_bug_costs_only_its_message(self, monkeypatch: pytest.MonkeyPatch) -> None:

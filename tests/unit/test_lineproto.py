@@ -43,6 +43,19 @@ def particles(**changes: object) -> Reading:
     return Reading(**base)  # type: ignore[arg-type]
 
 
+def pressure(values: dict[str, float], status: str = "ok") -> Reading:
+    return Reading(
+        ts_ns=TS,
+        site="site1",
+        room="PREP-C",
+        grade="C",
+        sensor="DP-1",
+        kind=Kind.PRESSURE,
+        values=values,
+        status=status,
+    )
+
+
 def split_unescaped(text: str, sep: str) -> list[str]:
     """Split at ``sep`` not preceded by a backslash (how InfluxDB's parser reads it)."""
     parts, cur, i = [], "", 0
@@ -187,7 +200,13 @@ class TestReadingLine:
     def test_climate_has_no_sample_volume(self) -> None:
         """A climate reading has only its own values."""
         r = Reading(
-            TS, "site1", "BG-B", "B", "TH-1", Kind.CLIMATE, {"temperature": 20.4, "humidity": 43.0}
+            ts_ns=TS,
+            site="site1",
+            room="BG-B",
+            grade="B",
+            sensor="TH-1",
+            kind=Kind.CLIMATE,
+            values={"temperature": 20.4, "humidity": 43.0},
         )
         assert reading_line(r) == (
             f"climate,grade=B,room=BG-B,sensor=TH-1,site=site1 temperature=20.4,humidity=43.0 {TS}"
@@ -201,8 +220,7 @@ class TestReadingLine:
     @pytest.mark.parametrize("status", ["flow_fault", "out_of_range", "out_of_service"])
     def test_unjudged_values_go_to_raw_fields(self, status: str) -> None:
         """A reading not judged keeps its values under <parameter>_raw, never the measured field."""
-        r = Reading(TS, "site1", "PREP-C", "C", "DP-1", Kind.PRESSURE, {"diff_pressure": 1e308},
-                    status=status)  # fmt: skip
+        r = pressure(values={"diff_pressure": 1e308}, status=status)
         assert reading_line(r) == (
             "pressure,grade=C,room=PREP-C,sensor=DP-1,site=site1 "
             f'diff_pressure_raw=1e+308,status="{status}" {TS}'
@@ -218,8 +236,16 @@ class TestReadingLine:
 
     def test_equipment_reading_has_the_equipment_tag(self) -> None:
         """Measurement equipment, tags site/room/grade/equipment/sensor, one field per id."""
-        r = Reading(TS, "site1", "PREP-C", "C", "INC-01-S1", Kind.EQUIPMENT,
-                    {"co2": 5.1, "temperature": 37.0}, equipment="INC-01")  # fmt: skip
+        r = Reading(
+            ts_ns=TS,
+            site="site1",
+            room="PREP-C",
+            grade="C",
+            sensor="INC-01-S1",
+            kind=Kind.EQUIPMENT,
+            values={"co2": 5.1, "temperature": 37.0},
+            equipment="INC-01",
+        )
         assert reading_line(r) == (
             "equipment,equipment=INC-01,grade=C,room=PREP-C,sensor=INC-01-S1,site=site1 "
             f"co2=5.1,temperature=37.0 {TS}"
@@ -227,7 +253,7 @@ class TestReadingLine:
 
     def test_faulted_reading_without_values_still_has_a_line(self) -> None:
         """A faulted reading with no values is stored through its status field."""
-        r = Reading(TS, "site1", "PREP-C", "C", "DP-1", Kind.PRESSURE, {}, status="sensor_fault")
+        r = pressure(values={}, status="sensor_fault")
         assert reading_line(r) == (
             f'pressure,grade=C,room=PREP-C,sensor=DP-1,site=site1 status="sensor_fault" {TS}'
         )
@@ -235,7 +261,13 @@ class TestReadingLine:
     def test_ok_reading_without_values_is_refused(self) -> None:
         """A reading with neither values nor a fault is refused."""
         with pytest.raises(ValueError, match="no values"):
-            reading_line(Reading(TS, "s", "r", "A", "x", Kind.PRESSURE, {}))
+            reading_line(pressure(values={}))
+
+    @pytest.mark.parametrize("ts_ns", [True, float(TS)])
+    def test_timestamp_that_is_not_int_nanoseconds_is_refused(self, ts_ns: object) -> None:
+        """A boolean (an int to Python) or float timestamp is refused, not written as 1 or 1e18."""
+        with pytest.raises(TypeError, match="timestamp must be int nanoseconds"):
+            reading_line(particles(ts_ns=ts_ns))
 
     def test_non_finite_value_is_refused(self) -> None:
         """A NaN value is refused, not written."""
