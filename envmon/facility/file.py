@@ -53,13 +53,39 @@ class Facility:
 
     def sensors_in(self, room_id: str) -> list[Sensor]:
         """The room's own sensors (not those on its equipment)."""
-        return [s for s in self.model.sensors if s.room == room_id and s.equipment is None]
+        return list(self._room_sensors.get(room_id, ()))
 
     def sensors_on(self, equipment_id: str) -> list[Sensor]:
-        return [s for s in self.model.sensors if s.equipment == equipment_id]
+        return list(self._equipment_sensors.get(equipment_id, ()))
 
     def equipment_in(self, room_id: str) -> list[Equipment]:
-        return [e for e in self.model.equipment if e.room == room_id]
+        return list(self._room_equipment.get(room_id, ()))
+
+    # Indexes, so that asking for every room's sensors is linear in the facility's size:
+    # a campus has thousands of rooms and ten thousand sensors.
+
+    @cached_property
+    def _room_sensors(self) -> Mapping[str, list[Sensor]]:
+        out: dict[str, list[Sensor]] = {}
+        for s in self.model.sensors:
+            if s.equipment is None:
+                out.setdefault(s.room, []).append(s)
+        return out
+
+    @cached_property
+    def _equipment_sensors(self) -> Mapping[str, list[Sensor]]:
+        out: dict[str, list[Sensor]] = {}
+        for s in self.model.sensors:
+            if s.equipment is not None:
+                out.setdefault(s.equipment, []).append(s)
+        return out
+
+    @cached_property
+    def _room_equipment(self) -> Mapping[str, list[Equipment]]:
+        out: dict[str, list[Equipment]] = {}
+        for e in self.model.equipment:
+            out.setdefault(e.room, []).append(e)
+        return out
 
     def unit_of(self, parameter: str) -> str:
         info = self.parameters.get(parameter)
