@@ -353,6 +353,9 @@ class AlarmEngine:
         """Alarms not yet closed (active, or latched awaiting ack), oldest first."""
         return self._book.open_alarms()
 
+    def active_count(self) -> int:
+        return self._book.active_count()
+
     def limits(self, room: str, parameter: str, state: StateInForce) -> ResolvedLimits | None:
         """The resolved limits the engine uses (None for an unknown room or parameter)."""
         return limits_in_force(self._limits.get(room, {}).get(parameter, {})).get(state)

@@ -196,6 +196,10 @@ class AlarmBook:
             raise UnknownAlarm(f"no open alarm {alarm_id!r} (envmon alarms lists them)")
         return alarm
 
+    def active_count(self) -> int:
+        """How many open alarms are active (no copies made: asked after every transition)."""
+        return sum(1 for alarm in self._open.values() if alarm.active)
+
     def open_alarms(self) -> list[Alarm]:
         """Open alarms, oldest first."""
         alarms = [self.get(alarm_id) for alarm_id in self._open]

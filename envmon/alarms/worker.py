@@ -353,7 +353,7 @@ class AlarmWorker:
             self.engine.checkpoint_lost()
             raise
         self._outputs.send(events)
-        self._on_active_count(sum(1 for a in self.engine.open_alarms() if a.active))
+        self._on_active_count(self.engine.active_count())
 
     def _write_limits(self, now_ns: int, first_room: int) -> int | None:
         """The limits in force per room and measured parameter, for Grafana's limit

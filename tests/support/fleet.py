@@ -56,7 +56,15 @@ def facility_toml(n_sensors: int, site: str = "site1", sensors_per_room: int = 4
         "",
     ]
     for r in range(n_rooms):
-        out += ["[[rooms]]", f'id = "R{r:03d}"', 'grade = "C"', ""]
+        # In operation, as a site's rooms are while it works: the strictest default (no
+        # state known) would judge the fleet's values by the at-rest limits.
+        out += [
+            "[[rooms]]",
+            f'id = "R{r:03d}"',
+            'grade = "C"',
+            'default_state = "in_operation"',
+            "",
+        ]
     with_equipment = sorted(
         {_placement(s, sensors_per_room)[1:] for s in range(n_sensors)
          if _placement(s, sensors_per_room)[0] == "equipment"}

@@ -282,8 +282,10 @@ class TestAck:
         eng = AlarmEngine(facility())
         eng.on_reading(particles(0, 35.3))
         (raised,) = eng.on_reading(particles(60, 35.3))
+        assert eng.active_count() == 1
         eng.on_reading(particles(120, 0))
         assert [a.state for a in eng.open_alarms()] == [AlarmState.CLEARED_UNACKED]
+        assert eng.active_count() == 0  # open, latched, but not active
         events = eng.acknowledge(raised.alarm.id.upper(), signature("ann"), at(200))
         assert [e.transition for e in events] == [Transition.ACKED, Transition.CLOSED]
         assert eng.open_alarms() == []
