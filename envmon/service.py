@@ -48,6 +48,7 @@ from envmon.notify.fanout import AlarmFanout
 from envmon.runtime.anchors import AnchorWriter
 from envmon.runtime.clock import SYSTEM_CLOCK, Clock
 from envmon.runtime.health import IngestHealth
+from envmon.runtime.heap import freeze_long_lived
 from envmon.runtime.jobs import Jobs
 from envmon.runtime.lifecycle import Closes, Lifecycle
 from envmon.runtime.reload import Reloader, read_facility
@@ -217,6 +218,8 @@ class Service:
     def start(self) -> None:
         self.reloader.record_start(self.settings, self._facility_text)
         self._facility_text = None
+        frozen, took_s = freeze_long_lived()
+        log.debug("froze %d long-lived objects out of full GC passes in %.3f s", frozen, took_s)
         self.lifecycle.start()
         log.info(
             "envmon started: site %s, %d rooms, %d sensors; MQTT %s:%d; %s; state in %s; "

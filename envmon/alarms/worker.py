@@ -36,6 +36,7 @@ from envmon.journal.requests import OUTCOME_OK, SignedRequest
 from envmon.notify.escalation import due_escalations
 from envmon.readings import Reading, RoomStateChange
 from envmon.runtime.clock import Clock
+from envmon.runtime.heap import freeze_long_lived
 from envmon.runtime.lifecycle import Deadline
 from envmon.sensor_service import ServiceStates
 from envmon.signing.apply import apply_request
@@ -373,6 +374,8 @@ class AlarmWorker:
     def _reload(self, facility: Facility) -> None:
         self.engine.replace_facility(facility)
         self.engine.prime()
+        frozen, took_s = freeze_long_lived()
+        log.info("reload: %d long-lived objects re-frozen in %.3f s", frozen, took_s)
         self._queue.put(WriteLimits(self._clock.wall_ns()))
 
     def _apply_signed(self, request: SignedRequest) -> None:
