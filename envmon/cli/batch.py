@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Collection
 from contextlib import closing
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from envmon.cli.signing_io import add_signing_options, check_signing_args, sign_
 from envmon.errors import EnvmonError
 from envmon.facility import load_facility
 from envmon.readings import isoformat_ns
+from envmon.settings import Settings
 from envmon.signing.rules import Act
 from envmon.timeparse import parse_time
 
@@ -77,19 +79,8 @@ def cmd_batch_start(args: argparse.Namespace) -> int:
             product=args.product.strip(),
         )
 
-    with closing(open_journal(settings, readonly=False)) as journal:
-        problem = event_problem(event(time.time_ns()), journal.batches.get(args.id), facility.rooms)
-        if problem is not None:
-            raise EnvmonError(f"batch start: {problem}")
-        return sign_and_wait(
-            args,
-            settings,
-            journal,
-            Act.BATCH,
-            args.id,
-            f"batch {args.id} started in {', '.join(rooms)}",
-            params=lambda: event_params(event(time.time_ns())),
-        )
+    summary = f"batch {args.id} started in {', '.join(rooms)}"
+    return _sign_event(args, settings, "batch start", event, summary, facility.rooms)
 
 
 def cmd_batch_end(args: argparse.Namespace) -> int:
@@ -101,17 +92,29 @@ def cmd_batch_end(args: argparse.Namespace) -> int:
         at = at_ns if at_ns is not None else now_ns
         return BatchEvent(batch=args.id, event=BatchEventKind.END, at_ns=at)
 
+    return _sign_event(args, settings, "batch end", event, f"batch {args.id} ended")
+
+
+def _sign_event(
+    args: argparse.Namespace,
+    settings: Settings,
+    what: str,
+    event: Callable[[int], BatchEvent],
+    summary: str,
+    rooms: Collection[str] | None = None,
+) -> int:
+    """Check the event against the registry, then sign it and wait for the service."""
     with closing(open_journal(settings, readonly=False)) as journal:
-        problem = event_problem(event(time.time_ns()), journal.batches.get(args.id))
+        problem = event_problem(event(time.time_ns()), journal.batches.get(args.id), rooms)
         if problem is not None:
-            raise EnvmonError(f"batch end: {problem}")
+            raise EnvmonError(f"{what}: {problem}")
         return sign_and_wait(
             args,
             settings,
             journal,
             Act.BATCH,
             args.id,
-            f"batch {args.id} ended",
+            summary,
             params=lambda: event_params(event(time.time_ns())),
         )
 

@@ -14,7 +14,7 @@ import hashlib
 import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from envmon.errors import EnvmonError
@@ -274,16 +274,8 @@ def _required_row(conn: sqlite3.Connection, name: str) -> sqlite3.Row:
 
 
 def _data_of(row: sqlite3.Row) -> dict[str, Any]:
-    return user_data(
-        name=row["name"],
-        full_name=row["full_name"],
-        role=row["role"],
-        disabled=bool(row["disabled"]),
-        disabled_reason=row["disabled_reason"],
-        created_ns=row["created_ns"],
-        password_set_ns=row["password_set_ns"],
-        credential_sha256=row["credential_sha256"],
-    )
+    user = UserRecord.from_row(row)
+    return user_data(**asdict(user), credential_sha256=row["credential_sha256"])
 
 
 def _store_credential(conn: sqlite3.Connection, name: str, password_hash: str) -> None:
