@@ -1,10 +1,11 @@
 """The console beside the service under load (issue 15): do the service's figures move?
 
 ``envmon console`` is started on the run's settings (same journal), a user is
-made for it, and Debian's Chromium (driven by Playwright, as in the browser
-tests) signs in and keeps the live alarm page open: it holds the page's
-server-sent events stream and refetches the alarm list on every journal
-change, as a control-room screen does. With that running, the steady
+made for it, and a viewer signs in and keeps the live alarm page open
+(bench/console_viewers.py: Debian's Chromium, or a client that does only what
+the page's script asks of the console), holding the server-sent events
+stream and refetching the alarm list on every journal change, as a
+control-room screen does. With that running, the steady
 1 000 readings/s CPU phase and the 5 000 readings/s alarm latency phase are
 measured again; their figures get the suffix ``_console`` beside the ones the
 same run measured without the console. The console's own CPU over both is
@@ -18,8 +19,9 @@ import signal
 import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from bench.console_viewers import open_viewer
 from bench.harness import cpu_seconds
 from tests.support.servers import free_port, wait_port
 
@@ -89,22 +91,7 @@ def _start_console(run: BenchRun) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def _open_live_page(playwright: Any, base: str) -> Any:
-    browser = playwright.chromium.launch(
-        executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"]
-    )
-    page = browser.new_page()
-    page.goto(f"{base}/signin")
-    page.fill("input[name=user]", USER)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{base}/alarms")
-    return browser
-
-
 def console_side_by_side(run: BenchRun) -> None:
-    from playwright.sync_api import sync_playwright
-
     _envmon(
         run,
         "user",
@@ -120,25 +107,23 @@ def console_side_by_side(run: BenchRun) -> None:
     proc, base = _start_console(run)
     without = {k: run.figures[k] for k in MEASURED if k in run.figures}
     try:
-        with sync_playwright() as playwright:
-            browser = _open_live_page(playwright, base)
-            page = browser.contexts[0].pages[0]
-            try:
-                rows0 = page.locator("#alarm-list tbody tr").count()
-                cpu0 = cpu_seconds(proc.pid)
-                t0 = time.monotonic()
-                run._steady_cpu()
-                run._alarm_latency(first_room=CONSOLE_FIRST_ROOM)
-                console_cpu = cpu_seconds(proc.pid) - cpu0
-                elapsed = time.monotonic() - t0
-                # The page, never reloaded, must show the alarms raised meanwhile.
-                deadline = time.monotonic() + 10
-                rows = page.locator("#alarm-list tbody tr").count()
-                while rows < rows0 + run.cfg.alarm_injections and time.monotonic() < deadline:
-                    time.sleep(0.2)
-                    rows = page.locator("#alarm-list tbody tr").count()
-            finally:
-                browser.close()
+        viewer = open_viewer(run.cfg.console_viewer, base, USER, PASSWORD)
+        try:
+            rows0 = viewer.rows()
+            cpu0 = cpu_seconds(proc.pid)
+            t0 = time.monotonic()
+            run._steady_cpu()
+            run._alarm_latency(first_room=CONSOLE_FIRST_ROOM)
+            console_cpu = cpu_seconds(proc.pid) - cpu0
+            elapsed = time.monotonic() - t0
+            # The page, never reloaded, must show the alarms raised meanwhile.
+            deadline = time.monotonic() + 10
+            rows = viewer.rows()
+            while rows < rows0 + run.cfg.alarm_injections and time.monotonic() < deadline:
+                time.sleep(0.2)
+                rows = viewer.rows()
+        finally:
+            viewer.close()
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

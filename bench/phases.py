@@ -72,6 +72,8 @@ class RunConfig:
     keep_dir: Path | None = None
     only: frozenset[str] = frozenset()
     """Run just these phases (names in ``PHASES``); empty runs them all."""
+    console_viewer: str = "chromium"
+    """What holds the console's live page open: "chromium" or "stream" (console_viewers.py)."""
     envmon_src: Path | None = None
     """Run the envmon of this source tree instead of the installed one."""
 

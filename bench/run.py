@@ -143,6 +143,12 @@ def main() -> int:
     ap.add_argument("--sensors", type=int, default=10_000)
     ap.add_argument("--loadgen-procs", type=int, default=1)
     ap.add_argument("--quick", action="store_true", help="smaller counts, for a smoke test")
+    ap.add_argument(
+        "--console-viewer",
+        choices=("chromium", "stream"),
+        default="chromium",
+        help="console phase: the page in Chromium, or only its requests (no rendering)",
+    )
     ap.add_argument("--label", default="", help="stored in the result file (before/after)")
     ap.add_argument("--keep", type=Path, help="keep server data and logs under this dir")
     ap.add_argument(
@@ -180,6 +186,7 @@ def main() -> int:
         envmon_src=args.envmon_src,
         mqtt_reader=args.mqtt_reader,
         tls_publisher=not args.plain_publisher,
+        console_viewer=args.console_viewer,
     )
     if args.quick:
         cfg = replace(
