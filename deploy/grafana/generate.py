@@ -245,17 +245,7 @@ def parameter_panel(
     custom: dict[str, Any] = {"spanNulls": False}
     if log:
         custom["scaleDistribution"] = {"type": "log", "log": 10}
-    dashed = {"dash": [10, 10], "fill": "dash"}
-    overrides = [
-        {
-            "matcher": {"id": "byRegexp", "options": f"^{level} (high|low) limit$"},
-            "properties": [
-                {"id": "custom.lineStyle", "value": dashed},
-                {"id": "color", "value": {"mode": "fixed", "fixedColor": colour}},
-            ],
-        }
-        for level, colour in (("alert", "orange"), ("action", "red"))
-    ]
+    overrides = limit_line_overrides()
     return panel(
         "timeseries",
         title,
@@ -359,13 +349,10 @@ def room() -> dict:
     )
 
 
-# --- equipment detail ---------------------------------------------------------------
-
-
-def equipment_parameter_panel() -> Panel:
-    """One panel per parameter (repeated over $parameter): values per sensor, limit lines."""
+def limit_line_overrides() -> list[dict[str, Any]]:
+    """Alert limit lines dashed orange, action limit lines dashed red."""
     dashed = {"dash": [10, 10], "fill": "dash"}
-    overrides = [
+    return [
         {
             "matcher": {"id": "byRegexp", "options": f"^{level} (high|low) limit$"},
             "properties": [
@@ -375,6 +362,14 @@ def equipment_parameter_panel() -> Panel:
         }
         for level, colour in (("alert", "orange"), ("action", "red"))
     ]
+
+
+# --- equipment detail ---------------------------------------------------------------
+
+
+def equipment_parameter_panel() -> Panel:
+    """One panel per parameter (repeated over $parameter): values per sensor, limit lines."""
+    overrides = limit_line_overrides()
     return panel(
         "timeseries",
         "$parameter",
