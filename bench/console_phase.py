@@ -15,7 +15,6 @@ same run measured without the console. The console's own CPU over both is
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from bench.console_viewers import open_viewer
 from bench.harness import cpu_seconds
-from tests.support.servers import free_port, wait_port
+from tests.support.console_proc import ConsoleProcess
 
 if TYPE_CHECKING:
     from bench.phases import BenchRun
@@ -65,32 +64,6 @@ def _env(run: BenchRun) -> dict[str, str]:
     return env
 
 
-def _start_console(run: BenchRun) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = _env(run)
-    env["ENVMON_CONSOLE__LISTEN"] = f"127.0.0.1:{port}"
-    log_path = run.root / "console.log"
-    run.envmon_logs.append(log_path)  # its ERROR lines count in the run's log check
-    log = log_path.open("ab")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "envmon.cli",
-            "console",
-            "--config",
-            str(run.root / "envmon" / "envmon.toml"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        cwd=run.cfg.envmon_src,
-    )
-    log.close()
-    wait_port(port, 30.0, proc=proc)
-    return proc, f"http://127.0.0.1:{port}"
-
-
 def console_side_by_side(run: BenchRun) -> None:
     _envmon(
         run,
@@ -104,17 +77,22 @@ def console_side_by_side(run: BenchRun) -> None:
         "--password-stdin",
         stdin=PASSWORD + "\n",
     )
-    proc, base = _start_console(run)
+    log_path = run.root / "console.log"
+    run.envmon_logs.append(log_path)  # its ERROR lines count in the run's log check
+    console = ConsoleProcess(run.root / "envmon" / "envmon.toml", log_path, run.cfg.envmon_src)
+    console.start()
+    assert console.proc is not None
+    pid = console.proc.pid
     without = {k: run.figures[k] for k in MEASURED if k in run.figures}
     try:
-        viewer = open_viewer(run.cfg.console_viewer, base, USER, PASSWORD)
+        viewer = open_viewer(run.cfg.console_viewer, console.url, USER, PASSWORD)
         try:
             rows0 = viewer.rows()
-            cpu0 = cpu_seconds(proc.pid)
+            cpu0 = cpu_seconds(pid)
             t0 = time.monotonic()
             run._steady_cpu()
             run._alarm_latency(first_room=CONSOLE_FIRST_ROOM)
-            console_cpu = cpu_seconds(proc.pid) - cpu0
+            console_cpu = cpu_seconds(pid) - cpu0
             elapsed = time.monotonic() - t0
             # The page, never reloaded, must show the alarms raised meanwhile.
             deadline = time.monotonic() + 10
@@ -125,12 +103,7 @@ def console_side_by_side(run: BenchRun) -> None:
         finally:
             viewer.close()
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        console.stop()
     for key in MEASURED:
         if key in run.figures:
             run.figures[f"{key}_console"] = run.figures[key]

@@ -14,11 +14,13 @@ from tests.support.servers import free_port, wait_port
 
 class ConsoleProcess:
     """The console for the settings file ``config`` (its [console] listen is
-    overridden to a free port); stderr goes to ``log_path``."""
+    overridden to a free port); stderr goes to ``log_path``. ``src``: run the
+    envmon of that source tree, as ``ServiceProcess`` does."""
 
-    def __init__(self, config: Path, log_path: Path) -> None:
+    def __init__(self, config: Path, log_path: Path, src: Path | None = None) -> None:
         self.config = config
         self.log_path = log_path
+        self.src = src
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -27,11 +29,14 @@ class ConsoleProcess:
         log = self.log_path.open("ab")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         env["ENVMON_CONSOLE__LISTEN"] = f"127.0.0.1:{self.port}"
+        if self.src is not None:
+            env["PYTHONPATH"] = str(self.src)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "envmon.cli", "console", "--config", str(self.config)],
             stdout=log,
             stderr=subprocess.STDOUT,
             env=env,
+            cwd=self.src,
         )
         log.close()
         try:
