@@ -32,9 +32,9 @@ from envmon.alarms.events import (
 )
 from envmon.alarms.lifecycle import AlarmBook, make_alarm_id, return_to_normal
 from envmon.alarms.rules import CLEAR, RAISE, TRANSIENT, LevelDetector, RateOfChange
-from envmon.alarms.state_rules import StateRules, rules_by_state
+from envmon.alarms.state_rules import StateRules, rules_for
 from envmon.alarms.window import RollingWindow
-from envmon.gmp import LIMIT_KEYS, RATE_KEYS, ResolvedLimits, limits_in_force
+from envmon.gmp import LIMIT_KEYS, RATE_KEYS, ResolvedLimits
 from envmon.readings import RoomState, StateInForce
 
 # Detector order; aligned with gmp.LIMIT_KEYS (alert_high, action_high, alert_low, action_low).
@@ -96,7 +96,7 @@ class Channel:
 
     def set_limits(self, limits_by_state: Mapping[RoomState, ResolvedLimits]) -> None:
         """New limits (start or reload); excursions in progress continue under them."""
-        self.rules = rules_by_state(limits_in_force(limits_by_state))
+        self.rules = rules_for(limits_by_state)
         history_len = max(r.persistence.m for r in self.rules.values())
         for detector in self.detectors:
             detector.resize_history(history_len)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from envmon.alarms.rules import Persistence
-from envmon.gmp import ResolvedLimits
-from envmon.readings import NS_PER_S, StateInForce
+from envmon.gmp import ResolvedLimits, limits_in_force
+from envmon.readings import NS_PER_S, RoomState, StateInForce
 
 _NO_PERSISTENCE: Final = Persistence()
 
@@ -78,3 +78,21 @@ def rules_by_state(
         for state in StateInForce
     }
     return _SHARED.setdefault(tuple(rules.values()), rules)
+
+
+_BY_TABLE: dict[
+    int, tuple[Mapping[RoomState, ResolvedLimits], Mapping[StateInForce, StateRules]]
+] = {}
+
+
+def rules_for(limits: Mapping[RoomState, ResolvedLimits]) -> Mapping[StateInForce, StateRules]:
+    """``rules_by_state`` of the states in force of a room state's limits, worked out once
+    per limits mapping: ``resolve_facility`` hands equal rooms one shared mapping, and a
+    campus has tens of thousands of channels. The mapping is kept with its rules, so its
+    identity cannot be reused while cached."""
+    cached = _BY_TABLE.get(id(limits))
+    if cached is not None and cached[0] is limits:
+        return cached[1]
+    rules = rules_by_state(limits_in_force(limits))
+    _BY_TABLE[id(limits)] = (limits, rules)
+    return rules
