@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from pydantic import ValidationError
 
@@ -16,6 +17,8 @@ from envmon.facility.checks import problems
 from envmon.facility.model import Equipment, FacilityModel, Room, Sensor
 from envmon.facility.parameters import ParameterInfo, parameter_registry
 from envmon.readings import PARAMETERS_BY_KIND, Kind
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -66,26 +69,15 @@ class Facility:
 
     @cached_property
     def _room_sensors(self) -> Mapping[str, list[Sensor]]:
-        out: dict[str, list[Sensor]] = {}
-        for s in self.model.sensors:
-            if s.equipment is None:
-                out.setdefault(s.room, []).append(s)
-        return out
+        return _grouped(self.model.sensors, lambda s: s.room if s.equipment is None else None)
 
     @cached_property
     def _equipment_sensors(self) -> Mapping[str, list[Sensor]]:
-        out: dict[str, list[Sensor]] = {}
-        for s in self.model.sensors:
-            if s.equipment is not None:
-                out.setdefault(s.equipment, []).append(s)
-        return out
+        return _grouped(self.model.sensors, lambda s: s.equipment)
 
     @cached_property
     def _room_equipment(self) -> Mapping[str, list[Equipment]]:
-        out: dict[str, list[Equipment]] = {}
-        for e in self.model.equipment:
-            out.setdefault(e.room, []).append(e)
-        return out
+        return _grouped(self.model.equipment, lambda e: e.room)
 
     def unit_of(self, parameter: str) -> str:
         info = self.parameters.get(parameter)
@@ -98,6 +90,16 @@ class Facility:
         if narrowed is not None:
             return narrowed
         return self.parameters[parameter].range
+
+
+def _grouped(items: Iterable[_T], key: Callable[[_T], str | None]) -> dict[str, list[_T]]:
+    """The items under their key, in their order; an item whose key is None is left out."""
+    out: dict[str, list[_T]] = {}
+    for item in items:
+        k = key(item)
+        if k is not None:
+            out.setdefault(k, []).append(item)
+    return out
 
 
 def parameters_of(sensor: Sensor) -> tuple[str, ...]:
