@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -222,6 +222,26 @@ def _sensor_lines(
     return lines
 
 
+def _sensors_described(
+    facility: Facility,
+    sensors: Sequence[Sensor],
+    limited: Iterable[str],
+    records: Sequence[CalibrationRecord],
+    now_ns: int,
+    indent: str,
+) -> tuple[list[str], list[str]]:
+    """The sensors' lines, and the parameters whose limits to describe: the measured
+    ones in the facility's order, then those with limits but no sensor."""
+    lines: list[str] = []
+    measured: list[str] = []
+    for sensor in sensors:
+        lines += _sensor_lines(facility, sensor, records, now_ns, indent)
+        measured += [p for p in parameters_of(sensor) if p not in measured]
+    parameters = [p for p in facility.parameters if p in measured]
+    parameters += [p for p in limited if p not in parameters]
+    return lines, parameters
+
+
 def describe_room(
     room: Room,
     facility: Facility,
@@ -238,12 +258,10 @@ def describe_room(
     equipment = facility.equipment_in(room.id)
     if not sensors and not equipment:
         lines.append("  WARNING   no sensors: nothing in this room is monitored")
-    measured: list[str] = []
-    for sensor in sensors:
-        lines += _sensor_lines(facility, sensor, records, now_ns, "  ")
-        measured += [p for p in parameters_of(sensor) if p not in measured]
-    parameters = [p for p in facility.parameters if p in measured]
-    parameters += [p for p in room.limits if p not in parameters]
+    sensor_lines, parameters = _sensors_described(
+        facility, sensors, room.limits, records, now_ns, "  "
+    )
+    lines += sensor_lines
     kinds = [sensor.kind for sensor in sensors]
     for warning in limit_warnings(room, parameters, kinds):
         lines.append(f"  WARNING   {warning}")
@@ -267,12 +285,10 @@ def describe_equipment(
     sensors = facility.sensors_on(item.id)
     if not sensors:
         lines.append("    WARNING   no sensors: this equipment is not monitored")
-    measured: list[str] = []
-    for sensor in sensors:
-        lines += _sensor_lines(facility, sensor, records, now_ns, "    ")
-        measured += [p for p in parameters_of(sensor) if p not in measured]
-    parameters = [p for p in facility.parameters if p in measured]
-    parameters += [p for p in item.limits if p not in parameters]
+    sensor_lines, parameters = _sensors_described(
+        facility, sensors, item.limits, records, now_ns, "    "
+    )
+    lines += sensor_lines
     strictest = facility.rooms[item.room].default_state == "strictest"
     lines += _limit_lines(
         facility, parameters, lambda p, s: resolve_equipment_limits(item, p, s), "    ", strictest
