@@ -32,7 +32,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Final
 
 import paho.mqtt.client as paho
@@ -239,6 +240,14 @@ class MqttSource:
         props.ReceiveMaximum = self._settings.receive_maximum
         return props
 
+    @contextmanager
+    def _paho_callback(self, what: str) -> Iterator[None]:
+        """Logs what a callback raises: it would end paho's network thread."""
+        try:
+            yield
+        except Exception:
+            log.exception("MQTT %s: error in %s", self._where, what)
+
     def _handle_connect(
         self,
         client: paho.Client,
@@ -247,7 +256,7 @@ class MqttSource:
         reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        try:
+        with self._paho_callback("connect handler"):
             if reason_code.is_failure:
                 log.warning("MQTT %s: connection refused: %s", self._where, reason_code)
                 return
@@ -265,8 +274,6 @@ class MqttSource:
                     self._settings.client_id,
                 )
             # "Connected" waits for the SUBACK: before it, a reading can still be missed.
-        except Exception:
-            log.exception("MQTT %s: error in connect handler", self._where)
 
     def _handle_subscribe(
         self,
@@ -276,15 +283,13 @@ class MqttSource:
         reason_codes: list[ReasonCode],
         properties: Properties | None,
     ) -> None:
-        try:
+        with self._paho_callback("subscribe handler"):
             if mid != self._subscribe_mid:
                 return
             for topic, code in zip(self._settings.topics, reason_codes, strict=False):
                 if code.is_failure:
                     log.error("MQTT %s: subscription to %r refused: %s", self._where, topic, code)
             self._set_connected(True, "connected")
-        except Exception:
-            log.exception("MQTT %s: error in subscribe handler", self._where)
 
     def _handle_disconnect(
         self,
@@ -294,14 +299,12 @@ class MqttSource:
         reason_code: ReasonCode,
         properties: Properties | None,
     ) -> None:
-        try:
+        with self._paho_callback("disconnect handler"):
             if self._stopping.is_set():
                 self._set_connected(False, "stopped")
             else:
                 log.warning("MQTT %s: disconnected: %s", self._where, reason_code)
                 self._set_connected(False, str(reason_code))
-        except Exception:
-            log.exception("MQTT %s: error in disconnect handler", self._where)
 
     def _handle_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         """paho's path: the plain client, and packets the fast path leaves to paho."""
