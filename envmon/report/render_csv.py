@@ -20,7 +20,7 @@ from typing import Any, Final
 
 from envmon.report.contract import report_json
 from envmon.report.render_csv_record import RECORD_SECTIONS, Cell, record_sections
-from envmon.report.values import STATES, Report
+from envmon.report.values import STATES, EquipmentSummary, Report, RoomSummary
 
 _Writer = Any  # csv's writer type is private (_csv.Writer)
 
@@ -64,6 +64,27 @@ def _figures(parameter: str, figures: dict[str, Any]) -> list[Cell]:
     ]
 
 
+def _figure_section(
+    out: _Writer,
+    name: str,
+    keys: Sequence[str],
+    summaries: Sequence[RoomSummary | EquipmentSummary],
+    objs: Sequence[dict[str, Any]],
+) -> None:
+    """A row per parameter of each room or piece of equipment: the ``keys`` of its JSON
+    object (``objs``, in the order of ``summaries``), then that parameter's figures."""
+    _section(
+        out,
+        name,
+        [*keys, *_FIGURE_HEADER],
+        [
+            [*(item[k] for k in keys), *_figures(p.parameter, item[p.parameter])]
+            for summary, item in zip(summaries, objs, strict=True)
+            for p in summary.parameters
+        ],
+    )
+
+
 _STATE_KEYS: Final = tuple(state.value for state in STATES)
 
 
@@ -93,16 +114,7 @@ def render_csv(report: Report) -> bytes:
             for r in obj["rooms"]
         ],
     )  # fmt: skip
-    _section(
-        out,
-        "parameters",
-        ["room", "grade", *_FIGURE_HEADER],
-        [
-            [room["room"], room["grade"], *_figures(p.parameter, room[p.parameter])]
-            for summary, room in zip(report.rooms, obj["rooms"], strict=True)
-            for p in summary.parameters
-        ],
-    )
+    _figure_section(out, "parameters", ("room", "grade"), report.rooms, obj["rooms"])
     _section(
         out,
         "equipment",
@@ -110,15 +122,8 @@ def render_csv(report: Report) -> bytes:
         [[e[k] for k in ("equipment", "type", "name", "room", "grade", "status", "verdict")]
          for e in obj["equipment"]],
     )  # fmt: skip
-    _section(
-        out,
-        "equipment_parameters",
-        ["equipment", "room", *_FIGURE_HEADER],
-        [
-            [item["equipment"], item["room"], *_figures(p.parameter, item[p.parameter])]
-            for summary, item in zip(report.equipment, obj["equipment"], strict=True)
-            for p in summary.parameters
-        ],
+    _figure_section(
+        out, "equipment_parameters", ("equipment", "room"), report.equipment, obj["equipment"]
     )
     excursion_keys = [
         "id", "room", "equipment", "sensor", "parameter", "level", "rule", "start", "end",
