@@ -49,7 +49,7 @@ from envmon.report.values import (
     StateSpan,
     Verdict,
 )
-from envmon.report.verdict import equipment_verdict, verdict
+from envmon.report.verdict import verdict
 from envmon.sensor_service import ServicePeriod, ServiceStates
 
 __all__ = [
@@ -142,7 +142,7 @@ def build_report(inputs: ReportInputs) -> Report:
                 room=item.room,
                 grade=room.grade_tag,
                 parameters=figures,
-                verdict=equipment_verdict(figures, mine, item_gaps, raised, unsigned),
+                verdict=verdict(None, figures, mine, item_gaps, raised, unsigned),
             )
         )
         charts += _charts(

@@ -1,4 +1,4 @@
-"""The one-line verdict per room that a QA reviewer signs against."""
+"""The one-line verdict per room or piece of equipment that a QA reviewer signs against."""
 
 from __future__ import annotations
 
@@ -15,14 +15,15 @@ def _plural(n: int, word: str) -> str:
 
 
 def verdict(
-    room: Room,
+    room: Room | None,
     parameters: tuple[ParameterSummary, ...],
     excursions: list[ExcursionRow],
     gaps: list[DataGap],
     alarms: Sequence[Alarm] = (),
     unsigned_changes: int = 0,
 ) -> Verdict:
-    """One line a QA reviewer can sign against, for a room.
+    """One line a QA reviewer can sign against, for a room, or for a piece of
+    equipment (``room`` None: no grade, so a gap calls for review).
 
     Any action excursion means the room was not in control (Annex 1 action
     limit); so does a data gap in Grade A, which Annex 1 §9.17 requires to be
@@ -33,28 +34,7 @@ def verdict(
     alarms among ``alarms``, sensors out of service, and configuration changes
     in the window that nobody signed (``unsigned_changes``).
     """
-    return _verdict(room.grade == "A", parameters, excursions, gaps, alarms, unsigned_changes)
-
-
-def equipment_verdict(
-    parameters: tuple[ParameterSummary, ...],
-    excursions: list[ExcursionRow],
-    gaps: list[DataGap],
-    alarms: Sequence[Alarm] = (),
-    unsigned_changes: int = 0,
-) -> Verdict:
-    """The same line for a piece of equipment (no grade: a gap calls for review)."""
-    return _verdict(False, parameters, excursions, gaps, alarms, unsigned_changes)
-
-
-def _verdict(
-    grade_a: bool,
-    parameters: tuple[ParameterSummary, ...],
-    excursions: list[ExcursionRow],
-    gaps: list[DataGap],
-    alarms: Sequence[Alarm],
-    unsigned_changes: int,
-) -> Verdict:
+    grade_a = room is not None and room.grade == "A"
     action = [r for r in excursions if r.excursion.level is Level.ACTION]
     alert = [r for r in excursions if r.excursion.level is Level.ALERT]
     action_unacked = sum(not r.acknowledged for r in action)
