@@ -16,8 +16,9 @@ parameter's field.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from envmon.readings import NS_PER_S, PARAMETERS_BY_KIND, STATUS_CALIBRATION_OVERDUE, Kind
 from envmon.report.influxql import InfluxQLClient, Series, quote_ident, quote_string
@@ -93,26 +94,32 @@ def stats_statement(m: Measurement, scope: Scope) -> str:
     return f'SELECT {columns} FROM {quote_ident(m.name)} {scope.where()} GROUP BY "room", "sensor"'
 
 
-def parse_stats(m: Measurement, series: Iterable[Series]) -> list[SensorStats]:
-    out = []
+def _counted(
+    m: Measurement, series: Iterable[Series]
+) -> Iterator[tuple[Series, Mapping[str, Any], str, int]]:
+    """Each series, row and parameter with a non-zero ``<parameter>__count`` column,
+    and that count."""
     for s in series:
         for row in s.rows:
             for p in m.fields:
                 count = row.get(p + "__count")
-                if not count:
-                    continue
-                out.append(
-                    SensorStats(
-                        room=s.tags["room"],
-                        sensor=s.tags["sensor"],
-                        parameter=p,
-                        samples=int(count),
-                        min=float(row[p + "__min"]),
-                        max=float(row[p + "__max"]),
-                        sum=float(row[p + "__sum"]),
-                    )
-                )
-    return out
+                if count:
+                    yield s, row, p, int(count)
+
+
+def parse_stats(m: Measurement, series: Iterable[Series]) -> list[SensorStats]:
+    return [
+        SensorStats(
+            room=s.tags["room"],
+            sensor=s.tags["sensor"],
+            parameter=p,
+            samples=count,
+            min=float(row[p + "__min"]),
+            max=float(row[p + "__max"]),
+            sum=float(row[p + "__sum"]),
+        )
+        for s, row, p, count in _counted(m, series)
+    ]
 
 
 def faulted_statement(m: Measurement, scope: Scope) -> str:
@@ -144,14 +151,10 @@ def uncalibrated_statement(m: Measurement, scope: Scope) -> str:
 
 
 def parse_uncalibrated(m: Measurement, series: Iterable[Series]) -> list[SensorCount]:
-    out = []
-    for s in series:
-        for row in s.rows:
-            for p in m.fields:
-                count = row.get(p + "__count")
-                if count:
-                    out.append(SensorCount(s.tags["room"], s.tags["sensor"], int(count), p))
-    return out
+    return [
+        SensorCount(s.tags["room"], s.tags["sensor"], count, p)
+        for s, _row, p, count in _counted(m, series)
+    ]
 
 
 def edge_statements(m: Measurement, field_name: str, scope: Scope) -> tuple[str, str]:
