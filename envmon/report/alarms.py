@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from envmon.alarms.events import Alarm, Level, Transition
+from envmon.alarms.events import Alarm, Excursion, Level, Transition
 from envmon.report.records import AlarmRecord, ShelvedPeriod
 
 SENSOR_LEVELS = (Level.FAULT, Level.COMM_LOSS)
@@ -49,6 +49,12 @@ def overlaps(alarm: Alarm, from_ns: int, to_ns: int) -> bool:
     return alarm.raised_ns < to_ns and (alarm.cleared_ns is None or alarm.cleared_ns >= from_ns)
 
 
+def report_order(at_ns: int, item: Alarm | Excursion) -> tuple[int, str, str, str, str, str]:
+    """The order of the report's alarms and excursions: by time (``at_ns``), then
+    room, equipment (the room's own first), parameter, level and id."""
+    return (at_ns, item.room, item.equipment or "", item.parameter, item.level.value, item.id)
+
+
 def alarms_in_window(
     records: Iterable[AlarmRecord], from_ns: int, to_ns: int, rooms: Iterable[str]
 ) -> tuple[AlarmRecord, ...]:
@@ -57,14 +63,7 @@ def alarms_in_window(
     return tuple(
         sorted(
             (r for r in records if r.alarm.room in wanted and overlaps(r.alarm, from_ns, to_ns)),
-            key=lambda r: (
-                r.alarm.raised_ns,
-                r.alarm.room,
-                r.alarm.equipment or "",
-                r.alarm.parameter,
-                r.alarm.level.value,
-                r.alarm.id,
-            ),
+            key=lambda r: report_order(r.alarm.raised_ns, r.alarm),
         )
     )
 

@@ -22,7 +22,7 @@ from envmon.alarms.events import Alarm, Level
 from envmon.alarms.room_states import state_spans as room_state_spans
 from envmon.facility import Room, Sensor, parameters_of
 from envmon.readings import NS_PER_S, RoomStateChange, StateInForce
-from envmon.report.alarms import alarms_in_window, of_owner
+from envmon.report.alarms import alarms_in_window, of_owner, report_order
 from envmon.report.audit_extract import audit_extract
 from envmon.report.calibration import sensor_calibrations
 from envmon.report.limits import changes_in_window, limits_in_force
@@ -73,14 +73,7 @@ def build_report(inputs: ReportInputs) -> Report:
                 ExcursionRow(e.excursion, e.acked_by, e.acked_ns, e.comment)
                 for e in inputs.excursions
             ),
-            key=lambda r: (
-                r.excursion.start_ns,
-                r.excursion.room,
-                r.excursion.equipment or "",
-                r.excursion.parameter,
-                r.excursion.level.value,
-                r.excursion.id,
-            ),
+            key=lambda r: report_order(r.excursion.start_ns, r.excursion),
         )
     )
     gaps = data_gaps(inputs)
