@@ -9,7 +9,7 @@ rows of the audit extract, and the journal head. The logic lives in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from envmon.alarms.events import Alarm
@@ -62,13 +62,7 @@ class LimitsSource:
     load: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "sha256": self.sha256,
-            "signed": self.signed,
-            "by": self.by,
-            "load": self.load,
-        }
+        return asdict(self)
 
     @property
     def text(self) -> str:
