@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -9,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from envmon.console.context import Console, console_of, render, signed_in
+from envmon.console.context import Console, Handler, console_of, render, signed_in
 from envmon.console.plant import ServiceView, room_rows, sensor_rows
 from envmon.console.views import time_label
 
@@ -51,28 +52,22 @@ def _rooms_context(console: Console) -> dict[str, Any]:
     return {"rooms": room_rows(facility, latest, alarms, now_ns), "head_seq": head_seq}
 
 
-@signed_in
-async def sensors(request: Request) -> Response:
-    context = await run_in_threadpool(_sensors_context, console_of(request))
-    return render(request, "sensors.html", context)
+def _page(template: str, context_of: Callable[[Console], dict[str, Any]]) -> Handler:
+    """A signed-in page, or the table its live updates fetch, of ``context_of``'s values
+    (read off the event loop: the journal is SQLite)."""
+
+    @signed_in
+    async def page(request: Request) -> Response:
+        context = await run_in_threadpool(context_of, console_of(request))
+        return render(request, template, context)
+
+    return page
 
 
-@signed_in
-async def sensors_table(request: Request) -> Response:
-    context = await run_in_threadpool(_sensors_context, console_of(request))
-    return render(request, "_sensors.html", context)
-
-
-@signed_in
-async def rooms(request: Request) -> Response:
-    context = await run_in_threadpool(_rooms_context, console_of(request))
-    return render(request, "rooms.html", context)
-
-
-@signed_in
-async def rooms_table(request: Request) -> Response:
-    context = await run_in_threadpool(_rooms_context, console_of(request))
-    return render(request, "_rooms.html", context)
+sensors = _page("sensors.html", _sensors_context)
+sensors_table = _page("_sensors.html", _sensors_context)
+rooms = _page("rooms.html", _rooms_context)
+rooms_table = _page("_rooms.html", _rooms_context)
 
 
 routes = [

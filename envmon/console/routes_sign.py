@@ -9,6 +9,8 @@ changes nothing and says why in the form; a made one is told on the next page.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -22,6 +24,7 @@ from starlette.routing import Route
 from envmon.alarms.events import Alarm, AlarmState
 from envmon.console.context import (
     Console,
+    Handler,
     client_of,
     console_of,
     error_page,
@@ -214,22 +217,30 @@ async def _prepare(request: Request) -> tuple[Act, Target] | Response:
     return act, target
 
 
+def _for_target(handler: Callable[[Request, Act, Target], Awaitable[Response]]) -> Handler:
+    """``handler`` given the act and target the URL names, once the user's role may
+    sign that act and the target can take it; else the page saying why not."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: Request) -> Response:
+        prepared = await _prepare(request)
+        if isinstance(prepared, Response):
+            return prepared
+        return await handler(request, *prepared)
+
+    return wrapper
+
+
 @signed_in
-async def sign_form(request: Request) -> Response:
-    prepared = await _prepare(request)
-    if isinstance(prepared, Response):
-        return prepared
-    act, target = prepared
+@_for_target
+async def sign_form(request: Request, act: Act, target: Target) -> Response:
     values = {"state": request.query_params.get("state", "")}
     return _form(request, act, target, values, "", 200)
 
 
 @signed_in
-async def sign(request: Request) -> Response:
-    prepared = await _prepare(request)
-    if isinstance(prepared, Response):
-        return prepared
-    act, target = prepared
+@_for_target
+async def sign(request: Request, act: Act, target: Target) -> Response:
     console = console_of(request)
     session = session_of(request)
     assert session is not None and session.user is not None

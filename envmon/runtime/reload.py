@@ -71,7 +71,8 @@ class PreparedLoad:
     """A facility file read, validated completely, and compared with the last load."""
 
     facility: Facility
-    text: str
+    text: str | None
+    """The file's text; None when not known (it changed between loading and journaling)."""
     limits: LimitsSnapshot
     previous: ConfigLoad | None
     compared: Compared
@@ -165,17 +166,14 @@ class Reloader:
         limits = snapshot_of(facility)
         previous = self._journal.configs.last(FACILITY)
         compared = compare_facility(previous, facility, limits)
-        request = self._signed_for(PreparedLoad(facility, text or "", limits, previous, compared))
+        prepared = PreparedLoad(facility, text, limits, previous, compared)
+        request = self._signed_for(prepared)
         if request is None:
-            by = LoadBy(ConfigSource.SERVICE_START)
-            self._record_facility(facility, text, limits, previous, compared, by)
+            self._record_facility(prepared, LoadBy(ConfigSource.SERVICE_START))
             _log_changes("facility", str(facility.path or ""), compared, "unsigned (service start)")
             return
+        self._record_facility(prepared, _signed_by(request), finish_request=request.id)
         signature = request.signature
-        by = LoadBy(ConfigSource.SIGNED_RELOAD, signature, request.signature_seq, request.id)
-        self._record_facility(
-            facility, text, limits, previous, compared, by, finish_request=request.id
-        )
         how = f"signed by {signature.user} before the start: {signature.comment}"
         _log_changes("facility", str(facility.path or ""), compared, how)
 
@@ -201,14 +199,7 @@ class Reloader:
         except EnvmonError as exc:
             log.error("facility reload refused, keeping the running facility: %s", exc)
             return False
-        self._record_facility(
-            prepared.facility,
-            prepared.text,
-            prepared.limits,
-            prepared.previous,
-            prepared.compared,
-            LoadBy(ConfigSource.SIGHUP),
-        )
+        self._record_facility(prepared, LoadBy(ConfigSource.SIGHUP))
         self._put_in_force(prepared.facility, "unsigned (SIGHUP)", prepared.compared)
         return True
 
@@ -222,18 +213,7 @@ class Reloader:
             self._journal.requests.finish(request.id, f"refused: {exc}")
             log.error("signed reload %d by %s refused: %s", request.id, request.signature.user, exc)
             return
-        by = LoadBy(
-            ConfigSource.SIGNED_RELOAD, request.signature, request.signature_seq, request.id
-        )
-        self._record_facility(
-            prepared.facility,
-            prepared.text,
-            prepared.limits,
-            prepared.previous,
-            prepared.compared,
-            by,
-            finish_request=request.id,
-        )
+        self._record_facility(prepared, _signed_by(request), finish_request=request.id)
         signature = request.signature
         self._put_in_force(
             prepared.facility,
@@ -259,17 +239,16 @@ class Reloader:
         return prepared
 
     def _record_facility(
-        self,
-        facility: Facility,
-        text: str | None,
-        limits: LimitsSnapshot,
-        previous: ConfigLoad | None,
-        compared: Compared,
-        by: LoadBy,
-        finish_request: int | None = None,
+        self, prepared: PreparedLoad, by: LoadBy, finish_request: int | None = None
     ) -> None:
         data = facility_load_data(
-            facility, text, limits, previous, compared, by, envmon.__version__
+            prepared.facility,
+            prepared.text,
+            prepared.limits,
+            prepared.previous,
+            prepared.compared,
+            by,
+            envmon.__version__,
         )
         self._journal.configs.record(data, finish_request=finish_request)
 
@@ -284,6 +263,11 @@ class Reloader:
             len(facility.rooms),
             len(facility.sensors),
         )
+
+
+def _signed_by(request: SignedRequest) -> LoadBy:
+    """A load caused by the signed reload ``request``."""
+    return LoadBy(ConfigSource.SIGNED_RELOAD, request.signature, request.signature_seq, request.id)
 
 
 def _log_changes(what: str, path: str, compared: Compared, how: str) -> None:

@@ -29,26 +29,25 @@ class Signature:
 
     def to_json(self) -> dict[str, Any]:
         """The contract object of the alarm JSON (design.md section 8)."""
-        return {
-            "user": self.user,
-            "full_name": self.full_name,
-            "role": self.role,
-            "meaning": self.meaning,
-            "comment": self.comment,
-            "signed_at": isoformat_ns(self.signed_ns),
-        }
+        return {**self._signer(), "signed_at": isoformat_ns(self.signed_ns)}
 
     def to_record(self) -> dict[str, Any]:
         """Lossless, for the journal."""
         return {
+            **self._signer(),
+            "signed_ns": self.signed_ns,
+            "os_user": self.os_user,
+            "client": self.client,
+        }
+
+    def _signer(self) -> dict[str, Any]:
+        """Who signed, meaning what and why: what both forms show first."""
+        return {
             "user": self.user,
             "full_name": self.full_name,
             "role": self.role,
             "meaning": self.meaning,
             "comment": self.comment,
-            "signed_ns": self.signed_ns,
-            "os_user": self.os_user,
-            "client": self.client,
         }
 
     @classmethod

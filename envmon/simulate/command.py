@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from envmon.errors import ConfigError, EnvmonError
 from envmon.facility import Facility, load_facility
@@ -28,38 +29,36 @@ from envmon.simulate.synthetic import synthetic_facility
 
 FLUSH_TIMEOUT_S = 30.0
 
+_N = TypeVar("_N", int, float)
+
 
 def parse_rate(text: str) -> float:
     """``--rate``: readings per second, or ``max`` for as fast as the broker takes them."""
     if text.strip().lower() == "max":
         return math.inf
-    try:
-        rate = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number or 'max': {text!r}") from None
-    if not rate > 0:
-        raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
-    return rate
+    return _positive_float(text, "a number or 'max'")
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+def _positive_float(text: str, what: str = "a number") -> float:
+    value = _parsed(text, float, what)
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
     return value
 
 
 def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    value = _parsed(text, int, "a whole number")
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
     return value
+
+
+def _parsed(text: str, convert: Callable[[str], _N], what: str) -> _N:
+    """``convert(text)``, or the usage error saying that ``text`` is not ``what``."""
+    try:
+        return convert(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
 
 
 def add_simulate_arguments(parser: argparse.ArgumentParser) -> None:

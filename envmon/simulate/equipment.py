@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 from envmon.facility import Equipment, Facility
@@ -108,17 +108,15 @@ def _door(events: Sequence[Event], equipment: str, offset_s: float) -> Equipment
 
 def _co2(door: EquipmentDoorOpening | None, offset_s: float) -> float:
     """Towards room air while the door is open; back to the setpoint once closed."""
-    if door is None:
-        return CO2_SETPOINT_PCT
-    open_s = min(offset_s, door.start_s + door.duration_s) - door.start_s
-    at_close = CO2_ROOM_AIR_PCT + (CO2_SETPOINT_PCT - CO2_ROOM_AIR_PCT) * math.exp(
-        -open_s / CO2_OPEN_TAU_S
-    )
-    closed_s = offset_s - (door.start_s + door.duration_s)
-    if closed_s <= 0:
-        return at_close
-    return CO2_SETPOINT_PCT - (CO2_SETPOINT_PCT - at_close) * math.exp(
-        -closed_s / CO2_RECOVERY_TAU_S
+    return _door_response(
+        CO2_SETPOINT_PCT,
+        door,
+        offset_s,
+        lambda open_s: (
+            CO2_ROOM_AIR_PCT
+            + (CO2_SETPOINT_PCT - CO2_ROOM_AIR_PCT) * math.exp(-open_s / CO2_OPEN_TAU_S)
+        ),
+        CO2_RECOVERY_TAU_S,
     )
 
 
@@ -126,14 +124,28 @@ def _warmed(
     setpoint: float, per_min: float, door: EquipmentDoorOpening | None, offset_s: float
 ) -> float:
     """Linear change while the door is open, exponential return once closed."""
+    return _door_response(
+        setpoint, door, offset_s, lambda open_s: setpoint + per_min * open_s / 60.0, RECOVERY_TAU_S
+    )
+
+
+def _door_response(
+    setpoint: float,
+    door: EquipmentDoorOpening | None,
+    offset_s: float,
+    while_open: Callable[[float], float],
+    recovery_tau_s: float,
+) -> float:
+    """``while_open(seconds open)`` until the door closes, then an exponential return
+    from where that left off to ``setpoint``; ``setpoint`` without a door opening."""
     if door is None:
         return setpoint
-    open_s = min(offset_s, door.start_s + door.duration_s) - door.start_s
-    at_close = setpoint + per_min * open_s / 60.0
-    closed_s = offset_s - (door.start_s + door.duration_s)
+    closes_s = door.start_s + door.duration_s
+    at_close = while_open(min(offset_s, closes_s) - door.start_s)
+    closed_s = offset_s - closes_s
     if closed_s <= 0:
         return at_close
-    return setpoint + (at_close - setpoint) * math.exp(-closed_s / RECOVERY_TAU_S)
+    return setpoint + (at_close - setpoint) * math.exp(-closed_s / recovery_tau_s)
 
 
 def ln2_level(offset_s: float, phase: float) -> float:
