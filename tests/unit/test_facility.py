@@ -36,6 +36,18 @@ class TestParseFacility:
         assert len(f.sha256) == 64
         assert f.sensors["P1"].stale_after == 180.0
 
+    def test_models_given_the_same_keys_share_one_fields_set(self) -> None:
+        """Equal records of given keys are one object (memory), each still exact, and a
+        copy with an update does not change the original's."""
+        f = parse_facility(BASE + '[[sensors]]\nid = "P2"\nroom = "B1"\nkind = "pressure"\n')
+        p1, p2 = f.sensors["P1"], f.sensors["P2"]
+        assert p1.model_fields_set == {"id", "room", "kind"}
+        assert p1.model_fields_set is p2.model_fields_set
+        assert f.rooms["A1"].model_fields_set == {"id", "grade", "reference"}
+        moved = p1.model_copy(update={"interval_s": 5.0})
+        assert moved.model_fields_set == {"id", "room", "kind", "interval_s"}
+        assert p2.model_fields_set == {"id", "room", "kind"}
+
     @pytest.mark.parametrize(
         ("extra", "message"),
         [
