@@ -18,7 +18,8 @@ Phases, in order (each with its own base time, so its stored count is exact):
    drain rate while readings keep arriving; loss through the outage;
 9. envmon's peak RSS (VmHWM) over phases 4-8;
 10. envmon restarted on the broker's TLS listener (client certificates
-    required): ingest rate and loss as in 4 (bench/edge_phases.py).
+    required): ingest rate and loss as in 4, the publisher on the plain
+    listener, then on TLS too (bench/edge_phases.py).
 """
 
 from __future__ import annotations
@@ -63,7 +64,6 @@ class RunConfig:
     alarm_injections: int = 200
     steady_injections: int = 200
     """Alarms injected at a steady 300 readings/s (envmon against the naive bridge)."""
-    tls_publisher: bool = True
     """TLS ingest: loadgen publishes over TLS too (else on the plain listener)."""
     mqtt_reader: str | None = None
     """envmon's ``[mqtt] reader``; None leaves the key out (its default, "auto")."""
