@@ -121,6 +121,14 @@ def _latencies(sent_ns: dict[str, int], recv_ns: dict[str, int], injected: int) 
     return LatencyResult(injected, len(lat), lat, ordered)
 
 
+def slowest(res: LatencyResult, n: int) -> str:
+    """The ``n`` slowest alarms as "ms #injection", to tell a start-up cost from a stall."""
+    worst = sorted(
+        ((ms, i) for i, ms in enumerate(res.by_injection_ms) if ms is not None), reverse=True
+    )[:n]
+    return ", ".join(f"{ms:.0f} #{i}" for ms, i in worst)
+
+
 def percentile(sorted_values: list[float], pct: float) -> float:
     """Nearest-rank percentile of an ascending list (nan when empty)."""
     if not sorted_values:

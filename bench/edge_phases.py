@@ -26,7 +26,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Final
 
-from bench.alarm_probe import ENVMON, AlarmProbe, LatencyResult, percentile
+from bench.alarm_probe import ENVMON, AlarmProbe, LatencyResult, percentile, slowest
 from bench.harness import BENCH_DIR, HOUR_MS, cpu_ms_per_1000, cpu_seconds, wait_stored
 from tests.support.servers import VictoriaMetrics
 
@@ -67,6 +67,10 @@ def steady_alarm_latency(run: BenchRun) -> None:
         probe = AlarmProbe(run.broker.port, sources=_sources())
         try:
             time.sleep(2.0)
+            run.log(
+                f"  300/s: injections from {time.strftime('%H:%M:%S')} on, "
+                f"one every {STEADY_INTERVAL_S} s"
+            )
             cpu0 = cpu_seconds(run.pid()), cpu_seconds(bridge.pid), time.monotonic()
             results = probe.run(injections, STEADY_INTERVAL_S, first_room=STEADY_FIRST_ROOM)
             cpu1 = cpu_seconds(run.pid()), cpu_seconds(bridge.pid), time.monotonic()
@@ -133,3 +137,4 @@ def _record(run: BenchRun, key: str, res: LatencyResult) -> None:
         f"p99 {percentile(lat, 99):.1f} ms, max {run.figures[f'{key}_max_ms']:.1f} ms, "
         f"{res.received}/{res.injected} seen"
     )
+    run.log(f"    slowest (ms, injection #): {slowest(res, 5)}")

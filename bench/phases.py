@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.alarm_probe import ENVMON, AlarmProbe, percentile
+from bench.alarm_probe import ENVMON, AlarmProbe, percentile, slowest
 from bench.console_phase import console_side_by_side
 from bench.edge_phases import steady_alarm_latency, tls_ingest
 from bench.harness import (
@@ -346,12 +346,7 @@ class BenchRun:
             probe.close()
         result = load.wait()
         lat = res.latencies_ms
-        worst = sorted(
-            ((ms, i) for i, ms in enumerate(res.by_injection_ms) if ms is not None), reverse=True
-        )[:3]
-        self.log(
-            "  slowest alarms (ms, injection #): " + ", ".join(f"{ms:.0f} #{i}" for ms, i in worst)
-        )
+        self.log(f"  slowest alarms (ms, injection #): {slowest(res, 3)}")
         stored, _ = wait_stored(self.influx, base, base + HOUR_MS, result.acked)
         self.figures.update(
             alarm_p50_ms=percentile(lat, 50),
