@@ -222,3 +222,39 @@ class TestConsoleInABrowser:
                 assert "ended after a time without activity" in page.content()
         finally:
             assert proc.stop() == 0, proc.log()
+
+    def test_sensor_list_keeps_its_buttons_on_a_laptop_screen(self, tmp_path: Path) -> None:
+        """At 1 280 x 800 a long calibration label wraps: the page is not wider than
+        the screen and every sensor's Out of service button is on it."""
+        config = tmp_path / "envmon.toml"
+        config.write_text(
+            f'[storage]\nstate_dir = "{tmp_path / "state"}"\n'
+            f'[facility]\nfile = "{tmp_path / "facility.toml"}"\n'
+        )
+        (tmp_path / "facility.toml").write_text(
+            FACILITY
+            + """
+[[sensors]]
+id = "TH-FILL-A-1"
+room = "FILL-A"
+kind = "climate"
+calibration_due = 2027-06-30
+certificate = "CAL-2026-0412 external laboratory, report 7731"
+"""
+        )
+        add_user(config, "erik", "engineer", PASSWORD)
+        proc = ConsoleProcess(config, tmp_path / "console.log")
+        proc.start()
+        try:
+            with chromium() as browser:
+                page = browser.new_page(viewport={"width": 1280, "height": 800})
+                sign_in(page, proc.url, "erik")
+                page.goto(f"{proc.url}/sensors")
+                buttons = page.locator("td.acts a.button")
+                assert buttons.count() == 2
+                for i in range(buttons.count()):
+                    box = buttons.nth(i).bounding_box()
+                    assert box is not None and box["x"] + box["width"] <= 1280, box
+                assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        finally:
+            assert proc.stop() == 0, proc.log()
