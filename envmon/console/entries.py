@@ -14,6 +14,8 @@ from typing import Any, Final
 
 from envmon.console.views import DASH, format_value, level_label, parameter_label, time_label
 from envmon.journal.audit import AuditEntry
+from envmon.journal.audit_transients import KIND_TRANSIENT
+from envmon.report.audit_extract import sentence
 
 # What the service records by itself (a person's act shows their name instead).
 _SERVICE_KINDS: Final = ("alarm.", "request_outcome", "room_state", "config_load")
@@ -136,8 +138,27 @@ def summary_of(entry: AuditEntry) -> str:
         if entry.kind == "user_disabled":
             text += f": {data.get('disabled_reason', '')}"
         return text
+    if entry.kind == KIND_TRANSIENT and isinstance(data.get("transient"), Mapping):
+        return _transient(data["transient"])
+    told = sentence(entry)
+    if told is not None:
+        return told
     shown = redact(data)
     return json.dumps(shown, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))[:400]
+
+
+def _transient(t: Mapping[str, Any]) -> str:
+    """A run beyond a limit shorter than its delay or persistence rule: no alarm."""
+    parameter = str(t.get("parameter", ""))
+    where = str(t.get("room", "")) + (f"/{t['equipment']}" if t.get("equipment") else "")
+    seconds = (int(t.get("end_ns", 0)) - int(t.get("start_ns", 0))) / 1e9
+    return (
+        f"{level_label(str(t.get('level', '')))} transient, {parameter_label(parameter)} "
+        f"{t.get('side', '')} in {where} ({t.get('sensor', '')}): peak "
+        f"{format_value(t.get('peak'), parameter)} against limit "
+        f"{format_value(t.get('limit'), parameter)} for {seconds:.0f} s, "
+        f"{t.get('samples', 0)} samples; shorter than its rule, no alarm"
+    )
 
 
 def _param(key: str, value: Any) -> str:

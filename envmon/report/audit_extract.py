@@ -75,6 +75,13 @@ def audit_extract(
     return tuple(rows)
 
 
+def sentence(entry: AuditEntry) -> str | None:
+    """One entry in words, as the extract tells it (a request's outcome without its
+    request); None for a kind the extract does not show."""
+    told = _told(entry, {}, {})
+    return None if told is None else told[1]
+
+
 def _told(
     entry: AuditEntry, requests: Mapping[int, AuditEntry], signers: Mapping[int, str]
 ) -> tuple[str | None, str] | None:

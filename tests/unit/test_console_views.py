@@ -194,6 +194,39 @@ class TestEntries:
             "shelve A1 (until_ns 2026-11-18 11:06:40 UTC)"
         )
 
+    def test_transients_batches_and_journal_entries_read_as_sentences(self) -> None:
+        """A transient says what ran beyond which limit and for how long; batch and
+        journal entries read as the report's audit extract tells them, not as JSON."""
+        transient = {
+            "site": "site1",
+            "room": "FILL-A",
+            "equipment": None,
+            "sensor": "DP1",
+            "parameter": "diff_pressure",
+            "level": "action",
+            "side": "low",
+            "start_ns": T0,
+            "end_ns": T0 + 10 * S,
+            "peak": 1.5,
+            "samples": 10,
+            "limit": 10.0,
+        }
+        assert entry_view(entry("transient", {"transient": transient})).summary == (
+            "action transient, differential pressure low in FILL-A (DP1): peak 1.5 Pa "
+            "against limit 10 Pa for 10 s, 10 samples; shorter than its rule, no alarm"
+        )
+        started = {
+            "batch": "B-7",
+            "rooms": ["FILL-A"],
+            "start_ns": T0,
+            "by": {"signature": {"user": "quinn"}},
+        }
+        assert entry_view(entry("batch_started", started, subject="B-7")).summary == (
+            "batch B-7 started at 2026-11-18T11:06:40Z in FILL-A, signed by quinn"
+        )
+        migrated = entry_view(entry("schema_migrated", {"from": 3, "to": 4, "detail": "x"}))
+        assert migrated.summary == "journal schema migrated from 3 to 4"
+
     def test_the_shelver_is_named_and_service_entries_are_envmons(self) -> None:
         """A shelved transition names the newest signature's user; the service's own
         entries read as envmon; anything else without a person shows a dash."""
