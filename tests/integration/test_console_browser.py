@@ -92,6 +92,17 @@ def console(plant: Path, tmp_path: Path) -> Iterator[ConsoleProcess]:
     assert proc.stop() == 0, proc.log()
 
 
+def console_only(tmp_path: Path, facility: str, extra: str = "") -> Path:
+    """Settings for a console without the service: its state and facility file."""
+    (tmp_path / "facility.toml").write_text(facility)
+    config = tmp_path / "envmon.toml"
+    config.write_text(
+        f'[storage]\nstate_dir = "{tmp_path / "state"}"\n'
+        f'[facility]\nfile = "{tmp_path / "facility.toml"}"\n' + extra
+    )
+    return config
+
+
 def journal_of(config: Path) -> Journal:
     return Journal(config.parent / "state" / "journal.sqlite", readonly=True)
 
@@ -202,13 +213,7 @@ class TestConsoleInABrowser:
     def test_idle_session_signs_out_by_itself(self, tmp_path: Path) -> None:
         """With the live page open and nobody touching it, the session ends after
         session_idle_s and the page goes to the sign-in page."""
-        config = tmp_path / "envmon.toml"
-        config.write_text(
-            f'[storage]\nstate_dir = "{tmp_path / "state"}"\n'
-            f'[facility]\nfile = "{tmp_path / "facility.toml"}"\n'
-            "[console]\nsession_idle_s = 2\n"
-        )
-        (tmp_path / "facility.toml").write_text(FACILITY)
+        config = console_only(tmp_path, FACILITY, "[console]\nsession_idle_s = 2\n")
         add_user(config, "olga", "operator", PASSWORD)
         proc = ConsoleProcess(config, tmp_path / "console.log")
         proc.start()
@@ -226,14 +231,7 @@ class TestConsoleInABrowser:
     def test_sensor_list_keeps_its_buttons_on_a_laptop_screen(self, tmp_path: Path) -> None:
         """At 1 280 x 800 a long calibration label wraps: the page is not wider than
         the screen and every sensor's Out of service button is on it."""
-        config = tmp_path / "envmon.toml"
-        config.write_text(
-            f'[storage]\nstate_dir = "{tmp_path / "state"}"\n'
-            f'[facility]\nfile = "{tmp_path / "facility.toml"}"\n'
-        )
-        (tmp_path / "facility.toml").write_text(
-            FACILITY
-            + """
+        calibrated = """
 [[sensors]]
 id = "TH-FILL-A-1"
 room = "FILL-A"
@@ -241,7 +239,7 @@ kind = "climate"
 calibration_due = 2027-06-30
 certificate = "CAL-2026-0412 external laboratory, report 7731"
 """
-        )
+        config = console_only(tmp_path, FACILITY + calibrated)
         add_user(config, "erik", "engineer", PASSWORD)
         proc = ConsoleProcess(config, tmp_path / "console.log")
         proc.start()
