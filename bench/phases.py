@@ -17,9 +17,10 @@ Phases, in order (each with its own base time, so its stored count is exact):
 8. InfluxDB stopped for ``outage_s`` at 1 000 readings/s, then started: spool
    drain rate while readings keep arriving; loss through the outage;
 9. envmon's peak RSS (VmHWM) over phases 4-8;
-10. envmon restarted on the broker's TLS listener (client certificates
-    required): ingest rate and loss as in 4, the publisher on the plain
-    listener, then on TLS too (bench/edge_phases.py).
+10. a plain ingest as in 4 again, then envmon restarted on the broker's TLS
+    listener (client certificates required): ingest rate and loss as in 4,
+    the publisher on the plain listener, then on TLS too, each against that
+    plain one (bench/edge_phases.py).
 """
 
 from __future__ import annotations
