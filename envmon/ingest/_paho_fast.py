@@ -10,12 +10,15 @@ GIL, which the alarm and store threads are waiting for.
 socket in chunks and serves paho's small reads from the chunk, and its
 ``loop_read`` keeps going until the chunk is used up (data left in a buffer
 would not wake ``select``). A chunk is one ``recv`` of up to
-``RECV_CHUNK_BYTES`` on a plain socket, which returns all that is there. A TLS
-socket returns one TLS record per ``recv`` and Mosquitto writes one record per
-packet, so there the chunk is filled from ``recv`` after ``recv`` while the
-socket has more (asked with ``poll``, cheaper than a ``recv`` that fails) and
-the chunk is not full: a burst is framed and handed on as one batch either
-way, and nothing waits for more to arrive. The end of a connection
+``RECV_CHUNK_BYTES`` on a plain socket, which returns all that is there. Over
+TLS the client runs ``_tls_bio.MemoryTls`` instead of paho's ``SSLSocket``:
+one ``recv`` of the kernel's bytes, all its records decrypted in memory (an
+``SSLSocket`` returns one TLS record per ``recv``, and Mosquitto writes one
+record per packet). A socket that still returns a record per ``recv`` (paho's
+websocket wrapper) fills the chunk from ``recv`` after ``recv`` while it has
+more (asked with ``poll``, cheaper than a ``recv`` that fails) and the chunk is
+not full: a burst is framed and handed on as one batch either way, and nothing
+waits for more to arrive. The end of a connection
 (closed, or an error) met while filling a chunk is reported by the next read,
 after the chunk's packets are delivered.
 
@@ -48,6 +51,7 @@ from __future__ import annotations
 import functools
 import re
 import select
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -64,6 +68,7 @@ from envmon.ingest._mqtt_frames import (
     puback_packets,
     split_publishes,
 )
+from envmon.ingest._tls_bio import MemoryTls
 
 RECV_CHUNK_BYTES: Final = 16 * 1024
 
@@ -81,12 +86,17 @@ PRIVATE_NAMES: Final = (
     "_packet_handle",
     "_handle_publish",
     "_packet_queue",
+    "_ssl_wrap_socket",
+    "_loop_rc_handle",
     # state read or written
     "_sock",
     "_in_packet",
     "_protocol",
     "_msgtime_mutex",
     "_last_bytes_received",
+    "_ssl_context",
+    "_host",
+    "_connect_timeout",
 )
 """The private members of ``paho.Client`` that ``BufferedClient`` relies on
 (besides ``paho.mqtt.client.MalformedPacket`` and ``time_func``)."""
@@ -291,6 +301,30 @@ class BufferedClient(paho.Client):
     @property
     def _mqtt5(self) -> bool:
         return self._protocol == MQTTProtocolVersion.MQTTv5
+
+    def _ssl_wrap_socket(self, tcp_sock: socket.socket) -> MemoryTls:  # type: ignore[override]
+        """TLS decrypted from memory (``_tls_bio``): one ``recv`` for a burst of records."""
+        context = self._ssl_context
+        if context is None:
+            raise ValueError("TLS requested without an SSL context")
+        tls = MemoryTls(tcp_sock, context, server_hostname=self._host)
+        tcp_sock.settimeout(self._connect_timeout)
+        tls.do_handshake()  # the context checks the certificate and, unless insecure, the host
+        return tls
+
+    def want_write(self) -> bool:
+        """Also while TLS records of a packet paho counts as written wait for the kernel."""
+        sock = self._sock
+        return super().want_write() or (isinstance(sock, MemoryTls) and bool(sock.unsent))
+
+    def loop_write(self) -> MQTTErrorCode:
+        sock = self._sock
+        if isinstance(sock, MemoryTls) and sock.unsent:
+            try:
+                sock.flush()
+            except OSError:
+                return self._loop_rc_handle(MQTTErrorCode.MQTT_ERR_CONN_LOST)  # as paho's write
+        return super().loop_write()
 
     def queue_pubacks(self, mids: list[int]) -> None:
         """Queue PUBACKs for ``mids`` (QoS 1, in this order) as one packet; any thread.
