@@ -101,7 +101,12 @@ class Service:
         self.fanout = AlarmFanout(
             self.store,
             MqttAlarmPublisher(self.mqtt.publish, prefix),
-            Dispatcher(build_notifiers(settings.notify), settings.notify, clock.wall_ns),
+            # The notifiers name parameters as the facility in force does, reloads included.
+            Dispatcher(
+                build_notifiers(settings.notify, lambda: self.facility.parameters),
+                settings.notify,
+                clock.wall_ns,
+            ),
         )
         engine = AlarmEngine(
             facility,

@@ -1,15 +1,16 @@
 """What every page handler shares: the console's state, the signed-in user, rendering.
 
 ``Console`` holds the process's parts (settings, the signing gate, sessions,
-the read-only journal, the live watcher); a handler reaches it through
-``console_of(request)``. ``signed_in`` wraps a handler so that it runs only for
-a signed-in user who is still enabled, with the role the journal gives them
-now.
+the read-only journal, the live watcher, the facility file as last read); a
+handler reaches it through ``console_of(request)``. ``signed_in`` wraps a
+handler so that it runs only for a signed-in user who is still enabled, with
+the role the journal gives them now.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 import time
@@ -26,10 +27,14 @@ from starlette.templating import Jinja2Templates
 from envmon.console.gate import Act, Gate
 from envmon.console.live import HeadWatcher
 from envmon.console.sessions import Session, SessionStore
-from envmon.facility import Facility, load_facility
+from envmon.console.views import ParameterWords
+from envmon.errors import EnvmonError
+from envmon.facility import BUILTIN_PARAMETERS, Facility, load_facility
 from envmon.journal.journal import Journal
 from envmon.journal.reader import JournalReader
 from envmon.settings import Settings
+
+log = logging.getLogger(__name__)
 
 TEMPLATES_DIR: Final = Path(__file__).with_name("templates")
 STATIC_DIR: Final = Path(__file__).with_name("static")
@@ -56,6 +61,7 @@ class Console:
     )
     _facility: tuple[tuple[float, int], Facility] | None = None
     _facility_lock: threading.Lock = field(default_factory=threading.Lock)
+    _facility_problem: str = ""
 
     def facility(self) -> Facility:
         """The facility file, read again when it changes on disk."""
@@ -66,6 +72,25 @@ class Console:
             if self._facility is None or self._facility[0] != stamp:
                 self._facility = (stamp, load_facility(path))
             return self._facility[1]
+
+    def words(self) -> ParameterWords:
+        """How pages name parameters and write their values: as the facility file
+        declares them, read again when it changes (``facility``).
+
+        The alarm pages must open while someone edits the file: one that cannot be
+        read now gives way to the last one read, else to the built-in parameters.
+        """
+        try:
+            words = ParameterWords(self.facility().parameters)
+        except (EnvmonError, OSError) as exc:
+            problem = str(exc)
+            if problem != self._facility_problem:
+                log.warning("parameters named as last read: %s", problem)
+            self._facility_problem = problem
+            last = self._facility
+            return ParameterWords(last[1].parameters if last is not None else BUILTIN_PARAMETERS)
+        self._facility_problem = ""
+        return words
 
     def close(self) -> None:
         self.journal.close()

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from envmon.console.views import DASH, format_value, level_label, parameter_label, time_label
+from envmon.console.views import DASH, ParameterWords, level_label, time_label
 from envmon.journal.audit import AuditEntry
 from envmon.journal.audit_transients import KIND_TRANSIENT
 from envmon.report.audit_extract import sentence
@@ -92,19 +92,19 @@ def who_of(data: Mapping[str, Any]) -> str:
     return ""
 
 
-def summary_of(entry: AuditEntry) -> str:
+def summary_of(entry: AuditEntry, words: ParameterWords) -> str:
     data = entry.data
     alarm = data.get("alarm") if isinstance(data.get("alarm"), Mapping) else None
     if entry.kind.startswith("alarm.") and alarm is not None:
         parameter = str(alarm.get("parameter", ""))
         level = level_label(str(alarm.get("level", "")))
-        parts = [f"{level} alarm, {parameter_label(parameter)} in {alarm.get('room', '')}"]
+        parts = [f"{level} alarm, {words.label(parameter)} in {alarm.get('room', '')}"]
         if alarm.get("value") is not None:
-            parts.append(f"value {format_value(alarm['value'], parameter)}")
+            parts.append(f"value {words.value(alarm['value'], parameter)}")
         if alarm.get("peak") is not None:
-            parts.append(f"peak {format_value(alarm['peak'], parameter)}")
+            parts.append(f"peak {words.value(alarm['peak'], parameter)}")
         if alarm.get("limit") is not None:
-            parts.append(f"limit {format_value(alarm['limit'], parameter)}")
+            parts.append(f"limit {words.value(alarm['limit'], parameter)}")
         if entry.kind == "alarm.acked" and alarm.get("comment"):
             parts.append(f"comment: {alarm['comment']}")
         parts.append(f"now {alarm.get('state', '')}")
@@ -139,7 +139,7 @@ def summary_of(entry: AuditEntry) -> str:
             text += f": {data.get('disabled_reason', '')}"
         return text
     if entry.kind == KIND_TRANSIENT and isinstance(data.get("transient"), Mapping):
-        return _transient(data["transient"])
+        return _transient(data["transient"], words)
     told = sentence(entry)
     if told is not None:
         return told
@@ -147,16 +147,16 @@ def summary_of(entry: AuditEntry) -> str:
     return json.dumps(shown, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))[:400]
 
 
-def _transient(t: Mapping[str, Any]) -> str:
+def _transient(t: Mapping[str, Any], words: ParameterWords) -> str:
     """A run beyond a limit shorter than its delay or persistence rule: no alarm."""
     parameter = str(t.get("parameter", ""))
     where = str(t.get("room", "")) + (f"/{t['equipment']}" if t.get("equipment") else "")
     seconds = (int(t.get("end_ns", 0)) - int(t.get("start_ns", 0))) / 1e9
     return (
-        f"{level_label(str(t.get('level', '')))} transient, {parameter_label(parameter)} "
+        f"{level_label(str(t.get('level', '')))} transient, {words.label(parameter)} "
         f"{t.get('side', '')} in {where} ({t.get('sensor', '')}): peak "
-        f"{format_value(t.get('peak'), parameter)} against limit "
-        f"{format_value(t.get('limit'), parameter)} for {seconds:.0f} s, "
+        f"{words.value(t.get('peak'), parameter)} against limit "
+        f"{words.value(t.get('limit'), parameter)} for {seconds:.0f} s, "
         f"{t.get('samples', 0)} samples; shorter than its rule, no alarm"
     )
 
@@ -167,8 +167,9 @@ def _param(key: str, value: Any) -> str:
     return str(value)
 
 
-def entry_view(entry: AuditEntry) -> EntryView:
-    """``when`` is when it happened: an alarm transition's own time, else the entry's."""
+def entry_view(entry: AuditEntry, words: ParameterWords) -> EntryView:
+    """``when`` is when it happened: an alarm transition's own time, else the entry's;
+    parameters are named and their values written as ``words`` has them."""
     at_ns = entry.data.get("at_ns")
     who = who_of(entry.data)
     return EntryView(
@@ -180,5 +181,5 @@ def entry_view(entry: AuditEntry) -> EntryView:
         who=who,
         by=who or ("envmon" if entry.kind.startswith(_SERVICE_KINDS) else DASH),
         os_user=entry.os_user,
-        summary=summary_of(entry),
+        summary=summary_of(entry, words),
     )

@@ -16,7 +16,6 @@ from envmon.console.views import (
     DASH,
     STATE_LABELS,
     alarm_row,
-    format_value,
     parse_sort,
     sort_alarms,
     time_label,
@@ -31,7 +30,8 @@ def _list_context(console: Console, request: Request) -> dict[str, Any]:
     descending = request.query_params.get("dir") == "desc"
     alarms = console.journal.open_alarms()
     now_ns = console.clock_ns()
-    rows = [alarm_row(a, now_ns) for a in sort_alarms(alarms, sort, descending)]
+    words = console.words()
+    rows = [alarm_row(a, now_ns, words) for a in sort_alarms(alarms, sort, descending)]
     return {
         "rows": rows,
         "sort": sort.value,
@@ -74,15 +74,16 @@ def _excursions(console: Console, alarm_id: str) -> list[Excursion]:
 
 def _detail_context(console: Console, alarm: Alarm, head_seq: int) -> dict[str, Any]:
     now_ns = console.clock_ns()
-    entries = [entry_view(e) for e in console.reader.about(alarm.id)]
+    words = console.words()
+    entries = [entry_view(e, words) for e in console.reader.about(alarm.id)]
     excursions = [
         {
             "level": e.level.value,
             "start": time_label(e.start_ns),
             "end": time_label(e.end_ns) if e.end_ns is not None else "still beyond the limit",
             "duration": f"{e.duration_s:g} s" if e.duration_s is not None else DASH,
-            "peak": format_value(e.peak, e.parameter),
-            "limit": format_value(e.limit, e.parameter),
+            "peak": words.value(e.peak, e.parameter),
+            "limit": words.value(e.limit, e.parameter),
             "room_state": e.room_state,
             "samples": e.samples,
         }
@@ -90,7 +91,7 @@ def _detail_context(console: Console, alarm: Alarm, head_seq: int) -> dict[str, 
     ]
     return {
         "alarm": alarm,
-        "row": alarm_row(alarm, now_ns),
+        "row": alarm_row(alarm, now_ns, words),
         "entries": entries,
         "excursions": excursions,
         "cleared": time_label(alarm.cleared_ns),
@@ -107,9 +108,9 @@ def _detail_context(console: Console, alarm: Alarm, head_seq: int) -> dict[str, 
             for s in alarm.signatures
         ],
         "acked": time_label(alarm.acked_ns),
-        "value": format_value(alarm.value, alarm.parameter),
-        "peak": format_value(alarm.peak, alarm.parameter),
-        "limit": format_value(alarm.limit, alarm.parameter),
+        "value": words.value(alarm.value, alarm.parameter),
+        "peak": words.value(alarm.peak, alarm.parameter),
+        "limit": words.value(alarm.limit, alarm.parameter),
         "head_seq": head_seq,
     }
 

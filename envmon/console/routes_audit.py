@@ -49,7 +49,8 @@ def _context(console: Console, request: Request) -> dict[str, Any]:
         where = _filter(params, before)
     except FormProblem as exc:
         return {**context, "entries": [], "error": str(exc), "older": ""}
-    entries = [entry_view(e) for e in console.reader.audit(where)]
+    words = console.words()
+    entries = [entry_view(e, words) for e in console.reader.audit(where)]
     older = ""
     if len(entries) == PAGE:
         older = "?" + urlencode({**params, "before": entries[-1].seq})

@@ -36,7 +36,7 @@ from envmon.console.context import (
 )
 from envmon.console.gate import Act, Outcome, SignRequest
 from envmon.console.sessions import Flash
-from envmon.console.views import age_label, level_label, parameter_label
+from envmon.console.views import age_label, level_label
 from envmon.readings import RoomState, datetime_to_ns
 
 SIGNED_ACTS: Final = (
@@ -101,7 +101,7 @@ def _target(console: Console, act: Act, target_id: str) -> Target | None:
         if alarm is None:
             return None
         text = (
-            f"{level_label(alarm.level.value)} alarm: {parameter_label(alarm.parameter)} "
+            f"{level_label(alarm.level.value)} alarm: {console.words().label(alarm.parameter)} "
             f"in {alarm.room} ({alarm.sensor})"
         )
         return Target("alarm", alarm.id, text, f"/alarms/{alarm.id}", _alarm_problem(act, alarm))

@@ -1,17 +1,19 @@
 """What the pages show, as plain values: alarm rows in the chosen order, times, ages.
 
-Pure functions of journal records and a time; the templates only lay them out.
+Pure functions of journal records, the facility's parameters and a time; the
+templates only lay them out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
 from envmon.alarms.events import Alarm, AlarmState
-from envmon.readings import NS_PER_S, UNIT_OF_PARAMETER, isoformat_ns
+from envmon.facility import ParameterInfo
+from envmon.readings import NS_PER_S, isoformat_ns
 
 DASH: Final = "\u2013"
 """What a page shows for a value that is not there."""
@@ -37,6 +39,8 @@ STATE_LABELS = {
 }
 
 
+# The built-in parameters and envmon's own alarm parameters in the console's words
+# (lower case, to sit inside a sentence); declared ones read as the facility names them.
 PARAMETER_LABELS: Final = {
     "particles_0_5um": "particles \u2265 0.5 \u00b5m",
     "particles_5_0um": "particles \u2265 5.0 \u00b5m",
@@ -45,11 +49,34 @@ PARAMETER_LABELS: Final = {
     "diff_pressure": "differential pressure",
     "comm_loss": "communication loss",
     "sensor_fault": "sensor fault",
+    "calibration": "calibration",
 }
 
 
-def parameter_label(parameter: str) -> str:
-    return PARAMETER_LABELS.get(parameter, parameter.replace("_", " "))
+@dataclass(frozen=True, slots=True)
+class ParameterWords:
+    """How the pages name a parameter and write its values, from the facility's
+    parameters (``Facility.parameters``): built-in ones in the console's words with
+    their contract units, declared ones by the name and unit the facility file gives,
+    anything else (a parameter since removed from the file) by its id, without a unit.
+    """
+
+    parameters: Mapping[str, ParameterInfo]
+
+    def label(self, parameter: str) -> str:
+        own = PARAMETER_LABELS.get(parameter)
+        if own is not None:
+            return own
+        info = self.parameters.get(parameter)
+        return info.name if info is not None else parameter
+
+    def unit(self, parameter: str) -> str:
+        info = self.parameters.get(parameter)
+        return info.unit if info is not None else ""
+
+    def value(self, value: float | None, parameter: str) -> str:
+        """``value`` in ``parameter``'s unit; a dash for None."""
+        return format_value(value, self.unit(parameter))
 
 
 def level_label(level: str) -> str:
@@ -97,10 +124,10 @@ def severity(level: str) -> int:
     return _SEVERITY.get(level, len(_SEVERITY))
 
 
-def format_value(value: float | None, parameter: str = "") -> str:
+def format_value(value: float | None, unit: str = "") -> str:
+    """Thousands separated from 1 000 on, else four significant digits; a dash for None."""
     if value is None:
         return DASH
-    unit = UNIT_OF_PARAMETER.get(parameter, "")
     text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
     return f"{text} {unit}".strip()
 
@@ -124,7 +151,7 @@ def age_label(seconds: float) -> str:
     return f"{s // 86400} d {s % 86400 // 3600:02d} h"
 
 
-def alarm_row(alarm: Alarm, now_ns: int) -> AlarmRow:
+def alarm_row(alarm: Alarm, now_ns: int, words: ParameterWords) -> AlarmRow:
     """An alarm as the list shows it. A shelved alarm shows as shelved; whether it
     needs acknowledging is read through the shelving, but it can only be
     acknowledged once unshelved (as on the command line)."""
@@ -135,15 +162,15 @@ def alarm_row(alarm: Alarm, now_ns: int) -> AlarmRow:
         room=alarm.room,
         sensor=alarm.sensor,
         parameter=alarm.parameter,
-        parameter_label=parameter_label(alarm.parameter),
+        parameter_label=words.label(alarm.parameter),
         level=alarm.level.value,
         state=state,
         state_label=STATE_LABELS.get(state, state),
         raised_at=isoformat_ns(alarm.raised_ns),
         raised_label=time_label(alarm.raised_ns),
         age=age_label((now_ns - alarm.raised_ns) / NS_PER_S),
-        value=format_value(alarm.peak if alarm.peak is not None else alarm.value, alarm.parameter),
-        limit="" if alarm.limit is None else format_value(alarm.limit, alarm.parameter),
+        value=words.value(alarm.peak if alarm.peak is not None else alarm.value, alarm.parameter),
+        limit="" if alarm.limit is None else words.value(alarm.limit, alarm.parameter),
         acked_by=alarm.acked_by or "",
         needs_ack=not alarm.shelved and underneath in ("active_unacked", "cleared_unacked"),
         shelved=alarm.shelved,

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from envmon.facility import BUILTIN_PARAMETERS
 from envmon.notify import Dispatcher, NotifyError, build_notifiers
 from envmon.notify.config import NotifySettings, WebhookSettings
 from envmon.notify.webhook import WebhookNotifier
@@ -102,7 +103,7 @@ class TestWebhook:
             retry_initial_s=0.05,
             retry_max_s=0.2,
         )
-        dispatcher = Dispatcher(build_notifiers(settings), settings)
+        dispatcher = Dispatcher(build_notifiers(settings, lambda: BUILTIN_PARAMETERS), settings)
         dispatcher.start()
         a = alarm("A1")
         dispatcher.submit([raised(a)])

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from starlette.testclient import TestClient
+
 from envmon.alarms.events import AlarmEvent
 from envmon.console.gate import (
     Act,
@@ -34,9 +36,12 @@ PASSWORD = "correct horse 42"
 
 
 def console_settings(
-    tmp: Path, extra: str = "", influx_url: str = "http://127.0.0.1:9"
+    tmp: Path,
+    extra: str = "",
+    influx_url: str = "http://127.0.0.1:9",
+    facility: Path = EXAMPLE_FACILITY,
 ) -> Settings:
-    """Settings over a journal in ``tmp/state`` and the example facility."""
+    """Settings over a journal in ``tmp/state`` and a facility file (the example's)."""
     path = tmp / "envmon.toml"
     path.write_text(
         f"""
@@ -50,7 +55,7 @@ timeout_s = 2
 state_dir = "{tmp / "state"}"
 
 [facility]
-file = "{EXAMPLE_FACILITY}"
+file = "{facility}"
 {extra}
 """
     )
@@ -123,3 +128,13 @@ def csrf_of(html: str) -> str:
     found = _CSRF.search(html)
     assert found, "no CSRF field on the page"
     return found.group(1)
+
+
+def sign_in(client: TestClient, user: str, password: str = PASSWORD) -> None:
+    """Sign ``user`` in through the form, as a browser does; lands on the alarm list."""
+    page = client.get("/signin")
+    response = client.post(
+        "/signin", data={"user": user, "password": password, "csrf": csrf_of(page.text)}
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/alarms"

@@ -11,7 +11,14 @@ from starlette.testclient import TestClient
 from envmon.console.app import build_console, create_app
 from envmon.console.context import Console
 from envmon.console.gate import Act
-from tests.support.console import PASSWORD, FakeGate, console_settings, csrf_of, seed_journal
+from tests.support.console import (
+    PASSWORD,
+    FakeGate,
+    console_settings,
+    csrf_of,
+    seed_journal,
+    sign_in,
+)
 from tests.support.journal_samples import alarm, raised
 
 
@@ -46,15 +53,6 @@ def console(tmp_path: Path, gate: FakeGate, clock: Clock) -> Iterator[Console]:
 def client(console: Console) -> Iterator[TestClient]:
     with TestClient(create_app(console), follow_redirects=False) as c:
         yield c
-
-
-def sign_in(client: TestClient, user: str, password: str = PASSWORD) -> None:
-    page = client.get("/signin")
-    response = client.post(
-        "/signin", data={"user": user, "password": password, "csrf": csrf_of(page.text)}
-    )
-    assert response.status_code == 303, response.text
-    assert response.headers["location"] == "/alarms"
 
 
 class TestSignIn:

@@ -9,6 +9,7 @@ from envmon.console.entries import entry_view, redact, who_of
 from envmon.console.plant import calibration_of
 from envmon.console.views import (
     DASH,
+    ParameterWords,
     SortKey,
     age_label,
     alarm_row,
@@ -18,8 +19,13 @@ from envmon.console.views import (
     sort_alarms,
     time_label,
 )
+from envmon.facility import BUILTIN_PARAMETERS, load_facility
 from envmon.journal.audit import AuditEntry, event_data
+from tests.support.console import EXAMPLE_FACILITY
 from tests.support.journal_samples import T0, S, acked, alarm, raised
+
+WORDS = ParameterWords(BUILTIN_PARAMETERS)
+"""A facility that declares no parameter of its own."""
 
 A_ACTION = alarm("a-action", room="FILL-A", raised_ns=T0)
 A_ALERT = alarm("a-alert", room="BG-B", level=Level.ALERT, raised_ns=T0 + 10 * S)
@@ -74,7 +80,7 @@ class TestSortAlarms:
 class TestAlarmRow:
     def test_row_of_an_unacknowledged_action_alarm(self) -> None:
         """Labels, age and the need for acknowledgement."""
-        row = alarm_row(A_ACTION, T0 + 125 * S)
+        row = alarm_row(A_ACTION, T0 + 125 * S, WORDS)
         assert row.parameter_label == "particles \u2265 5.0 \u00b5m"
         assert row.age == "2 min"
         assert row.needs_ack
@@ -84,18 +90,19 @@ class TestAlarmRow:
 
     def test_acknowledged_alarm_needs_nothing(self) -> None:
         """An acknowledged active alarm offers no acknowledgement."""
-        assert not alarm_row(A_ACKED, T0).needs_ack
+        assert not alarm_row(A_ACKED, T0, WORDS).needs_ack
 
     def test_no_limit_is_empty(self) -> None:
         """A comm-loss alarm has no limit to show."""
-        assert alarm_row(A_COMM.with_(limit=None), T0).limit == ""
+        assert alarm_row(A_COMM.with_(limit=None), T0, WORDS).limit == ""
 
 
 class TestFormatting:
     def test_values(self) -> None:
         """Large values with thousands separators, small ones to 4 digits, none as a dash."""
-        assert format_value(352000.0, "particles_0_5um") == "352,000 counts/m\u00b3"
-        assert format_value(12.3456, "diff_pressure") == "12.35 Pa"
+        assert WORDS.value(352000.0, "particles_0_5um") == "352,000 counts/m\u00b3"
+        assert WORDS.value(12.3456, "diff_pressure") == "12.35 Pa"
+        assert format_value(3.742, "%") == "3.742 %"
         assert format_value(None) == DASH
 
     def test_ages(self) -> None:
@@ -135,7 +142,7 @@ def entry(kind: str, data: dict, subject: str = "A1", seq: int = 1) -> AuditEntr
 class TestEntries:
     def test_alarm_transition_at_its_own_time(self) -> None:
         """A transition shows when it happened (event time) and what the alarm was."""
-        view = entry_view(entry("alarm.raised", event_data(raised(A_ACTION))))
+        view = entry_view(entry("alarm.raised", event_data(raised(A_ACTION))), WORDS)
         assert view.when == time_label(T0)
         assert view.label == "raised"
         assert "limit 29 counts/m\u00b3" in view.summary
@@ -144,7 +151,7 @@ class TestEntries:
     def test_acknowledgement_names_the_person(self) -> None:
         """An acked transition's person is the acknowledging user, with the comment."""
         data = event_data(acked(A_ACTION, T0 + S, user="alice", comment="door open"))
-        view = entry_view(entry("alarm.acked", data))
+        view = entry_view(entry("alarm.acked", data), WORDS)
         assert view.who == "alice"
         assert "comment: door open" in view.summary
 
@@ -168,7 +175,9 @@ class TestEntries:
             "nested": {"note": "ok", "list": [{}]},
             "record_sha256": "def",
         }
-        view = entry_view(entry("user_added", {"user": "ada", "password_hash": "$argon2id$x"}))
+        view = entry_view(
+            entry("user_added", {"user": "ada", "password_hash": "$argon2id$x"}), WORDS
+        )
         assert "argon2" not in view.summary
 
     def test_signing_entries_read_as_sentences(self) -> None:
@@ -182,15 +191,15 @@ class TestEntries:
             "act": "ack",
             "record_sha256": "ab" * 32,
         }
-        view = entry_view(entry("signature", signature))
+        view = entry_view(entry("signature", signature), WORDS)
         assert view.who == "olga"
         assert view.summary == "ack, meaning 'acknowledged', by Olga E (olga, operator): door"
         refused = {"user": "x", "act": "sign_in", "reason": "wrong_password", "client": "console 1"}
-        assert entry_view(entry("signature_refused", refused)).summary == (
+        assert entry_view(entry("signature_refused", refused), WORDS).summary == (
             "sign_in refused from console 1: wrong_password"
         )
         request = {"act": "shelve", "params": {"until_ns": T0}}
-        assert entry_view(entry("request", request)).summary == (
+        assert entry_view(entry("request", request), WORDS).summary == (
             "shelve A1 (until_ns 2026-11-18 11:06:40 UTC)"
         )
 
@@ -211,7 +220,7 @@ class TestEntries:
             "samples": 10,
             "limit": 10.0,
         }
-        assert entry_view(entry("transient", {"transient": transient})).summary == (
+        assert entry_view(entry("transient", {"transient": transient}), WORDS).summary == (
             "action transient, differential pressure low in FILL-A (DP1): peak 1.5 Pa "
             "against limit 10 Pa for 10 s, 10 samples; shorter than its rule, no alarm"
         )
@@ -221,10 +230,10 @@ class TestEntries:
             "start_ns": T0,
             "by": {"signature": {"user": "quinn"}},
         }
-        assert entry_view(entry("batch_started", started, subject="B-7")).summary == (
+        assert entry_view(entry("batch_started", started, subject="B-7"), WORDS).summary == (
             "batch B-7 started at 2026-11-18T11:06:40Z in FILL-A, signed by quinn"
         )
-        migrated = entry_view(entry("schema_migrated", {"from": 3, "to": 4, "detail": "x"}))
+        migrated = entry_view(entry("schema_migrated", {"from": 3, "to": 4, "detail": "x"}), WORDS)
         assert migrated.summary == "journal schema migrated from 3 to 4"
 
     def test_the_shelver_is_named_and_service_entries_are_envmons(self) -> None:
@@ -233,6 +242,58 @@ class TestEntries:
         shelved = event_data(raised(A_ACTION))
         shelved["transition"] = "shelved"
         shelved["alarm"]["signatures"] = [{"user": "olga"}, {"user": "erik"}]
-        assert entry_view(entry("alarm.shelved", shelved)).by == "erik"
-        assert entry_view(entry("alarm.raised", event_data(raised(A_ACTION)))).by == "envmon"
-        assert entry_view(entry("request", {"act": "ack", "params": {}})).by == DASH
+        assert entry_view(entry("alarm.shelved", shelved), WORDS).by == "erik"
+        assert entry_view(entry("alarm.raised", event_data(raised(A_ACTION))), WORDS).by == "envmon"
+        assert entry_view(entry("request", {"act": "ack", "params": {}}), WORDS).by == DASH
+
+
+EXAMPLE_WORDS = ParameterWords(load_facility(EXAMPLE_FACILITY).parameters)
+"""The example facility, which declares co2 (CO2, %) among others."""
+A_CO2 = alarm("a-co2", room="CELL-B", sensor="INC-01-S1", parameter="co2", equipment="INC-01",
+              level=Level.ACTION, value=3.742, peak=3.742, limit=4.5)  # fmt: skip
+
+
+class TestParameterWords:
+    def test_declared_parameter_reads_with_its_name_and_unit(self) -> None:
+        """A parameter the facility file declares reads as it names it, in its unit."""
+        assert EXAMPLE_WORDS.label("co2") == "CO2"
+        assert EXAMPLE_WORDS.value(3.742, "co2") == "3.742 %"
+        assert EXAMPLE_WORDS.value(-190.5, "cryo_temperature") == "-190.5 \u00b0C"
+        assert EXAMPLE_WORDS.value(None, "co2") == DASH
+
+    def test_builtin_parameters_read_as_before(self) -> None:
+        """Built-in parameters and envmon's own alarm parameters keep the console's words."""
+        for words in (WORDS, EXAMPLE_WORDS):
+            assert words.label("particles_5_0um") == "particles \u2265 5.0 \u00b5m"
+            assert words.label("diff_pressure") == "differential pressure"
+            assert words.label("comm_loss") == "communication loss"
+            assert words.label("calibration") == "calibration"
+            assert words.value(12.3456, "diff_pressure") == "12.35 Pa"
+
+    def test_unknown_parameter_reads_as_its_id_without_a_unit(self) -> None:
+        """A parameter no longer in the facility (an old journal entry) shows its id, bare."""
+        assert WORDS.label("co2") == "co2"
+        assert WORDS.value(3.742, "co2") == "3.742"
+        assert EXAMPLE_WORDS.label("ph_value") == "ph_value"
+        assert EXAMPLE_WORDS.value(7.0, "ph_value") == "7"
+
+    def test_alarm_row_of_a_declared_parameter(self) -> None:
+        """An incubator CO2 alarm's row names CO2 and shows value and limit in %."""
+        row = alarm_row(A_CO2, T0, EXAMPLE_WORDS)
+        assert (row.parameter_label, row.value, row.limit) == ("CO2", "3.742 %", "4.5 %")
+        unknown = alarm_row(A_CO2, T0, WORDS)
+        assert (unknown.parameter_label, unknown.value, unknown.limit) == ("co2", "3.742", "4.5")
+
+    def test_audit_sentences_of_a_declared_parameter(self) -> None:
+        """An alarm transition and a transient on a declared parameter read with its unit."""
+        view = entry_view(entry("alarm.raised", event_data(raised(A_CO2))), EXAMPLE_WORDS)
+        assert view.summary.startswith(
+            "action alarm, CO2 in CELL-B; value 3.742 %; peak 3.742 %; limit 4.5 %"
+        )
+        transient = {"room": "CELL-B", "equipment": "INC-01", "sensor": "INC-01-S1",
+                     "parameter": "co2", "level": "alert", "side": "low", "start_ns": T0,
+                     "end_ns": T0 + 300 * S, "peak": 4.61, "limit": 4.7, "samples": 5}  # fmt: skip
+        assert entry_view(entry("transient", {"transient": transient}), EXAMPLE_WORDS).summary == (
+            "alert transient, CO2 low in CELL-B/INC-01 (INC-01-S1): peak 4.61 % against "
+            "limit 4.7 % for 300 s, 5 samples; shorter than its rule, no alarm"
+        )

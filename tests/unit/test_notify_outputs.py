@@ -7,12 +7,17 @@ import json
 import pytest
 
 from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
+from envmon.facility import BUILTIN_PARAMETERS, load_facility
 from envmon.notify import MqttAlarmPublisher, NotifyError, alarm_payload, alarm_topic
 from envmon.notify.config import EmailSettings, NotifySettings, WebhookSettings
 from envmon.notify.email import EmailNotifier, body, build_message, format_value, subject
 from envmon.notify.factory import build_notifiers
 from envmon.notify.webhook import WebhookNotifier, redacted_url, webhook_body
+from tests.support.console import EXAMPLE_FACILITY
 from tests.support.journal_samples import T0, S, acked, alarm, cleared, raised
+
+BUILTIN = BUILTIN_PARAMETERS
+"""A facility that declares no parameter of its own."""
 
 
 class TestAlarmTopic:
@@ -107,42 +112,53 @@ class TestEmailText:
     def test_raised_high(self) -> None:
         """A high raise reads value > limit with the unit."""
         ev = raised(alarm("A1", value=35.0, limit=29.0))
-        assert subject(ev) == "[envmon] ACTION raised FILL-A particles_5_0um 35 > 29 counts/m³"
+        assert (
+            subject(ev, BUILTIN)
+            == "[envmon] ACTION raised FILL-A particles_5_0um 35 > 29 counts/m³"
+        )
 
     def test_raised_low(self) -> None:
         """A low raise reads value < limit."""
         a = alarm("A1", parameter="diff_pressure", level=Level.ALERT, value=8.5, limit=12.0)
-        assert subject(raised(a)) == "[envmon] ALERT raised FILL-A diff_pressure 8.5 < 12 Pa"
+        assert (
+            subject(raised(a), BUILTIN) == "[envmon] ALERT raised FILL-A diff_pressure 8.5 < 12 Pa"
+        )
 
     def test_comm_loss_names_the_sensor_and_detail(self) -> None:
         """Communication loss names the sensor and says why."""
         a = alarm("C1", level=Level.COMM_LOSS, limit=None, detail="no data for 180 s")
-        assert subject(raised(a)) == "[envmon] COMM LOSS raised FILL-A PC-FILL-1: no data for 180 s"
+        assert (
+            subject(raised(a), BUILTIN)
+            == "[envmon] COMM LOSS raised FILL-A PC-FILL-1: no data for 180 s"
+        )
 
     def test_other_transitions(self) -> None:
         """Cleared shows the peak, acked the user, escalated the minutes unacknowledged."""
         a = alarm("A1")
-        assert subject(cleared(a, T0 + S)) == (
+        assert subject(cleared(a, T0 + S), BUILTIN) == (
             "[envmon] ACTION cleared FILL-A particles_5_0um, peak 70.6 counts/m³"
         )
-        assert subject(acked(a, T0 + S)) == "[envmon] ACTION acked FILL-A particles_5_0um by alice"
+        assert (
+            subject(acked(a, T0 + S), BUILTIN)
+            == "[envmon] ACTION acked FILL-A particles_5_0um by alice"
+        )
         esc = AlarmEvent(Transition.ESCALATED, a, T0 + 15 * 60 * S)
-        assert subject(esc) == (
+        assert subject(esc, BUILTIN) == (
             "[envmon] ACTION escalated FILL-A particles_5_0um: unacknowledged for 15 min"
         )
 
     def test_body_lists_facts_and_how_to_ack(self) -> None:
         """The body names the alarm's facts and the ack command while unacknowledged."""
-        text = body(raised(alarm("A1")))
+        text = body(raised(alarm("A1")), BUILTIN)
         assert "Room:        FILL-A (in_operation)" in text
         assert "Limit:       29 counts/m³" in text
         assert 'envmon ack A1 --user NAME --comment "REASON"' in text
         closed = alarm("A1", state=AlarmState.CLOSED, acked_by="bob", acked_ns=T0, comment="ok")
-        assert "envmon ack" not in body(AlarmEvent(Transition.CLOSED, closed, T0))
+        assert "envmon ack" not in body(AlarmEvent(Transition.CLOSED, closed, T0), BUILTIN)
 
     def test_message_headers(self) -> None:
         """The message has the subject, sender, recipients and alarm id header."""
-        msg = build_message(raised(alarm("A1")), "envmon@site", ["qa@site", "eng@site"])
+        msg = build_message(raised(alarm("A1")), "envmon@site", ["qa@site", "eng@site"], BUILTIN)
         assert msg["To"] == "qa@site, eng@site"
         assert msg["From"] == "envmon@site"
         assert msg["X-Envmon-Alarm"] == "A1"
@@ -150,12 +166,14 @@ class TestEmailText:
 
     def test_recipients_by_transition(self) -> None:
         """Selected transitions go to recipients, escalations to the escalation list."""
-        n = EmailNotifier(EmailSettings(recipients=["qa@x"], escalation_recipients=["boss@x"]))
+        n = EmailNotifier(
+            EmailSettings(recipients=["qa@x"], escalation_recipients=["boss@x"]), lambda: BUILTIN
+        )
         a = alarm("A1")
         assert n.recipients_for(raised(a)) == ["qa@x"]
         assert n.recipients_for(acked(a, T0)) == []
         assert n.recipients_for(AlarmEvent(Transition.ESCALATED, a, T0)) == ["boss@x"]
-        plain = EmailNotifier(EmailSettings(recipients=["qa@x"]))
+        plain = EmailNotifier(EmailSettings(recipients=["qa@x"]), lambda: BUILTIN)
         assert plain.recipients_for(AlarmEvent(Transition.ESCALATED, a, T0)) == ["qa@x"]
 
 
@@ -165,10 +183,10 @@ class TestEquipmentEmail:
         a = alarm("R1", room="PREP-C", sensor="FRZ-01-S1", parameter="temperature",
                   level=Level.ALERT, equipment="FRZ-01", rule="rate", value=2.0, peak=2.5,
                   limit=1.0)  # fmt: skip
-        assert subject(raised(a)) == (
+        assert subject(raised(a), BUILTIN) == (
             "[envmon] ALERT raised PREP-C FRZ-01 temperature rate 2 > 1 per min"
         )
-        text = body(raised(a))
+        text = body(raised(a), BUILTIN)
         assert "Equipment:   FRZ-01" in text and "Rule:        rate of change" in text
         assert "Fastest:     2.5 per min" in text
 
@@ -178,11 +196,45 @@ class TestEquipmentEmail:
                   level=Level.CALIBRATION, state=AlarmState.CLOSED,
                   detail="calibration of DP-1 due in 7 days, on 2027-06-30")  # fmt: skip
         event = AlarmEvent(Transition.REMINDER, a, T0)
-        assert subject(event) == (
+        assert subject(event, BUILTIN) == (
             "[envmon] CALIBRATION reminder PREP-C DP-1: calibration of DP-1 due in 7 days, "
             "on 2027-06-30"
         )
-        assert "envmon ack" not in body(event)
+        assert "envmon ack" not in body(event, BUILTIN)
+
+
+class TestDeclaredParameterEmail:
+    EXAMPLE = load_facility(EXAMPLE_FACILITY).parameters
+    """The example facility, which declares co2 (CO2, %)."""
+    CO2 = alarm("A-CO2", room="CELL-B", sensor="INC-01-S1", parameter="co2", equipment="INC-01",
+                value=3.742, peak=3.742, limit=4.5)  # fmt: skip
+
+    def test_subject_and_body_name_it_and_give_its_unit(self) -> None:
+        """A declared parameter reads by the facility's name for it, in its unit."""
+        assert subject(raised(self.CO2), self.EXAMPLE) == (
+            "[envmon] ACTION raised CELL-B INC-01 CO2 3.74 < 4.5 %"
+        )
+        assert subject(cleared(self.CO2, T0 + S), self.EXAMPLE) == (
+            "[envmon] ACTION cleared CELL-B INC-01 CO2, peak 70.6 %"
+        )
+        text = body(raised(self.CO2), self.EXAMPLE)
+        assert "Parameter:   CO2 (co2)\n" in text
+        assert "Limit:       4.5 %\nValue:       3.74 %\nPeak:        3.74 %\n" in text
+
+    def test_builtin_parameters_read_as_before(self) -> None:
+        """A facility's declarations leave the built-in parameters' wording alone."""
+        ev = raised(alarm("A1", value=35.0, limit=29.0))
+        assert subject(ev, self.EXAMPLE) == subject(ev, BUILTIN)
+        assert body(ev, self.EXAMPLE) == body(ev, BUILTIN)
+        assert "Parameter:   particles_5_0um\n" in body(ev, self.EXAMPLE)
+
+    def test_unknown_parameter_reads_as_its_id_without_a_unit(self) -> None:
+        """A parameter the facility no longer declares: its id, values without a unit."""
+        assert subject(raised(self.CO2), BUILTIN) == (
+            "[envmon] ACTION raised CELL-B INC-01 co2 3.74 < 4.5"
+        )
+        text = body(raised(self.CO2), BUILTIN)
+        assert "Parameter:   co2\n" in text and "Limit:       4.5\n" in text
 
 
 class TestBuildNotifiers:
@@ -192,6 +244,6 @@ class TestBuildNotifiers:
             webhooks=[WebhookSettings(url="http://a/x"), WebhookSettings(url="http://b/y")],
             email=EmailSettings(recipients=["qa@x"]),
         )
-        names = [n.name for n in build_notifiers(settings)]
+        names = [n.name for n in build_notifiers(settings, lambda: BUILTIN)]
         assert names == ["webhook http://a/x", "webhook http://b/y", "email via 127.0.0.1:25"]
-        assert build_notifiers(NotifySettings(email=EmailSettings())) == []
+        assert build_notifiers(NotifySettings(email=EmailSettings()), lambda: BUILTIN) == []
