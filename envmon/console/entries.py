@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from envmon.alarms.events import Rule
 from envmon.console.views import DASH, ParameterWords, level_label, time_label
 from envmon.journal.audit import AuditEntry
 from envmon.journal.audit_transients import KIND_TRANSIENT
@@ -97,14 +98,14 @@ def summary_of(entry: AuditEntry, words: ParameterWords) -> str:
     alarm = data.get("alarm") if isinstance(data.get("alarm"), Mapping) else None
     if entry.kind.startswith("alarm.") and alarm is not None:
         parameter = str(alarm.get("parameter", ""))
+        rule = str(alarm.get("rule", Rule.LIMIT))
         level = level_label(str(alarm.get("level", "")))
         parts = [f"{level} alarm, {words.label(parameter)} in {alarm.get('room', '')}"]
-        if alarm.get("value") is not None:
-            parts.append(f"value {words.value(alarm['value'], parameter)}")
-        if alarm.get("peak") is not None:
-            parts.append(f"peak {words.value(alarm['peak'], parameter)}")
-        if alarm.get("limit") is not None:
-            parts.append(f"limit {words.value(alarm['limit'], parameter)}")
+        if rule == Rule.RATE:
+            parts.append("rate of change")
+        for key in ("value", "peak", "limit"):
+            if alarm.get(key) is not None:
+                parts.append(f"{key} {words.value(alarm[key], parameter, rule)}")
         if entry.kind == "alarm.acked" and alarm.get("comment"):
             parts.append(f"comment: {alarm['comment']}")
         parts.append(f"now {alarm.get('state', '')}")

@@ -82,8 +82,8 @@ def _detail_context(console: Console, alarm: Alarm, head_seq: int) -> dict[str, 
             "start": time_label(e.start_ns),
             "end": time_label(e.end_ns) if e.end_ns is not None else "still beyond the limit",
             "duration": f"{e.duration_s:g} s" if e.duration_s is not None else DASH,
-            "peak": words.value(e.peak, e.parameter),
-            "limit": words.value(e.limit, e.parameter),
+            "peak": words.value(e.peak, e.parameter, e.rule),
+            "limit": words.value(e.limit, e.parameter, e.rule),
             "room_state": e.room_state,
             "samples": e.samples,
         }
@@ -108,9 +108,9 @@ def _detail_context(console: Console, alarm: Alarm, head_seq: int) -> dict[str, 
             for s in alarm.signatures
         ],
         "acked": time_label(alarm.acked_ns),
-        "value": words.value(alarm.value, alarm.parameter),
-        "peak": words.value(alarm.peak, alarm.parameter),
-        "limit": words.value(alarm.limit, alarm.parameter),
+        "value": words.value(alarm.value, alarm.parameter, alarm.rule),
+        "peak": words.value(alarm.peak, alarm.parameter, alarm.rule),
+        "limit": words.value(alarm.limit, alarm.parameter, alarm.rule),
         "head_seq": head_seq,
     }
 

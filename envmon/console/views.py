@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
 
-from envmon.alarms.events import Alarm, AlarmState
+from envmon.alarms.events import Alarm, AlarmState, Rule
 from envmon.facility import ParameterInfo
 from envmon.readings import NS_PER_S, isoformat_ns
 
@@ -74,9 +74,13 @@ class ParameterWords:
         info = self.parameters.get(parameter)
         return info.unit if info is not None else ""
 
-    def value(self, value: float | None, parameter: str) -> str:
-        """``value`` in ``parameter``'s unit; a dash for None."""
-        return format_value(value, self.unit(parameter))
+    def value(self, value: float | None, parameter: str, rule: str | None = None) -> str:
+        """``value`` in ``parameter``'s unit, per minute for a rate-of-change rule
+        (its value, peak and limit are changes per minute); a dash for None."""
+        unit = self.unit(parameter)
+        if rule == Rule.RATE:
+            unit = f"{unit}/min" if unit else "per min"
+        return format_value(value, unit)
 
 
 def level_label(level: str) -> str:
@@ -169,8 +173,10 @@ def alarm_row(alarm: Alarm, now_ns: int, words: ParameterWords) -> AlarmRow:
         raised_at=isoformat_ns(alarm.raised_ns),
         raised_label=time_label(alarm.raised_ns),
         age=age_label((now_ns - alarm.raised_ns) / NS_PER_S),
-        value=words.value(alarm.peak if alarm.peak is not None else alarm.value, alarm.parameter),
-        limit="" if alarm.limit is None else words.value(alarm.limit, alarm.parameter),
+        value=words.value(
+            alarm.peak if alarm.peak is not None else alarm.value, alarm.parameter, alarm.rule
+        ),
+        limit="" if alarm.limit is None else words.value(alarm.limit, alarm.parameter, alarm.rule),
         acked_by=alarm.acked_by or "",
         needs_ack=not alarm.shelved and underneath in ("active_unacked", "cleared_unacked"),
         shelved=alarm.shelved,

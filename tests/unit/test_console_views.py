@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from envmon.alarms.events import AlarmState, Level
+from envmon.alarms.events import AlarmState, Level, Rule
 from envmon.console.entries import entry_view, redact, who_of
 from envmon.console.plant import calibration_of
 from envmon.console.views import (
@@ -283,6 +283,22 @@ class TestParameterWords:
         assert (row.parameter_label, row.value, row.limit) == ("CO2", "3.742 %", "4.5 %")
         unknown = alarm_row(A_CO2, T0, WORDS)
         assert (unknown.parameter_label, unknown.value, unknown.limit) == ("co2", "3.742", "4.5")
+
+    def test_a_rate_of_change_reads_per_minute(self) -> None:
+        """A rate alarm's value, peak and limit are changes per minute, and say so."""
+        assert EXAMPLE_WORDS.value(2.0, "temperature", Rule.RATE) == "2 \u00b0C/min"
+        assert EXAMPLE_WORDS.value(0.5, "co2", Rule.RATE) == "0.5 %/min"
+        assert WORDS.value(0.5, "ph_value", Rule.RATE) == "0.5 per min"
+        warming = alarm("a-rate", room="CELL-B", sensor="FRZ-80-S1", parameter="temperature",
+                        equipment="FRZ-80", rule=Rule.RATE, value=2.4, peak=3.1,
+                        limit=2.0)  # fmt: skip
+        row = alarm_row(warming, T0, EXAMPLE_WORDS)
+        assert (row.value, row.limit) == ("3.1 \u00b0C/min", "2 \u00b0C/min")
+        view = entry_view(entry("alarm.raised", event_data(raised(warming))), EXAMPLE_WORDS)
+        assert view.summary.startswith(
+            "action alarm, temperature in CELL-B; rate of change; value 2.4 \u00b0C/min; "
+            "peak 3.1 \u00b0C/min; limit 2 \u00b0C/min"
+        )
 
     def test_audit_sentences_of_a_declared_parameter(self) -> None:
         """An alarm transition and a transient on a declared parameter read with its unit."""
