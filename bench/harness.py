@@ -190,6 +190,14 @@ def _tls_args(pki: Pki | None) -> list[str]:
     return ["--cafile", str(pki.ca_cert), "--cert", str(client.cert), "--key", str(client.key)]
 
 
+def envmon_tls_keys(pki: Pki) -> str:
+    """``[mqtt]`` keys for envmon on the broker's TLS listener with the test client certificate."""
+    return (
+        f'tls = true\nca_file = "{pki.ca_cert}"\n'
+        f'cert_file = "{pki.client.cert}"\nkey_file = "{pki.client.key}"\n'
+    )
+
+
 def stored_count(influx: InfluxDB1, start_ms: int, end_ms: int) -> int:
     """Readings stored with start_ms <= ts < end_ms, over the fleet's measurements."""
     where = f"WHERE time >= {start_ms}ms AND time < {end_ms}ms"

@@ -1,6 +1,6 @@
 """Paired CPU comparison: two or more envmon source trees run at the same time.
 
-    python bench/paired.py BEFORE_DIR AFTER_DIR [MORE_DIRS...] [--windows 6]
+    python bench/paired.py BEFORE_DIR AFTER_DIR [MORE_DIRS...] [--windows 6] [--tls]
 
 The CPU of one envmon at a steady 1 000 readings/s moves by a third or more
 between runs minutes apart on a shared VM (bench/README.md), far more than
@@ -10,7 +10,9 @@ load generator reaches them all: in each window they see the same load under
 the same machine conditions, and the difference per window is what the
 change did. Prints each window, the medians, and each tree's median
 difference from the first. A tree is a source directory, e.g. from
-``git archive COMMIT | tar -x -C DIR``.
+``git archive COMMIT | tar -x -C DIR``. With ``--tls`` the envmons take the
+readings from the broker's TLS listener (client certificates required; the
+load generator stays on the plain one): envmon's own TLS edge compared.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.harness import Load, bench_settings, cpu_ms_per_1000, cpu_seconds, facility_text
+from bench.harness import (
+    Load,
+    bench_settings,
+    cpu_ms_per_1000,
+    cpu_seconds,
+    envmon_tls_keys,
+    facility_text,
+)
 from bench.phases import BenchRun, RunConfig
 from tests.support.service_proc import ServiceProcess
 
@@ -33,17 +42,18 @@ WINDOW_READINGS = 25_000
 SETTLE_S = 5.0
 
 
-def start_tree(run: BenchRun, index: int, src: Path, facility: Path) -> ServiceProcess:
+def start_tree(run: BenchRun, index: int, src: Path, facility: Path, tls: bool) -> ServiceProcess:
     """``envmon run`` from ``src``, with its own client id, state and database."""
     database = f"envmon{index}"
     run.influx.create_database(database)
     config = bench_settings(
         run.root / f"envmon{index}",
-        run.broker.port,
+        run.tls_port if tls else run.broker.port,
         run.influx.url,
         facility,
         database,
         client_id=f"envmon-bench-{index}",
+        mqtt_extra=envmon_tls_keys(run.pki) if tls else "",
     )
     service = ServiceProcess(config, run.root / f"envmon{index}.log", src=src)
     service.start(timeout_s=180)
@@ -57,6 +67,7 @@ def main() -> int:
     # would reach the future, which envmon rejects as a wild timestamp.
     ap.add_argument("--windows", type=int, choices=range(1, 21), default=6, metavar="1..20")
     ap.add_argument("--sensors", type=int, default=10_000)
+    ap.add_argument("--tls", action="store_true", help="envmon on the broker's TLS listener")
     args = ap.parse_args()
     trees = [t.resolve() for t in args.trees]
     run = BenchRun(RunConfig(sensors=args.sensors))
@@ -67,7 +78,7 @@ def main() -> int:
     services: list[ServiceProcess] = []
     try:
         for i, tree in enumerate(trees):
-            services.append(start_tree(run, i, tree, facility))
+            services.append(start_tree(run, i, tree, facility, args.tls))
         # One reading per sensor first: every envmon has built every channel and route.
         Load(run.broker.port, args.sensors, args.sensors, run.next_base(), rate_per_s=5000).wait()
         time.sleep(3.0)

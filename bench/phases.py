@@ -45,6 +45,7 @@ from bench.harness import (
     bench_settings,
     cpu_ms_per_1000,
     cpu_seconds,
+    envmon_tls_keys,
     facility_text,
     memory_mb,
     wait_stored,
@@ -255,10 +256,7 @@ class BenchRun:
         facility.write_text(facility_text(self.cfg.sensors))
         mqtt_extra = f'reader = "{self.cfg.mqtt_reader}"\n' if self.cfg.mqtt_reader else ""
         if tls:
-            mqtt_extra += (
-                f'tls = true\nca_file = "{self.pki.ca_cert}"\n'
-                f'cert_file = "{self.pki.client.cert}"\nkey_file = "{self.pki.client.key}"\n'
-            )
+            mqtt_extra += envmon_tls_keys(self.pki)
         config = bench_settings(
             self.root / "envmon",
             self.tls_port if tls else self.broker.port,
