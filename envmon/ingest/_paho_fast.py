@@ -10,17 +10,11 @@ GIL, which the alarm and store threads are waiting for.
 socket in chunks and serves paho's small reads from the chunk, and its
 ``loop_read`` keeps going until the chunk is used up (data left in a buffer
 would not wake ``select``). A chunk is one ``recv`` of up to
-``RECV_CHUNK_BYTES`` on a plain socket, which returns all that is there. Over
-TLS the client runs ``_tls_bio.MemoryTls`` instead of paho's ``SSLSocket``:
-one ``recv`` of the kernel's bytes, all its records decrypted in memory (an
-``SSLSocket`` returns one TLS record per ``recv``, and Mosquitto writes one
-record per packet). A socket that still returns a record per ``recv`` (paho's
-websocket wrapper) fills the chunk from ``recv`` after ``recv`` while it has
-more (asked with ``poll``, cheaper than a ``recv`` that fails) and the chunk is
-not full: a burst is framed and handed on as one batch either way, and nothing
-waits for more to arrive. The end of a connection
-(closed, or an error) met while filling a chunk is reported by the next read,
-after the chunk's packets are delivered.
+``RECV_CHUNK_BYTES``, which returns all that is there: over TLS too, as the
+client runs ``_tls_bio.MemoryTls`` instead of paho's ``SSLSocket`` (which
+returns one TLS record per ``recv``, and Mosquitto writes one record per
+packet). A burst is framed and handed on as one batch, and nothing waits for
+more to arrive.
 
 ``loop_read`` reads at most one chunk: a packet cut at the end of a chunk
 waits for the next round of paho's loop, and the loop writes what is queued
@@ -50,10 +44,8 @@ from __future__ import annotations
 
 import functools
 import re
-import select
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Final
 
 import paho.mqtt as paho_package
@@ -136,8 +128,6 @@ class BufferedClient(paho.Client):
         self._rbuf = bytearray()
         self._rbuf_sock: object = None
         self._may_recv = True
-        self._end: _End | None = None
-        self._poll: select.poll | None = None
         self.on_publishes_received: PublishesReceived | None = None
         """Set to take QoS 0/1 PUBLISH packets past paho's MQTTMessage path."""
 
@@ -146,8 +136,6 @@ class BufferedClient(paho.Client):
         if self._rbuf_sock is not self._sock:
             # A new connection: bytes of the old one must never be parsed.
             buf.clear()
-            self._end = None
-            self._poll = None
             self._rbuf_sock = self._sock
         return buf
 
@@ -156,65 +144,23 @@ class BufferedClient(paho.Client):
         then framed here, the first one included. On anything but data (would
         block, closed, an error) paho's own read meets the same condition next."""
         buf = self._buffer()
-        if buf or not self._may_recv or self._end is not None:
+        if buf or not self._may_recv:
             return
         try:
-            data = self._recv_chunk()
+            data = super()._sock_recv(RECV_CHUNK_BYTES)
         except OSError:
             return
         if data:
             self._may_recv = False
             buf += data
 
-    def _recv_chunk(self) -> bytes:
-        """Up to ``RECV_CHUNK_BYTES``: one read, or on a socket that returns a record
-        per read (TLS), reads until the chunk is full or the socket would block.
-
-        Raises what the first read raises (``BlockingIOError`` when nothing is
-        there); an end met after data is kept in ``_end`` for the next read.
-        """
-        data = super()._sock_recv(RECV_CHUNK_BYTES)
-        if not data or not _reads_records(self._sock):
-            return data
-        parts, have = [data], len(data)
-        while have < RECV_CHUNK_BYTES and self._more_to_read():
-            try:
-                more = super()._sock_recv(RECV_CHUNK_BYTES - have)
-            except BlockingIOError:  # paho's for SSLWantRead too: all read for now
-                break
-            except OSError as exc:
-                self._end = _End(exc)
-                break
-            if not more:
-                self._end = _End(None)
-                break
-            parts.append(more)
-            have += len(more)
-        return b"".join(parts) if len(parts) > 1 else data
-
-    def _more_to_read(self) -> bool:
-        """Whether a TLS socket has more for ``recv`` now: decrypted bytes not yet read,
-        or bytes in the kernel (a part of a record, or a close, is told by ``recv``).
-        Asked instead of a ``recv`` that would fail, which costs several times more."""
-        sock = self._sock
-        if sock is None:
-            return False
-        if sock.pending():  # type: ignore[attr-defined]  # see _reads_records
-            return True
-        if self._poll is None:
-            self._poll = select.poll()
-            self._poll.register(sock, select.POLLIN)
-        return bool(self._poll.poll(0))
-
     def _sock_recv(self, bufsize: int) -> bytes:
         buf = self._buffer()
         if not buf:
-            if self._end is not None:
-                return self._end.meet()  # at once: the connection is over
             if not self._may_recv:
                 raise BlockingIOError  # paho keeps the partial packet for the next round
             self._may_recv = False
-            data = self._recv_chunk()
+            data = super()._sock_recv(RECV_CHUNK_BYTES)
             if len(data) <= bufsize:
                 return data  # includes b"" (connection closed)
             buf += data
@@ -224,14 +170,10 @@ class BufferedClient(paho.Client):
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:
         # paho reads one packet per call; go on while bytes wait in the buffer,
-        # where select() cannot see them, and to report an end already met.
+        # where select() cannot see them.
         self._may_recv = True
         rc = super().loop_read(max_packets)
-        while (
-            rc == MQTTErrorCode.MQTT_ERR_SUCCESS
-            and self._sock is not None
-            and (self._rbuf or self._end is not None)
-        ):
+        while rc == MQTTErrorCode.MQTT_ERR_SUCCESS and self._sock is not None and self._rbuf:
             rc = super().loop_read(max_packets)
         return rc
 
@@ -334,23 +276,3 @@ class BufferedClient(paho.Client):
         """
         if mids:
             self._packet_queue(PUBACK, puback_packets(mids), 0, 0)
-
-
-def _reads_records(sock: object) -> bool:
-    """Whether one ``recv`` returns at most one record of a framed stream: paho's own
-    test for a TLS socket (or its websocket wrapper) is ``pending()``."""
-    return hasattr(sock, "pending")
-
-
-@dataclass(frozen=True, slots=True)
-class _End:
-    """How a connection ended (closed when ``error`` is None), met while filling a
-    chunk and reported by every later read of that connection."""
-
-    error: OSError | None
-
-    def meet(self) -> bytes:
-        """What a read returns now: b"" for a close, else the error again."""
-        if self.error is not None:
-            raise self.error
-        return b""

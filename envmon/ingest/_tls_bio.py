@@ -21,7 +21,7 @@ not empty (``BufferedClient.want_write``).
 
 An end of the connection is told as ``SSLSocket`` tells it: ``b""`` from
 ``recv`` after the last plaintext (close_notify or TCP close), an
-``ssl.SSLError`` (an ``OSError``) for a corrupt stream.
+``ssl.SSLError`` (an ``OSError``) from every ``recv`` after a corrupt record.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class MemoryTls:
         self.unsent = bytearray()
         """Encrypted bytes the kernel has not taken yet."""
         self._closed_by_peer = False
+        self._failed: ssl.SSLError | None = None
 
     def do_handshake(self) -> None:
         """The TLS handshake, blocking on the socket's own timeout; raises
@@ -74,6 +75,8 @@ class MemoryTls:
         there yet, ``b""`` once the peer has closed and all is served."""
         plain = self._plain
         if not plain:
+            if self._failed is not None:
+                raise self._failed  # every read after a corrupt record fails, as the first
             self._receive()
         if not plain:
             if self._closed_by_peer:
@@ -115,6 +118,9 @@ class MemoryTls:
                 # suppresses ragged EOFs): the connection is over.
                 self._closed_by_peer = True
                 return
+            except ssl.SSLError as exc:
+                self._failed = exc
+                raise
             if not chunk:
                 self._closed_by_peer = True
                 return

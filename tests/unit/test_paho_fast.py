@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import struct
 
 import paho.mqtt.client as paho
@@ -78,52 +77,11 @@ class _ChunkedSocket:
         return -1
 
 
-class _RecordSocket(_ChunkedSocket):
-    """Like a TLS socket: each ``recv`` returns at most one record (the given sizes,
-    then whatever is asked for), and ``pending()`` marks it as one. Its ``fileno`` is
-    a pipe that polls readable while ``recv`` has something to say."""
-
-    def __init__(self, data: bytes, sizes: list[int]) -> None:
-        super().__init__(data, sizes)
-        self.reads = 0
-        self._r, self._w = os.pipe()
-        self._signalled = False
-        self._sync()
-
-    def _readable(self) -> bool:
-        return not self.exhausted
-
-    def _sync(self) -> None:
-        if self._readable() and not self._signalled:
-            os.write(self._w, b"x")
-        elif not self._readable() and self._signalled:
-            os.read(self._r, 1)
-        self._signalled = self._readable()
-
-    def recv(self, bufsize: int) -> bytes:
-        self.reads += 1
-        try:
-            return super().recv(bufsize)
-        finally:
-            self._sync()
-
-    def fileno(self) -> int:
-        return self._r
-
-    def pending(self) -> int:
-        return 0
-
-    def __del__(self) -> None:
-        os.close(self._r)
-        os.close(self._w)
-
-
 Delivery = tuple[str, bytes, int, int]
 
 
-def _receive(data: bytes, sizes: list[int], fast: bool, records: bool = False) -> list[Delivery]:
-    """Feed ``data`` to a connected client; what reaches the application, in order.
-    ``records``: over a socket that returns one record per read, like TLS."""
+def _receive(data: bytes, sizes: list[int], fast: bool) -> list[Delivery]:
+    """Feed ``data`` to a connected client; what reaches the application, in order."""
     client = _paho_fast.BufferedClient(
         paho.CallbackAPIVersion.VERSION2,
         client_id="t",
@@ -138,7 +96,7 @@ def _receive(data: bytes, sizes: list[int], fast: bool, records: bool = False) -
     client.on_message = on_message
     if fast:
         client.on_publishes_received = got.extend
-    sock = (_RecordSocket if records else _ChunkedSocket)(data, sizes)
+    sock = _ChunkedSocket(data, sizes)
     client._sock = sock  # type: ignore[assignment]
     client._state = paho._ConnectionState.MQTT_CS_CONNECTED
     for _ in range(len(data) + 100):
@@ -316,15 +274,12 @@ def _readings(n: int, payload: bytes = b'{"ts": 1, "temperature_c": 20.5}') -> l
     return [_publish(b"fac/site1/R1/climate/TH1", payload, i + 1, 1) for i in range(n)]
 
 
-class _FailingRecordSocket(_RecordSocket):
-    """A TLS-like socket that serves its records, then fails with ``error``."""
+class _FailingSocket(_ChunkedSocket):
+    """Serves its data, then fails with ``error``."""
 
     def __init__(self, data: bytes, sizes: list[int], error: OSError) -> None:
         self.error = error
         super().__init__(data, sizes)
-
-    def _readable(self) -> bool:
-        return True  # a socket in error polls readable
 
     def recv(self, bufsize: int) -> bytes:
         if self.exhausted:
@@ -332,42 +287,21 @@ class _FailingRecordSocket(_RecordSocket):
         return super().recv(bufsize)
 
 
-class _ClosingRecordSocket(_RecordSocket):
-    """A TLS-like socket that serves its records, then reports the connection closed."""
-
-    def _readable(self) -> bool:
-        return True  # a closed connection polls readable
-
-    def recv(self, bufsize: int) -> bytes:
-        if self.exhausted:
-            return b""
-        return super().recv(bufsize)
-
-
-class TestRecordReads:
-    def test_a_burst_of_records_is_one_batch(self) -> None:
-        """50 packets in 50 TLS records, all there: one loop_read hands them on as one
-        batch, reading while the socket has more (and no read that would block)."""
+class TestChunkReads:
+    def test_what_is_there_is_read_once_per_round(self) -> None:
+        """One recv returns all that is there (a plain socket, and TLS through
+        ``MemoryTls``): one read and one batch per round."""
         packets = _readings(50)
-        sock = _RecordSocket(b"".join(packets), [len(p) for p in packets])
+        sock = _ChunkedSocket(b"".join(packets), [])
         client, batches = _connected(sock)
         client.loop_read()
         assert [len(b) for b in batches] == [50]
-        assert sock.reads == 50
 
-    def test_a_plain_socket_is_read_once_per_round(self) -> None:
-        """On a plain socket one recv returns all that is there: one read per round."""
-        packets = _readings(4)
-        sock = _ChunkedSocket(b"".join(packets), [len(p) for p in packets])
-        client, batches = _connected(sock)
-        client.loop_read()
-        assert [len(b) for b in batches] == [1]
-
-    def test_a_chunk_stops_filling_when_full(self) -> None:
+    def test_a_chunk_is_at_most_recv_chunk_bytes(self) -> None:
         """A backlog larger than a chunk is read a chunk per round (writes go out
         between rounds), and every packet arrives once, in order."""
         packets = _readings(300, b"x" * 200)
-        sock = _RecordSocket(b"".join(packets), [len(p) for p in packets])
+        sock = _ChunkedSocket(b"".join(packets), [])
         client, batches = _connected(sock)
         client.loop_read()
         first = sum(len(p) for p in packets[: len(batches[0])])
@@ -377,61 +311,24 @@ class TestRecordReads:
             client.loop_read()
         assert [d[2] for b in batches for d in b] == list(range(1, 301))
 
-    def test_records_cut_anywhere_deliver_what_paho_delivers(self) -> None:
-        """However the records cut the packets, the same deliveries as paho's own reader."""
-        data = b"".join(_STREAM * 3)
-        expected = _receive(data, [], fast=False)
-        for sizes in ([1] * len(data), [3, 5, 7, 11, 13] * 4000, [100, 16_384, 2] * 100):
-            assert _receive(data, list(sizes), fast=True, records=True) == expected
-
-    def test_a_close_after_records_is_reported_after_their_packets(self) -> None:
-        """Records, then the close, met in one chunk: the packets are handed on, then
-        the same round reports the connection lost."""
+    def test_an_error_after_packets_is_reported_after_them(self) -> None:
+        """Packets, then a reset: the packets are handed on, then the connection is lost."""
         packets = _readings(3)
-        sock = _ClosingRecordSocket(b"".join(packets), [len(p) for p in packets])
+        sock = _FailingSocket(b"".join(packets), [], ConnectionResetError(104, "reset"))
         client, batches = _connected(sock)
+        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
         assert client.loop_read() == paho.MQTT_ERR_CONN_LOST
         assert [d[2] for b in batches for d in b] == [1, 2, 3]
 
-    def test_an_error_after_records_is_reported_after_their_packets(self) -> None:
-        """Records, then a reset: the packets are handed on, then the connection is lost."""
-        packets = _readings(3)
-        sock = _FailingRecordSocket(
-            b"".join(packets), [len(p) for p in packets], ConnectionResetError(104, "reset")
-        )
-        client, batches = _connected(sock)
-        assert client.loop_read() == paho.MQTT_ERR_CONN_LOST
-        assert [d[2] for b in batches for d in b] == [1, 2, 3]
-
-    def test_an_end_with_a_packet_cut_short_is_still_reported(self) -> None:
+    def test_a_close_with_a_packet_cut_short_is_still_reported(self) -> None:
         """The close comes after half a packet: the whole ones are handed on, the
         half one is dropped, and the connection is lost."""
         packets = _readings(2)
-        data = b"".join(packets) + packets[0][:5]
-        sock = _ClosingRecordSocket(data, [len(packets[0]), len(packets[1]), 5])
+        sock = _ClosingSocket(b"".join(packets) + packets[0][:5], [])
         client, batches = _connected(sock)
-        assert client.loop_read() == paho.MQTT_ERR_CONN_LOST
+        rounds = [client.loop_read() for _ in range(3)]
+        assert paho.MQTT_ERR_CONN_LOST in rounds
         assert [d[2] for b in batches for d in b] == [1, 2]
-
-    def test_part_of_a_record_ends_the_chunk(self) -> None:
-        """The socket polls readable but holds only part of a record (recv would block):
-        the chunk ends there and the connection stays up."""
-        packets = _readings(2)
-        sock = _FailingRecordSocket(b"".join(packets), [len(p) for p in packets], BlockingIOError())
-        client, batches = _connected(sock)
-        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
-        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
-        assert [d[2] for b in batches for d in b] == [1, 2]
-
-    def test_a_new_connection_forgets_the_old_end(self) -> None:
-        """An end met on one socket is not reported on the next connection's socket."""
-        packets = _readings(1)
-        client, batches = _connected(_ClosingRecordSocket(packets[0], [len(packets[0])]))
-        assert client.loop_read() == paho.MQTT_ERR_CONN_LOST
-        client._sock = _RecordSocket(packets[0], [len(packets[0])])  # type: ignore[assignment]
-        client._state = paho._ConnectionState.MQTT_CS_CONNECTED
-        assert client.loop_read() == paho.MQTT_ERR_SUCCESS
-        assert len(batches) == 2
 
 
 class TestVerifiedVersion:

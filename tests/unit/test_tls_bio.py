@@ -11,6 +11,7 @@ import ssl
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from paho.mqtt.client import MQTTv5
@@ -36,6 +37,7 @@ class Peer:
         self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.tls = context.wrap_bio(self.incoming, self.outgoing, server_side=True)
         self.error: BaseException | None = None
+        self.done = threading.Event()
 
     def handshake(self) -> None:
         try:
@@ -52,6 +54,8 @@ class Peer:
             self.sock.sendall(self.outgoing.read())
         except (OSError, ssl.SSLError) as exc:
             self.error = exc
+        finally:
+            self.done.set()
 
     def records(self, *plaintexts: bytes) -> bytes:
         """The encrypted bytes of one TLS record per plaintext."""
@@ -73,22 +77,33 @@ class Peer:
         return bytes(got)
 
 
-@pytest.fixture
-def pair(pki: Pki) -> Iterator[tuple[MemoryTls, Peer]]:
+@contextmanager
+def _handshaking(pki: Pki, server_hostname: str) -> Iterator[tuple[MemoryTls, Peer]]:
+    """A client ``MemoryTls`` (not yet shaken hands) and the peer, whose handshake
+    runs in a thread until the block ends."""
     client_end, server_end = socket.socketpair()
     peer = Peer(server_end, pki)
     server = threading.Thread(target=peer.handshake)
     server.start()
     context = ssl.create_default_context(cafile=str(pki.ca_cert))
     client_end.settimeout(10)
-    tls = MemoryTls(client_end, context, server_hostname="localhost")
-    tls.do_handshake()
-    server.join(10)
-    assert peer.error is None
-    tls.setblocking(False)
-    yield tls, peer
-    tls.close()
-    server_end.close()
+    tls = MemoryTls(client_end, context, server_hostname=server_hostname)
+    try:
+        yield tls, peer
+    finally:
+        tls.close()
+        server.join(10)
+        server_end.close()
+
+
+@pytest.fixture
+def pair(pki: Pki) -> Iterator[tuple[MemoryTls, Peer]]:
+    with _handshaking(pki, "localhost") as (tls, peer):
+        tls.do_handshake()
+        assert peer.done.wait(10)
+        assert peer.error is None
+        tls.setblocking(False)
+        yield tls, peer
 
 
 def _recv_until(tls: MemoryTls, size: int, deadline_s: float = 10.0) -> tuple[bytes, int]:
@@ -174,21 +189,16 @@ def test_garbage_in_the_stream_is_an_ssl_error(pair: tuple[MemoryTls, Peer]) -> 
                 tls.recv(65536)
             except ssl.SSLWantReadError:
                 continue
+    with pytest.raises(ssl.SSLError):
+        tls.recv(65536)  # and again: the connection is unusable
 
 
 def test_a_server_not_named_as_asked_is_refused(pki: Pki) -> None:
-    client_end, server_end = socket.socketpair()
-    peer = Peer(server_end, pki)
-    server = threading.Thread(target=peer.handshake)
-    server.start()
-    context = ssl.create_default_context(cafile=str(pki.ca_cert))
-    client_end.settimeout(10)
-    tls = MemoryTls(client_end, context, server_hostname="broker.example")
-    with pytest.raises(ssl.SSLCertVerificationError, match=r"broker\.example"):
+    with (
+        _handshaking(pki, "broker.example") as (tls, _),
+        pytest.raises(ssl.SSLCertVerificationError, match=r"broker\.example"),
+    ):
         tls.do_handshake()
-    tls.close()
-    server.join(10)
-    server_end.close()
 
 
 def test_a_write_the_kernel_does_not_take_is_kept_whole_and_in_order(
