@@ -1,4 +1,6 @@
-"""Issue 6, faults: the MQTT broker restarted twice while readings stream in.
+"""Issue 6, faults: the MQTT broker restarted twice while readings stream in, over
+plain TCP and over TLS with client certificates (the connection then ends inside
+TLS records).
 
 Mosquitto keeps envmon's persistent session on disk (``persistence true``);
 after each restart envmon reconnects with ``clean_start=False`` and receives
@@ -17,8 +19,10 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from tests.integration.test_ingest_e2e import expected_points, influx_points, wait_for_count
+from tests.support.certs import Pki
 from tests.support.fleet import readings, write_facility
-from tests.support.servers import InfluxDB1, Mosquitto
+from tests.support.mqtt_endpoint import Endpoint, configure_tls
+from tests.support.servers import InfluxDB1
 from tests.support.service_proc import ServiceProcess, write_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -34,6 +38,7 @@ def publish_through_outages(
     rate_per_s: float,
     client_id: str = "fault-publisher",
     timeout_s: float = 180.0,
+    pki: Pki | None = None,
 ) -> int:
     """QoS 1 at a steady rate, riding out broker restarts; returns how many got a PUBACK.
 
@@ -54,6 +59,7 @@ def publish_through_outages(
         protocol=mqtt.MQTTv311,
         clean_session=False,
     )
+    configure_tls(client, pki)
     client.on_publish = on_publish
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
@@ -83,11 +89,17 @@ def publish_through_outages(
 class PublishInBackground:
     """``publish_through_outages`` on a thread of its own, while a test makes faults."""
 
-    def __init__(self, port: int, messages: Sequence[tuple[str, bytes]], rate_per_s: float):
+    def __init__(
+        self,
+        port: int,
+        messages: Sequence[tuple[str, bytes]],
+        rate_per_s: float,
+        pki: Pki | None = None,
+    ):
         self._confirmed: list[int] = []
         self._thread = threading.Thread(
             target=lambda: self._confirmed.append(
-                publish_through_outages(port, messages, rate_per_s)
+                publish_through_outages(port, messages, rate_per_s, pki=pki)
             )
         )
 
@@ -107,17 +119,20 @@ class PublishInBackground:
 
 class TestBrokerRestart:
     def test_two_broker_restarts_mid_stream_lose_and_duplicate_nothing(
-        self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1
+        self, tmp_path: Path, endpoint: Endpoint, influxdb: InfluxDB1
     ) -> None:
         """10 000 readings at 500/s across two Mosquitto restarts: all stored exactly once."""
+        mosquitto = endpoint.broker
         facility = write_facility(tmp_path / "facility.toml", N_SENSORS)
-        config = write_settings(tmp_path / "svc", mosquitto, facility, influx=influxdb)
+        config = write_settings(
+            tmp_path / "svc", mosquitto, facility, influx=influxdb, mqtt_extra=endpoint.toml()
+        )
         svc = ServiceProcess(config, tmp_path / "envmon.log")
         sent = readings(N_SENSORS, N_READINGS)
         try:
             svc.start()
             publisher = PublishInBackground(
-                mosquitto.port, [(r.topic, r.payload) for r in sent], RATE_PER_S
+                mosquitto.port, [(r.topic, r.payload) for r in sent], RATE_PER_S, endpoint.pki
             ).start()
             for _restart in range(2):
                 time.sleep(6)  # streaming at full rate before each restart
@@ -135,4 +150,7 @@ class TestBrokerRestart:
             assert code == 0
         finally:
             svc.ensure_stopped()
-        print(f"broker restarts: {N_READINGS} published, {N_READINGS} stored, 0 lost")
+        print(
+            f"broker restarts ({endpoint.transport}): {N_READINGS} published, "
+            f"{N_READINGS} stored, 0 lost"
+        )

@@ -1,4 +1,5 @@
-"""Issue 6, faults: SIGKILL at random points, again and again, while readings stream in.
+"""Issue 6, faults: SIGKILL at random points, again and again, while readings stream in,
+over plain TCP and over TLS with client certificates.
 
 One publisher streams 9 900 readings at 250/s through the whole loop; the
 service is SIGKILLed at a random moment (anywhere from right after MQTT
@@ -25,7 +26,8 @@ from envmon.journal.journal import Journal
 from tests.integration.test_faults_broker import PublishInBackground
 from tests.integration.test_ingest_e2e import expected_points, influx_points, wait_for_count
 from tests.support.fleet import facility_toml, readings
-from tests.support.servers import InfluxDB1, Mosquitto
+from tests.support.mqtt_endpoint import Endpoint
+from tests.support.servers import InfluxDB1
 from tests.support.service_proc import ServiceProcess, write_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -79,18 +81,21 @@ def build_stream(start_ms: int) -> tuple[list[tuple[str, bytes]], dict, int]:
 
 class TestSigkillLoop:
     def test_twenty_random_sigkills_lose_nothing_and_raise_the_excursion_once(
-        self, tmp_path: Path, mosquitto: Mosquitto, influxdb: InfluxDB1
+        self, tmp_path: Path, endpoint: Endpoint, influxdb: InfluxDB1
     ) -> None:
         """≥20 SIGKILL/restart cycles: every reading stored once; the excursion raised once."""
+        mosquitto = endpoint.broker
         facility = tmp_path / "facility.toml"
         facility.write_text(facility_toml(N_SENSORS) + "\n" + WATCHED)
-        config = write_settings(tmp_path / "svc", mosquitto, facility, influx=influxdb)
+        config = write_settings(
+            tmp_path / "svc", mosquitto, facility, influx=influxdb, mqtt_extra=endpoint.toml()
+        )
         svc = ServiceProcess(config, tmp_path / "envmon.log")
         start_ms = (int(time.time()) - 3 * 3600) * 1000
         messages, expected, n_pressure = build_stream(start_ms)
         assert n_pressure > DIP.stop
         rng = random.Random(20261124)
-        publisher = PublishInBackground(mosquitto.port, messages, RATE_PER_S)
+        publisher = PublishInBackground(mosquitto.port, messages, RATE_PER_S, endpoint.pki)
         cycles = 0
         try:
             svc.start()
@@ -135,7 +140,8 @@ class TestSigkillLoop:
         assert verified.ok, verified.problems
         true_peak = min(pressure_value(j) for j in DIP)
         print(
-            f"SIGKILL loop: {cycles} cycles survived; {len(expected)} readings published, "
+            f"SIGKILL loop ({endpoint.transport}): {cycles} cycles survived; "
+            f"{len(expected)} readings published, "
             f"{len(expected)} stored, 0 lost; excursion raised once, cleared once; "
             f"excursion peak {ex.peak} (true {true_peak}), samples {ex.samples} of {len(DIP)}"
         )
