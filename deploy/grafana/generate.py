@@ -273,11 +273,12 @@ def parameter_panel(
     )
 
 
-def room() -> dict:
-    state = panel(
+def room_state_panel(title: str, grid: tuple[int, int, int, int]) -> Panel:
+    """The chosen room's operating state over time (room and equipment dashboards)."""
+    return panel(
         "state-timeline",
-        "Room state",
-        (0, 0, 12, 3),
+        title,
+        grid,
         [
             target(
                 "A",
@@ -287,6 +288,10 @@ def room() -> dict:
             )
         ],
     )
+
+
+def room() -> dict:
+    state = room_state_panel("Room state", (0, 0, 12, 3))
     grade = panel(
         "stat",
         "Grade",
@@ -419,19 +424,7 @@ def equipment() -> dict:
         description="Latest value of each parameter per equipment; status when not ok.",
         transformations=[{"id": "organize", "options": {"excludeByName": {"Time": True}}}],
     )
-    state = panel(
-        "state-timeline",
-        "State of the equipment's room",
-        (0, 6, 8, 3),
-        [
-            target(
-                "A",
-                'SELECT last("state") FROM "room_state" '
-                f"WHERE {ROOM} AND $timeFilter GROUP BY time($__interval) fill(previous)",
-                alias="state",
-            )
-        ],
-    )
+    state = room_state_panel("State of the equipment's room", (0, 6, 8, 3))
     statuses = panel(
         "stat",
         "Readings not judged / past calibration",
