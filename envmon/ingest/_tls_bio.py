@@ -3,8 +3,8 @@
 An ``ssl.SSLSocket`` gives one TLS record per ``recv``, and OpenSSL reads each
 record from the kernel with two system calls (its header, then its body).
 Mosquitto writes one record per MQTT packet, so a burst of 100-byte readings
-costs two system calls and a round through the ssl module per reading, about
-5 µs more than the same packets in the clear.
+costs two system calls and a round through the ssl module per reading
+(bench/README.md has the figures).
 
 ``MemoryTls`` runs the same TLS (``SSLContext.wrap_bio``: same context, same
 certificate and host name checks) over a plain socket: one ``recv`` takes
