@@ -120,7 +120,7 @@ class FacilityInForce:
             return Shown(facility, changed_notice(load))
         if disk.text is None:
             raise ConfigError(disk.problem)
-        facility = self._parse(disk.text, self._path, str(self._path))
+        facility = self._parse(disk.text, self._path)
         if load is not None and load.sha256 == disk.sha256:
             # Journaled without its text, but the file on disk is that text.
             return Shown(facility)
@@ -153,15 +153,16 @@ class FacilityInForce:
                 self._disk = _Disk(stamp, text, facility_sha256(text))
         return self._disk
 
-    def _parse(self, text: str, path: Path, name: str) -> Facility:
-        """``text`` parsed, kept by its hash, as is why it does not validate."""
+    def _parse(self, text: str, path: Path, name: str = "") -> Facility:
+        """``text`` parsed, kept by its hash, as is why it does not validate (said of
+        ``name``, else of ``path`` alone)."""
         key = (facility_sha256(text), path)
         parsed = self._parsed.get(key)
         if parsed is None:
             try:
                 parsed = parse_facility(text, path)
             except ConfigError as exc:
-                parsed = f"{name} does not validate: {exc}"
+                parsed = f"{name} does not validate: {exc}" if name else str(exc)
             if len(self._parsed) >= _KEPT_PARSES:
                 self._parsed.pop(next(iter(self._parsed)))
             self._parsed[key] = parsed

@@ -15,6 +15,7 @@ from envmon.config_load import Compared, ConfigSource, LoadBy, facility_load_dat
 from envmon.console.app import build_console, create_app
 from envmon.console.context import Console
 from envmon.console.views import time_label
+from envmon.errors import ConfigError
 from envmon.facility import Facility, parse_facility
 from envmon.journal.journal import Journal
 from envmon.limits_snapshot import snapshot_of
@@ -301,3 +302,22 @@ def _record_unparsable(settings: Settings) -> None:
         journal.configs.record(data)
     finally:
         journal.close()
+
+
+class TestProblems:
+    def test_a_file_on_disk_that_does_not_validate_is_named_once(self, rig: Rig) -> None:
+        """No load journaled and a broken file: the error names the file, as envmon check does."""
+        rig.path.write_text("site = [\n")
+        with pytest.raises(ConfigError) as raised:
+            rig.console.facility()
+        assert str(raised.value).startswith(f"{rig.path}: not valid TOML")
+
+    def test_a_load_that_does_not_validate_names_its_entry(self, rig: Rig) -> None:
+        """A journaled text this envmon cannot parse: the error names the journal entry."""
+        _record_unparsable(rig.settings)
+        load = rig.console.journal.configs.last("facility")
+        assert load is not None
+        with pytest.raises(
+            ConfigError, match=rf"^the facility in force \(journal seq {load.seq}\)"
+        ):
+            rig.console.facility()
