@@ -1,7 +1,7 @@
 """What every page handler shares: the console's state, the signed-in user, rendering.
 
 ``Console`` holds the process's parts (settings, the signing gate, sessions,
-the read-only journal, the live watcher, the facility file as last read); a
+the read-only journal, the live watcher, the facility in force); a
 handler reaches it through ``console_of(request)``. ``signed_in`` wraps a
 handler so that it runs only for a signed-in user who is still enabled, with
 the role the journal gives them now.
@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,11 +23,12 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
 from envmon.console.gate import Act, Gate
+from envmon.console.in_force import FacilityInForce, Shown
 from envmon.console.live import HeadWatcher
 from envmon.console.sessions import Session, SessionStore
 from envmon.console.views import ParameterWords
 from envmon.errors import EnvmonError
-from envmon.facility import BUILTIN_PARAMETERS, Facility, load_facility
+from envmon.facility import BUILTIN_PARAMETERS, Facility
 from envmon.journal.journal import Journal
 from envmon.journal.reader import JournalReader
 from envmon.settings import Settings
@@ -59,36 +58,36 @@ class Console:
     templates: Jinja2Templates = field(
         default_factory=lambda: Jinja2Templates(directory=str(TEMPLATES_DIR))
     )
-    _facility: tuple[tuple[float, int], Facility] | None = None
-    _facility_lock: threading.Lock = field(default_factory=threading.Lock)
+    in_force: FacilityInForce = field(init=False)
     _facility_problem: str = ""
 
+    def __post_init__(self) -> None:
+        self.in_force = FacilityInForce(self.journal.configs, Path(self.settings.facility.file))
+
+    def facility_shown(self) -> Shown:
+        """The facility the service judges against (its latest journaled load), else
+        the file on disk, with the notice the pages showing it carry."""
+        return self.in_force.shown()
+
     def facility(self) -> Facility:
-        """The facility file, read again when it changes on disk."""
-        path = Path(self.settings.facility.file)
-        stat = os.stat(path)
-        stamp = (stat.st_mtime, stat.st_size)
-        with self._facility_lock:
-            if self._facility is None or self._facility[0] != stamp:
-                self._facility = (stamp, load_facility(path))
-            return self._facility[1]
+        return self.facility_shown().facility
 
     def words(self) -> ParameterWords:
-        """How pages name parameters and write their values: as the facility file
-        declares them, read again when it changes (``facility``).
+        """How pages name parameters and write their values: as the facility in force
+        declares them (``facility``).
 
-        The alarm pages must open while someone edits the file: one that cannot be
-        read now gives way to the last one read, else to the built-in parameters.
+        The alarm pages must open whatever the facility's state: one that cannot be
+        shown now gives way to the last one shown, else to the built-in parameters.
         """
         try:
             words = ParameterWords(self.facility().parameters)
         except (EnvmonError, OSError) as exc:
             problem = str(exc)
             if problem != self._facility_problem:
-                log.warning("parameters named as last read: %s", problem)
+                log.warning("parameters named as last shown: %s", problem)
             self._facility_problem = problem
-            last = self._facility
-            return ParameterWords(last[1].parameters if last is not None else BUILTIN_PARAMETERS)
+            last = self.in_force.last_good
+            return ParameterWords(last.parameters if last is not None else BUILTIN_PARAMETERS)
         self._facility_problem = ""
         return words
 

@@ -13,13 +13,14 @@ from starlette.routing import Route
 from envmon.console.context import Console, Handler, console_of, render, signed_in
 from envmon.console.plant import ServiceView, room_rows, sensor_rows
 from envmon.console.views import time_label
+from envmon.facility import Facility
 
 
-def service_views(console: Console, now_ns: int) -> dict[str, ServiceView]:
-    """Sensors out of service now, from the journal's signed service periods."""
+def service_views(console: Console, facility: Facility, now_ns: int) -> dict[str, ServiceView]:
+    """The facility's sensors out of service now, from the journal's signed service periods."""
     states = console.journal.requests.service_states()
     out = {}
-    for sensor in console.facility().sensors:
+    for sensor in facility.sensors:
         period = states.period_at(sensor, now_ns)
         if period is not None:
             sig = period.signature
@@ -37,19 +38,22 @@ def service_views(console: Console, now_ns: int) -> dict[str, ServiceView]:
 def _sensors_context(console: Console) -> dict[str, Any]:
     head_seq = console.reader.head_seq()
     now_ns = console.clock_ns()
-    facility = console.facility()
+    shown = console.facility_shown()
     alarms = console.journal.open_alarms()
-    rows = sensor_rows(facility, service_views(console, now_ns), alarms, now_ns)
-    return {"sensors": rows, "head_seq": head_seq}
+    rows = sensor_rows(
+        shown.facility, service_views(console, shown.facility, now_ns), alarms, now_ns
+    )
+    return {"sensors": rows, "head_seq": head_seq, "facility_notice": shown.notice}
 
 
 def _rooms_context(console: Console) -> dict[str, Any]:
     head_seq = console.reader.head_seq()
     now_ns = console.clock_ns()
-    facility = console.facility()
+    shown = console.facility_shown()
     latest = console.journal.room_state_changes(now_ns + 1, now_ns + 1)
     alarms = console.journal.open_alarms()
-    return {"rooms": room_rows(facility, latest, alarms, now_ns), "head_seq": head_seq}
+    rows = room_rows(shown.facility, latest, alarms, now_ns)
+    return {"rooms": rows, "head_seq": head_seq, "facility_notice": shown.notice}
 
 
 def _page(template: str, context_of: Callable[[Console], dict[str, Any]]) -> Handler:

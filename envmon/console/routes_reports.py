@@ -24,11 +24,14 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def _page(request: Request, values: dict[str, Any], error: str = "", status: int = 200) -> Response:
-    facility = console_of(request).facility()
-    rooms = sorted(facility.rooms)
-    return render(
-        request, "reports.html", {"rooms": rooms, "values": values, "error": error}, status
-    )
+    shown = console_of(request).facility_shown()
+    context = {
+        "rooms": sorted(shown.facility.rooms),
+        "values": values,
+        "error": error,
+        "facility_notice": shown.notice,
+    }
+    return render(request, "reports.html", context, status)
 
 
 @signed_in

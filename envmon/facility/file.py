@@ -126,7 +126,13 @@ def parse_facility(text: str, path: Path | None = None) -> Facility:
         raise ConfigError("\n".join(f"{where}: {p}" for p in found))
     placed = _placed(model)
     _share_fields_sets(placed)
-    return Facility(model=placed, path=path, sha256=hashlib.sha256(text.encode()).hexdigest())
+    return Facility(model=placed, path=path, sha256=facility_sha256(text))
+
+
+def facility_sha256(text: str) -> str:
+    """A facility's ``sha256``: of its text as read (``read_facility_text``), UTF-8
+    encoded, so a file and the text the journal keeps of it hash alike."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _placed(model: FacilityModel) -> FacilityModel:
@@ -164,9 +170,16 @@ def _share_fields_sets(model: FacilityModel) -> None:
             pending.extend(item.values())
 
 
-def load_facility(path: Path) -> Facility:
+def read_facility_text(path: Path) -> str:
+    """The file's text (newlines read as ``\\n``); ``ConfigError`` naming the file if
+    it cannot be read or is not UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read facility file: {exc.strerror}") from None
-    return parse_facility(text, path)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
+
+
+def load_facility(path: Path) -> Facility:
+    return parse_facility(read_facility_text(path), path)

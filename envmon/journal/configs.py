@@ -62,6 +62,15 @@ class Configs:
         text = holder.get("text") if holder is not None else None
         return replace(load, text=text if isinstance(text, str) else None)
 
+    def last_seq(self, what: str) -> int | None:
+        """The seq of the latest load of ``what``, or None: one indexed lookup, for a
+        reader that polls for a new load before reading it (``last``)."""
+        rows = self._journal._query(
+            "SELECT max(seq) FROM audit WHERE kind = ? AND subject = ?", (KIND_CONFIG_LOAD, what)
+        )
+        seq = rows[0][0] if rows else None
+        return int(seq) if seq is not None else None
+
     def loads(self, from_ns: int, to_ns: int, what: str | None = None) -> list[ConfigLoad]:
         """Loads journaled in [from_ns, to_ns), oldest first (only ``what``'s, if given)."""
         sql = f"SELECT {_COLUMNS} FROM audit WHERE kind = ? AND ts_ns >= ? AND ts_ns < ?"

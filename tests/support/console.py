@@ -19,7 +19,9 @@ from envmon.console.gate import (
     SignRequest,
     SignResult,
 )
+from envmon.facility import parse_facility
 from envmon.journal.journal import Journal
+from envmon.runtime.reload import Reloader, read_facility
 from envmon.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -68,6 +70,30 @@ def seed_journal(settings: Settings, events: Sequence[AlarmEvent] = ()) -> None:
     try:
         if events:
             journal.record_events(list(events))
+    finally:
+        journal.close()
+
+
+def journal_start_load(settings: Settings) -> None:
+    """Journal the facility file as the service does when it starts (unsigned)."""
+    facility, text = read_facility(Path(settings.facility.file))
+    journal = Journal(settings.storage.journal_path)
+    try:
+        Reloader(journal, facility, lambda _: None).record_facility(text)
+    finally:
+        journal.close()
+
+
+def journal_sighup_load(settings: Settings) -> bool:
+    """Load the facility file again as the service does on SIGHUP; False: the
+    service refuses it (it does not validate) and journals nothing."""
+    path = Path(settings.facility.file)
+    journal = Journal(settings.storage.journal_path)
+    try:
+        last = journal.configs.last("facility")
+        assert last is not None and last.text is not None, "no load with its text to reload"
+        running = parse_facility(last.text, path)
+        return Reloader(journal, running, lambda _: None).reload_unsigned()
     finally:
         journal.close()
 

@@ -1,5 +1,5 @@
-"""The console names a declared parameter as the facility file does, in its unit,
-and follows the file when it changes."""
+"""The console names a declared parameter as the facility in force does, in its unit,
+and follows the service's loads of the file, not the file as it is on disk."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ from starlette.testclient import TestClient
 from envmon.alarms.events import AlarmEvent, Level, Transient, Transition
 from envmon.console.app import build_console, create_app
 from envmon.journal.journal import Journal
-from tests.support.console import EXAMPLE_FACILITY, FakeGate, console_settings, seed_journal
+from envmon.settings import Settings
+from tests.support.console import (
+    EXAMPLE_FACILITY,
+    FakeGate,
+    console_settings,
+    journal_sighup_load,
+    journal_start_load,
+    seed_journal,
+)
 from tests.support.console import sign_in as signed_in_as
 from tests.support.facilities import SMALL_FACILITY
 from tests.support.journal_samples import T0, S, alarm, excursion
@@ -27,11 +35,12 @@ CO2_TRANSIENT = Transient(
 )  # fmt: skip
 
 
-def client_over(tmp_path: Path, facility: Path) -> Iterator[TestClient]:
-    """A console over ``facility`` and a journal with an incubator CO2 alarm and transient,
-    with olga signed in."""
-    settings = console_settings(tmp_path, facility=facility)
+def client_over(settings: Settings, *, loaded: bool = True) -> Iterator[TestClient]:
+    """A console over a journal with an incubator CO2 alarm and transient, and the
+    facility file as the service loaded it at start (``loaded``), with olga signed in."""
     seed_journal(settings, [AlarmEvent(Transition.RAISED, CO2, T0, excursion(CO2, peak=3.742))])
+    if loaded:
+        journal_start_load(settings)
     journal = Journal(settings.storage.journal_path)
     try:
         journal.record_transients([CO2_TRANSIENT])
@@ -55,8 +64,13 @@ def facility_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def client(tmp_path: Path, facility_file: Path) -> Iterator[TestClient]:
-    yield from client_over(tmp_path, facility_file)
+def settings(tmp_path: Path, facility_file: Path) -> Settings:
+    return console_settings(tmp_path, facility=facility_file)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    yield from client_over(settings)
 
 
 class TestDeclaredParameter:
@@ -84,25 +98,29 @@ class TestDeclaredParameter:
 
 
 class TestFacilityChanges:
-    def test_a_changed_file_is_what_the_pages_show(
-        self, client: TestClient, facility_file: Path
+    def test_the_pages_follow_the_loads_not_the_disk(
+        self, client: TestClient, settings: Settings, facility_file: Path
     ) -> None:
-        """A new name and unit in the file are shown from the next page on; a file that
-        cannot be read leaves the last one read in use; a parameter since removed shows
-        its id without a unit."""
+        """A new name and unit written to the file are shown once the service loads the
+        file, not before; a file the service refuses leaves the one in force; a
+        parameter since removed shows its id without a unit."""
         text = facility_file.read_text()
-        assert "3.742 %<br>" in client.get("/alarms").text
-        facility_file.write_text("site = [\n")
         assert "3.742 %<br>" in client.get("/alarms").text
         renamed = text.replace(
             'name = "CO2"\nunit = "%"', 'name = "Carbon dioxide"\nunit = "vol-%"'
         )
         assert renamed != text
         facility_file.write_text(renamed)
+        assert "<td>CO2<br>" in client.get("/alarms").text
+        assert journal_sighup_load(settings)
         rows = client.get("/alarms").text
         assert "<td>Carbon dioxide<br>" in rows
         assert '3.742 vol-%<br><span class="sub">limit 4.5 vol-%</span>' in rows
+        facility_file.write_text("site = [\n")
+        assert not journal_sighup_load(settings)
+        assert "3.742 vol-%<br>" in client.get("/alarms").text
         facility_file.write_text(SMALL_FACILITY)
+        assert journal_sighup_load(settings)
         rows = client.get("/alarms").text
         assert "<td>co2<br>" in rows
         assert '3.742<br><span class="sub">limit 4.5</span>' in rows
@@ -110,9 +128,24 @@ class TestFacilityChanges:
             client.get("/audit").text
         )
 
+    def test_before_any_load_the_file_on_disk_is_followed(
+        self, settings: Settings, facility_file: Path
+    ) -> None:
+        """No load journaled yet: names come from the file on disk, read again when it
+        changes; one that cannot be read leaves the last one read in use."""
+        for client in client_over(settings, loaded=False):
+            assert "3.742 %<br>" in client.get("/alarms").text
+            text = facility_file.read_text()
+            facility_file.write_text("site = [\n")
+            assert "3.742 %<br>" in client.get("/alarms").text
+            facility_file.write_text(text.replace('unit = "%"', 'unit = "vol-%"'))
+            assert "3.742 vol-%<br>" in client.get("/alarms").text
+
     def test_no_readable_file_at_all_shows_ids(self, tmp_path: Path) -> None:
-        """A console whose facility file never could be read still lists the alarm."""
-        for client in client_over(tmp_path, tmp_path / "missing.toml"):
+        """A console whose facility file never could be read, and no load journaled,
+        still lists the alarm."""
+        settings = console_settings(tmp_path, facility=tmp_path / "missing.toml")
+        for client in client_over(settings, loaded=False):
             response = client.get("/alarms")
             assert response.status_code == 200
             assert "<td>co2<br>" in response.text
