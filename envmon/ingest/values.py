@@ -25,6 +25,8 @@ _ISO: Final = re.compile(
     r"(?:([Zz])|([+-])(\d\d):?(\d\d))?"
 )
 _STATUS_WORD: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+# Whole steps below this are floats less than a step apart (53-bit mantissa).
+_EXACT_STEPS: Final = 2**52
 
 
 class DecodeError(Exception):
@@ -128,8 +130,34 @@ def _float_epoch_ns(value: float, precision_ns: int) -> int:
     wrote: ``value * 1e6`` in binary would turn .0000014 s into 2 µs.
     """
     step_ns = 1000 if precision_ns >= 1000 else 1
-    steps = Decimal(repr(value)) * (precision_ns // step_ns)
-    return int(steps.to_integral_value(rounding=ROUND_HALF_EVEN)) * step_ns
+    steps_per_unit = precision_ns // step_ns
+    steps = whole_steps(value, steps_per_unit)
+    if steps is None:
+        steps = decimal_steps(value, steps_per_unit)
+    return steps * step_ns
+
+
+def decimal_steps(value: float, steps_per_unit: int) -> int:
+    """``value * steps_per_unit`` from the float's shortest decimal form, rounded half-even."""
+    steps = Decimal(repr(value)) * steps_per_unit
+    return int(steps.to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def whole_steps(value: float, steps_per_unit: int) -> int | None:
+    """``decimal_steps`` without ``Decimal`` when the sender wrote no finer than a step
+    (epoch seconds with at most 6 decimals, as most senders write them); else None.
+
+    Such a decimal is a whole number of steps that divides back to ``value``
+    exactly (int / int is correctly rounded). Below ``_EXACT_STEPS`` steps
+    neighbouring floats are less than a step apart, so no other whole number
+    of steps rounds to the same float, and the shortest decimal form (no more
+    decimals than that one) is that number.
+    """
+    scaled = value * steps_per_unit
+    if not abs(scaled) < _EXACT_STEPS:  # also inf, for a product that overflows
+        return None
+    steps = round(scaled)
+    return steps if steps / steps_per_unit == value else None
 
 
 def parse_iso_ns(text: str, name: str = "ts") -> int:
