@@ -105,6 +105,10 @@ def parse_timestamp(value: Any, precision_ns: int, name: str) -> int:
     A boolean is refused by name: JSON ``true`` is not a time, although Python
     counts ``bool`` as an ``int``.
     """
+    if isinstance(value, float):  # the usual epoch seconds first
+        if not math.isfinite(value):
+            raise DecodeError("bad_timestamp", f"{name} is not finite")
+        return _float_epoch_ns(value, precision_ns)
     if isinstance(value, str):
         return parse_iso_ns(value, name)
     if isinstance(value, bool):
@@ -113,10 +117,6 @@ def parse_timestamp(value: Any, precision_ns: int, name: str) -> int:
         )
     if isinstance(value, int):
         return value * precision_ns
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise DecodeError("bad_timestamp", f"{name} is not finite")
-        return _float_epoch_ns(value, precision_ns)
     raise DecodeError(
         "bad_timestamp", f"{name} is {describe(value)}: expected ISO 8601 or epoch seconds"
     )
