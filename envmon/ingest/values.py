@@ -25,7 +25,7 @@ _ISO: Final = re.compile(
     r"(?:([Zz])|([+-])(\d\d):?(\d\d))?"
 )
 _STATUS_WORD: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
-# Whole steps below this are floats less than a step apart (53-bit mantissa).
+# Below this many steps neighbouring floats are less than a step apart (53-bit significand).
 _EXACT_STEPS: Final = 2**52
 
 
@@ -144,14 +144,15 @@ def decimal_steps(value: float, steps_per_unit: int) -> int:
 
 
 def whole_steps(value: float, steps_per_unit: int) -> int | None:
-    """``decimal_steps`` without ``Decimal`` when the sender wrote no finer than a step
-    (epoch seconds with at most 6 decimals, as most senders write them); else None.
+    """``decimal_steps`` without ``Decimal``, for a value written with no more decimals
+    than a step has (epoch seconds with at most 6, as most senders write them); None
+    when that cannot be told, and the caller takes ``decimal_steps``.
 
-    Such a decimal is a whole number of steps that divides back to ``value``
-    exactly (int / int is correctly rounded). Below ``_EXACT_STEPS`` steps
-    neighbouring floats are less than a step apart, so no other whole number
-    of steps rounds to the same float, and the shortest decimal form (no more
-    decimals than that one) is that number.
+    The candidate is ``value * steps_per_unit`` rounded; it is the answer when it
+    divides back to ``value`` (int / int is correctly rounded): below
+    ``_EXACT_STEPS`` steps neighbouring floats are less than a step apart, so no
+    other whole number of steps reads back as this float, and the float's
+    shortest decimal form, having no more decimals, is that number.
     """
     scaled = value * steps_per_unit
     if not abs(scaled) < _EXACT_STEPS:  # also inf, for a product that overflows
