@@ -320,11 +320,12 @@ class Channel:
     def _idle(self) -> bool:
         """No run, history or window to carry over a restart. The rate rule's previous
         reading is not counted: a restart from idle starts its rate afresh."""
-        return (
-            self.window is None
-            and all(not (d.active or d.run_count or d.history) for d in self.detectors)
-            and (self.rate is None or self.rate.idle())
-        )
+        if self.window is not None:
+            return False
+        for d in self.detectors:
+            if d.active or d.run_count or d.history:
+                return False
+        return self.rate is None or self.rate.idle()
 
     def load_state(self, state: Mapping[str, Any], book: AlarmBook) -> None:
         """Continue exactly where a checkpoint left off.

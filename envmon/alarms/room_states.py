@@ -40,10 +40,20 @@ class RoomStateHistory:
     the clean-up period. Both may change on reload (``configure``).
     """
 
-    __slots__ = ("_clean_until", "_clean_up_ns", "_default", "_in_force", "_states", "_times")
+    __slots__ = (
+        "_before_any",
+        "_clean_until",
+        "_clean_up_ns",
+        "_default",
+        "_in_force",
+        "_states",
+        "_times",
+    )
 
     def __init__(self, default: RoomState | None, clean_up_ns: int = 0) -> None:
         self._default = default
+        # Resolved once: it answers for every reading of a room that never sent a state.
+        self._before_any = default_in_force(default)
         self._clean_up_ns = clean_up_ns
         self._times: list[int] = []
         self._states: list[RoomState] = []
@@ -54,6 +64,7 @@ class RoomStateHistory:
     def configure(self, default: RoomState | None, clean_up_ns: int) -> None:
         """New ``default_state`` and clean-up period (facility reload)."""
         self._default, self._clean_up_ns = default, clean_up_ns
+        self._before_any = default_in_force(default)
         self._derive()
 
     def record(self, ts_ns: int, state: RoomState) -> None:
@@ -92,10 +103,10 @@ class RoomStateHistory:
         """The state in force at ``ts_ns`` (a change applies from its own timestamp on)."""
         times = self._times
         if not times:
-            return default_in_force(self._default)
+            return self._before_any
         i = len(times) if ts_ns >= times[-1] else bisect_right(times, ts_ns)
         if not i:
-            return default_in_force(self._default)
+            return self._before_any
         state = self._in_force[i - 1]
         if state is StateInForce.CLEAN_UP and ts_ns >= self._clean_until[i - 1]:
             return StateInForce.AT_REST

@@ -98,7 +98,8 @@ class ClockDriftMonitor:
             self._sensors[key] = _SensorWindow(start_ns=now, max_offset_ns=offset)
             return None
         if now - window.start_ns < self._window_ns:
-            window.max_offset_ns = max(window.max_offset_ns, offset)
+            if offset > window.max_offset_ns:
+                window.max_offset_ns = offset
             return None
         closed = window.max_offset_ns
         window.start_ns, window.max_offset_ns = now, offset

@@ -23,7 +23,7 @@ from typing import Final, Protocol
 
 from envmon.batches import BatchMessage
 from envmon.ingest.ackgate import Pending
-from envmon.ingest.drift import ClockDriftMonitor, warnings_topic
+from envmon.ingest.drift import ClockDriftMonitor, DriftWarning, warnings_topic
 from envmon.ingest.ingestor import Ingestor, Reject
 from envmon.ingest.mqtt import Delivery
 from envmon.ingest.rejects import RejectLog, rejected_payload
@@ -102,6 +102,8 @@ class Router:
         to_store: list[StoreItem] = []
         to_judge: JudgeBatch = []
         readings = 0
+        # Looked at once per read: almost always no sensor is out of service.
+        service = self._service if self._service else None
         for message in messages:
             self._seq += 1
             seq = self._seq
@@ -111,11 +113,14 @@ class Router:
                 token = Pending(seq, judged, (message.mid, message.qos)) if message.qos else None
                 if isinstance(result, Reading):
                     readings += 1
-                    result = self._stamp_service(result)
+                    if service is not None:
+                        result = _stamp_service(result, service)
                     # Formatted as line protocol on the store's thread (store/pipeline.py).
                     to_store.append((result, token))
                     to_judge.append((seq, result))
-                    self._check_drift(result)
+                    drift = self._drift.observe(result)
+                    if drift is not None:
+                        self._warn_drift(result, drift)
                 elif isinstance(result, RoomStateChange):
                     to_store.append((room_state_line(result), token))
                     to_judge.append((seq, result))
@@ -134,17 +139,7 @@ class Router:
         if to_judge:
             self._judge.judge(to_judge)
 
-    def _stamp_service(self, reading: Reading) -> Reading:
-        """A reading of a sensor signed out of service is stored as such, not judged."""
-        service = self._service
-        if service and service.out_of_service(reading.sensor, reading.ts_ns):
-            return reading._replace(status=STATUS_OUT_OF_SERVICE)
-        return reading
-
-    def _check_drift(self, reading: Reading) -> None:
-        warning = self._drift.observe(reading)
-        if warning is None:
-            return
+    def _warn_drift(self, reading: Reading, warning: DriftWarning) -> None:
         log.warning("clock drift: %s", warning.detail)
         topic = warnings_topic(self._prefix, reading.site)
         self._courtesy_publish(topic, warning.payload(), WARNING_QOS)
@@ -160,3 +155,10 @@ class Router:
             self._publish(topic, payload, qos)
         except Exception as exc:  # noqa: BLE001 - a failed courtesy publish must not stop ingest
             log.debug("could not publish to %s: %s", topic, exc)
+
+
+def _stamp_service(reading: Reading, service: ServiceStates) -> Reading:
+    """A reading of a sensor signed out of service is stored as such, not judged."""
+    if service.out_of_service(reading.sensor, reading.ts_ns):
+        return reading._replace(status=STATUS_OUT_OF_SERVICE)
+    return reading

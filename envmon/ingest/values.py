@@ -25,6 +25,8 @@ _ISO: Final = re.compile(
     r"(?:([Zz])|([+-])(\d\d):?(\d\d))?"
 )
 _STATUS_WORD: Final = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+# Below this many steps neighbouring floats are less than a step apart (53-bit significand).
+_EXACT_STEPS: Final = 2**52
 
 
 class DecodeError(Exception):
@@ -103,6 +105,10 @@ def parse_timestamp(value: Any, precision_ns: int, name: str) -> int:
     A boolean is refused by name: JSON ``true`` is not a time, although Python
     counts ``bool`` as an ``int``.
     """
+    if isinstance(value, float):  # the usual epoch seconds first
+        if not math.isfinite(value):
+            raise DecodeError("bad_timestamp", f"{name} is not finite")
+        return _float_epoch_ns(value, precision_ns)
     if isinstance(value, str):
         return parse_iso_ns(value, name)
     if isinstance(value, bool):
@@ -111,10 +117,6 @@ def parse_timestamp(value: Any, precision_ns: int, name: str) -> int:
         )
     if isinstance(value, int):
         return value * precision_ns
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise DecodeError("bad_timestamp", f"{name} is not finite")
-        return _float_epoch_ns(value, precision_ns)
     raise DecodeError(
         "bad_timestamp", f"{name} is {describe(value)}: expected ISO 8601 or epoch seconds"
     )
@@ -128,8 +130,35 @@ def _float_epoch_ns(value: float, precision_ns: int) -> int:
     wrote: ``value * 1e6`` in binary would turn .0000014 s into 2 µs.
     """
     step_ns = 1000 if precision_ns >= 1000 else 1
-    steps = Decimal(repr(value)) * (precision_ns // step_ns)
-    return int(steps.to_integral_value(rounding=ROUND_HALF_EVEN)) * step_ns
+    steps_per_unit = precision_ns // step_ns
+    steps = whole_steps(value, steps_per_unit)
+    if steps is None:
+        steps = decimal_steps(value, steps_per_unit)
+    return steps * step_ns
+
+
+def decimal_steps(value: float, steps_per_unit: int) -> int:
+    """``value * steps_per_unit`` from the float's shortest decimal form, rounded half-even."""
+    steps = Decimal(repr(value)) * steps_per_unit
+    return int(steps.to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def whole_steps(value: float, steps_per_unit: int) -> int | None:
+    """``decimal_steps`` without ``Decimal``, for a value written with no more decimals
+    than a step has (epoch seconds with at most 6, as most senders write them); None
+    when that cannot be told, and the caller takes ``decimal_steps``.
+
+    The candidate is ``value * steps_per_unit`` rounded; it is the answer when it
+    divides back to ``value`` (int / int is correctly rounded): below
+    ``_EXACT_STEPS`` steps neighbouring floats are less than a step apart, so no
+    other whole number of steps reads back as this float, and the float's
+    shortest decimal form, having no more decimals, is that number.
+    """
+    scaled = value * steps_per_unit
+    if not abs(scaled) < _EXACT_STEPS:  # also inf, for a product that overflows
+        return None
+    steps = round(scaled)
+    return steps if steps / steps_per_unit == value else None
 
 
 def parse_iso_ns(text: str, name: str = "ts") -> int:

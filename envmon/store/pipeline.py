@@ -30,16 +30,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Generic, NamedTuple, TypeVar
+from typing import Final, Generic, TypeVar
 
 from envmon.readings import Reading
 from envmon.store.config import InfluxSettings
 from envmon.store.influx import InfluxWriter, Outcome, WriteResult
 from envmon.store.lineproto import reading_line
 from envmon.store.spool import Spool, SpoolFull
+from envmon.store.submit_queue import SubmitQueue
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +69,6 @@ class WriterStats:
     """Tokens submitted and not yet passed to ``on_durable``."""
     refusing: bool
     """Spool full while InfluxDB is down: nothing is being acknowledged."""
-
-
-class _Queued(NamedTuple, Generic[T]):
-    point: Point | None
-    token: T
-    queued_at: float
-    """On the writer's clock: a batch is due one flush interval after its first point."""
 
 
 @dataclass(slots=True)
@@ -108,7 +101,8 @@ class DurableWriter(Generic[T]):
         self._retry_max_s = max(settings.retry_max_s, settings.retry_min_s)
 
         self._cond = threading.Condition()
-        self._queue: deque[_Queued[T]] = deque()
+        # Times on the writer's clock.
+        self._queue: SubmitQueue[tuple[Point | None, T]] = SubmitQueue()
         self._stopping = False
         self._stop_deadline = float("inf")
         self._thread: threading.Thread | None = None
@@ -141,7 +135,7 @@ class DurableWriter(Generic[T]):
             if self._stopping:
                 log.error("store is stopped: not storing %.200s", line)
                 return
-            self._queue.append(_Queued(point=line, token=token, queued_at=self._clock()))
+            self._queue.submit([(line, token)], self._clock())
             if len(self._queue) == self._batch_size:
                 self._cond.notify()
 
@@ -155,8 +149,7 @@ class DurableWriter(Generic[T]):
                 return
             q = self._queue
             was = len(q)
-            now = self._clock()
-            q.extend(_Queued(point, token, now) for point, token in items)
+            q.submit(items, self._clock())
             # Only a full batch wakes the writer: below that it looks at the queue
             # every flush interval by itself (see ``_take_items``), instead of being
             # woken for every socket read that brings a reading or two.
@@ -234,9 +227,9 @@ class DurableWriter(Generic[T]):
         items = self._take_items()
         if items is None:
             return None
-        return _Batch(self._lines(items), [item.token for item in items])
+        return _Batch(self._lines(items), [token for _, token in items])
 
-    def _take_items(self) -> list[_Queued[T]] | None:
+    def _take_items(self) -> list[tuple[Point | None, T]] | None:
         with self._cond:
             while True:
                 now = self._clock()
@@ -244,11 +237,11 @@ class DurableWriter(Generic[T]):
                 if q and (
                     len(q) >= self._batch_size
                     or self._stopping
-                    or now >= q[0].queued_at + self._flush_interval_s
+                    or now >= q.oldest_at + self._flush_interval_s
                 ):
                     n = min(len(q), self._batch_size)
                     self._inflight = n
-                    return [q.popleft() for _ in range(n)]
+                    return q.take(n)
                 if self._stopping:
                     return None
                 wait_s = self._background_wait(now)
@@ -257,15 +250,14 @@ class DurableWriter(Generic[T]):
                 # A new point does not wake this thread (``submit_many``): it is at
                 # most one flush interval away from being looked at.
                 next_flush = (
-                    q[0].queued_at + self._flush_interval_s - now if q else self._flush_interval_s
+                    q.oldest_at + self._flush_interval_s - now if q else self._flush_interval_s
                 )
                 self._cond.wait(min(wait_s, next_flush))
 
-    def _lines(self, items: list[_Queued[T]]) -> list[str]:
+    def _lines(self, items: list[tuple[Point | None, T]]) -> list[str]:
         """The batch's lines: readings formatted here, off the network thread."""
         lines: list[str] = []
-        for item in items:
-            point = item.point
+        for point, _ in items:
             if point is None:
                 continue
             if isinstance(point, str):

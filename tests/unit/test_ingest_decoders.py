@@ -12,11 +12,13 @@ from envmon.ingest.decoders import CONTRACT_SPEC, build_spec, decode
 from envmon.ingest.lineproto import LineProtocolError, parse_line
 from envmon.ingest.values import (
     DecodeError,
+    decimal_steps,
     load_object,
     number,
     parse_iso_ns,
     parse_status,
     parse_timestamp,
+    whole_steps,
 )
 from envmon.readings import Kind
 
@@ -137,6 +139,98 @@ class TestEpochTimestamps:
         """Booleans, nulls, containers and non-finite numbers are bad_timestamp."""
         with pytest.raises(DecodeError) as info:
             parse_timestamp(value, NS, "ts")
+        assert info.value.reason == "bad_timestamp"
+
+
+def _written(whole: int, fraction: str) -> list[float]:
+    """The floats a sender writes as ``whole.fraction`` and ``-whole.fraction``."""
+    return [float(f"{whole}.{fraction}"), float(f"-{whole}.{fraction}")]
+
+
+_WHOLES = [0, 1, 59, T0, T0 * 1000, 2**31, 2**32, 2**33 - 1, 2**33, 4_503_599_627, 10**12]
+_WHOLES += [4_503_599_627_370, 2**52 - 1, 2**52, 10**15, 10**17, 10**22]
+_FRACTIONS = ["0", "5", "05", "123", "999", "0005", "0015", "1234", "12345", "000001", "000005"]
+_FRACTIONS += ["123456", "999999", "999995", "0000005", "0000015", "1234565", "9999995", "1234567"]
+_FRACTIONS += ["00000049", "12345678", "123456789"]
+
+
+class TestWholeStepsFastPath:
+    """The exact timestamp without ``Decimal``: the same steps as the decimal path, or none."""
+
+    @pytest.mark.parametrize("steps_per_unit", [1_000_000, 1_000, 1])
+    def test_same_as_the_decimal_path_for_written_values(self, steps_per_unit: int) -> None:
+        """Negative, ties, 6 and 7 decimals, huge and integral values: never a different answer."""
+        values = [v for w in _WHOLES for f in _FRACTIONS for v in _written(w, f)]
+        values += [0.0, -0.0, 5e-324, 1e-7, 1e308, -1e308, 1.7976931348623157e308]
+        values += [float(n) for n in (T0, -T0, 2**53, 2**53 + 2, 10**30)]
+        for value in values:
+            fast = whole_steps(value, steps_per_unit)
+            assert fast is None or fast == decimal_steps(value, steps_per_unit), value
+
+    def test_every_microsecond_of_a_second_takes_the_fast_path(self) -> None:
+        """Epoch seconds written with 1 to 6 decimals (every µs of one second): exact and fast."""
+        for us in range(1_000_000):
+            value = float(f"{T0}.{us:06d}")
+            assert whole_steps(value, 1_000_000) == T0 * 1_000_000 + us, value
+
+    def test_every_millisecond_written_short(self) -> None:
+        """``T0.5``, ``T0.05``, ``T0.123``: every ms as a sender writes it, and negative."""
+        for ms in range(1000):
+            text = f"{ms:03d}".rstrip("0") or "0"
+            for value in _written(T0, text):
+                assert whole_steps(value, 1_000_000) == decimal_steps(value, 1_000_000), value
+                assert whole_steps(value, 1_000_000) is not None
+
+    def test_finer_than_a_step_leaves_it_to_the_decimal_path(self) -> None:
+        """Seven decimals, or a tie, are the decimal path's: rounded half-even there."""
+        assert whole_steps(T0 + 0.1234567, 1_000_000) is None
+        assert whole_steps(T0 + 0.0000005, 1_000_000) is None
+        for value, expected_us in [
+            (0.0000005, 0),
+            (0.0000015, 2),
+            (-0.0000025, -2),
+            (2.0000005, 2_000_000),
+        ]:
+            assert whole_steps(value, 1_000_000) is None
+            assert parse_timestamp(value, NS, "ts") == expected_us * 1000
+
+    def test_huge_and_overflowing_values_leave_it_to_the_decimal_path(self) -> None:
+        """From 2**52 steps on floats are a step or more apart: the decimal path decides."""
+        assert whole_steps(1e308, 1_000_000) is None
+        assert whole_steps(float(2**52), 1) is None
+        assert whole_steps(4_503_599_628.0, 1_000_000) is None
+
+    @given(
+        value=st.one_of(
+            st.floats(allow_nan=False, allow_infinity=False),
+            st.integers(-(10**16), 10**16).map(lambda us: us / 1e6),
+            st.integers(-(10**16), 10**16).map(lambda ms: ms / 1e3),
+        ),
+        steps_per_unit=st.sampled_from([1_000_000, 1_000, 1]),
+    )
+    def test_any_float(self, value: float, steps_per_unit: int) -> None:
+        """Any finite float: the fast path answers as the decimal path, or not at all."""
+        fast = whole_steps(value, steps_per_unit)
+        assert fast is None or fast == decimal_steps(value, steps_per_unit)
+
+    @pytest.mark.parametrize(
+        ("value", "expected"),
+        [
+            (T0, T0 * NS),
+            (-T0, -T0 * NS),
+            (0, 0),
+            (2**63, 2**63 * NS),
+            ("2026-11-19T10:00:00.123456Z", T0 * NS + 123_456_000),
+        ],
+    )
+    def test_ints_and_strings_do_not_take_it(self, value: int | str, expected: int) -> None:
+        """Integers stay exact whatever their size; strings are ISO 8601 as before."""
+        assert parse_timestamp(value, NS, "ts") == expected
+
+    def test_a_number_in_a_string_is_still_refused(self) -> None:
+        """``"1795082400.5"`` is not ISO 8601: bad_timestamp, as before."""
+        with pytest.raises(DecodeError) as info:
+            parse_timestamp(f"{T0}.5", NS, "ts")
         assert info.value.reason == "bad_timestamp"
 
 
