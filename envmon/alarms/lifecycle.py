@@ -13,6 +13,7 @@ return to normal while shelved, and is closed only once unshelved.
 from __future__ import annotations
 
 import hashlib
+from operator import attrgetter
 from typing import Any, Final, Protocol
 
 from envmon.alarms.errors import (
@@ -28,6 +29,7 @@ from envmon.readings import isoformat_ns
 from envmon.signing.signature import Signature
 
 ALARM_ID_HEX_DIGITS: Final = 10
+_OLDEST_FIRST: Final = attrgetter("raised_ns", "id")
 _REMEMBERED_CLOSED: Final = 10_000
 
 
@@ -115,31 +117,53 @@ class LiveExcursion(Protocol):
 
 
 class AlarmBook:
-    """Open alarms by id (the latest state of each), and recently closed ones."""
+    """Open alarms by id (the latest state of each), and recently closed ones.
 
-    __slots__ = ("_closed", "_live", "_open")
+    How many open alarms are active, and which are shelved, are kept as the
+    alarms change: after a network outage a site has an open comm-loss alarm
+    per sensor, and the count is asked after every transition and the shelved
+    ones every second; neither may cost a pass over thousands of alarms.
+    """
+
+    __slots__ = ("_active", "_closed", "_live", "_open", "_shelved")
 
     def __init__(self) -> None:
         self._open: dict[str, Alarm] = {}
         self._closed: dict[str, Alarm] = {}
         self._live: dict[str, LiveExcursion] = {}
+        self._active = 0
+        self._shelved: set[str] = set()
 
     def record(self, events: list[AlarmEvent]) -> None:
         """Take the state after each event."""
         for event in events:
             alarm = event.alarm
             if alarm.state is AlarmState.CLOSED:
-                self._open.pop(alarm.id, None)
+                self._set_open(alarm.id, None)
                 self._live.pop(alarm.id, None)
                 self._closed[alarm.id] = alarm
                 if len(self._closed) > _REMEMBERED_CLOSED:
                     del self._closed[next(iter(self._closed))]
             else:
-                self._open[alarm.id] = alarm
+                self._set_open(alarm.id, alarm)
 
     def restore(self, alarm: Alarm) -> None:
         """An open alarm from the journal, taken as it is."""
-        self._open[alarm.id] = alarm
+        self._set_open(alarm.id, alarm)
+
+    def _set_open(self, alarm_id: str, alarm: Alarm | None) -> None:
+        """``alarm`` as the open alarm ``alarm_id`` (None: no longer open)."""
+        old = self._open.get(alarm_id)
+        if old is not None:
+            self._active -= old.active
+            self._shelved.discard(alarm_id)
+        if alarm is None:
+            self._open.pop(alarm_id, None)
+            return
+        self._open[alarm_id] = alarm
+        self._active += alarm.active
+        if alarm.shelved:
+            self._shelved.add(alarm_id)
 
     def track(self, alarm_id: str, live: LiveExcursion) -> None:
         """While active, the alarm's peak and sample count are read from ``live``."""
@@ -151,8 +175,13 @@ class AlarmBook:
     def get(self, alarm_id: str) -> Alarm | None:
         """The open alarm with its live peak and samples, or None."""
         alarm = self._open.get(alarm_id)
-        live = self._live.get(alarm_id)
-        if alarm is None or live is None:
+        if alarm is None:
+            return None
+        return self._with_live(alarm)
+
+    def _with_live(self, alarm: Alarm) -> Alarm:
+        live = self._live.get(alarm.id)
+        if live is None:
             return alarm
         return alarm.with_(peak=live.peak, samples=live.samples)
 
@@ -183,8 +212,8 @@ class AlarmBook:
     def expire_shelved(self, now_ns: int) -> list[AlarmEvent]:
         """Unshelve every alarm whose shelving ended by ``now_ns``, oldest first."""
         events: list[AlarmEvent] = []
-        for alarm in self.open_alarms():
-            found = expire(alarm, now_ns)
+        for alarm in sorted((self._open[i] for i in self._shelved), key=_OLDEST_FIRST):
+            found = expire(self._with_live(alarm), now_ns)
             self.record(found)
             events += found
         return events
@@ -197,10 +226,9 @@ class AlarmBook:
         return alarm
 
     def active_count(self) -> int:
-        """How many open alarms are active (no copies made: asked after every transition)."""
-        return sum(1 for alarm in self._open.values() if alarm.active)
+        """How many open alarms are active."""
+        return self._active
 
     def open_alarms(self) -> list[Alarm]:
         """Open alarms, oldest first."""
-        alarms = [self.get(alarm_id) for alarm_id in self._open]
-        return sorted((a for a in alarms if a is not None), key=lambda a: (a.raised_ns, a.id))
+        return [self._with_live(a) for a in sorted(self._open.values(), key=_OLDEST_FIRST)]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from envmon.alarms.errors import AckRefused, AlarmAlreadyAcked, AlarmAlreadyClosed, UnknownAlarm
 from envmon.alarms.events import Alarm, AlarmEvent, AlarmState, Level, Transition
 from envmon.alarms.lifecycle import AlarmBook, acknowledge, return_to_normal
+from tests.support.signing import signature
 
 
 def active() -> Alarm:
@@ -108,3 +111,39 @@ class TestAlarmBook:
         """An id nobody knows is refused with a hint."""
         with pytest.raises(UnknownAlarm, match="no open alarm 'nope'"):
             AlarmBook().ack("nope", "ann", "x", 1)
+
+    def test_the_active_count_and_the_shelved_follow_every_transition(self) -> None:
+        """The count and the shelved set the book keeps agree, after each step of
+        a mix of lives, with what a pass over the open alarms finds."""
+        book = AlarmBook()
+
+        def agrees() -> None:
+            open_now = book.open_alarms()
+            assert book.active_count() == sum(a.active for a in open_now)
+            shelved = sorted(a.id for a in open_now if a.shelved)
+            assert sorted(book._shelved) == shelved
+
+        ids = [f"a{i:09d}" for i in range(6)]
+        for i, alarm_id in enumerate(ids):
+            book.restore(replace(active(), id=alarm_id, raised_ns=100 + i))
+            agrees()
+        book.ack(ids[0], "ann", "seen", 200)
+        agrees()
+        book.record(return_to_normal(book.get(ids[0]), 210))  # acked and back: closed
+        agrees()
+        book.record(return_to_normal(book.get(ids[1]), 220))  # latched, not active
+        agrees()
+        for alarm_id in ids[2:4]:
+            book.shelve(alarm_id, signature(meaning="shelved"), until_ns=500, at_ns=230)
+            agrees()
+        book.record(return_to_normal(book.get(ids[2]), 240))  # back to normal while shelved
+        agrees()
+        book.unshelve(ids[3], signature(meaning="unshelved"), 250)
+        agrees()
+        assert book.expire_shelved(499) == []
+        assert [e.alarm.id for e in book.expire_shelved(500)] == [ids[2]]
+        agrees()
+        book.ack(ids[1], "ann", "seen", 600)
+        agrees()
+        assert book.active_count() == 3  # ids 3, 4, 5
+        assert not book._shelved
