@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import socket
 import ssl
-from typing import Any, Final
+from typing import Final
 
 RAW_RECV_BYTES: Final = 64 * 1024
 """One ``recv`` from the kernel: several hundred of Mosquitto's small records."""
@@ -66,9 +66,6 @@ class MemoryTls:
                     raise ConnectionResetError("closed during the TLS handshake") from None
                 self._incoming.write(data)
         self._sock.sendall(self._outgoing.read())
-
-    def getpeercert(self) -> dict[str, Any] | None:
-        return self._tls.getpeercert()  # type: ignore[return-value]
 
     def recv(self, bufsize: int) -> bytes:
         """Up to ``bufsize`` plaintext bytes; ``ssl.SSLWantReadError`` when none is
@@ -157,9 +154,6 @@ class MemoryTls:
 
     def setblocking(self, flag: bool) -> None:
         self._sock.setblocking(flag)
-
-    def settimeout(self, value: float | None) -> None:
-        self._sock.settimeout(value)
 
     def setsockopt(self, level: int, option: int, value: int) -> None:
         self._sock.setsockopt(level, option, value)
