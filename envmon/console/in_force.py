@@ -111,7 +111,10 @@ class FacilityInForce:
     def _choose(self, load: ConfigLoad | None, disk: _Disk) -> Shown:
         if load is not None and load.text is not None:
             facility = self._parse(
-                load.text, Path(load.path) if load.path else self._path, _in_force_name(load)
+                load.text,
+                load.sha256,
+                Path(load.path) if load.path else self._path,
+                _in_force_name(load),
             )
             if disk.sha256 == load.sha256:
                 return Shown(facility)
@@ -120,7 +123,7 @@ class FacilityInForce:
             return Shown(facility, changed_notice(load))
         if disk.text is None:
             raise ConfigError(disk.problem)
-        facility = self._parse(disk.text, self._path)
+        facility = self._parse(disk.text, disk.sha256 or facility_sha256(disk.text), self._path)
         if load is not None and load.sha256 == disk.sha256:
             # Journaled without its text, but the file on disk is that text.
             return Shown(facility)
@@ -153,10 +156,11 @@ class FacilityInForce:
                 self._disk = _Disk(stamp, text, facility_sha256(text))
         return self._disk
 
-    def _parse(self, text: str, path: Path, name: str = "") -> Facility:
-        """``text`` parsed, kept by its hash, as is why it does not validate (said of
-        ``name``, else of ``path`` alone)."""
-        key = (facility_sha256(text), path)
+    def _parse(self, text: str, sha256: str, path: Path, name: str = "") -> Facility:
+        """``text`` parsed, kept by its ``sha256`` (known already: the load's, or the
+        file's as read, so a page does not hash the text again), as is why it does not
+        validate (said of ``name``, else of ``path`` alone)."""
+        key = (sha256, path)
         parsed = self._parsed.get(key)
         if parsed is None:
             try:
