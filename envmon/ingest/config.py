@@ -37,6 +37,12 @@ class MqttSettings(_Section):
     # SO_SNDBUF of envmon's MQTT socket, bytes (the kernel doubles it); unset
     # leaves the kernel's autotuning. Only to test behaviour under back-pressure.
     socket_send_buffer_bytes: Annotated[int, Field(ge=1024)] | None = None
+    # Messages a second above which envmon lets the kernel delay its TCP
+    # acknowledgements, so the broker sends readings in batches (Nagle) and one
+    # wake-up takes many: far less CPU per reading, but a reading may wait up to
+    # about 40 ms in the broker. Below it every read is acknowledged at once
+    # and nothing waits (ingest/tcp_acks.py). 0: always batch.
+    batch_above_per_s: Annotated[float, Field(ge=0)] = 500.0
     # No longer used (reads are batched without waiting): accepted, so an old
     # envmon.toml still loads, and ignored with a warning at start.
     read_coalesce_s: float | None = None

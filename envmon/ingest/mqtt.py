@@ -21,6 +21,10 @@ The client (``[mqtt] reader``, see ``mqtt_client``) is
 the paho versions it was verified against) or plain ``paho.Client``; one INFO
 line at start names it.
 
+Below ``[mqtt] batch_above_per_s`` each read is also acknowledged at once
+at the TCP level (``tcp_acks``), so that no reading waits in the broker for
+a delayed acknowledgement.
+
 Acks are tied to the connection a message arrived on: after a reconnect the
 broker redelivers every unacknowledged message, so an ack for a delivery from
 an older connection is dropped (the redelivered copy gets its own ack).
@@ -46,6 +50,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from envmon.ingest import _mqtt_frames, _paho_fast
 from envmon.ingest.config import MqttSettings
 from envmon.ingest.mqtt_client import new_client
+from envmon.ingest.tcp_acks import QuickAcks, quick_ack
 
 log = logging.getLogger("envmon.ingest")
 _JOIN_TIMEOUT_S: Final = 10.0
@@ -86,6 +91,7 @@ class MqttSource:
         self._pending_more: dict[int, deque[int]] = {}
         # Set when the broker accepts us: the backoff starts over after a lost connection.
         self._accepted = False
+        self._quick_acks = QuickAcks(settings.batch_above_per_s)  # the network thread's
         self._client = self._make_client()
 
     def _make_client(self) -> paho.Client:
@@ -322,6 +328,8 @@ class MqttSource:
         """The PUBLISHes of one socket read: one receive time, one lock for all."""
         # An exception here would kill paho's network thread: catch everything.
         try:
+            if self._quick_acks.on_read(len(deliveries), time.monotonic()):
+                quick_ack(self._client.socket())  # first: the broker sends on meanwhile
             received_ns = time.time_ns()
             with self._ack_lock:
                 generation, pending = self._generation, self._pending
