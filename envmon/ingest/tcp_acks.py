@@ -43,10 +43,6 @@ class QuickAcks:
         self._window_start: float | None = None
         self._count = 0
 
-    @property
-    def quick(self) -> bool:
-        return self._quick
-
     def on_read(self, messages: int, now_s: float) -> bool:
         """Count a read of ``messages`` at ``now_s`` (monotonic); True: ack it at once."""
         if self._threshold <= 0:

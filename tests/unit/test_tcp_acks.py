@@ -20,15 +20,12 @@ def steady(acks: QuickAcks, rate_per_s: float, seconds: float, start_s: float = 
 
 
 def test_quick_from_the_first_read() -> None:
-    acks = QuickAcks(500)
-    assert acks.quick
-    assert acks.on_read(1, 100.0)
+    assert QuickAcks(500).on_read(1, 100.0)
+    assert QuickAcks(500).on_read(100_000, 100.0)
 
 
 def test_zero_means_always_batch() -> None:
-    acks = QuickAcks(0)
-    assert not acks.quick
-    assert not any(steady(acks, 100, 3))
+    assert not any(steady(QuickAcks(0), 100, 3))
 
 
 @pytest.mark.parametrize("rate", [100, 300, 400])
@@ -55,9 +52,8 @@ def test_back_to_quick_after_a_window_below() -> None:
 
 def test_the_first_read_after_a_pause_is_quick() -> None:
     acks = QuickAcks(500)
-    steady(acks, 2000, 1.5)
-    assert not acks.quick
-    # 3 000 messages over the 1 s window and a 9 s pause: 300/s.
+    assert not steady(acks, 2000, 1.5)[-1]
+    # The last window: 1 000 messages from 1.0 s on, stretched by the pause to 10 s: 100/s.
     assert acks.on_read(20, 11.0)
 
 
