@@ -52,6 +52,10 @@ PARAMETER_LABELS: Final = {
     "calibration": "calibration",
 }
 
+# Units of envmon's own alarm parameters: a comm-loss alarm's value is how long
+# the sensor has been silent, its limit the silence allowed (``stale_after``).
+OWN_UNITS: Final = {"comm_loss": "s"}
+
 
 @dataclass(frozen=True, slots=True)
 class ParameterWords:
@@ -72,7 +76,9 @@ class ParameterWords:
 
     def unit(self, parameter: str) -> str:
         info = self.parameters.get(parameter)
-        return info.unit if info is not None else ""
+        if info is not None:
+            return info.unit
+        return OWN_UNITS.get(parameter, "")
 
     def value(self, value: float | None, parameter: str, rule: str | None = None) -> str:
         """``value`` in ``parameter``'s unit, per minute for a rate-of-change rule

@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
+from envmon.alarms.events import Level
 from envmon.journal.journal import Journal
 from envmon.journal.reader import JournalReader
 from tests.support.browser import chromium
 from tests.support.console_proc import ConsoleProcess, add_user, envmon_cli
 from tests.support.facilities import particles
+from tests.support.journal_samples import alarm, raised
 from tests.support.mqtt_watch import TopicWatcher
 from tests.support.servers import InfluxDB1, Mosquitto
 from tests.support.service_proc import Publisher, ServiceProcess, write_settings
@@ -254,5 +256,58 @@ certificate = "CAL-2026-0412 external laboratory, report 7731"
                     box = buttons.nth(i).bounding_box()
                     assert box is not None and box["x"] + box["width"] <= 1280, box
                 assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+        finally:
+            assert proc.stop() == 0, proc.log()
+
+    @pytest.mark.parametrize("width", [1280, 1024])
+    def test_alarm_list_keeps_acknowledge_on_a_laptop_or_tablet(
+        self, tmp_path: Path, width: int
+    ) -> None:
+        """At 1 280 px the alarm table fits (its smaller type and the raised time under
+        its date); at 1 024 px each alarm is a card. Either way the page is not wider
+        than the screen and every Acknowledge is on it; comm loss reads in seconds."""
+        config = console_only(tmp_path, FACILITY)
+        add_user(config, "erik", "engineer", PASSWORD)
+        journal = Journal(tmp_path / "state" / "journal.sqlite")
+        now_ns = time.time_ns()
+        journal.record_events(
+            [
+                raised(
+                    alarm(
+                        "A1",
+                        sensor="PC-FILL-A-1",
+                        raised_ns=now_ns - 60 * 10**9,
+                        value=318.4,
+                        peak=318.4,
+                    )
+                ),
+                raised(
+                    alarm(
+                        "A2",
+                        sensor="TH-FILL-A-1",
+                        parameter="comm_loss",
+                        level=Level.COMM_LOSS,
+                        raised_ns=now_ns,
+                        value=20.34,
+                        peak=20.34,
+                        limit=20.0,
+                    )
+                ),
+            ]
+        )
+        journal.close()
+        proc = ConsoleProcess(config, tmp_path / "console.log")
+        proc.start()
+        try:
+            with chromium() as browser:
+                page = browser.new_page(viewport={"width": width, "height": 800})
+                sign_in(page, proc.url, "erik")
+                buttons = page.locator("td.acts a.button.primary")
+                assert buttons.count() == 2
+                for i in range(buttons.count()):
+                    box = buttons.nth(i).bounding_box()
+                    assert box is not None and box["x"] + box["width"] <= width, box
+                assert page.evaluate("document.documentElement.scrollWidth") <= width
+                assert "20.34 s" in page.locator("tr[data-alarm=A2]").inner_text()
         finally:
             assert proc.stop() == 0, proc.log()

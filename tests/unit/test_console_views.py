@@ -270,6 +270,13 @@ class TestParameterWords:
             assert words.label("calibration") == "calibration"
             assert words.value(12.3456, "diff_pressure") == "12.35 Pa"
 
+    def test_comm_loss_reads_in_seconds(self) -> None:
+        """A comm-loss alarm's value (silent for) and limit (stale after) are seconds."""
+        for words in (WORDS, EXAMPLE_WORDS):
+            assert words.unit("comm_loss") == "s"
+            assert words.value(20.34, "comm_loss") == "20.34 s"
+        assert WORDS.unit("sensor_fault") == ""
+
     def test_unknown_parameter_reads_as_its_id_without_a_unit(self) -> None:
         """A parameter no longer in the facility (an old journal entry) shows its id, bare."""
         assert WORDS.label("co2") == "co2"
