@@ -10,9 +10,13 @@ to the outputs (``AlarmOutputs``: InfluxDB, the retained topic, notifiers).
 
 Acknowledgements to the broker wait for judgement: while busy, the worker
 checkpoints the engine at most every ``CHECKPOINT_EVERY_S`` (each checkpoint
-is a journal transaction, so not per batch) and then reports the last
-message it judged to ``on_judged``; a message is acknowledged once it is
-durable and judged (``envmon.ingest.ackgate``).
+is a journal transaction, so not per batch), and the last message it judged
+goes to ``on_judged`` once the journal is on disk (``DiskRelease``, synced on
+its own thread); a message is acknowledged once it is durable and judged
+(``envmon.ingest.ackgate``). So what readings raise is journaled without
+waiting for the disk, told, and on disk before those readings are
+acknowledged; what commands raise (a sensor gone silent, a signed act) is on
+disk before it is told.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Final, Protocol
 
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
+from envmon.alarms.release import DiskRelease
 from envmon.batches import BatchBy, BatchEvent, BatchMessage
 from envmon.calibration.state import CalibrationRecord
 from envmon.errors import EnvmonError
@@ -158,7 +163,8 @@ class AlarmWorker:
         self._journal = journal
         self._outputs = outputs
         self._store = store
-        self._on_judged = on_judged
+        # Acknowledgements wait for the journal on disk, synced off this thread.
+        self._disk = DiskRelease(journal.sync, on_judged)
         self._escalate_after_s = escalate_after_s
         self._clock = clock
         self._on_active_count = on_active_count
@@ -193,14 +199,16 @@ class AlarmWorker:
         pass
 
     def start(self) -> None:
+        self._disk.start()
         self._thread.start()
 
     def stop(self, deadline: Deadline) -> None:
-        """Judge what is queued, checkpoint it, and end the thread."""
+        """Judge what is queued, checkpoint it, release it once on disk, and end the threads."""
         self._queue.put(None)
         self._thread.join(timeout=deadline.remaining(0.5, reserve_s=_STOP_RESERVE_S))
         if self._thread.is_alive():
             log.error("alarm worker did not finish in time; unjudged readings are redelivered")
+        self._disk.stop(deadline)
 
     def close(self) -> None:
         pass
@@ -240,10 +248,11 @@ class AlarmWorker:
             return _CHECKPOINT_DUE
 
     def _checkpoint(self) -> None:
-        """Save what the engine judged, then let those messages be acknowledged."""
+        """Save what the engine judged, then let those messages be acknowledged once
+        the journal is on disk."""
         try:
-            self._record_transients()
-            self._journal.save_checkpoint(self.engine.checkpoint())
+            self._record_transients(synced=False)
+            self._journal.save_checkpoint(self.engine.checkpoint(), synced=False)
         except EnvmonError as exc:
             # Without the checkpoint the messages stay unacknowledged: the broker
             # keeps them, and the next start judges them again.
@@ -251,7 +260,7 @@ class AlarmWorker:
             log.error("alarm checkpoint not saved, acknowledgements held back: %s", exc)
             return
         self._checkpointed_seq = self._judged_seq
-        self._on_judged(self._judged_seq)
+        self._disk.release(self._judged_seq)
 
     def _handle(self, item: JudgeBatch | Command) -> None:
         match item:
@@ -278,7 +287,7 @@ class AlarmWorker:
             case ExpireShelved(now_ns):
                 self._emit(self.engine.expire_shelved(now_ns))
             case SetRoomState(change):
-                self._emit(self._room_state(change))
+                self._emit(self._room_state(change, synced=True))
 
     def _judge(self, batch: JudgeBatch) -> None:
         for seq, item in batch:
@@ -290,26 +299,26 @@ class AlarmWorker:
                     self._mes_batch(item)
                     continue
                 else:
-                    events = self._room_state(item)
-                self._emit(events)
+                    events = self._room_state(item, synced=False)
+                self._emit(events, synced=False)
             except Exception:
                 # One bad item must not cost the rest of the batch their judgement.
                 log.exception("alarm worker failed on %r", item)
         if self.engine.transients:
-            self._record_transients()
+            self._record_transients(synced=False)
 
-    def _record_transients(self) -> None:
+    def _record_transients(self, *, synced: bool) -> None:
         """Journal the transients that ended; before any checkpoint that covers their
         readings, so a crash cannot lose one (the journal skips one seen again).
         Never notified, never on a topic: they are for the batch record."""
         pending = self.engine.transients
         if pending:
-            self._journal.record_transients(pending)
+            self._journal.record_transients(pending, synced=synced)
             pending.clear()  # only once written: a failed write keeps them for the next
 
-    def _room_state(self, change: RoomStateChange) -> list[AlarmEvent]:
+    def _room_state(self, change: RoomStateChange, *, synced: bool) -> list[AlarmEvent]:
         events = self.engine.on_room_state(change)
-        self._journal.record_room_state(change)
+        self._journal.record_room_state(change, synced=synced)
         if change.source != "mqtt":
             # MQTT states were stored on arrival; the others exist only here.
             self._store.submit_lines([room_state_line(change)])
@@ -345,13 +354,18 @@ class AlarmWorker:
             return False
         return True
 
-    def _emit(self, events: Sequence[AlarmEvent]) -> None:
-        """The journal first (the record of truth, with the checkpoint), then the outputs."""
+    def _emit(self, events: Sequence[AlarmEvent], *, synced: bool = True) -> None:
+        """The journal first (the record of truth, with the checkpoint), then the outputs.
+
+        ``synced=False`` for what readings raised: committed, so a crash of envmon
+        keeps it, and on disk before those readings are acknowledged (a machine that
+        loses power first gets them again from the broker, and raises the alarm
+        again). An alarm is not held back by the disk."""
         if not events:
             return
         try:
-            self._record_transients()
-            self._journal.record_events(events, checkpoint=self.engine.checkpoint())
+            self._record_transients(synced=synced)
+            self._journal.record_events(events, checkpoint=self.engine.checkpoint(), synced=synced)
         except EnvmonError:
             self.engine.checkpoint_lost()
             raise
@@ -394,7 +408,7 @@ class AlarmWorker:
             return
         events = list(applied.events)
         if applied.room_state is not None:
-            events += self._room_state(applied.room_state)
+            events += self._room_state(applied.room_state, synced=True)
         self._emit(events)
         if applied.batch is not None:
             by = BatchBy.signed(request.signature, request.signature_seq, request.id)

@@ -1,5 +1,12 @@
 """The alarm journal: SQLite (WAL, synchronous=FULL), file mode 0600.
 
+Every commit is on disk when it returns, except the alarm worker's record of
+what readings raised (``record_events(synced=False)``): committed, which a
+crash of envmon keeps, and put on disk by ``sync`` before those readings are
+acknowledged to the broker, so that telling people does not wait for a disk
+busy with InfluxDB's writes. A machine that loses power before the sync loses
+those commits, and the broker redelivers the readings that raised them.
+
 The record of truth for alarms, excursions, acknowledgements, room-state
 changes and config loads. Every write appends to the hash-chained audit
 trail (``envmon.journal.audit``) and, in the same transaction, applies that
@@ -115,6 +122,10 @@ class Journal:
         self._os_user = os_user or current_os_user()
         self._key = key
         self._lock = threading.Lock()
+        # Commits that changed something, and how many of them are known on disk
+        # (a synced commit syncs the whole log file, earlier commits with it).
+        self._commits = 0
+        self._commits_on_disk = 0
         try:
             self._conn = connect(
                 self.path, readonly, ts_ns=clock_ns(), os_user=self._os_user, key=key
@@ -140,16 +151,24 @@ class Journal:
     # --- writing -------------------------------------------------------------
 
     @contextmanager
-    def _transaction(self, what: str) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, what: str, *, synced: bool = True) -> Iterator[sqlite3.Connection]:
         """One write transaction holding SQLite's write lock from the start; SQLite
-        errors become ``JournalError`` naming the file and ``what`` was written."""
+        errors become ``JournalError`` naming the file and ``what`` was written.
+
+        ``synced``: on disk (fsync) when this returns. Else committed only as far as
+        the operating system, which survives a crash of envmon but not of the
+        machine, until the next ``sync`` or synced transaction."""
         if self.readonly:
             raise JournalError(f"{self.path}: journal opened read-only")
         with self._lock:
             conn = self._conn
+            changes = conn.total_changes
             try:
+                if not synced:
+                    conn.execute("PRAGMA synchronous=NORMAL")
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
+                self._restore_synchronous(conn, synced)
                 raise JournalError(f"{self.path}: cannot write {what}: {exc}") from None
             try:
                 yield conn
@@ -160,28 +179,71 @@ class Journal:
                 if isinstance(exc, sqlite3.Error):
                     raise JournalError(f"{self.path}: cannot write {what}: {exc}") from None
                 raise
+            finally:
+                self._restore_synchronous(conn, synced)
+            if conn.total_changes != changes:
+                self._commits += 1
+                if synced:
+                    self._commits_on_disk = self._commits
+
+    @staticmethod
+    def _restore_synchronous(conn: sqlite3.Connection, synced: bool) -> None:
+        if not synced:
+            conn.execute("PRAGMA synchronous=FULL")
+
+    @property
+    def needs_sync(self) -> bool:
+        """Whether a commit is not known to be on disk yet."""
+        return self._commits_on_disk < self._commits
+
+    def sync(self) -> None:
+        """Put every commit made before this call on disk (the unsynced ones).
+
+        Other threads may write meanwhile: the journal's lock is not held while
+        the disk works."""
+        with self._lock:
+            upto = self._commits
+            if self._commits_on_disk >= upto:
+                return
+        wal = f"{self.path}-wal"
+        try:
+            fd = os.open(wal, os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise JournalError(f"{wal}: cannot sync the journal's log: {exc}") from None
+        with self._lock:
+            self._commits_on_disk = max(self._commits_on_disk, upto)
 
     @contextmanager
-    def _appending(self) -> Iterator[Appender]:
+    def _appending(self, *, synced: bool = True) -> Iterator[Appender]:
         """A transaction that appends to the audit chain."""
-        with self._transaction("the journal") as conn:
+        with self._transaction("the journal", synced=synced) as conn:
             appender = Appender(conn, self._clock_ns(), self._os_user, self._key)
             yield appender
             appender.save_head()
 
     def record_events(
-        self, events: Sequence[AlarmEvent], checkpoint: Mapping[str, str] | None = None
+        self,
+        events: Sequence[AlarmEvent],
+        checkpoint: Mapping[str, str] | None = None,
+        *,
+        synced: bool = True,
     ) -> None:
         """Every event, in order, and the engine checkpoint behind them, in one transaction.
 
         Writing both together keeps what the journal says happened and what the
-        engine resumes from after a crash in step.
+        engine resumes from after a crash in step. ``synced=False`` here and in the
+        methods below: see ``_transaction``; the caller must ``sync`` before it
+        relies on it.
         """
         if not events:
             if checkpoint:
-                self.save_checkpoint(checkpoint)
+                self.save_checkpoint(checkpoint, synced=synced)
             return
-        with self._appending() as append:
+        with self._appending(synced=synced) as append:
             for event in events:
                 append(
                     KIND_ALARM_PREFIX + event.transition.value, event.alarm.id, event_data(event)
@@ -189,11 +251,11 @@ class Journal:
             if checkpoint:
                 _upsert_checkpoint(append.conn, checkpoint)
 
-    def save_checkpoint(self, checkpoint: Mapping[str, str]) -> None:
+    def save_checkpoint(self, checkpoint: Mapping[str, str], *, synced: bool = True) -> None:
         """The alarm engine's changed channel states (outside the audit chain)."""
         if not checkpoint:
             return
-        with self._transaction("the checkpoint") as conn:
+        with self._transaction("the checkpoint", synced=synced) as conn:
             _upsert_checkpoint(conn, checkpoint)
 
     def load_checkpoint(self) -> dict[str, str]:
@@ -201,17 +263,17 @@ class Journal:
             rows = self._conn.execute("SELECT channel, state FROM engine_checkpoint").fetchall()
         return {row[0]: row[1] for row in rows}
 
-    def record_room_state(self, change: RoomStateChange) -> None:
-        with self._appending() as append:
+    def record_room_state(self, change: RoomStateChange, *, synced: bool = True) -> None:
+        with self._appending(synced=synced) as append:
             append(KIND_ROOM_STATE, change.room, room_state_data(change))
 
-    def record_transients(self, transients: Sequence[Transient]) -> int:
+    def record_transients(self, transients: Sequence[Transient], *, synced: bool = True) -> int:
         """Each transient not journaled yet (a redelivery judges a span again), in one
         transaction; returns how many were new."""
         if not transients:
             return 0
         added = 0
-        with self._appending() as append:
+        with self._appending(synced=synced) as append:
             for t in transients:
                 ident = transient_id(t)
                 seen = append.conn.execute("SELECT 1 FROM transients WHERE id = ?", (ident,))

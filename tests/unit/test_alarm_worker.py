@@ -157,17 +157,81 @@ class TestJudgement:
         attempts: list[bool] = []
         real = Journal.save_checkpoint
 
-        def save(self: Journal, checkpoint: dict[str, str]) -> None:
+        def save(self: Journal, checkpoint: dict[str, str], **kwargs: bool) -> None:
             attempts.append(len(attempts) < 2)
             if attempts[-1]:
                 raise JournalError("disk full")
-            real(self, checkpoint)
+            real(self, checkpoint, **kwargs)
 
         monkeypatch.setattr(Journal, "save_checkpoint", save)
         rig.worker.judge([(1, dp(T0, 14.0))])
         wait_for(lambda: len(attempts) >= 2, 5, "two failed checkpoints")
         assert rig.judged == []
         wait_for(lambda: rig.judged == [1], 5, "the release after a saved checkpoint")
+
+    def test_alarm_of_a_reading_is_on_disk_before_its_reading_is_released(
+        self, rig: Rig, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The alarm a reading raises is committed unsynced and told; the journal is
+        synced (on its own thread) before the reading is released to be acknowledged."""
+        steps: list[str] = []
+        real_record = Journal.record_events
+        disk = rig.worker._disk
+
+        def record(self: Journal, events: Sequence[AlarmEvent], **kwargs: bool) -> None:
+            steps.append(f"record synced={kwargs.get('synced')}")
+            real_record(self, events, **kwargs)
+
+        def sync() -> None:
+            steps.append(f"sync needed={rig.journal.needs_sync}")
+            rig.journal.sync()
+
+        monkeypatch.setattr(Journal, "record_events", record)
+        monkeypatch.setattr(disk, "_sync", sync)
+        monkeypatch.setattr(disk, "_on_judged", lambda seq: steps.append(f"judged {seq}"))
+        rig.outputs.send = lambda events: steps.append("told")  # type: ignore[method-assign]
+        rig.worker.judge([(1, dp(T0, 8.0))])
+        wait_for(lambda: "judged 1" in steps, 5, "on_judged(1)")
+        after = steps[steps.index("record synced=False") :]
+        assert after[:4] == ["record synced=False", "told", "sync needed=True", "judged 1"]
+        assert not rig.journal.needs_sync
+
+    def test_a_failed_sync_holds_acknowledgements_back(
+        self, rig: Rig, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """If the alarm cannot be put on disk, its reading is not released; it is retried."""
+        attempts: list[bool] = []
+        disk = rig.worker._disk
+
+        def sync() -> None:
+            attempts.append(len(attempts) < 2)
+            if attempts[-1]:
+                raise JournalError("I/O error")
+            rig.journal.sync()
+
+        monkeypatch.setattr(disk, "_sync", sync)
+        monkeypatch.setattr(disk, "_retry_s", 0.05)
+        rig.worker.judge([(1, dp(T0, 8.0))])
+        wait_for(lambda: len(attempts) >= 2, 5, "two failed syncs")
+        assert rig.judged == []
+        wait_for(lambda: rig.judged == [1], 5, "the release after a sync")
+        assert not rig.journal.needs_sync
+
+    def test_scheduled_alarms_are_synced_when_journaled(
+        self, rig: Rig, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A comm-loss alarm has no reading to be redelivered: on disk before it is told."""
+        synced: list[object] = []
+        real = Journal.record_events
+
+        def record(self: Journal, events: Sequence[AlarmEvent], **kwargs: object) -> None:
+            synced.append(kwargs.get("synced"))
+            real(self, events, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Journal, "record_events", record)
+        rig.worker.submit(CheckStale((T0 + 3600) * NS))
+        wait_for(lambda: rig.outputs.events, 5, "the comm-loss alarms")
+        assert synced and all(s is True for s in synced)
 
     def test_mqtt_room_state_is_journaled_not_stored_again(self, rig: Rig) -> None:
         """A room state from MQTT was stored on arrival; the worker journals it."""

@@ -139,6 +139,127 @@ class TestJournalAlarms:
         again.close()
 
 
+class TestJournalSync:
+    """``record_events(synced=False)`` commits without waiting for the disk; ``sync``
+    puts it there."""
+
+    @pytest.fixture
+    def syncs(self, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+        calls: list[int] = []
+        real = os.fdatasync
+
+        def fdatasync(fd: int) -> None:
+            calls.append(os.fstat(fd).st_ino)
+            real(fd)
+
+        monkeypatch.setattr(os, "fdatasync", fdatasync)
+        return calls
+
+    @staticmethod
+    def synchronous(journal: Journal) -> int:
+        return int(journal._conn.execute("PRAGMA synchronous").fetchone()[0])
+
+    def test_sync_puts_the_log_on_disk_once(
+        self, journal: Journal, path: Path, syncs: list[int]
+    ) -> None:
+        """After an unsynced commit, sync syncs the write-ahead log; a second does nothing."""
+        journal.record_events([raised(alarm("A1"))], synced=False)
+        assert [a.id for a in journal.open_alarms()] == ["A1"]
+        journal.sync()
+        assert syncs == [Path(f"{path}-wal").stat().st_ino]
+        journal.sync()
+        assert len(syncs) == 1
+
+    def test_nothing_to_sync_after_synced_commits(self, journal: Journal, syncs: list[int]) -> None:
+        """A synced commit syncs the log with what came before it: sync has nothing left."""
+        journal.record_events([raised(alarm("A1"))], synced=False)
+        journal.record_events([raised(alarm("A2"))])
+        journal.sync()
+        assert syncs == []
+
+    def test_a_commit_that_changes_nothing_leaves_the_sync_due(
+        self, journal: Journal, syncs: list[int]
+    ) -> None:
+        """A transaction without changes writes nothing to sync: the earlier commit still
+        needs it."""
+        journal.record_events([raised(alarm("A1"))], synced=False)
+        journal.save_checkpoint({})
+        journal.record_transients([])
+        journal.sync()
+        assert len(syncs) == 1
+
+    def test_the_connection_is_synchronous_again_after(self, journal: Journal) -> None:
+        """Only the unsynced transaction runs without waiting for the disk, even when it fails."""
+        assert self.synchronous(journal) == 2  # FULL
+        journal.record_events([raised(alarm("A1"))], synced=False)
+        assert self.synchronous(journal) == 2
+        broken = AlarmEvent(Transition.RAISED, alarm("B").with_(peak=object()), T0)
+        with pytest.raises(TypeError):
+            journal.record_events([raised(alarm("A3")), broken], synced=False)
+        assert self.synchronous(journal) == 2
+        assert [a.id for a in journal.open_alarms()] == ["A1"]
+
+    def test_a_log_that_cannot_be_synced_is_a_journal_error(
+        self, journal: Journal, path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A sync that fails names the log file, and is still due afterwards."""
+        journal.record_events([raised(alarm("A1"))], synced=False)
+
+        def fail(fd: int) -> None:
+            raise OSError(5, "Input/output error")
+
+        monkeypatch.setattr(os, "fdatasync", fail)
+        with pytest.raises(JournalError, match=f"{path}-wal: cannot sync"):
+            journal.sync()
+        monkeypatch.undo()
+        assert journal.needs_sync
+        journal.sync()
+        assert not journal.needs_sync
+
+    def test_a_commit_during_a_sync_is_not_counted_as_on_disk(
+        self, journal: Journal, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The lock is free while the disk works: another thread commits meanwhile,
+        and its commit still needs the next sync."""
+        journal.record_events([raised(alarm("A1"))], synced=False)
+        real = os.fdatasync
+
+        def fdatasync(fd: int) -> None:
+            writer = threading.Thread(
+                target=journal.record_events,
+                args=([raised(alarm("A2"))],),
+                kwargs={"synced": False},
+            )
+            writer.start()
+            writer.join(5)
+            assert not writer.is_alive(), "the commit waited for the sync"
+            real(fd)
+
+        monkeypatch.setattr(os, "fdatasync", fdatasync)
+        journal.sync()
+        assert journal.needs_sync
+        assert {a.id for a in journal.open_alarms()} == {"A1", "A2"}
+
+    def test_an_unsynced_commit_survives_a_killed_process(self, path: Path) -> None:
+        """What was committed unsynced is in the journal after envmon is killed (SIGKILL)."""
+        child = textwrap.dedent(
+            """
+            import os, signal, sys
+            from pathlib import Path
+            from envmon.journal.journal import Journal
+            from tests.support.journal_samples import alarm, raised
+            j = Journal(Path(sys.argv[1]))
+            j.record_events([raised(alarm("K1"))], synced=False)
+            os.kill(os.getpid(), signal.SIGKILL)
+            """
+        )
+        done = subprocess.run([sys.executable, "-c", child, str(path)], check=False)
+        assert done.returncode == -9
+        with Journal(path) as reopened:
+            assert [a.id for a in reopened.open_alarms()] == ["K1"]
+            assert reopened.verify().ok
+
+
 class TestJournalExcursions:
     def test_excursion_overlapping_the_window_carries_the_ack(self, journal: Journal) -> None:
         """An excursion's record holds the final excursion and its alarm's acknowledgement."""
