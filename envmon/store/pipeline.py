@@ -23,6 +23,9 @@ spooled batch is replayed as a probe with backoff (``retry_min_s`` ..
 ``retry_max_s``). Once it answers, the backlog drains FIFO in large chunks
 between live batches. If the spool is full while InfluxDB is down, nothing is
 acknowledged: the broker keeps those messages, and both are retried.
+
+The health and probe backoff live in ``influx_health``; the bisecting writes,
+dead letters and spool replay in ``replay``.
 """
 
 from __future__ import annotations
@@ -36,8 +39,10 @@ from typing import Final, Generic, TypeVar
 
 from envmon.readings import Reading
 from envmon.store.config import InfluxSettings
-from envmon.store.influx import InfluxWriter, Outcome, WriteResult
+from envmon.store.influx import InfluxWriter
+from envmon.store.influx_health import InfluxHealth
 from envmon.store.lineproto import reading_line
+from envmon.store.replay import Replayer
 from envmon.store.spool import Spool, SpoolFull
 from envmon.store.submit_queue import SubmitQueue
 
@@ -50,7 +55,6 @@ Point = str | Reading
 # A drain write this large keeps the per-request overhead small while still
 # letting live batches in between (InfluxDB 1.x takes it in well under 1 s).
 DRAIN_CHUNK_LINES: Final = 20_000
-_DRAIN_CHUNK_BATCHES: Final = 2_000
 _REFUSAL_LOG_INTERVAL_S: Final = 10.0
 
 
@@ -97,8 +101,6 @@ class DurableWriter(Generic[T]):
         self._clock = clock
         self._batch_size = settings.batch_size
         self._flush_interval_s = settings.flush_interval_s
-        self._retry_min_s = settings.retry_min_s
-        self._retry_max_s = max(settings.retry_max_s, settings.retry_min_s)
 
         self._cond = threading.Condition()
         # Times on the writer's clock.
@@ -107,21 +109,18 @@ class DurableWriter(Generic[T]):
         self._stop_deadline = float("inf")
         self._thread: threading.Thread | None = None
 
-        # Owned by the writer thread.
+        # Owned by the writer thread; ``stats`` reads the counts and health unlocked,
+        # one attribute each.
         self._held: _Batch[T] | None = None
         self._inflight = 0
-        self._healthy = True
-        self._backoff_s = self._retry_min_s
-        self._probe_at = 0.0
         self._next_refusal_log = 0.0
-        self._drain_started: tuple[float, int] | None = None
-        self._drain_after = 0.0
+        self._health = InfluxHealth(
+            writer.description, settings.retry_min_s, settings.retry_max_s, clock, log
+        )
+        self._replayer = Replayer(writer, spool, self._health, clock, settings.retry_min_s, log)
 
         self._written = 0
         self._spooled = 0
-        self._replayed = 0
-        self._dead = 0
-        self._last_latency_s = 0.0
 
     # -- the caller's side -------------------------------------------------
 
@@ -191,12 +190,12 @@ class DurableWriter(Generic[T]):
         return WriterStats(
             written_lines=self._written,
             spooled_lines=self._spooled,
-            replayed_lines=self._replayed,
-            dead_lettered_lines=self._dead,
+            replayed_lines=self._replayer.replayed_lines,
+            dead_lettered_lines=self._replayer.dead_lettered_lines,
             spool_depth_lines=self._spool.depth_lines,
             spool_fill_pct=self._spool.fill_pct,
-            influx_healthy=self._healthy,
-            last_write_latency_s=self._last_latency_s,
+            influx_healthy=self._health.healthy,
+            last_write_latency_s=self._replayer.last_write_latency_s,
             pending=pending,
             refusing=self._held is not None,
         )
@@ -266,37 +265,27 @@ class DurableWriter(Generic[T]):
             try:
                 lines.append(reading_line(point))
             except (ValueError, TypeError) as exc:
-                self._dead_letter_unformattable(point, str(exc))
+                self._replayer.dead_letter_unformattable(point, str(exc))
         return lines
-
-    def _dead_letter_unformattable(self, reading: Reading, reason: str) -> None:
-        """A reading with no valid line (the decoder lets none through): kept, not dropped."""
-        log.error(
-            "reading cannot be written as line protocol: %s; reading: %.300r", reason, reading
-        )
-        try:
-            self._spool.dead_letter(repr(reading).encode(), 1, reason)
-        except SpoolFull:
-            log.error("spool full: the reading above is in this log only")
-            return
-        self._dead += 1
 
     def _background_wait(self, now: float) -> float:
         """Seconds until background work (drain or probe) is due; 0 = now."""
+        health = self._health
         if self._spool.depth_lines == 0:
-            return 3600.0 if self._healthy else max(0.0, self._probe_at - now)
-        return max(0.0, (self._drain_after if self._healthy else self._probe_at) - now)
+            return 3600.0 if health.healthy else max(0.0, health.probe_at - now)
+        due = self._replayer.drain_after if health.healthy else health.probe_at
+        return max(0.0, due - now)
 
     def _background(self) -> None:
         if self._spool.depth_lines == 0:
-            if not self._healthy:
+            if not self._health.healthy:
                 # Nothing to probe with: let the next live batch try InfluxDB.
-                self._set_healthy(True)
+                self._health.mark_healthy(self._spool.depth_lines)
             return
-        if self._healthy:
-            self._drain_chunk(DRAIN_CHUNK_LINES)
+        if self._health.healthy:
+            self._replayer.drain_chunk(DRAIN_CHUNK_LINES)
         else:
-            self._probe()
+            self._replayer.probe()
 
     def _make_durable(self, batch: _Batch[T]) -> None:
         if self._deliver(batch.lines):
@@ -309,7 +298,7 @@ class DurableWriter(Generic[T]):
         """Retry a batch nothing could take; False when stop gives up on it."""
         with self._cond:
             now = self._clock()
-            wait_s = max(0.0, self._probe_at - now)
+            wait_s = max(0.0, self._health.probe_at - now)
             if self._stopping:
                 if now >= self._stop_deadline:
                     return False
@@ -318,8 +307,8 @@ class DurableWriter(Generic[T]):
                 self._cond.wait(wait_s)
         held = self._held
         assert held is not None
-        if not self._healthy and self._spool.depth_lines > 0:
-            self._probe()
+        if not self._health.healthy and self._spool.depth_lines > 0:
+            self._replayer.probe()
         if self._deliver(held.lines, probing=True):
             self._held = None
             self._ack(held)
@@ -334,137 +323,22 @@ class DurableWriter(Generic[T]):
             return True
         body = "\n".join(lines).encode()
         out_of_time = self._stopping and self._clock() >= self._stop_deadline
-        use_influx = self._healthy or (probing and self._spool.depth_lines == 0)
+        use_influx = self._health.healthy or (probing and self._spool.depth_lines == 0)
         if use_influx and not out_of_time:
-            dead = self._write_bisecting(body)
+            dead = self._replayer.write_bisecting(body)
             if dead is not None:
                 self._written += len(lines) - dead
-                if not self._healthy:
-                    self._set_healthy(True)
+                if not self._health.healthy:
+                    self._health.mark_healthy(self._spool.depth_lines)
                 return True
         try:
             self._spool.append(body, len(lines))
         except SpoolFull:
-            if self._clock() >= self._probe_at:
-                self._schedule_probe(failed=True)
+            if self._clock() >= self._health.probe_at:
+                self._health.schedule_probe(failed=True)
             return False
         self._spooled += len(lines)
         return True
-
-    def _write_bisecting(self, body: bytes) -> int | None:
-        """Write, halving on TOO_LARGE and REJECT; dead-letter single refused lines.
-
-        Returns how many lines were dead-lettered, or None when InfluxDB needs
-        a retry (now marked unhealthy) or the dead letter could not be stored.
-        Lines written before a None are written; rewriting them is harmless.
-        """
-        result = self._timed_write(body)
-        if result.outcome is Outcome.OK:
-            return 0
-        if result.outcome is Outcome.RETRY:
-            self._mark_unhealthy(result)
-            return None
-        parts = body.split(b"\n")
-        if len(parts) > 1:
-            mid = len(parts) // 2
-            first = self._write_bisecting(b"\n".join(parts[:mid]))
-            if first is None:
-                return None
-            second = self._write_bisecting(b"\n".join(parts[mid:]))
-            return None if second is None else first + second
-        try:
-            self._spool.dead_letter(body, 1, result.reason)
-        except SpoolFull:
-            return None
-        self._dead += 1
-        log.error(
-            "InfluxDB refused a point, kept in the spool's dead letters: %s; point: %.300s",
-            result.reason,
-            body.decode("utf-8", errors="replace"),
-        )
-        return 1
-
-    def _drain_chunk(self, max_lines: int) -> None:
-        """Replay the oldest spooled batches; remove each that is durable in InfluxDB."""
-        batches = self._spool.oldest(_DRAIN_CHUNK_BATCHES, max_lines=max_lines)
-        if not batches:
-            return
-        if self._drain_started is None:
-            self._drain_started = (self._clock(), self._spool.depth_lines)
-            log.info("replaying %d spooled lines into InfluxDB", self._spool.depth_lines)
-        body = b"\n".join(b.body for b in batches)
-        lines = sum(b.lines for b in batches)
-        result = self._timed_write(body)
-        if result.outcome is Outcome.OK:
-            self._spool.remove([b.id for b in batches])
-            self._replayed += lines
-            self._set_healthy(True)
-        elif result.outcome is Outcome.RETRY:
-            self._mark_unhealthy(result)
-            # Not draining after all: the next successful replay starts the
-            # count, so "spool drained" reports the lines really replayed.
-            self._drain_started = None
-        else:
-            progressed = False
-            for batch in batches:
-                dead = self._write_bisecting(batch.body)
-                if dead is None:
-                    break
-                self._spool.remove([batch.id])
-                self._replayed += batch.lines - dead
-                progressed = True
-            if not progressed:
-                # E.g. the dead letter cannot be stored (disk full): pause, not spin.
-                self._drain_after = self._clock() + self._retry_min_s
-        if self._spool.depth_lines == 0 and self._drain_started is not None:
-            started, depth = self._drain_started
-            elapsed = max(self._clock() - started, 1e-9)
-            log.info(
-                "spool drained: %d lines replayed in %.1f s (%.0f lines/s)",
-                depth,
-                elapsed,
-                depth / elapsed,
-            )
-            self._drain_started = None
-
-    def _probe(self) -> None:
-        """Replay the oldest spooled batch as a probe; healthy again if it is written."""
-        self._drain_chunk(max_lines=1)
-        if self._healthy:
-            return
-        self._schedule_probe(failed=True)
-
-    def _timed_write(self, body: bytes) -> WriteResult:
-        started = self._clock()
-        result = self._writer.write(body)
-        self._last_latency_s = self._clock() - started
-        return result
-
-    def _mark_unhealthy(self, result: WriteResult) -> None:
-        if self._healthy:
-            log.warning(
-                "%s: %s; spooling readings until it answers",
-                self._writer.description,
-                result.reason,
-            )
-            self._healthy = False
-            self._backoff_s = self._retry_min_s
-            self._schedule_probe(failed=False)
-
-    def _schedule_probe(self, failed: bool) -> None:
-        if failed:
-            self._backoff_s = min(self._backoff_s * 2, self._retry_max_s)
-        self._probe_at = self._clock() + self._backoff_s
-
-    def _set_healthy(self, healthy: bool) -> None:
-        if healthy and not self._healthy:
-            log.warning(
-                "%s answers again; %d spooled lines to replay",
-                self._writer.description,
-                self._spool.depth_lines,
-            )
-            self._backoff_s = self._retry_min_s
-        self._healthy = healthy
 
     def _log_refusal(self) -> None:
         now = self._clock()
