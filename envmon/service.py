@@ -27,8 +27,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Final
 
+from envmon.alarms.commands import Reload
 from envmon.alarms.engine import AlarmEngine
-from envmon.alarms.worker import AlarmWorker, Reload
+from envmon.alarms.worker import AlarmWorker
 from envmon.calibration.job import ReminderJob
 from envmon.calibration.state import CalibrationRecord
 from envmon.facility import Facility

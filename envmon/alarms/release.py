@@ -81,7 +81,8 @@ class DiskRelease:
                 if stopping:
                     return  # the broker keeps them: redelivered after the restart
                 with self._cond:
-                    self._cond.wait(self._retry_s)
+                    if not self._stopping:  # else stop's wake-up came before this wait
+                        self._cond.wait(self._retry_s)
                 continue
             if stopping:
                 return

@@ -25,9 +25,18 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Final, Protocol
 
+from envmon.alarms.commands import (
+    ApplySigned,
+    CheckEscalations,
+    CheckStale,
+    Command,
+    ExpireShelved,
+    Reload,
+    SetRoomState,
+    WriteLimits,
+)
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
 from envmon.alarms.release import DiskRelease
@@ -58,72 +67,12 @@ LIMITS_ROOMS_PER_SLICE: Final = 25
 _STOP_RESERVE_S: Final = 5.0
 
 
-@dataclass(frozen=True, slots=True)
-class CheckStale:
-    """Raise communication-loss alarms for sensors silent too long (wall time)."""
-
-    now_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class CheckEscalations:
-    """Escalate action alarms nobody acknowledged in time."""
-
-    now_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class WriteLimits:
-    """Write the limits in force, for Grafana; a slice of rooms at a time from ``first_room``."""
-
-    now_ns: int
-    first_room: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Reload:
-    """Judge against a reloaded facility from now on."""
-
-    facility: Facility
-
-
-@dataclass(frozen=True, slots=True)
-class ApplySigned:
-    """A signed request from the journal: ack, shelve, unshelve, out-of-service,
-    in-service, room state, batch or calibration record (``envmon.signing.apply``)."""
-
-    request: SignedRequest
-
-
-@dataclass(frozen=True, slots=True)
-class ExpireShelved:
-    """Unshelve the alarms whose shelving has ended (wall time)."""
-
-    now_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class SetRoomState:
-    """A room state from a schedule (MQTT ones arrive with the readings)."""
-
-    change: RoomStateChange
-
-
 class _CheckpointDue:
     """What waiting returns when the checkpoint is due before more work arrives."""
 
 
 _CHECKPOINT_DUE: Final = _CheckpointDue()
 
-Command = (
-    CheckStale
-    | CheckEscalations
-    | WriteLimits
-    | Reload
-    | ApplySigned
-    | ExpireShelved
-    | SetRoomState
-)
 _Item = JudgeBatch | Command | None
 """``None`` asks the worker to finish."""
 

@@ -38,12 +38,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from envmon.alarms.events import Alarm, AlarmEvent, Excursion, Transient, Transition
+from envmon.journal._commits import Commits
 from envmon.journal._db import Appender, JournalError, connect, entry_from_row
 from envmon.journal.audit import (
     DERIVED_TABLES,
@@ -122,16 +124,13 @@ class Journal:
         self._os_user = os_user or current_os_user()
         self._key = key
         self._lock = threading.Lock()
-        # Commits that changed something, and how many of them are known on disk
-        # (a synced commit syncs the whole log file, earlier commits with it).
-        self._commits = 0
-        self._commits_on_disk = 0
         try:
             self._conn = connect(
                 self.path, readonly, ts_ns=clock_ns(), os_user=self._os_user, key=key
             )
         except sqlite3.Error as exc:
             raise JournalError(f"{self.path}: cannot open the journal: {exc}") from None
+        self._commits = Commits(self.path, self._conn, self._lock)
         self.people = People(self)
         self.requests = RequestQueue(self)
         self.configs = Configs(self)
@@ -150,72 +149,20 @@ class Journal:
 
     # --- writing -------------------------------------------------------------
 
-    @contextmanager
-    def _transaction(self, what: str, *, synced: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction holding SQLite's write lock from the start; SQLite
-        errors become ``JournalError`` naming the file and ``what`` was written.
-
-        ``synced``: on disk (fsync) when this returns. Else committed only as far as
-        the operating system, which survives a crash of envmon but not of the
-        machine, until the next ``sync`` or synced transaction."""
+    def _transaction(self, what: str, *, synced: bool = True) -> ContextManager[sqlite3.Connection]:
+        """One write transaction; see ``Commits.transaction``."""
         if self.readonly:
             raise JournalError(f"{self.path}: journal opened read-only")
-        with self._lock:
-            conn = self._conn
-            changes = conn.total_changes
-            try:
-                if not synced:
-                    conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.Error as exc:
-                self._restore_synchronous(conn, synced)
-                raise JournalError(f"{self.path}: cannot write {what}: {exc}") from None
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.Error):
-                    raise JournalError(f"{self.path}: cannot write {what}: {exc}") from None
-                raise
-            finally:
-                self._restore_synchronous(conn, synced)
-            if conn.total_changes != changes:
-                self._commits += 1
-                if synced:
-                    self._commits_on_disk = self._commits
-
-    @staticmethod
-    def _restore_synchronous(conn: sqlite3.Connection, synced: bool) -> None:
-        if not synced:
-            conn.execute("PRAGMA synchronous=FULL")
+        return self._commits.transaction(what, synced=synced)
 
     @property
     def needs_sync(self) -> bool:
         """Whether a commit is not known to be on disk yet."""
-        return self._commits_on_disk < self._commits
+        return self._commits.needs_sync
 
     def sync(self) -> None:
-        """Put every commit made before this call on disk (the unsynced ones).
-
-        Other threads may write meanwhile: the journal's lock is not held while
-        the disk works."""
-        with self._lock:
-            upto = self._commits
-            if self._commits_on_disk >= upto:
-                return
-        wal = f"{self.path}-wal"
-        try:
-            fd = os.open(wal, os.O_RDONLY)
-            try:
-                os.fdatasync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            raise JournalError(f"{wal}: cannot sync the journal's log: {exc}") from None
-        with self._lock:
-            self._commits_on_disk = max(self._commits_on_disk, upto)
+        """Put every commit made before this call on disk (``Commits.sync``)."""
+        self._commits.sync()
 
     @contextmanager
     def _appending(self, *, synced: bool = True) -> Iterator[Appender]:
@@ -236,8 +183,8 @@ class Journal:
 
         Writing both together keeps what the journal says happened and what the
         engine resumes from after a crash in step. ``synced=False`` here and in the
-        methods below: see ``_transaction``; the caller must ``sync`` before it
-        relies on it.
+        methods below: see ``envmon.journal._commits``; the caller must ``sync``
+        before it relies on it.
         """
         if not events:
             if checkpoint:

@@ -25,8 +25,7 @@ from typing import Any, Final, Protocol
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from envmon.alarms.schedule import schedule_room_states, validate_schedules
-from envmon.alarms.worker import (
+from envmon.alarms.commands import (
     ApplySigned,
     CheckEscalations,
     CheckStale,
@@ -35,6 +34,7 @@ from envmon.alarms.worker import (
     SetRoomState,
     WriteLimits,
 )
+from envmon.alarms.schedule import schedule_room_states, validate_schedules
 from envmon.calibration.job import CHECK_EVERY_S as CALIBRATION_CHECK_S
 from envmon.calibration.job import ReminderJob
 from envmon.facility import Facility

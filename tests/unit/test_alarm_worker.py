@@ -8,10 +8,7 @@ from pathlib import Path
 import pytest
 
 from envmon.alarms import worker as worker_module
-from envmon.alarms.engine import AlarmEngine
-from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
-from envmon.alarms.worker import (
-    AlarmWorker,
+from envmon.alarms.commands import (
     ApplySigned,
     CheckEscalations,
     CheckStale,
@@ -20,6 +17,9 @@ from envmon.alarms.worker import (
     SetRoomState,
     WriteLimits,
 )
+from envmon.alarms.engine import AlarmEngine
+from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
+from envmon.alarms.worker import AlarmWorker
 from envmon.batches import BatchBy, BatchEvent, BatchEventKind, BatchMessage, event_params
 from envmon.facility import parse_facility
 from envmon.journal.journal import Journal, JournalError

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from envmon.alarms.commands import ApplySigned
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
-from envmon.alarms.worker import AlarmWorker, ApplySigned
+from envmon.alarms.worker import AlarmWorker
 from envmon.calibration import CalibrationRecord, CalibrationSettings, state_of
 from envmon.calibration.job import ReminderJob
 from envmon.calibration.records import (
