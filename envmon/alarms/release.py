@@ -93,6 +93,10 @@ class DiskRelease:
         except EnvmonError as exc:
             log.error("journal not on disk, acknowledgements held back: %s", exc)
             return False
+        except Exception:
+            # A bug here must not end the thread: acknowledgements would stop for good.
+            log.exception("journal not on disk, acknowledgements held back")
+            return False
         self._released = upto
         try:
             self._on_judged(upto)

@@ -204,7 +204,14 @@ def connect(
         path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
     )
     conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        # The service syncs the write-ahead log itself (journal/_commits.py).
+        conn.close()
+        raise JournalError(
+            f"{path}: SQLite cannot keep a write-ahead log here (journal mode {mode!r}); "
+            "put the state directory on a local file system"
+        )
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("BEGIN IMMEDIATE")
     try:

@@ -98,6 +98,23 @@ def test_a_failed_sync_releases_nothing_until_one_succeeds(
     assert "I/O error" in held[0]
 
 
+def test_a_bug_in_the_sync_does_not_end_the_thread(released: list[int]) -> None:
+    """An unexpected error from the sync is logged and retried like a failed sync."""
+    calls: list[int] = []
+
+    def sync() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("bug")
+
+    r = DiskRelease(sync, released.append, retry_s=0.02)
+    r.release(3)
+    r.start()
+    wait_for(lambda: released == [3], 5, "the release after the bug")
+    assert len(calls) == 2
+    r.stop(soon())
+
+
 def test_a_failing_release_does_not_end_the_thread(disk: Disk, released: list[int]) -> None:
     """A bug downstream costs that release, not the ones after it."""
     calls: list[int] = []
