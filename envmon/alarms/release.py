@@ -54,11 +54,6 @@ class DiskRelease:
                 self._asked = upto_seq
                 self._cond.notify()
 
-    @property
-    def released(self) -> int:
-        """The last number passed to ``on_judged``; -1 before the first."""
-        return self._released
-
     def start(self) -> None:
         self._thread.start()
 
