@@ -11,6 +11,7 @@ import textwrap
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -215,6 +216,21 @@ class TestJournalSync:
         assert journal.needs_sync
         journal.sync()
         assert not journal.needs_sync
+
+    def test_a_database_without_a_write_ahead_log_is_refused(
+        self, path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Where SQLite will not keep a WAL, ``sync`` would put nothing on disk: refused,
+        naming the file and the mode SQLite chose. An in-memory database stands in
+        for such a file system (SQLite answers journal mode "memory" there)."""
+        real_connect = sqlite3.connect
+
+        def in_memory(database: object, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+            return real_connect(":memory:", *args, **kwargs)
+
+        monkeypatch.setattr(sqlite3, "connect", in_memory)
+        with pytest.raises(JournalError, match=rf"{path}: SQLite cannot keep .* 'memory'"):
+            Journal(path, clock_ns=lambda: WALL_NS, os_user="envmon")
 
     def test_a_commit_during_a_sync_is_not_counted_as_on_disk(
         self, journal: Journal, monkeypatch: pytest.MonkeyPatch
