@@ -11,14 +11,14 @@ a rate limit is set (in any room state), a ``RateOfChange`` judges the rate
 too (``rules.py`` defines it), with alarm slots 4 (rise) and 5 (fall).
 A run beyond a limit that ends before meeting the rules is a ``Transient``,
 appended to the channel's ``transients`` list (the engine's, shared by all its
-channels); the rate rule has none.
+channels); the rate rule has none. What a restart checkpoint keeps of a channel,
+and how it continues from one, is ``channel_state.py``.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Final
 
 from envmon.alarms.events import (
     Alarm,
@@ -84,7 +84,8 @@ class Channel:
         self.key = f"{room}/{sensor}/{parameter}"
         """The channel's name in checkpoints."""
         self.saved_idle = True
-        """Whether the last checkpoint of this channel (or none: a new channel) is idle."""
+        """Whether the last checkpoint of this channel (or none: a new channel) is idle
+        (``channel_state.checkpoint_json``)."""
         self.last_ts_ns = -1
         self.alarm_ids: list[str | None] = [None] * 6
         self.detectors = tuple(LevelDetector(high) for high in HIGH_SIDE)
@@ -177,7 +178,7 @@ class Channel:
                 events.extend(self._clear(i, per_min, ts_ns, book))
         return events
 
-    def _detector(self, i: int) -> LevelDetector:
+    def slot_detector(self, i: int) -> LevelDetector:
         """Slots 0-3: the limit detectors; 4 and 5: the rate rule's rise and fall."""
         if i < RATE_RISE:
             return self.detectors[i]
@@ -197,7 +198,7 @@ class Channel:
     def _raise(
         self, i: int, value: float, ts_ns: int, rules: StateRules, book: AlarmBook
     ) -> list[AlarmEvent]:
-        detector = self._detector(i)
+        detector = self.slot_detector(i)
         level = _level(i)
         alarm_id = make_alarm_id(self.site, self.room, self.sensor, self.parameter, level, ts_ns)
         alarm = Alarm(
@@ -233,7 +234,7 @@ class Channel:
         alarm = book.get(alarm_id)
         if alarm is None:
             return []
-        detector = self._detector(i)
+        detector = self.slot_detector(i)
         events = return_to_normal(
             alarm,
             ts_ns,
@@ -263,7 +264,7 @@ class Channel:
 
     def _excursion(self, i: int, alarm_id: str, end_ns: int | None) -> Excursion:
         """The excursion of alarm ``alarm_id``; it carries the alarm's id."""
-        detector = self._detector(i)
+        detector = self.slot_detector(i)
         return Excursion(
             id=alarm_id,
             alarm_id=alarm_id,
@@ -282,121 +283,6 @@ class Channel:
             rule=_rule(i).value,
         )
 
-    def to_state(self) -> dict[str, Any]:
-        """The channel's whole judgement state, JSON-ready: a restart checkpoint.
-
-        Most channels are idle (no run, no history, no window): their state is
-        only the last judged timestamp, which keeps checkpoints cheap at scale.
-        """
-        if self._idle():
-            return {"last_ts_ns": self.last_ts_ns}
-        return {
-            "last_ts_ns": self.last_ts_ns,
-            "alarm_ids": list(self.alarm_ids),
-            "detectors": [d.to_state() for d in self.detectors],
-            "window": self.window.to_state() if self.window is not None else None,
-            "rate": self.rate.to_state() if self.rate is not None else None,
-        }
-
-    def checkpoint_json(self) -> str | None:
-        """The state a checkpoint must save, or None when nothing it holds would change.
-
-        An idle channel whose last saved state was idle too is not saved again,
-        though its last timestamp moved: after a restart the broker redelivers
-        only readings judged after the last checkpoint, and judging those again
-        from an idle state ends exactly as the first time (an idle channel has
-        neither run nor history to replay; a reading that raised or cleared an
-        alarm was saved with that event). Most channels stay idle, so a
-        checkpoint writes a handful of rows instead of one per reading.
-        """
-        if self._idle():
-            if self.saved_idle:
-                return None
-            self.saved_idle = True
-            return f'{{"last_ts_ns":{self.last_ts_ns}}}'
-        self.saved_idle = False
-        return json.dumps(self.to_state(), separators=(",", ":"))
-
-    def _idle(self) -> bool:
-        """No run, history or window to carry over a restart. The rate rule's previous
-        reading is not counted: a restart from idle starts its rate afresh."""
-        if self.window is not None:
-            return False
-        for d in self.detectors:
-            if d.active or d.run_count or d.history:
-                return False
-        return self.rate is None or self.rate.idle()
-
-    def load_state(self, state: Mapping[str, Any], book: AlarmBook) -> None:
-        """Continue exactly where a checkpoint left off.
-
-        An alarm id is kept only while the book (restored from the journal) still
-        has that alarm active; otherwise its detector starts afresh.
-        """
-        self.last_ts_ns = max(self.last_ts_ns, int(state["last_ts_ns"]))
-        if "detectors" not in state:  # idle when saved
-            for i in range(len(self.alarm_ids)):
-                if self.alarm_ids[i] is not None:
-                    book.untrack(self.alarm_ids[i])  # type: ignore[arg-type]
-                    self.alarm_ids[i] = None
-            for detector in self._all_detectors():
-                detector.active = False
-                detector.run_count = 0
-                detector.history.clear()
-            self.saved_idle = True
-            return
-        for detector, saved in zip(self.detectors, state["detectors"], strict=True):
-            detector.load_state(saved)
-        saved_rate = state.get("rate")
-        if self.rate is not None and saved_rate is not None:
-            self.rate.load_state(saved_rate)
-        # Checkpoints from before the rate rule hold four alarm slots.
-        saved_ids = list(state["alarm_ids"]) + [None] * (6 - len(state["alarm_ids"]))
-        for i, detector in enumerate(self._all_detectors()):
-            alarm_id = saved_ids[i]
-            alarm = book.get(alarm_id) if alarm_id is not None else None
-            if alarm is not None and alarm.active and detector.active:
-                self.alarm_ids[i] = alarm_id
-                book.track(alarm_id, detector)
-            else:
-                if self.alarm_ids[i] is not None:
-                    book.untrack(self.alarm_ids[i])  # type: ignore[arg-type]
-                self.alarm_ids[i] = None
-                detector.active = False
-        if self.window is not None and state["window"] is not None:
-            self.window.load_state(state["window"])
-        self.saved_idle = self._idle()
-
-    def _all_detectors(self) -> list[LevelDetector]:
-        """The limit detectors, then the rate rule's rise and fall when it has one."""
-        out = list(self.detectors)
-        if self.rate is not None:
-            out += [self.rate.rise, self.rate.fall]
-        return out
-
-    def resume(self, alarm: Alarm, excursion: Excursion | None, book: AlarmBook) -> bool:
-        """Continue an active alarm restored from the journal; False if it is not this
-        channel's kind (a fault or comm-loss alarm)."""
-        if alarm.level not in (Level.ALERT, Level.ACTION) or not alarm.active:
-            return False
-        i = _detector_index(alarm)
-        if i >= RATE_RISE and self.rate is None:
-            self.rate = RateOfChange()
-        if excursion is not None:
-            start_ns, peak, samples = excursion.start_ns, excursion.peak, excursion.samples
-            state_word = excursion.room_state
-        else:
-            start_ns, samples = alarm.raised_ns, alarm.samples
-            peak = alarm.peak if alarm.peak is not None else (alarm.value or 0.0)
-            state_word = alarm.room_state or RoomState.IN_OPERATION.value
-        limit = alarm.limit if alarm.limit is not None else 0.0
-        detector = self._detector(i)
-        detector.resume(start_ns, peak, samples, limit, _room_state(state_word))
-        self.alarm_ids[i] = alarm.id
-        self.last_ts_ns = max(self.last_ts_ns, alarm.raised_ns)
-        book.track(alarm.id, detector)
-        return True
-
 
 def _level(i: int) -> Level:
     return LEVELS[i] if i < RATE_RISE else RATE_LEVEL
@@ -404,25 +290,3 @@ def _level(i: int) -> Level:
 
 def _rule(i: int) -> Rule:
     return Rule.LIMIT if i < RATE_RISE else Rule.RATE
-
-
-def _detector_index(alarm: Alarm) -> int:
-    """Which detector raised a limit alarm: the detail names the side; peak vs limit
-    decides for alarms written without it."""
-    if alarm.rule == Rule.RATE or alarm.detail.startswith("rate "):
-        return RATE_RISE + 1 if alarm.detail.startswith("rate below") else RATE_RISE
-    if alarm.detail.startswith("below"):
-        high = False
-    elif alarm.detail.startswith("above"):
-        high = True
-    else:
-        high = not (alarm.peak is not None and alarm.limit is not None and alarm.peak < alarm.limit)
-    level_offset = 1 if alarm.level is Level.ACTION else 0
-    return level_offset if high else 2 + level_offset
-
-
-def _room_state(word: str) -> StateInForce:
-    try:
-        return StateInForce(word)
-    except ValueError:
-        return StateInForce.IN_OPERATION

@@ -12,9 +12,10 @@ own, on what its readings' status says (``readings.py``):
 - ``calibration`` (level ``calibration``): the first reading stamped
   ``calibration_overdue`` raises it, and such readings are judged as usual;
   the next ``ok`` reading (a new calibration record is in force) clears it;
-- ``comm_loss``: silent longer than ``stale_after``; cleared by the sensor's
-  next reading. A sensor signed out of service (``set_service_states``) is not
-  watched, and its ``out_of_service`` readings raise and clear nothing.
+- ``comm_loss`` (``stale.py``): silent longer than ``stale_after``; cleared by
+  the sensor's next reading. A sensor signed out of service
+  (``set_service_states``) is not watched, and its ``out_of_service`` readings
+  raise and clear nothing.
 Sensors on equipment are judged against the equipment's limits, in its room's
 state, and their alarms carry the equipment.
 """
@@ -25,6 +26,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Final
 
+from envmon.alarms import channel_state
 from envmon.alarms.channel import Channel
 from envmon.alarms.events import Alarm, AlarmEvent, Excursion, Level, Transient, Transition
 from envmon.alarms.lifecycle import AlarmBook, return_to_normal
@@ -34,14 +36,13 @@ from envmon.alarms.sensors import (
     COMM_LOSS,
     SENSOR_FAULT,
     SensorState,
-    comm_loss_alarm,
     sensor_alarm,
     sensor_alarm_detail,
 )
+from envmon.alarms.stale import Watched, comm_losses, watch_list
 from envmon.facility import Facility, Sensor, parameters_of
 from envmon.gmp import LimitsTable, ResolvedLimits, limits_in_force, resolve_facility
 from envmon.readings import (
-    NS_PER_S,
     STATUS_CALIBRATION_OVERDUE,
     STATUS_OK,
     STATUS_OUT_OF_SERVICE,
@@ -93,7 +94,7 @@ class AlarmEngine:
         self._start_ns = start_ns
         self._dirty: set[Channel] = set()
         self._last_saved: list[Channel] = []
-        self._watched: list[tuple[Sensor, SensorState, int]] | None = None
+        self._watched: list[Watched] | None = None
         self._service = ServiceStates()
         self.transients: list[Transient] = []
         """Transients ended and not yet journaled, oldest first: every channel appends
@@ -157,9 +158,7 @@ class AlarmEngine:
         """
         built = 0
         for sensor in self._facility.model.sensors:
-            st = self._sensors.get((sensor.room, sensor.id))
-            if st is None:
-                st = self._sensor(sensor.room, sensor.id)
+            st = self._state_of(sensor)
             for parameter in parameters_of(sensor):
                 if parameter not in st.channels and self._channel(st, parameter) is not None:
                     built += 1
@@ -169,7 +168,7 @@ class AlarmEngine:
 
     def checkpoint(self) -> dict[str, str]:
         """The state of every channel that judged a reading since the last call and
-        is not idle now, or was not idle when last saved (``Channel.checkpoint_json``).
+        is not idle now, or was not idle when last saved (``channel_state.checkpoint_json``).
 
         Keys are ``room/sensor/parameter``; values JSON. The service stores them
         (journal) before it acknowledges the readings, so that after a crash the
@@ -179,7 +178,7 @@ class AlarmEngine:
         out = {}
         saved = []
         for channel in self._dirty:
-            text = channel.checkpoint_json()
+            text = channel_state.checkpoint_json(channel)
             if text is not None:
                 out[channel.key] = text
                 saved.append(channel)
@@ -208,7 +207,12 @@ class AlarmEngine:
                 continue  # no longer monitored
             channel = st.channels.get(parameter) or self._channel(st, parameter)
             if channel is not None:
-                channel.load_state(json.loads(text), self._book)
+                channel_state.load_state(channel, json.loads(text), self._book)
+
+    def _state_of(self, sensor: Sensor) -> SensorState:
+        """A facility sensor's state, made on first need."""
+        st = self._sensors.get((sensor.room, sensor.id))
+        return st if st is not None else self._sensor(sensor.room, sensor.id)
 
     def _sensor(self, room: str, sensor: str) -> SensorState:
         states = self._room_states.get(room)
@@ -269,45 +273,10 @@ class AlarmEngine:
         if self._start_ns is None:
             self._start_ns = now_ns
         if self._watched is None:
-            self._watched = self._watch_list()
-        start_ns = self._start_ns
-        events: list[AlarmEvent] = []
-        # Every few seconds over every sensor of a campus: the common case (heard
-        # from recently, or already alarmed) is one comparison of integers.
-        for sensor, st, quiet_ns in self._watched:
-            if st.comm_alarm_id is not None:
-                continue
-            last_ns = st.last_seen_ns or start_ns
-            if now_ns - last_ns < quiet_ns:
-                continue
-            if self._service and self._service.has_periods(sensor.id):
-                # Out of service: silence is expected. Back in service: silence
-                # counts from the return.
-                if self._service.out_of_service(sensor.id, now_ns):
-                    continue
-                last_ns = max(last_ns, self._service.returned_ns(sensor.id, now_ns) or 0)
-                if now_ns - last_ns < quiet_ns:
-                    continue
-            silent_s = (now_ns - last_ns) / NS_PER_S
-            if silent_s <= sensor.stale_after:
-                continue
-            alarm = comm_loss_alarm(
-                self._site, st, sensor.stale_after, now_ns, silent_s, bool(st.last_seen_ns)
-            )
-            st.comm_alarm_id = alarm.id
-            events.append(AlarmEvent(Transition.RAISED, alarm, now_ns))
+            self._watched = watch_list(self._facility.model.sensors, self._state_of)
+        events = comm_losses(self._watched, self._site, self._service, self._start_ns, now_ns)
         self._book.record(events)
         return events
-
-    def _watch_list(self) -> list[tuple[Sensor, SensorState, int]]:
-        """Each facility sensor, its state, and a silence (ns) it cannot be stale under."""
-        out = []
-        for sensor in self._facility.model.sensors:
-            st = self._sensors.get((sensor.room, sensor.id))
-            if st is None:
-                st = self._sensor(sensor.room, sensor.id)
-            out.append((sensor, st, int(sensor.stale_after * NS_PER_S) - 1_000))
-        return out
 
     # -- room state, acknowledgement, queries -------------------------------------
 
@@ -389,7 +358,7 @@ class AlarmEngine:
             else:
                 channel = st.channels.get(alarm.parameter) or self._channel(st, alarm.parameter)
                 if channel is not None:
-                    channel.resume(alarm, excursions.get(alarm.id), self._book)
+                    channel_state.resume(channel, alarm, excursions.get(alarm.id), self._book)
 
     @property
     def facility(self) -> Facility:

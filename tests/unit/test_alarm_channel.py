@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from envmon.alarms import channel_state
 from envmon.alarms.channel import Channel
 from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
 from envmon.alarms.lifecycle import AlarmBook, make_alarm_id
@@ -307,12 +308,12 @@ class TestRateRule:
         rig = self.rig()
         rig.feed(0, -80)
         (raised,) = rig.feed(60, -78)
-        text = rig.channel.checkpoint_json()
+        text = channel_state.checkpoint_json(rig.channel)
         assert text is not None
         restored = Channel(
             "site1", "LAB", "FRZ-01-S1", "temperature", both_states(self.lim), "FRZ-01"
         )
-        restored.load_state(json.loads(text), rig.book)
+        channel_state.load_state(restored, json.loads(text), rig.book)
         (cleared,) = restored.observe(-77.9, None, 120 * NS_PER_S, IN_OP, rig.book)
         assert (cleared.transition, cleared.alarm.id) == (Transition.CLEARED, raised.alarm.id)
 
@@ -324,7 +325,7 @@ class TestRateRule:
         fresh = Channel("site1", "LAB", "FRZ-01-S1", "temperature", both_states(self.lim))
         book = AlarmBook()
         book.restore(raised.alarm)
-        assert fresh.resume(raised.alarm, raised.excursion, book)
+        assert channel_state.resume(fresh, raised.alarm, raised.excursion, book)
         fresh.observe(-77.0, None, 120 * NS_PER_S, IN_OP, book)  # first rate after restart: none
         (cleared,) = fresh.observe(-76.9, None, 180 * NS_PER_S, IN_OP, book)
         assert cleared.alarm.id == raised.alarm.id

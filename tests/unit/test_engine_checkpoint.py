@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from envmon.alarms import channel_state
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent, Transition
 from envmon.facility import parse_facility
@@ -130,7 +131,7 @@ class TestCheckpointRestart:
 
     def test_checkpoint_text_is_the_channel_state(self) -> None:
         """Each checkpoint value, idle or in an excursion, is exactly the channel's
-        ``to_state()`` as JSON (the idle case is written without the encoder)."""
+        ``channel_state.to_state`` as JSON (the idle case is written without the encoder)."""
         seen = 0
         engine = AlarmEngine(FACILITY)
         for r in readings():
@@ -140,7 +141,7 @@ class TestCheckpointRestart:
                 for channel in st.channels.values():
                     if channel.key in saved:
                         seen += 1
-                        assert json.loads(saved[channel.key]) == channel.to_state()
+                        assert json.loads(saved[channel.key]) == channel_state.to_state(channel)
         assert seen >= 10
 
 
