@@ -6,7 +6,7 @@ one batch per socket read) and commands (from scheduled jobs, signed
 requests and reloads). Each
 transition the engine produces is written to the journal first, with the
 engine's checkpoint in the same transaction (the record of truth), then sent
-to the outputs (``AlarmOutputs``: InfluxDB, the retained topic, notifiers).
+to the outputs (``AlarmOutputs``: the retained topic, InfluxDB, notifiers).
 
 Acknowledgements to the broker wait for judgement: while busy, the worker
 checkpoints the engine at most every ``CHECKPOINT_EVERY_S`` (each checkpoint
@@ -79,7 +79,7 @@ _Item = JudgeBatch | Command | None
 
 class AlarmOutputs(Protocol):
     def send(self, events: Sequence[AlarmEvent]) -> None:
-        """Everything but the journal: InfluxDB, the retained topic, notifiers."""
+        """Everything but the journal: the retained topic, InfluxDB, notifiers."""
         ...
 
 

@@ -1,8 +1,10 @@
 """The notify stage: where an alarm event goes once the journal has it.
 
-In order: InfluxDB's ``alarm`` measurement (for Grafana), the retained alarm
-topic (``alarm_topic.py``), the log, and people's channels (``Dispatcher``:
+In order: the retained alarm topic (``alarm_topic.py``), InfluxDB's ``alarm``
+measurement (for Grafana), the log, and people's channels (``Dispatcher``:
 webhooks and email, off this thread, with the flap filter and retries). The
+topic goes first because alarm panels watch it and it leaves at once; the
+InfluxDB line waits for the store's next batch whatever comes before it. The
 alarm worker calls ``send`` after the journal has recorded the events, so
 nothing is told that is not on record.
 """
@@ -42,9 +44,10 @@ class AlarmFanout:
         self._dispatcher = dispatcher
 
     def send(self, events: Sequence[AlarmEvent]) -> None:
-        self._store.submit_lines([alarm_line(event) for event in events])
         for event in events:
             self._publisher.publish(event)
+        self._store.submit_lines([alarm_line(event) for event in events])
+        for event in events:
             alarm = event.alarm
             log.info(
                 "alarm %s %s: %s %s %s %s",
