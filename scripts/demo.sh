@@ -12,7 +12,8 @@
 #   DEMO_SECONDS=120 scripts/demo.sh   # simulate longer
 #   DEMO_SKIP_INSTALL=1 scripts/demo.sh  # skip scripts/install-deps.sh
 #   DEMO_DIR=/tmp/envmon-demo scripts/demo.sh  # put servers, data and report there
-#   DEMO_HOLD=1 scripts/demo.sh        # keep everything (and the console) running until Ctrl-C
+#   DEMO_HOLD=1 scripts/demo.sh        # keep everything (and the console) running until Ctrl-C,
+#                                      # the fleet publishing normal readings after the scenario
 #
 # Exit status: 0 when the report lists a cleanroom and an equipment excursion.
 set -euo pipefail
@@ -251,6 +252,13 @@ say "  and incubator INC-01's door left open from 5 s: its CO2 falls below 4.5 %
 SIM_PID=$!
 started "$SIM_PID" simulate
 wait "$SIM_PID"
+if [ "${DEMO_HOLD:-0}" = 1 ]; then
+  # The plant stays alive for whoever looks at the console: without readings every
+  # sensor would raise a communication-loss alarm within its stale_after (20 s).
+  "$ENVMON" simulate --config "$RUN/envmon.toml" --scenario normal --interval 1 \
+    2> "$RUN/simulate-hold.log" &
+  started $! simulate-hold
+fi
 sleep 3  # let envmon store the last readings (the window below does not depend on it)
 # Report exactly the window the simulator covered (it prints it, in exact epoch
 # seconds): a window running on past its last reading would show an end-of-window
@@ -289,6 +297,6 @@ if [ "$EXCURSIONS" -le "$ON_EQUIPMENT" ] || [ "$ON_EQUIPMENT" -lt 1 ]; then
   exit 1
 fi
 if [ "${DEMO_HOLD:-0}" = 1 ]; then
-  say "still running: web console http://127.0.0.1:$CONSOLE_PORT/ (user $DEMO_USER, password $DEMO_PASSWORD); Ctrl-C stops everything"
+  say "still running, the fleet publishing normal readings: web console http://127.0.0.1:$CONSOLE_PORT/ (user $DEMO_USER, password $DEMO_PASSWORD); Ctrl-C stops everything"
   while kill -0 "$ENVMON_PID" 2>/dev/null; do sleep 1; done
 fi

@@ -33,6 +33,8 @@ IN_SERVICE = ServiceView(in_service=True, label="in service")
 class SensorRow:
     id: str
     room: str
+    equipment: str
+    """The equipment the sensor is on; empty for a room's own sensor."""
     kind: str
     interval: str
     service: ServiceView
@@ -53,6 +55,9 @@ class RoomRow:
     known: bool
     default_state: str
     sensors: int
+    """All the room's sensors, its equipment's included: the open alarms count theirs too."""
+    on_equipment: int
+    equipment: tuple[str, ...]
     alarms: int
 
 
@@ -85,6 +90,7 @@ def sensor_rows(
             SensorRow(
                 id=sensor.id,
                 room=sensor.room,
+                equipment=sensor.equipment or "",
                 kind=str(sensor.kind),
                 interval=age_label(sensor.interval_s),
                 service=services.get(sensor.id, IN_SERVICE),
@@ -104,6 +110,8 @@ def room_rows(
     rows = []
     for room in facility.model.rooms:
         change = by_room.get(room.id)
+        equipment = facility.equipment_in(room.id)
+        on_equipment = sum(len(facility.sensors_on(e.id)) for e in equipment)
         rows.append(
             RoomRow(
                 id=room.id,
@@ -118,7 +126,9 @@ def room_rows(
                 source=change.source if change else "",
                 known=change is not None,
                 default_state=str(room.default_state),
-                sensors=len(facility.sensors_in(room.id)),
+                sensors=len(facility.sensors_in(room.id)) + on_equipment,
+                on_equipment=on_equipment,
+                equipment=tuple(e.id for e in equipment),
                 alarms=sum(1 for a in alarms if a.room == room.id),
             )
         )

@@ -372,7 +372,11 @@ class TestPages:
         """The plant pages list the example facility; the audit trail lists entries."""
         sign_in(client, "erik")
         assert "PC-FILL-A-1" in client.get("/sensors").text
-        assert "FILL-A" in client.get("/rooms").text
+        assert "on INC-01" in client.get("/sensors").text
+        rooms = client.get("/rooms").text
+        assert "FILL-A" in rooms
+        assert "INC-01, INC-02, LN2-01, FRZ-01, FRG-01, BSC-01" in rooms
+        assert "6 on equipment" in rooms
         audit = client.get("/audit?kind=alarm.").text
         assert "alarm.raised" in audit
         assert client.get("/audit?from=garbage").status_code == 400

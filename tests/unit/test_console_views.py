@@ -6,7 +6,7 @@ from datetime import date
 
 from envmon.alarms.events import AlarmState, Level, Rule
 from envmon.console.entries import entry_view, redact, who_of
-from envmon.console.plant import calibration_of
+from envmon.console.plant import IN_SERVICE, calibration_of, room_rows, sensor_rows
 from envmon.console.views import (
     DASH,
     ParameterWords,
@@ -133,6 +133,27 @@ class TestCalibration:
         )
         assert calibration_of(date(2026, 12, 20), None, today)[1] == "due_soon"
         assert calibration_of(date(2026, 11, 30), None, today)[1] == "overdue"
+
+
+class TestPlantRows:
+    """The rooms and sensors pages count and name what sits on a room's equipment."""
+
+    def test_a_room_counts_its_equipment_sensors_as_it_counts_their_alarms(self) -> None:
+        facility = load_facility(EXAMPLE_FACILITY)
+        on_incubator = alarm("A1", room="CELL-B", sensor="INC-01-S1", parameter="co2")
+        rows = {r.id: r for r in room_rows(facility, [], [on_incubator], T0)}
+        cell = rows["CELL-B"]
+        assert cell.equipment == ("INC-01", "INC-02", "LN2-01", "FRZ-01", "FRG-01", "BSC-01")
+        assert (cell.sensors, cell.on_equipment, cell.alarms) == (9, 6, 1)
+        fill = rows["FILL-A"]
+        assert (fill.equipment, fill.sensors, fill.on_equipment, fill.alarms) == ((), 3, 0, 0)
+
+    def test_a_sensor_row_names_its_equipment(self) -> None:
+        facility = load_facility(EXAMPLE_FACILITY)
+        rows = {r.id: r for r in sensor_rows(facility, {}, [], T0)}
+        assert (rows["INC-01-S1"].room, rows["INC-01-S1"].equipment) == ("CELL-B", "INC-01")
+        assert rows["TH-CELL-B-1"].equipment == ""
+        assert rows["TH-CELL-B-1"].service is IN_SERVICE
 
 
 def entry(kind: str, data: dict, subject: str = "A1", seq: int = 1) -> AuditEntry:
