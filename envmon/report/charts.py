@@ -30,7 +30,8 @@ from PIL import Image as PILImage
 
 from envmon.alarms.events import Level
 from envmon.readings import NS_PER_S, PARTICLES_0_5UM, PARTICLES_5_0UM
-from envmon.report.values import Chart
+from envmon.report.queries import chart_bucket_s
+from envmon.report.values import Chart, SeriesPoint
 
 ACTION_COLOUR = "#c62828"
 ALERT_COLOUR = "#ef8f00"
@@ -156,22 +157,45 @@ def _time_ticks(from_ns: int, to_ns: int) -> tuple[tuple[float, ...], tuple[str,
     return tuple(positions), tuple(labels), formatter.get_offset()
 
 
+Vertex = tuple[int, float, float, float]
+"""``(time, min, max, mean)`` of a post-step."""
+
+
+def bucket_steps(points: Sequence[SeriesPoint], bucket_ns: int, to_ns: int) -> list[list[Vertex]]:
+    """Runs of consecutive buckets, each closed by a vertex at its last bucket's end.
+
+    A post-step draws a value up to the next vertex: without that end vertex the
+    last bucket would not be drawn at all, and a bucket without data (InfluxDB's
+    ``fill(none)`` leaves it out) would carry the one before it across. The end
+    is the window's end at the latest.
+    """
+    runs: list[list[Vertex]] = []
+    run: list[Vertex] = []
+    for i, p in enumerate(points):
+        run.append((p.ts_ns, p.min, p.max, p.mean))
+        end_ns = min(p.ts_ns + bucket_ns, to_ns)
+        if i + 1 == len(points) or points[i + 1].ts_ns > end_ns:
+            run.append((end_ns, p.min, p.max, p.mean))
+            runs.append(run)
+            run = []
+    return runs
+
+
 def _draw(ax: Axes, chart: Chart, from_ns: int, to_ns: int) -> None:
-    if chart.points:
-        times = [_x(p.ts_ns) for p in chart.points]
+    bucket_ns = chart_bucket_s(from_ns, to_ns) * NS_PER_S
+    for run in bucket_steps(chart.points, bucket_ns, to_ns):
+        times = [_x(v[0]) for v in run]
         ax.fill_between(
             times,
-            [p.min for p in chart.points],
-            [p.max for p in chart.points],
+            [v[1] for v in run],
+            [v[2] for v in run],
             step="post",
             color=DATA_COLOUR,
             alpha=0.25,
             linewidth=0,
         )
-        ax.step(
-            times, [p.mean for p in chart.points], where="post", color=DATA_COLOUR, linewidth=0.9
-        )
-    else:
+        ax.step(times, [v[3] for v in run], where="post", color=DATA_COLOUR, linewidth=0.9)
+    if not chart.points:
         ax.text(0.5, 0.5, "no data", transform=ax.transAxes, ha="center", va="center")
 
     _draw_limits(ax, chart)
