@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from envmon.alarms.events import Rule
-from envmon.console.views import DASH, ParameterWords, level_label, time_label
+from envmon.console.views import DASH, ParameterWords, level_label, time_label, where
 from envmon.journal.audit import AuditEntry
 from envmon.journal.audit_transients import KIND_TRANSIENT
 from envmon.report.audit_extract import sentence
@@ -100,7 +100,8 @@ def summary_of(entry: AuditEntry, words: ParameterWords) -> str:
         parameter = str(alarm.get("parameter", ""))
         rule = str(alarm.get("rule", Rule.LIMIT))
         level = level_label(str(alarm.get("level", "")))
-        parts = [f"{level} alarm, {words.label(parameter)} in {alarm.get('room', '')}"]
+        place = where(str(alarm.get("room", "")), alarm.get("equipment") or None)
+        parts = [f"{level} alarm, {words.label(parameter)} in {place}"]
         if rule == Rule.RATE:
             parts.append("rate of change")
         for key in ("value", "peak", "limit"):
@@ -124,8 +125,8 @@ def summary_of(entry: AuditEntry, words: ParameterWords) -> str:
             data.get("comment", "")
         )
     if entry.kind == "signature_refused":
-        where = f" from {data['client']}" if data.get("client") else ""
-        return f"{data.get('act', '')} refused{where}: {data.get('reason', '')}"
+        client = f" from {data['client']}" if data.get("client") else ""
+        return f"{data.get('act', '')} refused{client}: {data.get('reason', '')}"
     if entry.kind == "sign_in":
         return f"signed in from {data.get('client', '')}"
     if entry.kind == "request":
@@ -151,11 +152,11 @@ def summary_of(entry: AuditEntry, words: ParameterWords) -> str:
 def _transient(t: Mapping[str, Any], words: ParameterWords) -> str:
     """A run beyond a limit shorter than its delay or persistence rule: no alarm."""
     parameter = str(t.get("parameter", ""))
-    where = str(t.get("room", "")) + (f"/{t['equipment']}" if t.get("equipment") else "")
+    place = where(str(t.get("room", "")), t.get("equipment") or None)
     seconds = (int(t.get("end_ns", 0)) - int(t.get("start_ns", 0))) / 1e9
     return (
         f"{level_label(str(t.get('level', '')))} transient, {words.label(parameter)} "
-        f"{t.get('side', '')} in {where} ({t.get('sensor', '')}): peak "
+        f"{t.get('side', '')} in {place} ({t.get('sensor', '')}): peak "
         f"{words.value(t.get('peak'), parameter)} against limit "
         f"{words.value(t.get('limit'), parameter)} for {seconds:.0f} s, "
         f"{t.get('samples', 0)} samples; shorter than its rule, no alarm"

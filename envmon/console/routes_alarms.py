@@ -19,8 +19,10 @@ from envmon.console.views import (
     parse_sort,
     sort_alarms,
     time_label,
+    where,
 )
 from envmon.journal.audit import excursion_from_record
+from envmon.report.text import duration_text
 
 
 def _list_context(console: Console, request: Request) -> dict[str, Any]:
@@ -72,6 +74,17 @@ def _excursions(console: Console, alarm_id: str) -> list[Excursion]:
     return sorted(latest.values(), key=lambda e: e.start_ns)
 
 
+def _equipment_label(console: Console, equipment_id: str | None) -> str:
+    """``INC-01, CO2 incubator 1 (incubator)``: what the facility file says of it."""
+    if equipment_id is None:
+        return ""
+    equipment = console.facility().equipment.get(equipment_id)
+    if equipment is None:  # no longer in the facility file
+        return equipment_id
+    named = f", {equipment.name}" if equipment.name else ""
+    return f"{equipment.id}{named} ({equipment.type})"
+
+
 def _detail_context(console: Console, alarm: Alarm, head_seq: int) -> dict[str, Any]:
     now_ns = console.clock_ns()
     words = console.words()
@@ -81,7 +94,7 @@ def _detail_context(console: Console, alarm: Alarm, head_seq: int) -> dict[str, 
             "level": e.level.value,
             "start": time_label(e.start_ns),
             "end": time_label(e.end_ns) if e.end_ns is not None else "still beyond the limit",
-            "duration": f"{e.duration_s:g} s" if e.duration_s is not None else DASH,
+            "duration": duration_text(e.duration_s, DASH),
             "peak": words.value(e.peak, e.parameter, e.rule),
             "limit": words.value(e.limit, e.parameter, e.rule),
             "room_state": e.room_state,
@@ -91,6 +104,8 @@ def _detail_context(console: Console, alarm: Alarm, head_seq: int) -> dict[str, 
     ]
     return {
         "alarm": alarm,
+        "place": where(alarm.room, alarm.equipment),
+        "equipment": _equipment_label(console, alarm.equipment),
         "row": alarm_row(alarm, now_ns, words),
         "entries": entries,
         "excursions": excursions,

@@ -36,7 +36,7 @@ from envmon.console.context import (
 )
 from envmon.console.gate import Act, Outcome, SignRequest
 from envmon.console.sessions import Flash
-from envmon.console.views import age_label, level_label
+from envmon.console.views import age_label, level_label, where
 from envmon.readings import RoomState, datetime_to_ns
 
 SIGNED_ACTS: Final = (
@@ -102,7 +102,7 @@ def _target(console: Console, act: Act, target_id: str) -> Target | None:
             return None
         text = (
             f"{level_label(alarm.level.value)} alarm: {console.words().label(alarm.parameter)} "
-            f"in {alarm.room} ({alarm.sensor})"
+            f"in {where(alarm.room, alarm.equipment)} ({alarm.sensor})"
         )
         return Target("alarm", alarm.id, text, f"/alarms/{alarm.id}", _alarm_problem(act, alarm))
     facility = console.facility()
@@ -118,7 +118,7 @@ def _target(console: Console, act: Act, target_id: str) -> Target | None:
             problem = f"Sensor {sensor.id} is already out of service."
         elif act is Act.IN_SERVICE and not out:
             problem = f"Sensor {sensor.id} is in service."
-        text = f"{sensor.kind} sensor in {sensor.room}"
+        text = f"{sensor.kind} sensor in {where(sensor.room, sensor.equipment)}"
         return Target("sensor", sensor.id, text, "/sensors", problem)
     room = facility.rooms.get(target_id)
     if room is None:

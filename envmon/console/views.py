@@ -89,6 +89,11 @@ class ParameterWords:
         return format_value(value, unit)
 
 
+def where(room: str, equipment: str | None) -> str:
+    """A room, or a piece of equipment as its alarm topics name it: ``CELL-B/INC-01``."""
+    return f"{room}/{equipment}" if equipment else room
+
+
 def level_label(level: str) -> str:
     return level.replace("_", " ")
 
@@ -110,6 +115,8 @@ class AlarmRow:
 
     id: str
     room: str
+    equipment: str
+    """Empty for a sensor of the room itself."""
     sensor: str
     parameter: str
     parameter_label: str
@@ -170,6 +177,7 @@ def alarm_row(alarm: Alarm, now_ns: int, words: ParameterWords) -> AlarmRow:
     return AlarmRow(
         id=alarm.id,
         room=alarm.room,
+        equipment=alarm.equipment or "",
         sensor=alarm.sensor,
         parameter=alarm.parameter,
         parameter_label=words.label(alarm.parameter),

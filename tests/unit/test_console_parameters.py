@@ -75,26 +75,35 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 class TestDeclaredParameter:
     def test_alarm_list_and_detail_show_name_and_unit(self, client: TestClient) -> None:
-        """The list and the detail name CO2 and show value, peak and limit in %."""
+        """The list and the detail name CO2 and the incubator, and show value, peak and
+        limit in %."""
         rows = client.get("/alarms").text
+        assert '<td class="room">CELL-B<br><span class="sub">INC-01</span></td>' in rows
         assert "<td>CO2<br>" in rows
         assert '3.742 %<br><span class="sub">limit 4.5 %</span>' in rows
         detail = client.get("/alarms/a-co2").text
-        assert "CO2 in CELL-B</h1>" in detail
+        assert "CO2 in CELL-B/INC-01</h1>" in detail
+        assert "<dt>Equipment</dt><dd>INC-01, CO2 incubator 1 (incubator)</dd>" in detail
         assert "<dt>Value</dt><dd>3.742 %</dd>" in detail
         assert "<dt>Limit</dt><dd>4.5 %</dd>" in detail
         assert '<td class="num">3.742 %</td><td class="num">4.5 %</td>' in detail
-        assert "action alarm, CO2 in CELL-B; value 3.742 %; peak 3.742 %; limit 4.5 %" in detail
+        assert "action alarm, CO2 in CELL-B/INC-01; value 3.742 %; peak 3.742 %; limit 4.5 %" in (
+            detail
+        )
 
     def test_audit_trail_and_sign_form_read_with_name_and_unit(self, client: TestClient) -> None:
         """The audit sentences of the alarm and of the transient, and the signing form."""
         audit = client.get("/audit").text
-        assert "action alarm, CO2 in CELL-B; value 3.742 %; peak 3.742 %; limit 4.5 %" in audit
+        assert (
+            "action alarm, CO2 in CELL-B/INC-01; value 3.742 %; peak 3.742 %; limit 4.5 %" in audit
+        )
         assert (
             "alert transient, CO2 low in CELL-B/INC-01 (INC-01-S1): peak 4.61 % against "
             "limit 4.7 % for 300 s"
         ) in audit
-        assert "action alarm: CO2 in CELL-B (INC-01-S1)" in client.get("/sign/ack/a-co2").text
+        assert (
+            "action alarm: CO2 in CELL-B/INC-01 (INC-01-S1)" in client.get("/sign/ack/a-co2").text
+        )
 
 
 class TestFacilityChanges:
@@ -124,7 +133,7 @@ class TestFacilityChanges:
         rows = client.get("/alarms").text
         assert "<td>co2<br>" in rows
         assert '3.742<br><span class="sub">limit 4.5</span>' in rows
-        assert "action alarm, co2 in CELL-B; value 3.742; peak 3.742; limit 4.5" in (
+        assert "action alarm, co2 in CELL-B/INC-01; value 3.742; peak 3.742; limit 4.5" in (
             client.get("/audit").text
         )
 

@@ -18,6 +18,7 @@ from envmon.console.views import (
     severity,
     sort_alarms,
     time_label,
+    where,
 )
 from envmon.facility import BUILTIN_PARAMETERS, load_facility
 from envmon.journal.audit import AuditEntry, event_data
@@ -95,6 +96,16 @@ class TestAlarmRow:
     def test_no_limit_is_empty(self) -> None:
         """A comm-loss alarm has no limit to show."""
         assert alarm_row(A_COMM.with_(limit=None), T0, WORDS).limit == ""
+
+    def test_an_alarm_on_equipment_names_it(self) -> None:
+        """The row carries the equipment; a room's own sensor has none."""
+        assert alarm_row(A_ACTION.with_(equipment="INC-01"), T0, WORDS).equipment == "INC-01"
+        assert alarm_row(A_ACTION, T0, WORDS).equipment == ""
+
+    def test_where_is_the_room_or_room_slash_equipment(self) -> None:
+        """As the alarm topics and the transients name a place."""
+        assert where("CELL-B", "INC-01") == "CELL-B/INC-01"
+        assert where("FILL-A", None) == "FILL-A"
 
 
 class TestFormatting:
@@ -324,7 +335,7 @@ class TestParameterWords:
         assert (row.value, row.limit) == ("3.1 \u00b0C/min", "2 \u00b0C/min")
         view = entry_view(entry("alarm.raised", event_data(raised(warming))), EXAMPLE_WORDS)
         assert view.summary.startswith(
-            "action alarm, temperature in CELL-B; rate of change; value 2.4 \u00b0C/min; "
+            "action alarm, temperature in CELL-B/FRZ-80; rate of change; value 2.4 \u00b0C/min; "
             "peak 3.1 \u00b0C/min; limit 2 \u00b0C/min"
         )
 
@@ -332,7 +343,7 @@ class TestParameterWords:
         """An alarm transition and a transient on a declared parameter read with its unit."""
         view = entry_view(entry("alarm.raised", event_data(raised(A_CO2))), EXAMPLE_WORDS)
         assert view.summary.startswith(
-            "action alarm, CO2 in CELL-B; value 3.742 %; peak 3.742 %; limit 4.5 %"
+            "action alarm, CO2 in CELL-B/INC-01; value 3.742 %; peak 3.742 %; limit 4.5 %"
         )
         transient = {"room": "CELL-B", "equipment": "INC-01", "sensor": "INC-01-S1",
                      "parameter": "co2", "level": "alert", "side": "low", "start_ns": T0,
