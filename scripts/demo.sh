@@ -252,14 +252,6 @@ say "  and incubator INC-01's door left open from 5 s: its CO2 falls below 4.5 %
 SIM_PID=$!
 started "$SIM_PID" simulate
 wait "$SIM_PID"
-if [ "${DEMO_HOLD:-0}" = 1 ]; then
-  # The plant stays alive for whoever looks at the console: without readings every
-  # sensor would raise a communication-loss alarm within its stale_after (20 s).
-  "$ENVMON" simulate --config "$RUN/envmon.toml" --scenario normal --interval 1 \
-    2> "$RUN/simulate-hold.log" &
-  started $! simulate-hold
-fi
-sleep 3  # let envmon store the last readings (the window below does not depend on it)
 # Report exactly the window the simulator covered (it prints it, in exact epoch
 # seconds): a window running on past its last reading would show an end-of-window
 # data gap on every sensor.
@@ -269,6 +261,17 @@ if [ -z "${FROM:-}" ] || [ -z "${TO:-}" ]; then
   say "the simulator did not say which window it simulated; see $RUN/simulate.log"
   exit 1
 fi
+if [ "${DEMO_HOLD:-0}" = 1 ]; then
+  # The plant stays alive for whoever looks at the console: without readings every
+  # sensor would raise a communication-loss alarm within its stale_after (20 s).
+  # The scenario ends about a second before its window does: readings from before
+  # the window's end would be counted in the report (61 samples of 60 expected).
+  "$PY" -c 'import sys, time; time.sleep(max(0.0, float(sys.argv[1]) - time.time()))' "$TO"
+  "$ENVMON" simulate --config "$RUN/envmon.toml" --scenario normal --interval 1 \
+    2> "$RUN/simulate-hold.log" &
+  started $! simulate-hold
+fi
+sleep 3  # let envmon store the last readings (the window above does not depend on it)
 
 # --- 7. the record ----------------------------------------------------------------------
 ACK_ID=$("$ENVMON" alarms --json --config "$RUN/envmon.toml" | "$PY" -c \
