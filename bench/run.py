@@ -47,6 +47,8 @@ ROWS = [
     ("ingest_tls_both_pct_of_plain", "  as % of plain just before", "%", "", None),
     ("ingest_tls_both_lost", "  lost", "readings", "0", lambda v, f: v == 0),
     ("cpu_ms_per_1000", "CPU per 1000 readings at 1000/s", "ms", "< 50", lambda v, f: v < 50),
+    ("steady_broker_cpu_ms_per_1000", "  broker CPU per 1000 meanwhile", "ms", "", None),
+    ("steady_influx_cpu_ms_per_1000", "  InfluxDB CPU per 1000 meanwhile", "ms", "", None),
     ("rss_peak_mb", "peak RSS (VmHWM), 10k sensors", "MiB", "< 150", lambda v, f: v < 150),
     ("alarm_p50_ms", "alarm latency p50 at 5000/s", "ms", "", None),
     ("alarm_p99_ms", "alarm latency p99 at 5000/s", "ms", "< 50", lambda v, f: v < 50),
