@@ -3,20 +3,30 @@
 Work arrives on one queue, in order: batches of readings, room-state
 changes and MES batch messages to judge or journal (from the ingest router,
 one batch per socket read) and commands (from scheduled jobs, signed
-requests and reloads). Each
-transition the engine produces is written to the journal first, with the
-engine's checkpoint in the same transaction (the record of truth), then sent
-to the outputs (``AlarmOutputs``: the retained topic, InfluxDB, notifiers).
+requests and reloads). Each transition the engine produces is written to the
+journal, with the engine's checkpoint in the same transaction (the record of
+truth), and sent to the outputs (``AlarmOutputs``): announced on the retained
+topic, then InfluxDB, the log and people's channels after the journal.
 
 Acknowledgements to the broker wait for judgement: while busy, the worker
 checkpoints the engine at most every ``CHECKPOINT_EVERY_S`` (each checkpoint
 is a journal transaction, so not per batch), and the last message it judged
 goes to ``on_judged`` once the journal is on disk (``DiskRelease``, synced on
 its own thread); a message is acknowledged once it is durable and judged
-(``envmon.ingest.ackgate``). So what readings raise is journaled without
-waiting for the disk, told, and on disk before those readings are
+(``envmon.ingest.ackgate``). So what readings raise is announced, journaled
+without waiting for the disk, told, and on disk before those readings are
 acknowledged; what commands raise (a sensor gone silent, a signed act) is on
-disk before it is told.
+disk before it is announced or told.
+
+Why a reading's alarm may be announced before the journal has it: until the
+journal is on disk its reading stays unacknowledged. If the journal refuses
+the write, the worker keeps the events and writes them before any checkpoint
+releases a reading (and only then tells the rest); if envmon dies or the
+machine loses power first, the broker delivers the reading again and the
+engine raises the same alarm again (its id comes from the reading), journals
+it and announces it once more. A command's alarm has no such second chance,
+and neither have people's channels (an email cannot be taken back): they wait
+for the record.
 """
 
 from __future__ import annotations
@@ -39,13 +49,14 @@ from envmon.alarms.commands import (
 )
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
+from envmon.alarms.mes_batches import record_mes_batch, record_signed_batch
 from envmon.alarms.release import DiskRelease
-from envmon.batches import BatchBy, BatchEvent, BatchMessage
+from envmon.batches import BatchBy, BatchMessage
 from envmon.calibration.state import CalibrationRecord
 from envmon.errors import EnvmonError
 from envmon.facility import Facility
 from envmon.ingest.router import JudgeBatch
-from envmon.journal.journal import Journal, JournalError
+from envmon.journal.journal import Journal
 from envmon.journal.requests import OUTCOME_OK, SignedRequest
 from envmon.notify.escalation import due_escalations
 from envmon.readings import Reading, RoomStateChange
@@ -78,9 +89,11 @@ _Item = JudgeBatch | Command | None
 
 
 class AlarmOutputs(Protocol):
+    def announce(self, events: Sequence[AlarmEvent]) -> None:
+        """The retained alarm topic, which alarm panels watch."""
+
     def send(self, events: Sequence[AlarmEvent]) -> None:
-        """Everything but the journal: the retained topic, InfluxDB, notifiers."""
-        ...
+        """The rest, after the journal: InfluxDB, the log, people's channels."""
 
 
 class LineSink(Protocol):
@@ -128,6 +141,8 @@ class AlarmWorker:
         self._limits_points: LimitsPoints | None = None
         self._judged_seq = -1
         self._checkpointed_seq = -1
+        # What readings raised and the journal refused: written before any checkpoint.
+        self._unrecorded: list[AlarmEvent] = []
 
     # --- any thread -----------------------------------------------------------
 
@@ -185,7 +200,11 @@ class AlarmWorker:
     def _next(self, next_checkpoint: float) -> _Item | _CheckpointDue:
         """The next item, or ``_CHECKPOINT_DUE`` when judged messages wait for their
         checkpoint and it is due before more work arrives."""
-        unsaved = self._judged_seq > self._checkpointed_seq or self.engine.has_unsaved_state
+        unsaved = (
+            self._judged_seq > self._checkpointed_seq
+            or self.engine.has_unsaved_state
+            or bool(self._unrecorded)
+        )
         if not unsaved:
             return self._queue.get()
         wait_s = next_checkpoint - self._clock.monotonic()
@@ -199,6 +218,8 @@ class AlarmWorker:
     def _checkpoint(self) -> None:
         """Save what the engine judged, then let those messages be acknowledged once
         the journal is on disk."""
+        if self._unrecorded and not self._record_unrecorded():
+            return
         try:
             self._record_transients(synced=False)
             self._journal.save_checkpoint(self.engine.checkpoint(), synced=False)
@@ -245,7 +266,7 @@ class AlarmWorker:
                 if isinstance(item, Reading):
                     events = self.engine.on_reading(item)
                 elif isinstance(item, BatchMessage):
-                    self._mes_batch(item)
+                    record_mes_batch(self._journal, item, self.engine.facility.rooms)
                     continue
                 else:
                     events = self._room_state(item, synced=False)
@@ -273,53 +294,44 @@ class AlarmWorker:
             self._store.submit_lines([room_state_line(change)])
         return events
 
-    def _mes_batch(self, message: BatchMessage) -> None:
-        """An MES batch event: journaled, or its refusal journaled (a redelivery: nothing)."""
-        event = message.event
-        try:
-            recorded = self._journal.batches.record(
-                event, message.by, rooms_known=self.engine.facility.rooms
-            )
-        except JournalError:
-            raise
-        except EnvmonError as exc:
-            log.warning("batch %s on %s refused: %s", event.event.value, message.topic, exc)
-            self._journal.batches.refuse(event, message.by, str(exc))
-            return
-        if recorded is not None:
-            log.info("batch %s %s (MES, %s)", event.batch, event.event.value, message.topic)
-
-    def _record_batch(self, event: BatchEvent, by: BatchBy, request_id: int) -> bool:
-        """A signed batch event and its request's outcome, in one journal write;
-        False when the registry's rules refused it (the refusal is the outcome)."""
-        try:
-            self._journal.batches.record(
-                event, by, rooms_known=self.engine.facility.rooms, finish_request=request_id
-            )
-        except JournalError:
-            raise
-        except EnvmonError as exc:
-            self._journal.requests.finish(request_id, f"refused: {exc}")
-            return False
-        return True
-
     def _emit(self, events: Sequence[AlarmEvent], *, synced: bool = True) -> None:
-        """The journal first (the record of truth, with the checkpoint), then the outputs.
-
-        ``synced=False`` for what readings raised: committed, so a crash of envmon
-        keeps it, and on disk before those readings are acknowledged (a machine that
-        loses power first gets them again from the broker, and raises the alarm
-        again). An alarm is not held back by the disk."""
+        """``synced=False`` for what readings raised: announced, committed (a crash of
+        envmon keeps it) and told, on disk before its readings are acknowledged.
+        ``synced=True``: on disk before it is announced or told."""
         if not events:
             return
+        if not synced:
+            self._outputs.announce(events)
+            self._unrecorded.extend(events)
+            self._record_unrecorded()
+            return
         try:
-            self._record_transients(synced=synced)
-            self._journal.record_events(events, checkpoint=self.engine.checkpoint(), synced=synced)
+            self._record_transients(synced=True)
+            self._journal.record_events(events, checkpoint=self.engine.checkpoint(), synced=True)
         except EnvmonError:
             self.engine.checkpoint_lost()
             raise
+        self._outputs.announce(events)
         self._outputs.send(events)
         self._on_active_count(self.engine.active_count())
+
+    def _record_unrecorded(self) -> bool:
+        """Journal what readings raised (unsynced, with the checkpoint), then tell it;
+        False while the journal refuses (the events are kept, in order)."""
+        events = self._unrecorded
+        try:
+            self._record_transients(synced=False)
+            self._journal.record_events(events, checkpoint=self.engine.checkpoint(), synced=False)
+        except EnvmonError as exc:
+            self.engine.checkpoint_lost()
+            log.error(
+                "%d alarm event(s) not journaled, their readings held back: %s", len(events), exc
+            )
+            return False
+        self._unrecorded = []
+        self._outputs.send(events)
+        self._on_active_count(self.engine.active_count())
+        return True
 
     def _write_limits(self, now_ns: int, first_room: int) -> int | None:
         """The limits in force per room and measured parameter, for Grafana's limit
@@ -361,7 +373,8 @@ class AlarmWorker:
         self._emit(events)
         if applied.batch is not None:
             by = BatchBy.signed(request.signature, request.signature_seq, request.id)
-            if not self._record_batch(applied.batch, by, request.id):
+            rooms = self.engine.facility.rooms
+            if not record_signed_batch(self._journal, applied.batch, by, rooms, request.id):
                 return
         else:
             self._journal.requests.finish(request.id, OUTCOME_OK)

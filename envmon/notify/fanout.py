@@ -1,12 +1,12 @@
-"""The notify stage: where an alarm event goes once the journal has it.
+"""The notify stage: where an alarm event goes.
 
-In order: the retained alarm topic (``alarm_topic.py``), InfluxDB's ``alarm``
-measurement (for Grafana), the log, and people's channels (``Dispatcher``:
-webhooks and email, off this thread, with the flap filter and retries). The
-topic goes first because alarm panels watch it and it leaves at once; the
-InfluxDB line waits for the store's next batch whatever comes before it. The
-alarm worker calls ``send`` after the journal has recorded the events, so
-nothing is told that is not on record.
+``announce``: the retained alarm topic (``alarm_topic.py``), which alarm
+panels watch. ``send``: InfluxDB's ``alarm`` measurement (for Grafana), the
+log, and people's channels (``Dispatcher``: webhooks and email, off this
+thread, with the flap filter and retries). The alarm worker calls ``send``
+once the journal has recorded the events, so no person is told what is not on
+record; ``announce`` comes before the journal for what readings raise and
+after it for the rest (``envmon.alarms.worker`` says why).
 """
 
 from __future__ import annotations
@@ -43,9 +43,11 @@ class AlarmFanout:
         self._publisher = publisher
         self._dispatcher = dispatcher
 
-    def send(self, events: Sequence[AlarmEvent]) -> None:
+    def announce(self, events: Sequence[AlarmEvent]) -> None:
         for event in events:
             self._publisher.publish(event)
+
+    def send(self, events: Sequence[AlarmEvent]) -> None:
         self._store.submit_lines([alarm_line(event) for event in events])
         for event in events:
             alarm = event.alarm

@@ -1,4 +1,5 @@
-"""The alarm worker in-process: judgement, the journal first, checkpoints and acks, commands."""
+"""The alarm worker in-process: judgement, the journal and the outputs in order, checkpoints and
+acks, commands."""
 
 from __future__ import annotations
 
@@ -38,7 +39,11 @@ T0 = 1_795_082_400
 
 class FakeOutputs:
     def __init__(self) -> None:
+        self.announced: list[AlarmEvent] = []
         self.events: list[AlarmEvent] = []
+
+    def announce(self, events: Sequence[AlarmEvent]) -> None:
+        self.announced.extend(events)
 
     def send(self, events: Sequence[AlarmEvent]) -> None:
         self.events.extend(events)
@@ -172,8 +177,9 @@ class TestJudgement:
     def test_alarm_of_a_reading_is_on_disk_before_its_reading_is_released(
         self, rig: Rig, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """The alarm a reading raises is committed unsynced and told; the journal is
-        synced (on its own thread) before the reading is released to be acknowledged."""
+        """The alarm a reading raises is announced, committed unsynced and told; the
+        journal is synced (on its own thread) before the reading is released to be
+        acknowledged."""
         steps: list[str] = []
         real_record = Journal.record_events
         disk = rig.worker._disk
@@ -189,12 +195,46 @@ class TestJudgement:
         monkeypatch.setattr(Journal, "record_events", record)
         monkeypatch.setattr(disk, "_sync", sync)
         monkeypatch.setattr(disk, "_on_judged", lambda seq: steps.append(f"judged {seq}"))
+        rig.outputs.announce = lambda events: steps.append("announced")  # type: ignore[method-assign]
         rig.outputs.send = lambda events: steps.append("told")  # type: ignore[method-assign]
         rig.worker.judge([(1, dp(T0, 8.0))])
         wait_for(lambda: "judged 1" in steps, 5, "on_judged(1)")
-        after = steps[steps.index("record synced=False") :]
-        assert after[:4] == ["record synced=False", "told", "sync needed=True", "judged 1"]
+        after = steps[steps.index("announced") :]
+        assert after[:5] == [
+            "announced",
+            "record synced=False",
+            "told",
+            "sync needed=True",
+            "judged 1",
+        ]
         assert not rig.journal.needs_sync
+
+    def test_a_refused_journal_write_holds_the_rest_back_until_it_is_written(
+        self, rig: Rig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """The alarm is announced. While the journal refuses it, nobody else is told and
+        its reading is not released, checkpoint after checkpoint; once the journal takes
+        it, it is recorded, told and released. Before, a checkpoint written after the
+        refusal released the reading: the alarm was in no record."""
+        attempts: list[int] = []
+        real = Journal.record_events
+
+        def refuse_three(self: Journal, events: Sequence[AlarmEvent], **kwargs: object) -> None:
+            attempts.append(len(events))
+            if len(attempts) <= 3:
+                raise JournalError("disk I/O error")
+            real(self, events, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Journal, "record_events", refuse_three)
+        rig.worker.judge([(1, dp(T0, 8.0))])
+        wait_for(lambda: len(attempts) >= 3, 5, "three refused writes")
+        announced = {e.alarm.id for e in rig.outputs.announced}
+        assert announced and rig.outputs.events == [] and rig.judged == []
+        wait_for(lambda: rig.judged == [1], 5, "the release once the journal took it")
+        assert {a.id for a in rig.journal.alarms()} == announced
+        assert {e.alarm.id for e in rig.outputs.events} == announced
+        assert len(set(attempts)) == 1  # the same events each time, nothing lost or added
+        assert "not journaled, their readings held back: disk I/O error" in caplog.text
 
     def test_a_failed_sync_holds_acknowledgements_back(
         self, rig: Rig, monkeypatch: pytest.MonkeyPatch
@@ -220,18 +260,22 @@ class TestJudgement:
     def test_scheduled_alarms_are_synced_when_journaled(
         self, rig: Rig, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """A comm-loss alarm has no reading to be redelivered: on disk before it is told."""
-        synced: list[object] = []
+        """A comm-loss alarm has no reading to be redelivered: on disk before it is
+        announced or told."""
+        steps: list[object] = []
         real = Journal.record_events
 
         def record(self: Journal, events: Sequence[AlarmEvent], **kwargs: object) -> None:
-            synced.append(kwargs.get("synced"))
             real(self, events, **kwargs)  # type: ignore[arg-type]
+            steps.append(f"recorded synced={kwargs.get('synced')}")
 
         monkeypatch.setattr(Journal, "record_events", record)
+        rig.outputs.announce = lambda events: steps.append("announced")  # type: ignore[method-assign]
         rig.worker.submit(CheckStale((T0 + 3600) * NS))
-        wait_for(lambda: rig.outputs.events, 5, "the comm-loss alarms")
-        assert synced and all(s is True for s in synced)
+        wait_for(lambda: "announced" in steps, 5, "the comm-loss alarms")
+        assert steps[0] == "recorded synced=True"
+        assert steps.index("announced") > 0
+        assert all(s == "recorded synced=True" for s in steps if s != "announced")
 
     def test_mqtt_room_state_is_journaled_not_stored_again(self, rig: Rig) -> None:
         """A room state from MQTT was stored on arrival; the worker journals it."""
