@@ -217,16 +217,24 @@ say "web console: http://127.0.0.1:$CONSOLE_PORT/  (user $DEMO_USER, password $D
 
 # --- 5. alarms, live ----------------------------------------------------------------
 cat > "$RUN/format_alarms.py" <<'EOF'
-"""Prints each retained alarm message (mosquitto_sub -v lines) as one readable line."""
+"""Prints each retained alarm message (mosquitto_sub -v lines) as one readable line.
+
+An acknowledgement that closes a cleared alarm is two transitions (acked, then
+closed) with the same alarm after both: the second message is not printed again.
+"""
 import json
 import sys
 
+last = {}
 for line in sys.stdin:
     topic, _, payload = line.rstrip("\n").partition(" ")
     try:
         a = json.loads(payload)
     except ValueError:
         continue
+    if last.get(topic) == payload:
+        continue
+    last[topic] = payload
     peak = a.get("peak")
     shown = f"{peak:.4g}" if isinstance(peak, (int, float)) else "-"
     where = a.get("room") + (f"/{a['equipment']}" if a.get("equipment") else "")
