@@ -305,6 +305,8 @@ class AlarmWorker:
             self._unrecorded.extend(events)
             self._record_unrecorded()
             return
+        if self._unrecorded:
+            self._record_unrecorded()  # a reading's alarm before what a command did to it
         try:
             self._record_transients(synced=True)
             self._journal.record_events(events, checkpoint=self.engine.checkpoint(), synced=True)
@@ -324,9 +326,7 @@ class AlarmWorker:
             self._journal.record_events(events, checkpoint=self.engine.checkpoint(), synced=False)
         except EnvmonError as exc:
             self.engine.checkpoint_lost()
-            log.error(
-                "%d alarm event(s) not journaled, their readings held back: %s", len(events), exc
-            )
+            log.error("%d alarm events not journaled, readings held back: %s", len(events), exc)
             return False
         self._unrecorded = []
         self._outputs.send(events)

@@ -234,7 +234,7 @@ class TestJudgement:
         assert {a.id for a in rig.journal.alarms()} == announced
         assert {e.alarm.id for e in rig.outputs.events} == announced
         assert len(set(attempts)) == 1  # the same events each time, nothing lost or added
-        assert "not journaled, their readings held back: disk I/O error" in caplog.text
+        assert "alarm events not journaled, readings held back: disk I/O error" in caplog.text
 
     def test_a_failed_sync_holds_acknowledgements_back(
         self, rig: Rig, monkeypatch: pytest.MonkeyPatch
@@ -256,6 +256,31 @@ class TestJudgement:
         assert rig.judged == []
         wait_for(lambda: rig.judged == [1], 5, "the release after a sync")
         assert not rig.journal.needs_sync
+
+    def test_a_refused_readings_alarm_goes_in_before_a_later_commands(
+        self, rig: Rig, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The journal refuses a reading's alarm once; the comm-loss check right after it
+        writes that alarm first, then its own (the fake clock holds the checkpoint off)."""
+        refused: list[bool] = []
+        real = Journal.record_events
+
+        def refuse_once(self: Journal, events: Sequence[AlarmEvent], **kwargs: object) -> None:
+            if not refused:
+                refused.append(True)
+                raise JournalError("disk I/O error")
+            real(self, events, **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(Journal, "record_events", refuse_once)
+        rig.worker.judge([(1, dp(T0, 8.0))])
+        rig.worker.submit(CheckStale((T0 + 3600) * NS))
+        wait_for(
+            lambda: any(e.alarm.level is Level.COMM_LOSS for e in rig.outputs.events),
+            5,
+            "comm loss",
+        )
+        levels = [e.alarm.level for e in rig.outputs.events]
+        assert refused and levels[0] is not Level.COMM_LOSS, levels
 
     def test_scheduled_alarms_are_synced_when_journaled(
         self, rig: Rig, monkeypatch: pytest.MonkeyPatch
