@@ -72,24 +72,29 @@ class Console:
     def facility(self) -> Facility:
         return self.facility_shown().facility
 
-    def words(self) -> ParameterWords:
-        """How pages name parameters and write their values: as the facility in force
-        declares them (``facility``).
+    def facility_to_name_by(self) -> Facility | None:
+        """The facility the alarm pages name things by: the one in force (``facility``),
+        else the last one shown, else None.
 
-        The alarm pages must open whatever the facility's state: one that cannot be
-        shown now gives way to the last one shown, else to the built-in parameters.
+        The alarm pages must open whatever the facility's state, so a facility that
+        cannot be shown now is logged (once per problem) and gives way.
         """
         try:
-            words = ParameterWords(self.facility().parameters)
+            facility = self.facility()
         except (EnvmonError, OSError) as exc:
             problem = str(exc)
             if problem != self._facility_problem:
-                log.warning("parameters named as last shown: %s", problem)
+                log.warning("parameters and equipment named as last shown: %s", problem)
             self._facility_problem = problem
-            last = self.in_force.last_good
-            return ParameterWords(last.parameters if last is not None else BUILTIN_PARAMETERS)
+            return self.in_force.last_good
         self._facility_problem = ""
-        return words
+        return facility
+
+    def words(self) -> ParameterWords:
+        """How pages name parameters and write their values: as the facility in force
+        declares them, else the last one shown, else the built-in parameters."""
+        facility = self.facility_to_name_by()
+        return ParameterWords(facility.parameters if facility is not None else BUILTIN_PARAMETERS)
 
     def close(self) -> None:
         self.journal.close()

@@ -78,8 +78,9 @@ def _equipment_label(console: Console, equipment_id: str | None) -> str:
     """``INC-01, CO2 incubator 1 (incubator)``: what the facility file says of it."""
     if equipment_id is None:
         return ""
-    equipment = console.facility().equipment.get(equipment_id)
-    if equipment is None:  # no longer in the facility file
+    facility = console.facility_to_name_by()
+    equipment = facility.equipment.get(equipment_id) if facility is not None else None
+    if equipment is None:  # no facility to be shown, or no longer in it
         return equipment_id
     named = f", {equipment.name}" if equipment.name else ""
     return f"{equipment.id}{named} ({equipment.type})"

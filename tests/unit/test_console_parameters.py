@@ -158,3 +158,11 @@ class TestFacilityChanges:
             response = client.get("/alarms")
             assert response.status_code == 200
             assert "<td>co2<br>" in response.text
+
+    def test_no_readable_file_at_all_still_opens_an_equipment_alarm(self, tmp_path: Path) -> None:
+        """The detail names the equipment by its id when no facility can be shown."""
+        settings = console_settings(tmp_path, facility=tmp_path / "missing.toml")
+        for client in client_over(settings, loaded=False):
+            response = client.get("/alarms/a-co2")
+            assert response.status_code == 200
+            assert "<dt>Equipment</dt><dd>INC-01</dd>" in response.text
