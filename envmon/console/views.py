@@ -14,6 +14,7 @@ from typing import Any, Final
 from envmon.alarms.events import Alarm, AlarmState, Rule
 from envmon.facility import ParameterInfo
 from envmon.readings import NS_PER_S, isoformat_ns
+from envmon.report.text import where_text
 
 DASH: Final = "\u2013"
 """What a page shows for a value that is not there."""
@@ -91,7 +92,7 @@ class ParameterWords:
 
 def where(room: str, equipment: str | None) -> str:
     """A room, or a piece of equipment as its alarm topics name it: ``CELL-B/INC-01``."""
-    return f"{room}/{equipment}" if equipment else room
+    return where_text(room, equipment, "/")
 
 
 def level_label(level: str) -> str:

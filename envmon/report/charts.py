@@ -31,6 +31,7 @@ from PIL import Image as PILImage
 from envmon.alarms.events import Level
 from envmon.readings import NS_PER_S, PARTICLES_0_5UM, PARTICLES_5_0UM
 from envmon.report.queries import chart_bucket_s
+from envmon.report.text import where_text
 from envmon.report.values import Chart, SeriesPoint
 
 ACTION_COLOUR = "#c62828"
@@ -223,7 +224,7 @@ def _draw(ax: Axes, chart: Chart, from_ns: int, to_ns: int) -> None:
         offset, xy=(1.0, 0.0), xycoords="axes fraction", xytext=(0, -19),
         textcoords="offset points", ha="right", va="top", fontsize=7,
     )  # fmt: skip
-    where = f"{chart.room} / {chart.equipment}" if chart.equipment else chart.room
+    where = where_text(chart.room, chart.equipment)
     ax.set_title(
         f"{where} - {chart.label or chart.parameter}, times in UTC", fontsize=9, loc="left"
     )

@@ -5,13 +5,9 @@ configuration changes and the audit extract."""
 from __future__ import annotations
 
 from envmon.report.tables import Rows
-from envmon.report.text import number_text, state_label, time_text
+from envmon.report.text import number_text, state_label, time_text, where_text
 from envmon.report.values import Report
 from envmon.signing.signature import Signature
-
-
-def _where(room: str, equipment: str | None) -> str:
-    return f"{room} / {equipment}" if equipment else room
 
 
 def _signer(signature: Signature | None, empty: str = "-") -> str:
@@ -33,7 +29,7 @@ def alarm_rows(report: Report) -> tuple[list[str], Rows, list[int]]:
         rows.append(
             [
                 a.id,
-                _where(a.room, a.equipment),
+                where_text(a.room, a.equipment),
                 a.sensor,
                 report.label(a.parameter),
                 a.level.value.upper().replace("_", " "),
@@ -79,7 +75,7 @@ def shelved_rows(report: Report) -> tuple[list[str], Rows]:
 
 def service_rows(report: Report) -> tuple[list[str], Rows]:
     """Sensors out of service by signature in the window."""
-    where = {c.sensor: _where(c.room, c.equipment) for c in report.calibration}
+    where = {c.sensor: where_text(c.room, c.equipment) for c in report.calibration}
     header = ["Sensor", "Where", "From", "To", "By", "Reason", "Returned by"]
     rows = [
         [
@@ -101,7 +97,7 @@ def limits_rows(report: Report) -> tuple[list[str], Rows]:
               "Alert low", "Action low", "Configuration load"]  # fmt: skip
     rows = [
         [
-            _where(i.room, i.equipment),
+            where_text(i.room, i.equipment),
             report.label(i.parameter),
             state_label(i.room_state.value),
             time_text(i.from_ns),

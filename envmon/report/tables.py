@@ -9,6 +9,7 @@ from envmon.report.text import (
     number_text,
     state_label,
     time_text,
+    where_text,
     window_text,
 )
 from envmon.report.transients import TRANSIENT_HEADER
@@ -96,7 +97,7 @@ def calibration_rows(report: Report) -> tuple[list[str], Rows]:
     rows = [
         [
             c.sensor,
-            f"{c.room} / {c.equipment}" if c.equipment else c.room,
+            where_text(c.room, c.equipment),
             c.due.isoformat() if c.due is not None else "-",
             c.certificate or "-",
             c.source,
@@ -153,7 +154,7 @@ def excursion_rows(report: Report) -> tuple[list[str], Rows, list[int]]:
         rows.append(
             [
                 e.id,
-                f"{e.room} / {e.equipment}" if e.equipment else e.room,
+                where_text(e.room, e.equipment),
                 report.label(e.parameter) + (" per min (rate)" if rate else ""),
                 e.level.value.upper() + (" (rate)" if rate else ""),
                 time_text(e.start_ns),
@@ -174,7 +175,7 @@ def gap_rows(report: Report) -> tuple[list[str], Rows]:
     header = ["Room", "Sensor", "Start", "End", "Duration"]
     rows = [
         [
-            f"{g.room} / {g.equipment}" if g.equipment else g.room,
+            where_text(g.room, g.equipment),
             g.sensor,
             time_text(g.start_ns),
             time_text(g.end_ns),

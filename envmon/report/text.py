@@ -48,6 +48,12 @@ def number_text(value: float | None, empty: str = "") -> str:
     return f"{v:g}" if abs(v) < 1e6 else f"{v:.6g}"
 
 
+def where_text(room: str, equipment: str | None, sep: str = " / ") -> str:
+    """A room, or a piece of equipment in it: ``CELL-B / INC-01`` (the spaces let a
+    narrow table column wrap; the console writes ``CELL-B/INC-01``, as the alarm topics)."""
+    return f"{room}{sep}{equipment}" if equipment else room
+
+
 def duration_text(seconds: float | None, empty: str = "ongoing") -> str:
     """``1 h 02 min 05 s`` style; seconds with decimals only under a minute."""
     if seconds is None:
