@@ -20,13 +20,14 @@ disk before it is announced or told.
 
 Why a reading's alarm may be announced before the journal has it: until the
 journal is on disk its reading stays unacknowledged. If the journal refuses
-the write, the worker keeps the events and writes them before any checkpoint
-releases a reading (and only then tells the rest); if envmon dies or the
-machine loses power first, the broker delivers the reading again and the
-engine raises the same alarm again (its id comes from the reading), journals
-it and announces it once more. A command's alarm has no such second chance,
-and neither have people's channels (an email cannot be taken back): they wait
-for the record.
+the write, the events are held (``envmon.alarms.recorder``) and written
+before any checkpoint releases a reading; if envmon dies or the machine loses
+power first, the broker delivers the reading again and the engine raises the
+same alarm again (its id comes from the reading), journals it and announces
+it once more. A command's alarm has no such second chance, and neither have
+people's channels (an email cannot be taken back): they wait for the record.
+A signed act the journal refused is held too: its outcome is written once its
+events are, and until then the request stays pending.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from envmon.alarms.commands import (
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
 from envmon.alarms.mes_batches import record_mes_batch, record_signed_batch
+from envmon.alarms.recorder import AlarmOutputs, EventRecorder
 from envmon.alarms.release import DiskRelease
 from envmon.batches import BatchBy, BatchMessage
 from envmon.calibration.state import CalibrationRecord
@@ -64,7 +66,7 @@ from envmon.runtime.clock import Clock
 from envmon.runtime.heap import freeze_long_lived
 from envmon.runtime.lifecycle import Deadline
 from envmon.sensor_service import ServiceStates
-from envmon.signing.apply import apply_request
+from envmon.signing.apply import Applied, apply_request
 from envmon.store.limits_points import LimitsPoints
 from envmon.store.lineproto import room_state_line
 
@@ -86,14 +88,6 @@ _CHECKPOINT_DUE: Final = _CheckpointDue()
 
 _Item = JudgeBatch | Command | None
 """``None`` asks the worker to finish."""
-
-
-class AlarmOutputs(Protocol):
-    def announce(self, events: Sequence[AlarmEvent]) -> None:
-        """The retained alarm topic, which alarm panels watch."""
-
-    def send(self, events: Sequence[AlarmEvent]) -> None:
-        """The rest, after the journal: InfluxDB, the log, people's channels."""
 
 
 class LineSink(Protocol):
@@ -123,13 +117,12 @@ class AlarmWorker:
     ) -> None:
         self.engine = engine
         self._journal = journal
-        self._outputs = outputs
+        self._recorder = EventRecorder(engine, journal, outputs, on_active_count)
         self._store = store
         # Acknowledgements wait for the journal on disk, synced off this thread.
         self._disk = DiskRelease(journal.sync, on_judged)
         self._escalate_after_s = escalate_after_s
         self._clock = clock
-        self._on_active_count = on_active_count
         self._on_service_states = on_service_states
         self._on_calibration = on_calibration
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
@@ -141,8 +134,8 @@ class AlarmWorker:
         self._limits_points: LimitsPoints | None = None
         self._judged_seq = -1
         self._checkpointed_seq = -1
-        # What readings raised and the journal refused: written before any checkpoint.
-        self._unrecorded: list[AlarmEvent] = []
+        # Signed acts applied whose outcome is not journaled yet: how to finish each.
+        self._finishing: dict[int, Callable[[], None]] = {}
 
     # --- any thread -----------------------------------------------------------
 
@@ -203,7 +196,7 @@ class AlarmWorker:
         unsaved = (
             self._judged_seq > self._checkpointed_seq
             or self.engine.has_unsaved_state
-            or bool(self._unrecorded)
+            or self._recorder.holding
         )
         if not unsaved:
             return self._queue.get()
@@ -218,10 +211,10 @@ class AlarmWorker:
     def _checkpoint(self) -> None:
         """Save what the engine judged, then let those messages be acknowledged once
         the journal is on disk."""
-        if self._unrecorded and not self._record_unrecorded():
+        if not self._recorder.flush():
             return
         try:
-            self._record_transients(synced=False)
+            self._recorder.record_transients(synced=False)
             self._journal.save_checkpoint(self.engine.checkpoint(), synced=False)
         except EnvmonError as exc:
             # Without the checkpoint the messages stay unacknowledged: the broker
@@ -275,16 +268,7 @@ class AlarmWorker:
                 # One bad item must not cost the rest of the batch their judgement.
                 log.exception("alarm worker failed on %r", item)
         if self.engine.transients:
-            self._record_transients(synced=False)
-
-    def _record_transients(self, *, synced: bool) -> None:
-        """Journal the transients that ended; before any checkpoint that covers their
-        readings, so a crash cannot lose one (the journal skips one seen again).
-        Never notified, never on a topic: they are for the batch record."""
-        pending = self.engine.transients
-        if pending:
-            self._journal.record_transients(pending, synced=synced)
-            pending.clear()  # only once written: a failed write keeps them for the next
+            self._recorder.record_transients(synced=False)
 
     def _room_state(self, change: RoomStateChange, *, synced: bool) -> list[AlarmEvent]:
         events = self.engine.on_room_state(change)
@@ -295,43 +279,9 @@ class AlarmWorker:
         return events
 
     def _emit(self, events: Sequence[AlarmEvent], *, synced: bool = True) -> None:
-        """``synced=False`` for what readings raised: announced, committed (a crash of
-        envmon keeps it) and told, on disk before its readings are acknowledged.
-        ``synced=True``: on disk before it is announced or told."""
-        if not events:
-            return
-        if not synced:
-            self._outputs.announce(events)
-            self._unrecorded.extend(events)
-            self._record_unrecorded()
-            return
-        if self._unrecorded:
-            self._record_unrecorded()  # a reading's alarm before what a command did to it
-        try:
-            self._record_transients(synced=True)
-            self._journal.record_events(events, checkpoint=self.engine.checkpoint(), synced=True)
-        except EnvmonError:
-            self.engine.checkpoint_lost()
-            raise
-        self._outputs.announce(events)
-        self._outputs.send(events)
-        self._on_active_count(self.engine.active_count())
-
-    def _record_unrecorded(self) -> bool:
-        """Journal what readings raised (unsynced, with the checkpoint), then tell it;
-        False while the journal refuses (the events are kept, in order)."""
-        events = self._unrecorded
-        try:
-            self._record_transients(synced=False)
-            self._journal.record_events(events, checkpoint=self.engine.checkpoint(), synced=False)
-        except EnvmonError as exc:
-            self.engine.checkpoint_lost()
-            log.error("%d alarm events not journaled, readings held back: %s", len(events), exc)
-            return False
-        self._unrecorded = []
-        self._outputs.send(events)
-        self._on_active_count(self.engine.active_count())
-        return True
+        """``synced=False`` for what readings raised (``envmon.alarms.recorder``)."""
+        if events:
+            self._recorder.record(events, synced=synced)
 
     def _write_limits(self, now_ns: int, first_room: int) -> int | None:
         """The limits in force per room and measured parameter, for Grafana's limit
@@ -356,8 +306,14 @@ class AlarmWorker:
         self._queue.put(WriteLimits(self._clock.wall_ns()))
 
     def _apply_signed(self, request: SignedRequest) -> None:
-        """Apply a person's signed act; outputs first, then the outcome, so the command
-        waiting on the outcome sees the retained topic already updated."""
+        """Apply a person's signed act; its events are journaled and announced before its
+        outcome, so the command waiting on the outcome sees the retained topic updated."""
+        finishing = self._finishing.get(request.id)
+        if finishing is not None:
+            # Applied already, the outcome not journaled: the poll asks again.
+            if not self._recorder.holding:
+                finishing()
+            return
         if self._journal.requests.outcome(request.id) is not None:
             return  # the poll queued it twice while it waited
         try:
@@ -370,14 +326,21 @@ class AlarmWorker:
         events = list(applied.events)
         if applied.room_state is not None:
             events += self._room_state(applied.room_state, synced=True)
-        self._emit(events)
+        self._finishing[request.id] = lambda: self._finish_signed(request, applied)
+        self._recorder.record(events, synced=True, then=self._finishing[request.id])
+
+    def _finish_signed(self, request: SignedRequest, applied: Applied) -> None:
+        """Journal a signed act's outcome, once its events are on record."""
         if applied.batch is not None:
             by = BatchBy.signed(request.signature, request.signature_seq, request.id)
             rooms = self.engine.facility.rooms
-            if not record_signed_batch(self._journal, applied.batch, by, rooms, request.id):
-                return
+            recorded = record_signed_batch(self._journal, applied.batch, by, rooms, request.id)
         else:
             self._journal.requests.finish(request.id, OUTCOME_OK)
+            recorded = True
+        del self._finishing[request.id]
+        if not recorded:
+            return
         if applied.service_changed:
             # The finish entry is what opens or closes the period: read it back.
             self.service_states = self._journal.requests.service_states()

@@ -10,7 +10,6 @@ import pytest
 
 from envmon.alarms import worker as worker_module
 from envmon.alarms.commands import (
-    ApplySigned,
     CheckEscalations,
     CheckStale,
     ExpireShelved,
@@ -20,100 +19,21 @@ from envmon.alarms.commands import (
 )
 from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
-from envmon.alarms.worker import AlarmWorker
 from envmon.batches import BatchBy, BatchEvent, BatchEventKind, BatchMessage, event_params
 from envmon.facility import parse_facility
-from envmon.journal.journal import Journal, JournalError
-from envmon.readings import Kind, Reading, RoomState, RoomStateChange, StateInForce
-from envmon.runtime.lifecycle import Deadline
-from envmon.sensor_service import ServiceStates
+from envmon.journal.journal import Journal
+from envmon.readings import Reading, RoomState, RoomStateChange, StateInForce
 from envmon.signing.rules import Act
-from tests.support.clock import FakeClock
-from tests.support.facilities import SMALL_FACILITY, small_facility
-from tests.support.signing import add_user, attempt, signer
+from tests.support.facilities import SMALL_FACILITY
+from tests.support.signing import add_user
 from tests.support.wait import wait_for
-
-NS = 1_000_000_000
-T0 = 1_795_082_400
-
-
-class FakeOutputs:
-    def __init__(self) -> None:
-        self.announced: list[AlarmEvent] = []
-        self.events: list[AlarmEvent] = []
-
-    def announce(self, events: Sequence[AlarmEvent]) -> None:
-        self.announced.extend(events)
-
-    def send(self, events: Sequence[AlarmEvent]) -> None:
-        self.events.extend(events)
-
-    def transitions(self) -> list[tuple[str, Transition]]:
-        return [(e.alarm.parameter, e.transition) for e in self.events]
-
-
-class FakeLines:
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    def submit_lines(self, lines: Sequence[str]) -> None:
-        self.calls.append(list(lines))
-
-    @property
-    def lines(self) -> list[str]:
-        return [line for call in self.calls for line in call]
-
-
-def dp(ts_s: int, pa: float) -> Reading:
-    return Reading(
-        ts_s * NS, "site1", "PREP-C", "C", "DP1", Kind.PRESSURE, {"diff_pressure": pa},
-        received_ns=ts_s * NS,
-    )  # fmt: skip
-
-
-class Rig:
-    def __init__(self, journal: Journal, clock: FakeClock) -> None:
-        self.journal = journal
-        self.clock = clock
-        self.outputs = FakeOutputs()
-        self.store = FakeLines()
-        self.judged: list[int] = []
-        self.service_states: list[ServiceStates] = []
-        self.engine = AlarmEngine(small_facility(), start_ns=clock.wall_ns())
-        self.worker = AlarmWorker(
-            self.engine,
-            journal,
-            self.outputs,
-            self.store,
-            on_judged=self.judged.append,
-            escalate_after_s=60.0,
-            clock=clock,
-            on_service_states=self.service_states.append,
-        )
-
-    def stop(self) -> None:
-        self.worker.stop(Deadline(self.clock.monotonic() + 30, self.clock))
+from tests.support.worker_rig import NS, T0, Rig, dp, running_rig
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock(wall_ns=T0 * NS)
-
-
-@pytest.fixture
-def journal(tmp_path: Path, clock: FakeClock) -> Iterator[Journal]:
-    j = Journal(tmp_path / "journal.sqlite", clock_ns=clock.wall_ns)
-    yield j
-    j.close()
-
-
-@pytest.fixture
-def rig(journal: Journal, clock: FakeClock) -> Iterator[Rig]:
-    r = Rig(journal, clock)
-    r.worker.start()
-    yield r
-    if r.worker.alive:
-        r.stop()
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with running_rig(tmp_path) as r:
+        yield r
 
 
 class TestJudgement:
@@ -155,25 +75,6 @@ class TestJudgement:
         wait_for(lambda: rig.judged and rig.judged[-1] == 2, 5, "on_judged(2)")
         assert rig.worker.alive
 
-    def test_unsaved_checkpoint_holds_acknowledgements_back(
-        self, rig: Rig, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """If the checkpoint cannot be written, nothing is released; it is retried."""
-        attempts: list[bool] = []
-        real = Journal.save_checkpoint
-
-        def save(self: Journal, checkpoint: dict[str, str], **kwargs: bool) -> None:
-            attempts.append(len(attempts) < 2)
-            if attempts[-1]:
-                raise JournalError("disk full")
-            real(self, checkpoint, **kwargs)
-
-        monkeypatch.setattr(Journal, "save_checkpoint", save)
-        rig.worker.judge([(1, dp(T0, 14.0))])
-        wait_for(lambda: len(attempts) >= 2, 5, "two failed checkpoints")
-        assert rig.judged == []
-        wait_for(lambda: rig.judged == [1], 5, "the release after a saved checkpoint")
-
     def test_alarm_of_a_reading_is_on_disk_before_its_reading_is_released(
         self, rig: Rig, monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -208,79 +109,6 @@ class TestJudgement:
             "judged 1",
         ]
         assert not rig.journal.needs_sync
-
-    def test_a_refused_journal_write_holds_the_rest_back_until_it_is_written(
-        self, rig: Rig, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-    ) -> None:
-        """The alarm is announced. While the journal refuses it, nobody else is told and
-        its reading is not released, checkpoint after checkpoint; once the journal takes
-        it, it is recorded, told and released. Before, a checkpoint written after the
-        refusal released the reading: the alarm was in no record."""
-        attempts: list[int] = []
-        real = Journal.record_events
-
-        def refuse_three(self: Journal, events: Sequence[AlarmEvent], **kwargs: object) -> None:
-            attempts.append(len(events))
-            if len(attempts) <= 3:
-                raise JournalError("disk I/O error")
-            real(self, events, **kwargs)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(Journal, "record_events", refuse_three)
-        rig.worker.judge([(1, dp(T0, 8.0))])
-        wait_for(lambda: len(attempts) >= 3, 5, "three refused writes")
-        announced = {e.alarm.id for e in rig.outputs.announced}
-        assert announced and rig.outputs.events == [] and rig.judged == []
-        wait_for(lambda: rig.judged == [1], 5, "the release once the journal took it")
-        assert {a.id for a in rig.journal.alarms()} == announced
-        assert {e.alarm.id for e in rig.outputs.events} == announced
-        assert len(set(attempts)) == 1  # the same events each time, nothing lost or added
-        assert "alarm events not journaled, readings held back: disk I/O error" in caplog.text
-
-    def test_a_failed_sync_holds_acknowledgements_back(
-        self, rig: Rig, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """If the alarm cannot be put on disk, its reading is not released; it is retried."""
-        attempts: list[bool] = []
-        disk = rig.worker._disk
-
-        def sync() -> None:
-            attempts.append(len(attempts) < 2)
-            if attempts[-1]:
-                raise JournalError("I/O error")
-            rig.journal.sync()
-
-        monkeypatch.setattr(disk, "_sync", sync)
-        monkeypatch.setattr(disk, "_retry_s", 0.05)
-        rig.worker.judge([(1, dp(T0, 8.0))])
-        wait_for(lambda: len(attempts) >= 2, 5, "two failed syncs")
-        assert rig.judged == []
-        wait_for(lambda: rig.judged == [1], 5, "the release after a sync")
-        assert not rig.journal.needs_sync
-
-    def test_a_refused_readings_alarm_goes_in_before_a_later_commands(
-        self, rig: Rig, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
-        """The journal refuses a reading's alarm once; the comm-loss check right after it
-        writes that alarm first, then its own (the fake clock holds the checkpoint off)."""
-        refused: list[bool] = []
-        real = Journal.record_events
-
-        def refuse_once(self: Journal, events: Sequence[AlarmEvent], **kwargs: object) -> None:
-            if not refused:
-                refused.append(True)
-                raise JournalError("disk I/O error")
-            real(self, events, **kwargs)  # type: ignore[arg-type]
-
-        monkeypatch.setattr(Journal, "record_events", refuse_once)
-        rig.worker.judge([(1, dp(T0, 8.0))])
-        rig.worker.submit(CheckStale((T0 + 3600) * NS))
-        wait_for(
-            lambda: any(e.alarm.level is Level.COMM_LOSS for e in rig.outputs.events),
-            5,
-            "comm loss",
-        )
-        levels = [e.alarm.level for e in rig.outputs.events]
-        assert refused and levels[0] is not Level.COMM_LOSS, levels
 
     def test_scheduled_alarms_are_synced_when_journaled(
         self, rig: Rig, monkeypatch: pytest.MonkeyPatch
@@ -347,26 +175,13 @@ class TestCommands:
         escalated = [e for e in rig.outputs.events if e.transition is Transition.ESCALATED]
         assert [e.alarm.level for e in escalated] == [Level.ACTION]
 
-    def sign(self, rig: Rig, user: str, act: Act, subject: str, **params: object) -> int:
-        """Sign an act the way the command line does; the worker applies the request."""
-        signed = signer(rig.journal, rig.clock.wall_ns).sign(
-            attempt(user, act, subject, params=params)
-        )
-        assert signed.request_id is not None
-        for request in rig.journal.requests.pending():
-            rig.worker.submit(ApplySigned(request))
-        return signed.request_id
-
-    def outcome(self, rig: Rig, request_id: int) -> str:
-        return wait_for(lambda: rig.journal.requests.outcome(request_id), 5, "the outcome")
-
     def test_signed_ack_is_applied_and_finished(self, rig: Rig, cheap: None) -> None:
         """A signed acknowledgement from the journal is applied, with its signature."""
         add_user(rig.journal, "jdoe", "operator")
         rig.worker.judge([(1, dp(T0, 8.0))])
         wait_for(lambda: rig.journal.open_alarms(), 5, "the alarm in the journal")
         action = next(a for a in rig.journal.open_alarms() if a.level is Level.ACTION)
-        assert self.outcome(rig, self.sign(rig, "jdoe", Act.ACK, action.id)) == "ok"
+        assert rig.outcome(rig.sign("jdoe", Act.ACK, action.id)) == "ok"
         acked = rig.journal.get_alarm(action.id)
         assert acked is not None and acked.state is AlarmState.ACTIVE_ACKED
         assert acked.acked_by == "jdoe" and acked.signatures[0].meaning == "acknowledged"
@@ -378,10 +193,10 @@ class TestCommands:
         rig.worker.judge([(1, dp(T0, 8.0))])
         wait_for(lambda: rig.journal.open_alarms(), 5, "the alarm in the journal")
         alarm_id = rig.journal.open_alarms()[0].id
-        first = self.sign(rig, "jdoe", Act.ACK, alarm_id)
-        assert self.outcome(rig, first) == "ok"
-        second = self.sign(rig, "jdoe", Act.ACK, alarm_id)
-        assert "already" in self.outcome(rig, second)
+        first = rig.sign("jdoe", Act.ACK, alarm_id)
+        assert rig.outcome(first) == "ok"
+        second = rig.sign("jdoe", Act.ACK, alarm_id)
+        assert "already" in rig.outcome(second)
 
     def test_shelved_alarm_returns_at_expiry(self, rig: Rig, cheap: None) -> None:
         """A shelved alarm is unshelved by the expiry check once its time has passed."""
@@ -390,7 +205,7 @@ class TestCommands:
         wait_for(lambda: rig.journal.open_alarms(), 5, "the alarm in the journal")
         alarm_id = rig.journal.open_alarms()[0].id
         until = rig.clock.wall_ns() + 60 * NS
-        assert self.outcome(rig, self.sign(rig, "eng", Act.SHELVE, alarm_id, until_ns=until))
+        assert rig.outcome(rig.sign("eng", Act.SHELVE, alarm_id, until_ns=until))
         shelved = rig.journal.get_alarm(alarm_id)
         assert shelved is not None and shelved.state is AlarmState.SHELVED
         rig.worker.submit(ExpireShelved(until + NS))
@@ -403,15 +218,15 @@ class TestCommands:
     def test_out_of_service_reaches_ingest(self, rig: Rig, cheap: None) -> None:
         """Taking a sensor out of service hands the new service states on (to ingest)."""
         add_user(rig.journal, "eng", "engineer")
-        assert self.outcome(rig, self.sign(rig, "eng", Act.OUT_OF_SERVICE, "DP1", until_ns=None))
+        assert rig.outcome(rig.sign("eng", Act.OUT_OF_SERVICE, "DP1", until_ns=None))
         wait_for(lambda: rig.service_states, 5, "the service states handed on")
         assert rig.service_states[-1].out_of_service("DP1", rig.clock.wall_ns())
 
     def test_signed_room_state_is_journaled_with_its_user(self, rig: Rig, cheap: None) -> None:
         """A room state set by signature is journaled with ``user:<name>`` as its source."""
         add_user(rig.journal, "eng", "engineer")
-        request_id = self.sign(rig, "eng", Act.ROOM_STATE, "FILL-A", state="at_rest")
-        assert self.outcome(rig, request_id) == "ok"
+        request_id = rig.sign("eng", Act.ROOM_STATE, "FILL-A", state="at_rest")
+        assert rig.outcome(request_id) == "ok"
         [change] = rig.journal.room_state_changes(0, rig.clock.wall_ns() + NS)
         assert (change.state, change.source) == (RoomState.AT_REST, "user:eng")
         assert rig.store.lines[0].startswith("room_state,")
@@ -474,8 +289,8 @@ class TestBatches:
         """A signed start is in the registry with its signature, and its request is ok."""
         add_user(rig.journal, "jdoe", "engineer")
         event = BatchEvent("B-8", BatchEventKind.START, T0 * NS, ("PREP-C",), "lot 8")
-        request_id = TestCommands().sign(rig, "jdoe", Act.BATCH, "B-8", **event_params(event))
-        assert TestCommands().outcome(rig, request_id) == "ok"
+        request_id = rig.sign("jdoe", Act.BATCH, "B-8", **event_params(event))
+        assert rig.outcome(request_id) == "ok"
         batch = rig.journal.batches.get("B-8")
         assert batch is not None and batch.started_by.signature is not None
         assert (batch.started_by.signature.user, batch.started_by.request_id) == (
@@ -487,16 +302,16 @@ class TestBatches:
         """Rooms are checked against the running facility; the refusal is the outcome."""
         add_user(rig.journal, "jdoe", "engineer")
         event = BatchEvent("B-9", BatchEventKind.START, T0 * NS, ("NOPE",))
-        request_id = TestCommands().sign(rig, "jdoe", Act.BATCH, "B-9", **event_params(event))
-        assert TestCommands().outcome(rig, request_id) == "refused: no room NOPE in the facility"
+        request_id = rig.sign("jdoe", Act.BATCH, "B-9", **event_params(event))
+        assert rig.outcome(request_id) == "refused: no room NOPE in the facility"
         assert rig.journal.batches.get("B-9") is None
 
     def test_a_signed_second_start_is_refused_by_the_registry(self, rig: Rig, cheap: None) -> None:
         """The registry's rules apply to signed requests too: an id is never reused."""
         add_user(rig.journal, "jdoe", "engineer")
         event = BatchEvent("B-10", BatchEventKind.START, T0 * NS, ("PREP-C",))
-        first = TestCommands().sign(rig, "jdoe", Act.BATCH, "B-10", **event_params(event))
-        assert TestCommands().outcome(rig, first) == "ok"
-        again = TestCommands().sign(rig, "jdoe", Act.BATCH, "B-10", **event_params(event))
-        outcome = TestCommands().outcome(rig, again)
+        first = rig.sign("jdoe", Act.BATCH, "B-10", **event_params(event))
+        assert rig.outcome(first) == "ok"
+        again = rig.sign("jdoe", Act.BATCH, "B-10", **event_params(event))
+        outcome = rig.outcome(again)
         assert outcome.startswith("refused: batch B-10 exists already")

@@ -1,0 +1,133 @@
+"""The alarm worker's transitions on their way out: the journal, then the outputs, in order.
+
+- What a reading raises is announced on its retained topic at once, committed
+  without waiting for the disk (its reading stays unacknowledged until the
+  journal is on disk, see ``envmon.alarms.worker``), then sent to the rest.
+- What a command raises (a sensor gone silent, an escalation, a signed act) is
+  on disk before it is announced or sent: it has no reading to be redelivered.
+
+When the journal refuses a write, the events are held, in order, with what
+was to follow their record (a signed act's outcome), and everything raised
+after them waits behind them: announced only once recorded, so that a
+retained topic never goes back to an older state and the journal's order is
+the order things happened. Each later write, and every checkpoint, tries the
+held events first.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from envmon.alarms.engine import AlarmEngine
+from envmon.alarms.events import AlarmEvent
+from envmon.errors import EnvmonError
+from envmon.journal.journal import Journal
+
+log = logging.getLogger("envmon.alarms")
+
+
+class AlarmOutputs(Protocol):
+    def announce(self, events: Sequence[AlarmEvent]) -> None:
+        """The retained alarm topic, which alarm panels watch."""
+
+    def send(self, events: Sequence[AlarmEvent]) -> None:
+        """The rest, after the journal: InfluxDB, the log, people's channels."""
+
+
+@dataclass(slots=True)
+class _Held:
+    events: Sequence[AlarmEvent]
+    announced: bool
+    synced: bool
+    then: Callable[[], None] | None
+
+
+class EventRecorder:
+    """Journals and tells the engine's events for the alarm worker (its thread only)."""
+
+    def __init__(
+        self,
+        engine: AlarmEngine,
+        journal: Journal,
+        outputs: AlarmOutputs,
+        on_active_count: Callable[[int], None],
+    ) -> None:
+        self._engine = engine
+        self._journal = journal
+        self._outputs = outputs
+        self._on_active_count = on_active_count
+        self._held: list[_Held] = []
+
+    @property
+    def holding(self) -> bool:
+        """Whether events wait for the journal."""
+        return bool(self._held)
+
+    def record(
+        self,
+        events: Sequence[AlarmEvent],
+        *,
+        synced: bool,
+        then: Callable[[], None] | None = None,
+    ) -> bool:
+        """Journal ``events`` (with the engine's checkpoint) and tell them, then run
+        ``then``; ``synced=False`` for what a reading raised. False when the journal
+        refused: everything is held and ``flush`` retries it."""
+        if not events and not self._held:
+            if then is not None:
+                _run(then)
+            return True
+        announce_now = not synced and not self._held
+        if announce_now and events:
+            self._outputs.announce(events)
+        self._held.append(_Held(events, announce_now, synced, then))
+        return self.flush()
+
+    def flush(self) -> bool:
+        """Journal what is held and tell it; False while the journal refuses."""
+        if not self._held:
+            return True
+        held = self._held
+        events = [event for entry in held for event in entry.events]
+        try:
+            self.record_transients(synced=False)
+            self._journal.record_events(
+                events,
+                checkpoint=self._engine.checkpoint(),
+                synced=any(entry.synced for entry in held),
+            )
+        except EnvmonError as exc:
+            self._engine.checkpoint_lost()
+            log.error("%d alarm events not journaled, readings held back: %s", len(events), exc)
+            return False
+        self._held = []
+        for entry in held:
+            if entry.events:
+                if not entry.announced:
+                    self._outputs.announce(entry.events)
+                self._outputs.send(entry.events)
+            if entry.then is not None:
+                _run(entry.then)
+        self._on_active_count(self._engine.active_count())
+        return True
+
+    def record_transients(self, *, synced: bool) -> None:
+        """Journal the transients that ended; before any checkpoint that covers their
+        readings, so a crash cannot lose one (the journal skips one seen again).
+        Never notified, never on a topic: they are for the batch record."""
+        pending = self._engine.transients
+        if pending:
+            self._journal.record_transients(pending, synced=synced)
+            pending.clear()  # only once written: a failed write keeps them for the next
+
+
+def _run(then: Callable[[], None]) -> None:
+    try:
+        then()
+    except Exception:
+        # What follows a record (a signed act's outcome) must not cost the events
+        # after it their outputs; the act's request is retried by the poll.
+        log.exception("alarm worker failed after journaling events")
