@@ -7,7 +7,8 @@
   on disk before it is announced or sent: it has no reading to be redelivered.
 
 When the journal refuses a write, the events are held, in order, with what
-was to follow their record (a signed act's outcome), and everything raised
+was to follow their record (a signed act's outcome), or with the room state
+that raised them, and everything raised
 after them waits behind them: announced only once recorded, so that a
 retained topic never goes back to an older state and the journal's order is
 the order things happened. Each later write, and every checkpoint, tries the
@@ -25,6 +26,7 @@ from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
 from envmon.errors import EnvmonError
 from envmon.journal.journal import Journal
+from envmon.readings import RoomStateChange
 
 log = logging.getLogger("envmon.alarms")
 
@@ -43,6 +45,7 @@ class _Held:
     announced: bool
     synced: bool
     then: Callable[[], None] | None
+    room_state: RoomStateChange | None
 
 
 class EventRecorder:
@@ -72,18 +75,20 @@ class EventRecorder:
         *,
         synced: bool,
         then: Callable[[], None] | None = None,
+        room_state: RoomStateChange | None = None,
     ) -> bool:
-        """Journal ``events`` (with the engine's checkpoint) and tell them, then run
-        ``then``; ``synced=False`` for what a reading raised. False when the journal
-        refused: everything is held and ``flush`` retries it."""
-        if not events and not self._held:
+        """Journal ``room_state`` (the change that raised them), then ``events`` with
+        the engine's checkpoint, tell them and run ``then``; ``synced=False`` for what
+        a reading raised. False when the journal refused: everything is held and
+        ``flush`` retries it."""
+        if not events and room_state is None and not self._held:
             if then is not None:
                 _run(then)
             return True
         announce_now = not synced and not self._held
         if announce_now and events:
             self._outputs.announce(events)
-        self._held.append(_Held(events, announce_now, synced, then))
+        self._held.append(_Held(events, announce_now, synced, then, room_state))
         return self.flush()
 
     def flush(self) -> bool:
@@ -93,6 +98,10 @@ class EventRecorder:
         held = self._held
         events = [event for entry in held for event in entry.events]
         try:
+            for entry in held:
+                if entry.room_state is not None:
+                    self._journal.record_room_state(entry.room_state, synced=entry.synced)
+                    entry.room_state = None  # written: not again when the events are refused
             self.record_transients(synced=False)
             self._journal.record_events(
                 events,
@@ -101,7 +110,9 @@ class EventRecorder:
             )
         except EnvmonError as exc:
             self._engine.checkpoint_lost()
-            log.error("%d alarm events not journaled, readings held back: %s", len(events), exc)
+            states = sum(entry.room_state is not None for entry in held)
+            what = f"{len(events)} alarm events" + (f", {states} room states" if states else "")
+            log.error("%s not journaled, readings held back: %s", what, exc)
             return False
         self._held = []
         for entry in held:

@@ -250,7 +250,7 @@ class AlarmWorker:
             case ExpireShelved(now_ns):
                 self._emit(self.engine.expire_shelved(now_ns))
             case SetRoomState(change):
-                self._emit(self._room_state(change, synced=True))
+                self._room_state(change, synced=True)
 
     def _judge(self, batch: JudgeBatch) -> None:
         for seq, item in batch:
@@ -262,7 +262,8 @@ class AlarmWorker:
                     record_mes_batch(self._journal, item, self.engine.facility.rooms)
                     continue
                 else:
-                    events = self._room_state(item, synced=False)
+                    self._room_state(item, synced=False)
+                    continue
                 self._emit(events, synced=False)
             except Exception:
                 # One bad item must not cost the rest of the batch their judgement.
@@ -270,13 +271,25 @@ class AlarmWorker:
         if self.engine.transients:
             self._recorder.record_transients(synced=False)
 
-    def _room_state(self, change: RoomStateChange, *, synced: bool) -> list[AlarmEvent]:
-        events = self.engine.on_room_state(change)
-        self._journal.record_room_state(change, synced=synced)
-        if change.source != "mqtt":
-            # MQTT states were stored on arrival; the others exist only here.
-            self._store.submit_lines([room_state_line(change)])
-        return events
+    def _room_state(
+        self,
+        change: RoomStateChange,
+        *,
+        synced: bool,
+        events: Sequence[AlarmEvent] = (),
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """A room state in force: judged, journaled with what it raised (after
+        ``events``), then stored; MQTT states were stored on arrival."""
+        raised = [*events, *self.engine.on_room_state(change)]
+
+        def after() -> None:
+            if change.source != "mqtt":
+                self._store.submit_lines([room_state_line(change)])
+            if then is not None:
+                then()
+
+        self._recorder.record(raised, synced=synced, room_state=change, then=after)
 
     def _emit(self, events: Sequence[AlarmEvent], *, synced: bool = True) -> None:
         """``synced=False`` for what readings raised (``envmon.alarms.recorder``)."""
@@ -323,11 +336,11 @@ class AlarmWorker:
         except EnvmonError as exc:
             self._journal.requests.finish(request.id, str(exc))
             return
-        events = list(applied.events)
+        finish = self._finishing[request.id] = lambda: self._finish_signed(request, applied)
         if applied.room_state is not None:
-            events += self._room_state(applied.room_state, synced=True)
-        self._finishing[request.id] = lambda: self._finish_signed(request, applied)
-        self._recorder.record(events, synced=True, then=self._finishing[request.id])
+            self._room_state(applied.room_state, synced=True, events=applied.events, then=finish)
+        else:
+            self._recorder.record(applied.events, synced=True, then=finish)
 
     def _finish_signed(self, request: SignedRequest, applied: Applied) -> None:
         """Journal a signed act's outcome, once its events are on record."""

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from envmon.alarms.commands import ApplySigned, CheckStale
+from envmon.alarms.commands import ApplySigned, CheckStale, SetRoomState
 from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
 from envmon.journal.journal import Journal, JournalError
+from envmon.readings import RoomState, RoomStateChange
 from envmon.signing.rules import Act
 from tests.support.signing import add_user
 from tests.support.wait import wait_for
@@ -206,3 +207,55 @@ class TestSignedActs:
         acked = rig.journal.get_alarm(action.id)
         assert acked is not None and acked.state is AlarmState.ACTIVE_ACKED
         assert [e.transition for e in rig.outputs.events].count(Transition.ACKED) == 1
+
+
+class TestRoomStates:
+    calls: list[int]
+
+    def refuse_twice(self, monkeypatch: pytest.MonkeyPatch) -> list[RoomStateChange]:
+        """Journal.record_room_state refusing its first two calls; what it wrote."""
+        calls: list[int] = []
+        self.calls = calls
+        written: list[RoomStateChange] = []
+        real = Journal.record_room_state
+
+        def record(journal: Journal, change: RoomStateChange, **kwargs: bool) -> None:
+            calls.append(1)
+            if len(calls) <= 2:
+                raise JournalError("disk I/O error")
+            real(journal, change, **kwargs)
+            written.append(change)
+
+        monkeypatch.setattr(Journal, "record_room_state", record)
+        return written
+
+    def test_a_refused_mqtt_room_state_holds_its_message_back(
+        self, rig: Rig, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Before, the next checkpoint released the message and the state was in no
+        record; now it is released only once journaled, and journaled once."""
+        written = self.refuse_twice(monkeypatch)
+        change = RoomStateChange(T0 * NS, "site1", "FILL-A", RoomState.AT_REST)
+        rig.worker.judge([(1, change)])
+        wait_for(lambda: len(self.calls) >= 2, 5, "two refused writes")
+        assert rig.judged == []
+        wait_for(lambda: rig.judged == [1], 5, "the release once journaled")
+        assert written == [change]
+        changes = rig.journal.room_state_changes(0, (T0 + 1) * NS)
+        assert [(c.room, c.state) for c in changes] == [("FILL-A", RoomState.AT_REST)]
+
+    def test_a_refused_scheduled_room_state_is_journaled_then_stored(
+        self, rig: Rig, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A schedule's state is retried with the next command, and goes to InfluxDB
+        only once it is on record."""
+        written = self.refuse_twice(monkeypatch)
+        change = RoomStateChange(T0 * NS, "site1", "FILL-A", RoomState.AT_REST, "schedule")
+        rig.worker.submit(SetRoomState(change))
+        rig.worker.submit(CheckStale(T0 * NS))  # retries once, refused again
+        wait_for(lambda: len(self.calls) == 2, 5, "two refused writes")
+        assert rig.store.lines == [] and written == []
+        rig.worker.submit(CheckStale(T0 * NS))
+        wait_for(lambda: rig.store.lines, 5, "the room_state line")
+        assert written == [change]
+        assert rig.store.lines[0].startswith("room_state,")
