@@ -7,8 +7,8 @@
   on disk before it is announced or sent: it has no reading to be redelivered.
 
 When the journal refuses a write, the events are held, in order, with what
-was to follow their record (a signed act's outcome), or with the room state
-that raised them, and everything raised
+was to follow their record (a signed act's outcome) and the record of what
+raised them (a room state), and everything raised
 after them waits behind them: announced only once recorded, so that a
 retained topic never goes back to an older state and the journal's order is
 the order things happened. Each later write, and every checkpoint, tries the
@@ -26,7 +26,6 @@ from envmon.alarms.engine import AlarmEngine
 from envmon.alarms.events import AlarmEvent
 from envmon.errors import EnvmonError
 from envmon.journal.journal import Journal
-from envmon.readings import RoomStateChange
 
 log = logging.getLogger("envmon.alarms")
 
@@ -45,7 +44,7 @@ class _Held:
     announced: bool
     synced: bool
     then: Callable[[], None] | None
-    room_state: RoomStateChange | None
+    write: Callable[[], None] | None
 
 
 class EventRecorder:
@@ -75,20 +74,21 @@ class EventRecorder:
         *,
         synced: bool,
         then: Callable[[], None] | None = None,
-        room_state: RoomStateChange | None = None,
+        write: Callable[[], None] | None = None,
     ) -> bool:
-        """Journal ``room_state`` (the change that raised them), then ``events`` with
-        the engine's checkpoint, tell them and run ``then``; ``synced=False`` for what
-        a reading raised. False when the journal refused: everything is held and
-        ``flush`` retries it."""
-        if not events and room_state is None and not self._held:
+        """Journal with ``write`` what raised them (a room state, an MQTT batch
+        message: one transaction, raising ``EnvmonError`` when refused), then
+        ``events`` with the engine's checkpoint; tell them and run ``then``.
+        ``synced=False`` for what a reading raised. False when the journal refused:
+        everything is held and ``flush`` retries it."""
+        if not events and write is None and not self._held:
             if then is not None:
                 _run(then)
             return True
         announce_now = not synced and not self._held
         if announce_now and events:
             self._outputs.announce(events)
-        self._held.append(_Held(events, announce_now, synced, then, room_state))
+        self._held.append(_Held(events, announce_now, synced, then, write))
         return self.flush()
 
     def flush(self) -> bool:
@@ -99,9 +99,8 @@ class EventRecorder:
         events = [event for entry in held for event in entry.events]
         try:
             for entry in held:
-                if entry.room_state is not None:
-                    self._journal.record_room_state(entry.room_state, synced=entry.synced)
-                    entry.room_state = None  # written: not again when the events are refused
+                if entry.write is not None:
+                    _write_once(entry)
             self.record_transients(synced=False)
             self._journal.record_events(
                 events,
@@ -110,8 +109,8 @@ class EventRecorder:
             )
         except EnvmonError as exc:
             self._engine.checkpoint_lost()
-            states = sum(entry.room_state is not None for entry in held)
-            what = f"{len(events)} alarm events" + (f", {states} room states" if states else "")
+            other = sum(entry.write is not None for entry in held)
+            what = f"{len(events)} alarm events" + (f", {other} other records" if other else "")
             log.error("%s not journaled, readings held back: %s", what, exc)
             return False
         self._held = []
@@ -133,6 +132,19 @@ class EventRecorder:
         if pending:
             self._journal.record_transients(pending, synced=synced)
             pending.clear()  # only once written: a failed write keeps them for the next
+
+
+def _write_once(entry: _Held) -> None:
+    """Not again once written, when only the events after it are refused."""
+    assert entry.write is not None
+    try:
+        entry.write()
+    except EnvmonError:
+        raise
+    except Exception:
+        # A bug, not a refusal: retrying would hold every reading back for good.
+        log.exception("alarm worker: a journal write failed (not retried)")
+    entry.write = None
 
 
 def _run(then: Callable[[], None]) -> None:

@@ -259,7 +259,7 @@ class AlarmWorker:
                 if isinstance(item, Reading):
                     events = self.engine.on_reading(item)
                 elif isinstance(item, BatchMessage):
-                    record_mes_batch(self._journal, item, self.engine.facility.rooms)
+                    self._mes_batch(item)
                     continue
                 else:
                     self._room_state(item, synced=False)
@@ -270,6 +270,14 @@ class AlarmWorker:
                 log.exception("alarm worker failed on %r", item)
         if self.engine.transients:
             self._recorder.record_transients(synced=False)
+
+    def _mes_batch(self, message: BatchMessage) -> None:
+        """In order with the readings, so a batch's start is on record before the
+        readings judged after it, and its message is released only once it is."""
+        rooms = self.engine.facility.rooms
+        self._recorder.record(
+            (), synced=False, write=lambda: record_mes_batch(self._journal, message, rooms)
+        )
 
     def _room_state(
         self,
@@ -289,7 +297,10 @@ class AlarmWorker:
             if then is not None:
                 then()
 
-        self._recorder.record(raised, synced=synced, room_state=change, then=after)
+        def write() -> None:
+            self._journal.record_room_state(change, synced=synced)
+
+        self._recorder.record(raised, synced=synced, write=write, then=after)
 
     def _emit(self, events: Sequence[AlarmEvent], *, synced: bool = True) -> None:
         """``synced=False`` for what readings raised (``envmon.alarms.recorder``)."""

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from envmon.alarms.commands import ApplySigned, CheckStale, SetRoomState
 from envmon.alarms.events import AlarmEvent, AlarmState, Level, Transition
+from envmon.batches import BatchEvent, BatchEventKind, BatchMessage
+from envmon.journal.batches import Batches
 from envmon.journal.journal import Journal, JournalError
 from envmon.readings import RoomState, RoomStateChange
 from envmon.signing.rules import Act
@@ -259,3 +262,27 @@ class TestRoomStates:
         wait_for(lambda: rig.store.lines, 5, "the room_state line")
         assert written == [change]
         assert rig.store.lines[0].startswith("room_state,")
+
+
+class TestBatches:
+    def test_a_refused_mes_start_holds_its_message_back(
+        self, rig: Rig, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Before, the checkpoint after a refused batch start released its message: the
+        batch was in no record and the MES would never send it again."""
+        calls: list[int] = []
+        real = Batches.record
+
+        def record(registry: Batches, *args: Any, **kwargs: Any) -> object:
+            calls.append(1)
+            if len(calls) <= 2:
+                raise JournalError("disk I/O error")
+            return real(registry, *args, **kwargs)
+
+        monkeypatch.setattr(Batches, "record", record)
+        start = BatchEvent("B-7", BatchEventKind.START, T0 * NS, ("PREP-C",))
+        rig.worker.judge([(1, BatchMessage(start, "fac/site1/batch"))])
+        wait_for(lambda: len(calls) >= 2, 5, "two refused writes")
+        assert rig.judged == [] and rig.journal.batches.get("B-7") is None
+        wait_for(lambda: rig.judged == [1], 5, "the release once journaled")
+        assert rig.journal.batches.get("B-7") is not None
