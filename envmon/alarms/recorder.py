@@ -6,13 +6,22 @@
 - What a command raises (a sensor gone silent, an escalation, a signed act) is
   on disk before it is announced or sent: it has no reading to be redelivered.
 
-When the journal refuses a write, the events are held, in order, with what
-was to follow their record (a signed act's outcome) and the record of what
-raised them (a room state), and everything raised
-after them waits behind them: announced only once recorded, so that a
-retained topic never goes back to an older state and the journal's order is
-the order things happened. Each later write, and every checkpoint, tries the
-held events first.
+Why a reading's alarm may be announced before the journal has it: until the
+journal is on disk its reading stays unacknowledged. If envmon dies or the
+machine loses power first, the broker delivers the reading again and the
+engine raises the same alarm again (its id comes from the reading), journals
+it and announces it once more. A command's alarm has no such second chance,
+and neither have people's channels (an email cannot be taken back): they
+wait for the record.
+
+When the journal refuses a write, the events are held, in order, with the
+record of what raised them (a room state, an MES batch message) and what was
+to follow their record (a signed act's outcome), and everything raised after
+them waits behind them: announced only once recorded, so that a retained
+topic never goes back to an older state. Each later write, and every checkpoint, tries the
+held events first, so no reading is released before what it raised is on
+record. A signed act stays pending until its events are written, and is
+finished then.
 """
 
 from __future__ import annotations
@@ -92,7 +101,11 @@ class EventRecorder:
         return self.flush()
 
     def flush(self) -> bool:
-        """Journal what is held and tell it; False while the journal refuses."""
+        """Journal what is held and tell it; False while the journal refuses.
+
+        The held events go in one transaction with the engine's checkpoint, after
+        the held records that raised some of them: a room state held behind a
+        refused alarm is journaled just before it (each entry has its own time)."""
         if not self._held:
             return True
         held = self._held

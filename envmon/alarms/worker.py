@@ -1,12 +1,14 @@
-"""The alarm worker: the one thread that owns the alarm engine.
+"""The alarm worker: the thread that owns the alarm engine.
 
 Work arrives on one queue, in order: batches of readings, room-state
 changes and MES batch messages to judge or journal (from the ingest router,
 one batch per socket read) and commands (from scheduled jobs, signed
-requests and reloads). Each transition the engine produces is written to the
-journal, with the engine's checkpoint in the same transaction (the record of
-truth), and sent to the outputs (``AlarmOutputs``): announced on the retained
-topic, then InfluxDB, the log and people's channels after the journal.
+requests and reloads). A batch that finds the queue empty and the engine
+free is judged at once by the thread that brought it (``envmon.alarms.turns``).
+Each transition the engine produces is written to the journal, with the
+engine's checkpoint in the same transaction (the record of truth), and sent
+to the outputs (``AlarmOutputs``): announced on the retained topic, then
+InfluxDB, the log and people's channels after the journal.
 
 Acknowledgements to the broker wait for judgement: while busy, the worker
 checkpoints the engine at most every ``CHECKPOINT_EVERY_S`` (each checkpoint
@@ -18,16 +20,8 @@ without waiting for the disk, told, and on disk before those readings are
 acknowledged; what commands raise (a sensor gone silent, a signed act) is on
 disk before it is announced or told.
 
-Why a reading's alarm may be announced before the journal has it: until the
-journal is on disk its reading stays unacknowledged. If the journal refuses
-the write, the events are held (``envmon.alarms.recorder``) and written
-before any checkpoint releases a reading; if envmon dies or the machine loses
-power first, the broker delivers the reading again and the engine raises the
-same alarm again (its id comes from the reading), journals it and announces
-it once more. A command's alarm has no such second chance, and neither have
-people's channels (an email cannot be taken back): they wait for the record.
-A signed act the journal refused is held too: its outcome is written once its
-events are, and until then the request stays pending.
+Why a reading's alarm may be announced before the journal has it, and what
+happens when the journal refuses a write: ``envmon.alarms.recorder``.
 """
 
 from __future__ import annotations
@@ -53,6 +47,7 @@ from envmon.alarms.events import AlarmEvent
 from envmon.alarms.mes_batches import record_mes_batch, record_signed_batch
 from envmon.alarms.recorder import AlarmOutputs, EventRecorder
 from envmon.alarms.release import DiskRelease
+from envmon.alarms.turns import Turns, Wake
 from envmon.batches import BatchBy, BatchMessage
 from envmon.calibration.state import CalibrationRecord
 from envmon.errors import EnvmonError
@@ -88,6 +83,7 @@ _CHECKPOINT_DUE: Final = _CheckpointDue()
 
 _Item = JudgeBatch | Command | None
 """``None`` asks the worker to finish."""
+_Got = _Item | Wake | _CheckpointDue
 
 
 class LineSink(Protocol):
@@ -125,7 +121,7 @@ class AlarmWorker:
         self._clock = clock
         self._on_service_states = on_service_states
         self._on_calibration = on_calibration
-        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._turns: Turns[_Item] = Turns()
         self._thread = threading.Thread(target=self._run, name="envmon-alarms", daemon=True)
         # The worker thread's own, from here on.
         self._escalated: set[str] = journal.escalated_alarm_ids()
@@ -140,11 +136,16 @@ class AlarmWorker:
     # --- any thread -----------------------------------------------------------
 
     def judge(self, batch: JudgeBatch) -> None:
-        """Judge these messages, in order (the router's batch of one socket read)."""
-        self._queue.put(batch)
+        """Judge these messages, in order (the router's batch of one socket read):
+        here and now when nothing is queued and the engine is free, else queued."""
+        with self._turns.callers_turn() as mine:
+            if mine:
+                self._judge_safely(batch)
+                return
+        self._turns.put(batch)
 
     def submit(self, command: Command) -> None:
-        self._queue.put(command)
+        self._turns.put(command)
 
     @property
     def alive(self) -> bool:
@@ -161,7 +162,8 @@ class AlarmWorker:
 
     def stop(self, deadline: Deadline) -> None:
         """Judge what is queued, checkpoint it, release it once on disk, and end the threads."""
-        self._queue.put(None)
+        self._turns.only_the_worker()
+        self._turns.put(None)
         self._thread.join(timeout=deadline.remaining(0.5, reserve_s=_STOP_RESERVE_S))
         if self._thread.is_alive():
             log.error("alarm worker did not finish in time; unjudged readings are redelivered")
@@ -176,35 +178,39 @@ class AlarmWorker:
         next_checkpoint = self._clock.monotonic() + CHECKPOINT_EVERY_S
         while True:
             item = self._next(next_checkpoint)
-            if item is None:
-                self._checkpoint()
-                return
-            if not isinstance(item, _CheckpointDue):
-                try:
-                    self._handle(item)
-                except Exception:
-                    # The worker must survive anything one item does; the readings
-                    # themselves are already on their way to storage.
-                    log.exception("alarm worker failed on %r", item)
-            if isinstance(item, _CheckpointDue) or self._clock.monotonic() >= next_checkpoint:
-                self._checkpoint()
-                next_checkpoint = self._clock.monotonic() + CHECKPOINT_EVERY_S
+            with self._turns.engine:
+                if item is None:
+                    self._checkpoint()
+                    return
+                if not isinstance(item, _CheckpointDue | Wake):
+                    try:
+                        self._handle(item)
+                    except Exception:
+                        # The worker must survive anything one item does; the readings
+                        # themselves are already on their way to storage.
+                        log.exception("alarm worker failed on %r", item)
+                    self._turns.done()
+                if isinstance(item, _CheckpointDue) or self._clock.monotonic() >= next_checkpoint:
+                    self._checkpoint()
+                    next_checkpoint = self._clock.monotonic() + CHECKPOINT_EVERY_S
 
-    def _next(self, next_checkpoint: float) -> _Item | _CheckpointDue:
+    def _next(self, next_checkpoint: float) -> _Got:
         """The next item, or ``_CHECKPOINT_DUE`` when judged messages wait for their
         checkpoint and it is due before more work arrives."""
-        unsaved = (
-            self._judged_seq > self._checkpointed_seq
-            or self.engine.has_unsaved_state
-            or self._recorder.holding
-        )
+        with self._turns.engine:
+            unsaved = (
+                self._judged_seq > self._checkpointed_seq
+                or self.engine.has_unsaved_state
+                or self._recorder.holding
+            )
+            self._turns.sleeping(idle=not unsaved)
         if not unsaved:
-            return self._queue.get()
+            return self._turns.get()
         wait_s = next_checkpoint - self._clock.monotonic()
         if wait_s <= 0:
             return _CHECKPOINT_DUE
         try:
-            return self._queue.get(timeout=wait_s)
+            return self._turns.get(wait_s)
         except queue.Empty:
             return _CHECKPOINT_DUE
 
@@ -242,7 +248,7 @@ class AlarmWorker:
                 if next_room is not None:
                     # The rest after the readings queued meanwhile: a campus in
                     # one go held judgement back for a quarter of a second.
-                    self._queue.put(WriteLimits(now_ns, next_room))
+                    self._turns.put(WriteLimits(now_ns, next_room))
             case Reload(facility):
                 self._reload(facility)
             case ApplySigned(request):
@@ -251,6 +257,12 @@ class AlarmWorker:
                 self._emit(self.engine.expire_shelved(now_ns))
             case SetRoomState(change):
                 self._room_state(change, synced=True)
+
+    def _judge_safely(self, batch: JudgeBatch) -> None:
+        try:
+            self._judge(batch)
+        except Exception:
+            log.exception("alarm worker failed on %r", batch)
 
     def _judge(self, batch: JudgeBatch) -> None:
         for seq, item in batch:
@@ -327,7 +339,7 @@ class AlarmWorker:
         self.engine.prime()
         frozen, took_s = freeze_long_lived()
         log.info("reload: %d long-lived objects re-frozen in %.3f s", frozen, took_s)
-        self._queue.put(WriteLimits(self._clock.wall_ns()))
+        self._turns.put(WriteLimits(self._clock.wall_ns()))
 
     def _apply_signed(self, request: SignedRequest) -> None:
         """Apply a person's signed act; its events are journaled and announced before its

@@ -8,12 +8,15 @@ but not acknowledged, are delivered when it comes back.
 Threads: paho's network loop runs in one thread owned here, which also
 reconnects with exponential backoff (paho's own reconnect loop would hide the
 reason of a failure). ``on_messages`` is called on that thread with the
-messages of one socket read, in arrival order, and must only hand them on
-(as one batch: one lock and one wake-up per read, not per message). ``ack``,
+messages of one socket read, in arrival order, and must not block: it hands
+them on as one batch (one lock and one wake-up per read, not per message),
+or judges them itself when the alarm worker is idle. ``ack``,
 ``ack_many`` and ``publish`` may be called from any thread: they only queue
 the packet and wake the network thread, which alone writes to the socket
 (paho would otherwise write on the caller's thread, and two threads writing
 one socket, or one TLS connection, can interleave or corrupt what they send).
+``publish`` on the network thread itself writes at once: an alarm judged
+there goes out before its journal commit and the rest of the read.
 PUBACKs are queued, and so written, in the order of the ``ack`` calls.
 
 The client (``[mqtt] reader``, see ``mqtt_client``) is
@@ -177,6 +180,10 @@ class MqttSource:
         info = self._client.publish(topic, payload, qos=qos, retain=retain)
         if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
             log.warning("MQTT %s: cannot publish to %s: %s", self._where, topic, info.rc)
+        elif threading.current_thread() is self._thread:
+            # On the network thread (an alarm judged as its reading came in): it is
+            # the one writer, and the alarm need not wait for the rest of the read.
+            self._client.loop_write()
 
     def _take_pending(self, mid: int) -> int | None:
         """Generation of the oldest unacknowledged delivery of ``mid``."""

@@ -8,7 +8,8 @@ judged; an MES batch message with nothing to store, acknowledged once the
 alarm worker has journaled it, as a judged reading; anything else (a reject,
 one of envmon's own topics) with nothing to store, acknowledged once
 everything before it is. Readings, room states and batch messages then go,
-as one batch per read, to the alarm worker.
+as one batch per read, to the alarm worker, which judges them on this
+thread when it is idle (``AlarmWorker.judge``).
 
 Never blocks and never raises: a bug on one message costs only that message,
 which stays unacknowledged until the broker redelivers it.

@@ -12,7 +12,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import paho.mqtt.client as paho
@@ -90,7 +90,13 @@ class _Source:
     """An MqttSource whose reads go to a queue; acks and publishes come from threads
     of their own, as the store and alarm threads of the service do."""
 
-    def __init__(self, endpoint: Endpoint, reader: str, send_buffer: int | None) -> None:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        reader: str,
+        send_buffer: int | None,
+        on_read: Callable[[list[Delivery]], None] = lambda batch: None,
+    ) -> None:
         self.arrived: queue.Queue[list[Delivery]] = queue.Queue()
         self.arrival_mids: list[int] = []
         settings = MqttSettings(
@@ -102,7 +108,12 @@ class _Source:
             reconnect_min_s=0.2,
             reconnect_max_s=1.0,
         )
-        self.source = MqttSource(settings, lambda batch, received_ns: self.arrived.put(batch))
+
+        def on_messages(batch: list[Delivery], received_ns: int) -> None:
+            on_read(batch)  # on the network thread, as an alarm judged there
+            self.arrived.put(batch)
+
+        self.source = MqttSource(settings, on_messages)
         self.source.start()
         assert self.source.wait_connected(20)
 
@@ -225,3 +236,67 @@ def test_a_packet_queued_by_another_thread_leaves_at_once(endpoint: Endpoint, re
 def rng_delay(i: int) -> float:
     """Pauses of 0.05 to 0.5 s, so publishes fall at every point of a select() wait."""
     return 0.05 + (i * 0.37) % 0.45
+
+
+@pytest.mark.parametrize("send_buffer", [None, 4096], ids=["kernel-buffer", "small-buffer"])
+def test_a_publish_made_while_reading_is_written_at_once_and_intact(
+    endpoint: Endpoint, reader: str, send_buffer: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An alarm judged on the network thread (``AlarmWorker.judge`` when idle) is
+    published from inside the read: written there and then, before the read is
+    done, while another thread acks in batches; the stream stays whole and ordered.
+    Before, it waited for the read to end and another round of select()."""
+    recorder = SendRecorder(monkeypatch)
+    rng = random.Random(17)
+    published: dict[str, bytes] = {}
+    at_once: list[bool] = []
+    src: _Source | None = None
+
+    def alarm_on_read(batch: list[Delivery]) -> None:
+        assert src is not None
+        for delivery in batch:
+            if delivery.mid % 10:
+                continue
+            topic = f"{OUT_TOPIC}/inline/{len(published)}"
+            published[topic] = rng.randbytes(rng.randrange(300, 3000))
+            before = len(recorder.writes)
+            src.source.publish(topic, published[topic], qos=1, retain=True)
+            at_once.append(any(topic.encode() in w.sent for w in recorder.writes[before:]))
+
+    received: dict[str, bytes] = {}
+    watcher = endpoint.client("test-watcher")
+    watcher.on_message = lambda c, u, msg: received.__setitem__(msg.topic, bytes(msg.payload))
+    watcher.connect("127.0.0.1", endpoint.port)
+    watcher.subscribe(f"{OUT_TOPIC}/#", qos=1)
+    watcher.loop_start()
+    sensor = endpoint.client("test-sensor")
+    sensor.max_inflight_messages_set(1000)
+    sensor.connect("127.0.0.1", endpoint.port)
+    sensor.loop_start()
+    src = _Source(endpoint, reader, send_buffer, on_read=alarm_on_read)
+    errors: list[BaseException] = []
+    count = READINGS // 2
+    try:
+        infos = [
+            sensor.publish(f"fac/site1/R1/climate/S{i % 7}", b"x" * rng.randrange(20, 200), qos=1)
+            for i in range(count)
+        ]
+        store = _run_in_thread(lambda: src.ack_in_batches(count, rng), "store", errors)
+        store.join(timeout=120)
+        assert not errors, errors
+        for info in infos:
+            info.wait_for_publish(timeout=60)
+        wait_until(lambda: len(received) == len(published), timeout_s=60, what="every publish")
+    finally:
+        src.source.stop()
+        sensor.disconnect()
+        sensor.loop_stop()
+        watcher.disconnect()
+        watcher.loop_stop()
+
+    assert {w.thread for w in recorder.writes} == {NETWORK_THREAD}
+    assert puback_mids(recorder.stream()) == src.arrival_mids
+    assert received == published and len(published) >= count // 20
+    if send_buffer is None:
+        # paho keeps 20 QoS 1 publishes in flight: later ones wait for PUBACKs.
+        assert all(at_once[:20]), f"{at_once[:20].count(False)} of the first 20 waited"
