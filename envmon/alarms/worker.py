@@ -137,9 +137,11 @@ class AlarmWorker:
 
     def judge(self, batch: JudgeBatch) -> None:
         """Judge these messages, in order (the router's batch of one socket read):
-        here and now when nothing is queued and the engine is free, else queued."""
+        here and now when nothing is queued and the engine is free, else queued.
+        An MES batch message is always queued: its journal write waits for the
+        disk, which the network thread must not."""
         with self._turns.callers_turn() as mine:
-            if mine:
+            if mine and not any(isinstance(item, BatchMessage) for _, item in batch):
                 self._judge_safely(batch)
                 return
         self._turns.put(batch)

@@ -11,6 +11,7 @@ import pytest
 from envmon.alarms.commands import WriteLimits
 from envmon.alarms.events import AlarmEvent
 from envmon.alarms.worker import AlarmWorker
+from envmon.batches import BatchEvent, BatchEventKind, BatchMessage
 from envmon.readings import Reading
 from tests.support.wait import wait_for
 from tests.support.worker_rig import NS, T0, Rig, dp, running_rig
@@ -88,3 +89,14 @@ def test_after_a_queued_batch_the_next_one_is_queued_too(
     rig.worker.judge([(2, dp(T0 + 1, 8.0))])
     wait_for(lambda: rig.judged == [2], 5, "both released")
     assert [ts for _, ts in seen] == [T0 * NS, (T0 + 1) * NS]
+
+
+def test_an_mes_batch_message_is_left_to_the_worker(rig: Rig) -> None:
+    """Its journal write is synced: the network thread must not wait for the disk."""
+    seen = judged_where(rig)
+    wait_for(lambda: rig.worker._turns._asleep, 5, "the worker asleep")
+    start = BatchEvent("B-7", BatchEventKind.START, T0 * NS, ("PREP-C",))
+    rig.worker.judge([(1, BatchMessage(start, "fac/site1/batch")), (2, dp(T0, 8.0))])
+    wait_for(lambda: rig.judged == [2], 5, "both released")
+    assert seen == [("envmon-alarms", T0 * NS)]
+    assert rig.journal.batches.get("B-7") is not None
