@@ -36,6 +36,20 @@ def judged_where(rig: Rig) -> list[tuple[str, int]]:
     return seen
 
 
+def busy_worker(rig: Rig, monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The worker busy with a command until the event returned is set."""
+    busy, go_on = threading.Event(), threading.Event()
+
+    def slow_limits(self: AlarmWorker, now_ns: int, first_room: int) -> None:
+        busy.set()
+        go_on.wait(5)
+
+    monkeypatch.setattr(AlarmWorker, "_write_limits", slow_limits)
+    rig.worker.submit(WriteLimits(T0 * NS))
+    assert busy.wait(5)
+    return go_on
+
+
 def test_an_idle_worker_lets_the_caller_judge_and_still_checkpoints(rig: Rig) -> None:
     """No thread hand-over when nothing waits: the alarm is out before ``judge``
     returns; the sleeping worker is woken for the checkpoint that releases it."""
@@ -53,15 +67,7 @@ def test_a_busy_worker_gets_the_batch_queued_and_judges_it_after(
     """While the worker works a command, a read's batch waits its turn on the queue
     instead of the network thread waiting for the engine."""
     seen = judged_where(rig)
-    busy, go_on = threading.Event(), threading.Event()
-
-    def slow_limits(self: AlarmWorker, now_ns: int, first_room: int) -> None:
-        busy.set()
-        go_on.wait(5)
-
-    monkeypatch.setattr(AlarmWorker, "_write_limits", slow_limits)
-    rig.worker.submit(WriteLimits(T0 * NS))
-    assert busy.wait(5)
+    go_on = busy_worker(rig, monkeypatch)
     rig.worker.judge([(1, dp(T0, 8.0)), (2, dp(T0 + 1, 8.5))])
     assert seen == [] and rig.outputs.announced == []
     go_on.set()
@@ -75,15 +81,7 @@ def test_after_a_queued_batch_the_next_one_is_queued_too(
     """A batch must not overtake one still on the queue: readings are judged in the
     order they arrived."""
     seen = judged_where(rig)
-    busy, go_on = threading.Event(), threading.Event()
-
-    def slow_limits(self: AlarmWorker, now_ns: int, first_room: int) -> None:
-        busy.set()
-        go_on.wait(5)
-
-    monkeypatch.setattr(AlarmWorker, "_write_limits", slow_limits)
-    rig.worker.submit(WriteLimits(T0 * NS))
-    assert busy.wait(5)
+    go_on = busy_worker(rig, monkeypatch)
     rig.worker.judge([(1, dp(T0, 5.0))])
     go_on.set()
     rig.worker.judge([(2, dp(T0 + 1, 8.0))])
