@@ -264,7 +264,7 @@ class AlarmWorker:
         try:
             self._judge(batch)
         except Exception:
-            log.exception("alarm worker failed on %r", batch)
+            log.exception("alarm worker failed on a read of %d messages", len(batch))
 
     def _judge(self, batch: JudgeBatch) -> None:
         for seq, item in batch:
