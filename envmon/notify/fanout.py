@@ -6,7 +6,7 @@ log, and people's channels (``Dispatcher``: webhooks and email, off this
 thread, with the flap filter and retries). The alarm worker calls ``send``
 once the journal has recorded the events, so no person is told what is not on
 record; ``announce`` comes before the journal for what readings raise and
-after it for the rest (``envmon.alarms.worker`` says why).
+after it for the rest (``envmon.alarms.recorder`` says why).
 """
 
 from __future__ import annotations
